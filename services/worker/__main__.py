@@ -1,0 +1,5 @@
+"""``python -m services.worker``."""
+
+from services.worker.cli import main
+
+main()

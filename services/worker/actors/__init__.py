@@ -1,0 +1,1 @@
+"""Actors the worker runs; each module registers the actors of one catalog area."""

@@ -1,0 +1,142 @@
+"""facequeue's Dramatiq broker: Dramatiq executes, facequeue owns the job state.
+
+The subclass changes three things (DESIGN.md, "Flow of a job"):
+  * every ``enqueue`` goes to facequeue's registry: a delay becomes the
+    ``delayed`` state (Dramatiq's Retries included), a plain ``actor.send()``
+    becomes a submitted job, so Dramatiq's list only ever holds due jobs;
+  * before each fetch the consumer runs the dispatch script, which releases due
+    delayed jobs and tops the list up from the priority-ordered waiting set,
+    and tells it the queue is paused (then it fetches nothing);
+  * Dramatiq's own maintenance and dead-letter set are off: the registry keeps
+    failed jobs and the reaper recovers dead workers at once.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.message import Message
+
+from services.worker.runs import Runs
+from shared import transitions
+from shared.config import Settings
+from shared.errors import FacequeueError
+from shared.logging import get_logger
+from shared.messages import JOB_OPTION
+from shared.metrics import WorkerMetrics
+from shared.registry import Registry
+from shared.submit import submit_call
+
+log = get_logger(__name__)
+
+
+class FacequeueBroker(RedisBroker):  # type: ignore[misc]
+    """RedisBroker whose queue contents are decided by facequeue's registry."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        registry: Registry,
+        runs: Runs,
+        metrics: WorkerMetrics,
+        *,
+        worker_id: str,
+        middleware: list[Any] | None = None,
+    ) -> None:
+        # maintenance_chance=0: Dramatiq would requeue a dead worker's messages
+        # only after 60 s and by chance; workers_reap.lua does it at once.
+        super().__init__(url=settings.redis_url, middleware=middleware, maintenance_chance=0)
+        #: Dramatiq names its ack sets after the broker id; making it the
+        #: facequeue worker id lets the reaper find a dead worker's messages.
+        self.broker_id = worker_id
+        self.settings = settings
+        self.registry = registry
+        self.runs = runs
+        self.metrics = metrics
+
+    @property
+    def consumer_class(self) -> type[FacequeueConsumer]:
+        return FacequeueConsumer
+
+    def declare_queue(self, queue_name: str) -> None:
+        """Declare the queue but no Dramatiq delay queue: delays live in facequeue."""
+        if queue_name not in self.queues:
+            self.emit_before("declare_queue", queue_name)
+            self.queues.add(queue_name)
+            self.emit_after("declare_queue", queue_name)
+
+    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
+        job_id = message.options.get(JOB_OPTION)
+        if job_id is None:
+            self._submit(message, delay)
+            return message
+        run = self.runs.current()
+        if run is None or run.job_id != job_id:
+            log.warning("re-enqueue of a job outside its run ignored", job_id=job_id)
+            return message
+        exc = getattr(message, "_exception", None)
+        run.retried = self.registry.run(
+            transitions.retry_later(
+                job_id, run.queue, run.gen, self.broker_id, int(delay or 0),
+                _one_line(exc), str(message.options.get("traceback", "")),
+            )
+        )
+        if run.retried:
+            self.metrics.transitions.labels(run.queue, "delayed").inc()
+        return message
+
+    def _submit(self, message: Message, delay: int | None) -> None:
+        """A plain ``actor.send()``: becomes a facequeue job like any submission."""
+        if message.kwargs:
+            raise FacequeueError("facequeue jobs take positional arguments only")
+        retries = message.options.get("max_retries", self.settings.default_max_retries)
+        _, call = submit_call(
+            message.actor_name, list(message.args), queue=message.queue_name,
+            delay_ms=int(delay or 0), max_retries=int(retries),
+        )
+        self.registry.run(call)
+
+
+class FacequeueConsumer(_RedisConsumer):  # type: ignore[misc]
+    """Runs the dispatch script before it fetches; fetches nothing while paused."""
+
+    broker: FacequeueBroker
+
+    def __init__(self, broker: FacequeueBroker, queue_name: str, prefetch: int, timeout: int) -> None:
+        super().__init__(broker, queue_name, prefetch, min(timeout, broker.settings.worker_idle_poll_ms))
+
+    def __next__(self) -> Any:
+        if not self.message_cache:
+            want = self.prefetch - self.outstanding_message_count
+            if want > 0 and self._dispatch(want):
+                time.sleep(self.timeout / 1000)
+                return None
+        return super().__next__()
+
+    def _dispatch(self, want: int) -> bool:
+        """Top Dramatiq's list up; True when the queue is paused."""
+        try:
+            released, sent, paused = self.broker.registry.run(transitions.dispatch(self.queue_name, want))
+        except FacequeueError as exc:
+            # Same contract as Dramatiq's own fetch: the consumer thread restarts.
+            raise dramatiq.errors.ConnectionClosed(exc) from exc
+        metrics = self.broker.metrics
+        if released:
+            metrics.released.labels(self.queue_name).inc(released)
+        if sent:
+            metrics.dispatched.labels(self.queue_name).inc(sent)
+        return paused
+
+    def nack(self, message: Any) -> None:
+        """Drop the copy instead of dead-lettering it: the registry keeps the failed job."""
+        self.ack(message)
+
+
+def _one_line(exc: BaseException | None) -> str:
+    if exc is None:
+        return ""
+    text = f"{type(exc).__name__}: {exc}"
+    return text.splitlines()[0][:1000] if text else type(exc).__name__

@@ -1,0 +1,6 @@
+"""Dramatiq middleware of facequeue workers, one class per module."""
+
+from services.worker.middleware.heartbeat import WorkerHeartbeat
+from services.worker.middleware.job_state import JobStateMiddleware
+
+__all__ = ["JobStateMiddleware", "WorkerHeartbeat"]

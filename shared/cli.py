@@ -1,0 +1,79 @@
+"""The ``facequeue`` console script: one subcommand per process, plus ``up`` and ``submit``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from shared.config import Settings, SettingsError
+from shared.errors import FacequeueError
+from shared.states import DEFAULT_PRIORITY
+
+
+def _submit(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.registry import Registry
+    from shared.submit import submit
+
+    try:
+        job_args: Any = json.loads(args.args)
+    except json.JSONDecodeError as exc:
+        print(f"error: --args is not JSON: {exc}", file=sys.stderr)
+        return 2
+    registry = Registry(settings)
+    try:
+        job_id = submit(
+            registry, args.actor, job_args, queue=args.queue, priority=args.priority,
+            delay_ms=args.delay_ms, max_retries=args.max_retries,
+        )
+    except FacequeueError as exc:
+        print(f"error: {exc.code}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        registry.close()
+    print(job_id)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facequeue", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("api", help="run the admin API")
+    sub.add_parser("stream", help="run the streaming gateway")
+    sub.add_parser("monitor", help="run the worker monitor")
+    sub.add_parser("worker", help="run a Dramatiq worker group")
+    up = sub.add_parser("up", help="run the whole stack (and a local redis-server unless FQ_REDIS_URL is set)")
+    up.add_argument("--workers", type=int, default=2, help="worker groups to start")
+    s = sub.add_parser("submit", help="submit a job; prints its id")
+    s.add_argument("actor")
+    s.add_argument("--args", default="[]", help="JSON array (positional) or object (by name)")
+    s.add_argument("--queue", default=None)
+    s.add_argument("--priority", type=int, default=DEFAULT_PRIORITY, help="lower runs first")
+    s.add_argument("--delay-ms", type=int, default=0)
+    s.add_argument("--max-retries", type=int, default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if args.command == "submit":
+        raise SystemExit(_submit(args, settings))
+    if args.command == "worker":
+        from services.worker.cli import main as worker_main
+
+        worker_main(settings)
+    elif args.command == "up":
+        from shared.stack import main as up_main
+
+        raise SystemExit(up_main(settings, workers=args.workers))
+    else:
+        import importlib
+
+        importlib.import_module(f"services.{args.command}.main").main(settings)

@@ -1,0 +1,126 @@
+"""Typed settings, read once from ``FQ_*`` environment variables at start-up.
+
+Never read at import time (dramatiq reads its environment at import, which makes
+tests edit ``os.environ``); tests build :class:`Settings` directly instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from typing import Any, get_type_hints
+
+import structlog
+
+#: Prefix shared by every facequeue environment variable.
+ENV_PREFIX = "FQ_"
+
+
+class SettingsError(ValueError):
+    """A ``FQ_*`` variable holds a value its field cannot take."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    """Every tunable of every facequeue process; field ``x`` is read from ``FQ_X``."""
+
+    #: Redis holding facequeue's and Dramatiq's keys.
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Address the HTTP servers bind to.
+    bind_host: str = "127.0.0.1"
+    #: Port of the admin API (and the dashboard page).
+    api_port: int = 8080
+    #: Port of the streaming gateway (SSE and WebSocket).
+    stream_port: int = 8081
+    #: Port of the monitor's health and metrics endpoints.
+    monitor_port: int = 8082
+    #: Port where a worker group serves Dramatiq's and facequeue's metrics.
+    worker_metrics_port: int = 9191
+    #: Dramatiq worker processes started by ``facequeue worker``.
+    worker_processes: int = 2
+    #: Threads per worker process.
+    worker_threads: int = 4
+    #: Queues a worker consumes; empty means every queue in the actor catalog.
+    worker_queues: tuple[str, ...] = ()
+    #: Seconds between two worker heartbeats.
+    heartbeat_interval_s: float = 5.0
+    #: Seconds without a heartbeat before a worker counts as dead (DESIGN.md: 15 s).
+    worker_dead_after_s: float = 15.0
+    #: Longest idle sleep of a consumer between two dispatch attempts, in ms.
+    #: Bounds the pick-up latency of a job submitted to an idle queue.
+    worker_idle_poll_ms: int = 200
+    #: Approximate length cap of the ``fq:events`` stream.
+    events_maxlen: int = 100_000
+    #: Completed jobs kept per queue; older ones are trimmed on completion.
+    completed_keep_count: int = 10_000
+    #: Seconds a completed job is kept at most.
+    completed_keep_age_s: float = 7 * 86_400.0
+    #: Minimum retry backoff of Dramatiq's Retries middleware, in ms.
+    retry_min_backoff_ms: int = 15_000
+    #: Maximum retry backoff, in ms.
+    retry_max_backoff_ms: int = 3_600_000
+    #: Default retries of a job that names none.
+    default_max_retries: int = 3
+    #: Log level of every process.
+    log_level: str = "info"
+    #: ``json`` for machines, ``console`` for a developer's terminal.
+    log_format: str = "json"
+    #: Secret that signs dashboard session cookies.
+    secret: str = "dev-insecure-secret"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``FQ_*`` variables; a bad value names its variable."""
+        env = os.environ if environ is None else environ
+        hints = get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {}
+        for name in names:
+            var = ENV_PREFIX + name.upper()
+            if var in env:
+                values[name] = _parse(var, env[var], hints[name])
+        unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() not in names)
+        if unknown:
+            structlog.get_logger("facequeue.config").warning("unknown settings ignored", variables=unknown)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject values no process could run with."""
+        for name in ("api_port", "stream_port", "monitor_port", "worker_metrics_port"):
+            port = getattr(self, name)
+            if not 0 <= port <= 65535:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()}: {port} is not a TCP port")
+        for name in ("worker_processes", "worker_threads", "events_maxlen", "completed_keep_count"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be at least 1")
+        if self.worker_dead_after_s <= self.heartbeat_interval_s:
+            raise SettingsError(
+                f"{ENV_PREFIX}WORKER_DEAD_AFTER_S must exceed {ENV_PREFIX}HEARTBEAT_INTERVAL_S"
+            )
+        if self.log_format not in ("json", "console"):
+            raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: expected json or console")
+
+    def to_env(self) -> dict[str, str]:
+        """The ``FQ_*`` variables that rebuild these settings in a child process."""
+        env = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            env[ENV_PREFIX + field.name.upper()] = text
+        return env
+
+
+def _parse(var: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind is int:
+            return int(raw)
+        if kind is float:
+            return float(raw)
+        if kind == tuple[str, ...]:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError:
+        raise SettingsError(f"{var}: {raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None

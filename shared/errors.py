@@ -1,0 +1,56 @@
+"""The one error tree of facequeue; foreign errors are translated at the boundary."""
+
+from __future__ import annotations
+
+
+class FacequeueError(Exception):
+    """Base of every error facequeue raises on purpose."""
+
+    #: Stable machine-readable code, used in API error bodies.
+    code = "facequeue_error"
+
+
+class JobNotFound(FacequeueError):
+    """No job has this id (never existed, deleted or trimmed)."""
+
+    code = "job_not_found"
+
+
+class JobExists(FacequeueError):
+    """A job with this id was already submitted."""
+
+    code = "job_exists"
+
+
+class InvalidTransition(FacequeueError):
+    """The job is not in a state that allows the requested action."""
+
+    code = "invalid_transition"
+
+    def __init__(self, message: str, *, state: str | None = None) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class QueuePaused(FacequeueError):
+    """The queue is paused, so the action cannot proceed now."""
+
+    code = "queue_paused"
+
+
+class UnknownActor(FacequeueError):
+    """The actor is not in the catalog, or its arguments do not fit its schema."""
+
+    code = "unknown_actor"
+
+
+class InvalidArguments(FacequeueError):
+    """The job's arguments do not fit its actor's schema."""
+
+    code = "invalid_arguments"
+
+
+class RedisUnavailable(FacequeueError):
+    """Redis could not be reached."""
+
+    code = "redis_unavailable"

@@ -1,0 +1,73 @@
+"""Every Redis key and channel name facequeue uses, in one place.
+
+Call sites never glue key strings together; Lua scripts get every key through
+``KEYS`` (or, for per-job keys they discover, the prefix from :data:`JOB_PREFIX`).
+"""
+
+from __future__ import annotations
+
+#: Prefix of all facequeue-owned keys.
+PREFIX = "fq"
+#: Prefix of per-job hashes; Lua scripts append the job id to it.
+JOB_PREFIX = f"{PREFIX}:job:"
+#: Set of every queue that has ever held a job.
+QUEUES = f"{PREFIX}:queues"
+#: Set of paused queues.
+PAUSED = f"{PREFIX}:paused"
+#: Stream of every event (capped, see ``Settings.events_maxlen``).
+EVENTS_STREAM = f"{PREFIX}:events"
+#: Counter giving each event its gap-free sequence number.
+EVENTS_SEQ = f"{PREFIX}:events:seq"
+#: Pub/sub channel carrying every event live.
+UPDATES_CHANNEL = "queue:updates"
+#: Sorted set of worker ids scored by last heartbeat (ms, Redis clock).
+WORKERS = f"{PREFIX}:workers"
+#: Prefix of per-worker hashes.
+WORKER_PREFIX = f"{PREFIX}:worker:"
+#: Stream of admin actions.
+AUDIT_STREAM = f"{PREFIX}:audit"
+
+#: Dramatiq's namespace: its keys are touched only through Dramatiq and audited scripts.
+DRAMATIQ_NAMESPACE = "dramatiq"
+#: Dramatiq's broker heartbeats.
+DRAMATIQ_HEARTBEATS = f"{DRAMATIQ_NAMESPACE}:__heartbeats__"
+
+
+def job_key(job_id: str) -> str:
+    """Hash holding one job's record."""
+    return JOB_PREFIX + job_id
+
+
+def state_key(queue: str, state: str) -> str:
+    """Sorted set of a queue's jobs in one state."""
+    return f"{PREFIX}:q:{queue}:{state}"
+
+
+def dispatched_key(queue: str) -> str:
+    """Waiting jobs already handed to Dramatiq but not yet started."""
+    return f"{PREFIX}:q:{queue}:dispatched"
+
+
+def worker_key(worker_id: str) -> str:
+    """Hash describing one worker process."""
+    return WORKER_PREFIX + worker_id
+
+
+def worker_jobs_key(worker_id: str) -> str:
+    """Set of job ids a worker is running now."""
+    return f"{WORKER_PREFIX}{worker_id}:jobs"
+
+
+def dramatiq_queue_key(queue: str) -> str:
+    """Dramatiq's list of message ids ready for a queue."""
+    return f"{DRAMATIQ_NAMESPACE}:{queue}"
+
+
+def dramatiq_messages_key(queue: str) -> str:
+    """Dramatiq's hash of message id -> encoded message."""
+    return f"{DRAMATIQ_NAMESPACE}:{queue}.msgs"
+
+
+def dramatiq_acks_key(broker_id: str, queue: str) -> str:
+    """Dramatiq's set of messages one worker process fetched and has not acked."""
+    return f"{DRAMATIQ_NAMESPACE}:__acks__.{broker_id}.{queue}"

@@ -1,0 +1,76 @@
+-- Prelude shared by every script in this folder: shared/scripts.py prepends it,
+-- so the event encoding lives once. Every script therefore starts its own slots
+-- at KEYS[3] and ARGV[4].
+--
+-- KEYS[1] events stream   fq:events, every event (XADD MAXLEN ~)
+-- KEYS[2] event sequence  fq:events:seq, gap-free counter behind "seq"
+-- ARGV[1] channel         queue:updates (a pub/sub channel, not a key)
+-- ARGV[2] stream cap      approximate MAXLEN of the events stream
+-- ARGV[3] job key prefix  fq:job: ; scripts append the ids they discover
+--
+-- Errors are raised as "FQ <code> <message>"; shared/scripts.py turns them
+-- into the matching shared.errors class.
+
+local events_key = KEYS[1]
+local seq_key = KEYS[2]
+local channel = ARGV[1]
+local events_maxlen = ARGV[2]
+local job_prefix = ARGV[3]
+
+-- Replaced from shared/states.py when the script is loaded.
+local PRIORITY_SCALE = __PRIORITY_SCALE__
+
+-- Milliseconds on the Redis clock, so every host agrees on time.
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- Integers beyond 1e14 lose digits through tostring(); format them exactly.
+local function int(n)
+  return string.format('%d', n)
+end
+
+local function waiting_score(priority, enqueued_ms)
+  return int(tonumber(priority) * PRIORITY_SCALE + tonumber(enqueued_ms))
+end
+
+local function fail(code, message)
+  return redis.error_reply('FQ ' .. code .. ' ' .. message)
+end
+
+-- XADD then PUBLISH one event; the stream entry's id is known only after XADD,
+-- so the published JSON is assembled here rather than by cjson.
+local function emit(etype, data, ts_ms)
+  local seq = redis.call('INCR', seq_key)
+  local body = cjson.encode(data)
+  local ts = string.format('%.3f', ts_ms / 1000)
+  local id = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
+    'seq', seq, 'type', etype, 'ts', ts, 'data', body)
+  redis.call('PUBLISH', channel, '{"v":1,"seq":' .. seq .. ',"id":"' .. id .. '","ts":' .. ts ..
+    ',"type":"' .. etype .. '","data":' .. body .. '}')
+  return seq
+end
+
+-- A job transition event; from/to nil mean created/removed.
+local function job_event(job_id, queue, from, to, extra, ts_ms)
+  local data = {job = job_id, queue = queue, from = from or cjson.null, to = to or cjson.null}
+  if extra then
+    for k, v in pairs(extra) do data[k] = v end
+  end
+  return emit('job', data, ts_ms)
+end
+
+-- True when the worker's copy at this generation is the job's current run.
+local function owns_run(job_key, gen, worker)
+  local f = redis.call('HMGET', job_key, 'state', 'gen', 'worker')
+  return f[1] == 'active' and f[2] == gen and f[3] == worker
+end
+
+-- Remove a job record and its index entry, announcing why.
+local function remove_job(job_id, queue, state_key, state, reason, ts_ms)
+  redis.call('ZREM', state_key, job_id)
+  redis.call('DEL', job_prefix .. job_id)
+  job_event(job_id, queue, state, nil, {reason = reason}, ts_ms)
+end
+

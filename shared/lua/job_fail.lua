@@ -1,0 +1,23 @@
+-- A worker's run failed for good (retries exhausted or not retryable): active -> failed.
+-- KEYS[3] job hash        fq:job:<id>
+-- KEYS[4] active set      fq:q:<queue>:active
+-- KEYS[5] failed set      fq:q:<queue>:failed
+-- ARGV[4] job id
+-- ARGV[5] queue
+-- ARGV[6] generation of the run
+-- ARGV[7] worker id
+-- ARGV[8] error (one line)
+-- ARGV[9] traceback
+-- Returns 1 when recorded, 0 when this run was superseded (nothing changed).
+local job_key, active_key, failed_key = KEYS[3], KEYS[4], KEYS[5]
+local job_id, queue, gen, worker, err, tb = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+
+if not owns_run(job_key, gen, worker) then
+  return 0
+end
+local now = now_ms()
+redis.call('ZREM', active_key, job_id)
+redis.call('ZADD', failed_key, now, job_id)
+redis.call('HSET', job_key, 'state', 'failed', 'finished_ms', int(now), 'error', err, 'traceback', tb)
+job_event(job_id, queue, 'active', 'failed', {worker = worker, error = err}, now)
+return 1

@@ -1,0 +1,36 @@
+-- A worker is about to run a job's Dramatiq copy: waiting -> active, unless the
+-- copy is stale (deleted, re-prioritised, recovered) or the queue is paused.
+-- KEYS[3] job hash        fq:job:<id>
+-- KEYS[4] waiting set     fq:q:<queue>:waiting
+-- KEYS[5] dispatched set  fq:q:<queue>:dispatched
+-- KEYS[6] active set      fq:q:<queue>:active
+-- KEYS[7] paused set      fq:paused
+-- ARGV[4] job id
+-- ARGV[5] queue
+-- ARGV[6] generation carried by the message
+-- ARGV[7] worker id
+-- Returns 'started', 'gone' (no record), 'stale' (superseded copy) or 'paused'
+-- (the job stays waiting and is dispatched again after resume).
+local job_key, waiting_key, dispatched_key, active_key, paused_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local job_id, queue, gen, worker = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+
+local f = redis.call('HMGET', job_key, 'state', 'gen')
+if not f[1] then
+  return 'gone'
+end
+if f[1] ~= 'waiting' or f[2] ~= gen or not redis.call('ZSCORE', dispatched_key, job_id) then
+  return 'stale'
+end
+if redis.call('SISMEMBER', paused_key, queue) == 1 then
+  redis.call('ZREM', dispatched_key, job_id)
+  return 'paused'
+end
+local now = now_ms()
+redis.call('ZREM', waiting_key, job_id)
+redis.call('ZREM', dispatched_key, job_id)
+redis.call('ZADD', active_key, now, job_id)
+redis.call('HSET', job_key, 'state', 'active', 'started_ms', int(now), 'worker', worker,
+  'progress', 0, 'stage', '', 'finished_ms', '')
+local attempts = redis.call('HINCRBY', job_key, 'attempts', 1)
+job_event(job_id, queue, 'waiting', 'active', {worker = worker, attempt = attempts}, now)
+return 'started'

@@ -1,0 +1,89 @@
+"""The job registry: run transitions and read jobs, from threads or from asyncio.
+
+Both classes execute the I/O-free calls of :mod:`shared.transitions`, so a
+transition is defined once whichever kind of process runs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio
+
+from shared import keys, transitions
+from shared.config import Settings
+from shared.errors import JobNotFound, RedisUnavailable
+from shared.jobs import Job
+from shared.scripts import AsyncScripts, Call, Scripts
+from shared.states import JobState
+
+T = TypeVar("T")
+
+
+class Registry:
+    """Synchronous registry for worker threads, producers and the CLI."""
+
+    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+        self.settings = settings
+        self.client = client or redis.Redis.from_url(settings.redis_url, decode_responses=True)
+        self.scripts = Scripts(self.client, settings.events_maxlen)
+
+    def run(self, call: Call[T]) -> T:
+        """Execute one transition or read."""
+        return self.scripts.run(call)
+
+    def get(self, job_id: str) -> Job:
+        try:
+            fields: dict[str, str] = self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
+        except redis.ConnectionError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+        if not fields:
+            raise JobNotFound(job_id)
+        return Job.from_hash(fields)
+
+    def queues(self) -> list[str]:
+        return sorted(self.client.smembers(keys.QUEUES))  # type: ignore[arg-type]
+
+    def counts(self, queues: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
+        return self.run(transitions.counts(self.queues() if queues is None else queues))
+
+    def list(
+        self, queue: str, state: JobState, limit: int = 50, cursor: str | None = None
+    ) -> tuple[list[Job], str | None]:
+        return self.run(transitions.list_jobs(queue, state, limit, cursor))
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class AsyncRegistry:
+    """Asyncio registry for the api, stream and monitor services."""
+
+    def __init__(self, settings: Settings, client: redis.asyncio.Redis | None = None) -> None:
+        self.settings = settings
+        self.client = client or redis.asyncio.Redis.from_url(settings.redis_url, decode_responses=True)
+        self.scripts = AsyncScripts(self.client, settings.events_maxlen)
+
+    async def run(self, call: Call[T]) -> T:
+        """Execute one transition or read."""
+        return await self.scripts.run(call)
+
+    async def get(self, job_id: str) -> Job:
+        try:
+            fields: dict[str, Any] = await self.client.hgetall(keys.job_key(job_id))  # type: ignore[misc]
+        except redis.ConnectionError as exc:
+            raise RedisUnavailable(str(exc)) from exc
+        if not fields:
+            raise JobNotFound(job_id)
+        return Job.from_hash(fields)
+
+    async def queues(self) -> list[str]:
+        return sorted(await self.client.smembers(keys.QUEUES))  # type: ignore[misc]
+
+    async def counts(self, queues: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
+        return await self.run(transitions.counts(await self.queues() if queues is None else queues))
+
+    async def close(self) -> None:
+        await self.client.aclose()

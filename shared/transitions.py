@@ -1,0 +1,250 @@
+"""Builders of every registry script call, free of I/O.
+
+Each function returns a :class:`~shared.scripts.Call`; ``Registry.run`` (sync)
+and ``AsyncRegistry.run`` execute it, so workers and the API share one
+definition of each transition.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from shared import keys
+from shared.config import Settings
+from shared.jobs import Job
+from shared.messages import message_template
+from shared.scripts import Call, Lua
+from shared.states import JobState
+
+#: Delayed jobs released per dispatch call, so one call never blocks Redis long.
+RELEASE_BATCH = 500
+#: Milliseconds after which a dispatched job whose Dramatiq copy is gone is dispatched again.
+ORPHAN_AFTER_MS = 10_000
+
+
+def _int(raw: Any) -> int:
+    return int(raw)
+
+
+def _text(raw: Any) -> str:
+    return str(raw)
+
+
+def _bool(raw: Any) -> bool:
+    return bool(int(raw))
+
+
+def submit(
+    *,
+    job_id: str,
+    queue: str,
+    actor: str,
+    args: list[Any],
+    priority: int,
+    max_retries: int,
+    delay_ms: int,
+) -> Call[str]:
+    """Create a job as waiting or delayed."""
+    template = message_template(
+        job_id=job_id,
+        queue=queue,
+        actor=actor,
+        args=args,
+        max_retries=max_retries,
+        created_ms=int(time.time() * 1000),
+    )
+    return Call(
+        Lua.JOB_SUBMIT,
+        [keys.job_key(job_id), keys.state_key(queue, JobState.WAITING),
+         keys.state_key(queue, JobState.DELAYED), keys.QUEUES],
+        [job_id, queue, actor, priority, json.dumps(args), max_retries, delay_ms, template],
+        _text,
+    )
+
+
+def dispatch(queue: str, target: int) -> Call[tuple[int, int, bool]]:
+    """Release due delayed jobs and top Dramatiq's list up to ``target`` messages."""
+
+    def parse(raw: Any) -> tuple[int, int, bool]:
+        return int(raw[0]), int(raw[1]), bool(raw[2])
+
+    return Call(
+        Lua.JOBS_DISPATCH,
+        [keys.state_key(queue, JobState.WAITING), keys.state_key(queue, JobState.DELAYED),
+         keys.dispatched_key(queue), keys.PAUSED, keys.dramatiq_queue_key(queue),
+         keys.dramatiq_messages_key(queue)],
+        [queue, target, RELEASE_BATCH, ORPHAN_AFTER_MS],
+        parse,
+    )
+
+
+def start(job_id: str, queue: str, gen: int, worker: str) -> Call[str]:
+    """waiting -> active for the copy a worker is about to run."""
+    return Call(
+        Lua.JOB_START,
+        [keys.job_key(job_id), keys.state_key(queue, JobState.WAITING), keys.dispatched_key(queue),
+         keys.state_key(queue, JobState.ACTIVE), keys.PAUSED],
+        [job_id, queue, gen, worker],
+        _text,
+    )
+
+
+def complete(
+    job_id: str, queue: str, gen: int, worker: str, result_json: str, settings: Settings
+) -> Call[bool]:
+    """active -> completed, applying the completed-jobs retention policy."""
+    return Call(
+        Lua.JOB_COMPLETE,
+        [keys.job_key(job_id), keys.state_key(queue, JobState.ACTIVE),
+         keys.state_key(queue, JobState.COMPLETED)],
+        [job_id, queue, gen, worker, result_json, settings.completed_keep_count,
+         int(settings.completed_keep_age_s * 1000)],
+        _bool,
+    )
+
+
+def fail(job_id: str, queue: str, gen: int, worker: str, error: str, traceback: str) -> Call[bool]:
+    """active -> failed."""
+    return Call(
+        Lua.JOB_FAIL,
+        [keys.job_key(job_id), keys.state_key(queue, JobState.ACTIVE), keys.state_key(queue, JobState.FAILED)],
+        [job_id, queue, gen, worker, error, traceback],
+        _bool,
+    )
+
+
+def retry_later(
+    job_id: str, queue: str, gen: int, worker: str, backoff_ms: int, error: str, traceback: str
+) -> Call[bool]:
+    """active -> delayed, for a retry after ``backoff_ms``."""
+    return Call(
+        Lua.JOB_RETRY_LATER,
+        [keys.job_key(job_id), keys.state_key(queue, JobState.ACTIVE), keys.state_key(queue, JobState.DELAYED)],
+        [job_id, queue, gen, worker, backoff_ms, error, traceback],
+        _bool,
+    )
+
+
+def retry(job_id: str, queue: str) -> Call[str]:
+    """Operator action: failed -> waiting."""
+    return Call(
+        Lua.JOB_RETRY,
+        [keys.job_key(job_id), keys.state_key(queue, JobState.FAILED), keys.state_key(queue, JobState.WAITING)],
+        [job_id, queue],
+        _text,
+    )
+
+
+def promote(job_id: str, queue: str) -> Call[str]:
+    """Operator action: delayed -> waiting now."""
+    return Call(
+        Lua.JOB_PROMOTE,
+        [keys.job_key(job_id), keys.state_key(queue, JobState.DELAYED), keys.state_key(queue, JobState.WAITING)],
+        [job_id, queue],
+        _text,
+    )
+
+
+def set_priority(job_id: str, queue: str, priority: int) -> Call[str]:
+    """Operator action: re-score a waiting or delayed job."""
+    return Call(
+        Lua.JOB_SET_PRIORITY,
+        [keys.job_key(job_id), keys.state_key(queue, JobState.WAITING), keys.dispatched_key(queue)],
+        [job_id, queue, priority],
+        _text,
+    )
+
+
+def delete(job_id: str, queue: str, *, force: bool = False) -> Call[str]:
+    """Operator action: remove a job; an active one only with ``force``."""
+    return Call(
+        Lua.JOB_DELETE,
+        [keys.job_key(job_id), *(keys.state_key(queue, s) for s in JobState), keys.dispatched_key(queue)],
+        [job_id, queue, int(force)],
+        _text,
+    )
+
+
+def progress(job_id: str, queue: str, gen: int, worker: str, percent: float, stage: str) -> Call[bool]:
+    """Record a running job's progress and announce it."""
+    return Call(Lua.JOB_PROGRESS, [keys.job_key(job_id)], [job_id, queue, gen, worker, percent, stage], _bool)
+
+
+def pause(queue: str) -> Call[bool]:
+    """Pause a queue; False when it already was."""
+    return Call(Lua.QUEUE_PAUSE, [keys.PAUSED, keys.QUEUES], [queue], _bool)
+
+
+def resume(queue: str) -> Call[bool]:
+    """Resume a queue; False when it was not paused."""
+    return Call(Lua.QUEUE_RESUME, [keys.PAUSED], [queue], _bool)
+
+
+def worker_beat(worker_id: str, fields: dict[str, str | int | float]) -> Call[int]:
+    """Register or refresh a worker process; returns the beat time (ms)."""
+    flat: list[str | int | float] = [worker_id]
+    for name, value in fields.items():
+        flat += [name, value]
+    return Call(Lua.WORKER_BEAT, [keys.worker_key(worker_id), keys.WORKERS], flat, _int)
+
+
+def reap_worker(worker_id: str, queues: Sequence[str], dead_after_ms: int) -> Call[int]:
+    """Recover a dead worker's jobs; -1 when it turned out to be alive."""
+    per_queue: list[str] = []
+    for queue in queues:
+        per_queue += [
+            keys.dramatiq_acks_key(worker_id, queue),
+            keys.dramatiq_messages_key(queue),
+            keys.state_key(queue, JobState.WAITING),
+            keys.dispatched_key(queue),
+            keys.state_key(queue, JobState.ACTIVE),
+        ]
+    return Call(
+        Lua.WORKERS_REAP,
+        [keys.worker_key(worker_id), keys.WORKERS, keys.DRAMATIQ_HEARTBEATS, *per_queue],
+        [worker_id, dead_after_ms, *queues],
+        _int,
+    )
+
+
+#: States listed newest first (by finish or start time); the others oldest or most urgent first.
+NEWEST_FIRST = frozenset({JobState.ACTIVE, JobState.COMPLETED, JobState.FAILED})
+
+
+def list_jobs(queue: str, state: JobState, limit: int, cursor: str | None = None) -> Call[tuple[list[Job], str | None]]:
+    """One page of a state's jobs and the cursor of the next page (None at the end)."""
+    score, _, last_id = (cursor or "").partition(":")
+
+    def parse(raw: Any) -> tuple[list[Job], str | None]:
+        page, hashes = raw
+        jobs = [Job.from_hash(_pairs(h)) for h in hashes if h]
+        more = len(page) // 2 == limit
+        next_cursor = f"{page[-1]}:{page[-2]}" if more and page else None
+        return jobs, next_cursor
+
+    return Call(
+        Lua.JOBS_LIST,
+        [keys.state_key(queue, state)],
+        [limit, score, last_id, int(state in NEWEST_FIRST)],
+        parse,
+    )
+
+
+def counts(queues: Sequence[str]) -> Call[dict[str, dict[str, int]]]:
+    """Jobs per queue and state."""
+    pairs = [(q, s) for q in queues for s in JobState]
+
+    def parse(raw: Any) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {q: {} for q in queues}
+        for (queue, state), n in zip(pairs, raw, strict=True):
+            out[queue][state.value] = int(n)
+        return out
+
+    return Call(Lua.QUEUE_COUNTS, [keys.state_key(q, s) for q, s in pairs], [], parse)
+
+
+def _pairs(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
