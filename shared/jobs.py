@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -14,9 +15,25 @@ from shared.states import JobState
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
+_last = [0, 0]
+_lock = threading.Lock()
+
+
 def new_job_id() -> str:
-    """A 16-character id: 48 bits of ms time then 32 random bits, so ids sort by age."""
-    value = (int(time.time() * 1000) << 32) | int.from_bytes(os.urandom(4), "big")
+    """A 16-character id: 48 bits of ms time then 32 random bits, so ids sort by age.
+
+    Within one millisecond the random part counts up (as ULIDs do), so jobs a
+    producer submits at the same priority keep their order in the waiting set,
+    where equal scores are ordered by id.
+    """
+    now_ms = int(time.time() * 1000)
+    with _lock:
+        if now_ms <= _last[0]:
+            now_ms, low = _last[0], (_last[1] + 1) & 0xFFFFFFFF
+        else:
+            low = int.from_bytes(os.urandom(4), "big") >> 1  # half range leaves room to count up
+        _last[:] = [now_ms, low]
+    value = (now_ms << 32) | low
     chars = []
     for _ in range(16):
         value, digit = divmod(value, 32)

@@ -1,0 +1,191 @@
+"""Fixtures that start real parts: a private redis-server per run and Dramatiq worker groups.
+
+Never touches the shared Redis on 6379: every test talks to its own server on a
+free loopback port, flushed before each test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from shared.config import Settings
+from shared.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02, what: str = "") -> Any:
+    """Poll until ``predicate()`` is truthy; the tests' replacement for fixed sleeps."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+@dataclasses.dataclass
+class RedisServer:
+    port: int
+    process: subprocess.Popen[bytes]
+    data_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def _start_redis(data_dir: Path) -> RedisServer:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.exit("redis-server is not installed (make test installs it via .ci/run)", returncode=2)
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(data_dir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+
+    def ready() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    wait_for(ready, timeout=10, what="redis-server to answer")
+    client.close()
+    return RedisServer(port, proc, data_dir)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = _start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.process.terminate()
+    server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    client.close()
+    return redis_server.url
+
+
+@pytest.fixture
+def settings(redis_url: str) -> Settings:
+    """Settings for tests: fast heartbeats so recovery scenarios take seconds."""
+    return Settings(
+        redis_url=redis_url,
+        worker_metrics_port=free_port(),
+        worker_processes=1,
+        worker_threads=1,
+        heartbeat_interval_s=0.5,
+        worker_dead_after_s=2.0,
+        worker_idle_poll_ms=50,
+        retry_min_backoff_ms=100,
+        retry_max_backoff_ms=1000,
+        log_format="json",
+    )
+
+
+@pytest.fixture
+def registry(settings: Settings) -> Iterator[Registry]:
+    reg = Registry(settings)
+    yield reg
+    reg.close()
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@dataclasses.dataclass
+class WorkerGroup:
+    """A ``python -m services.worker`` subprocess (a dramatiq master and its processes)."""
+
+    process: subprocess.Popen[bytes]
+    settings: Settings
+    log_path: Path
+
+    def child_pids(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        try:
+            return [int(p) for p in path.read_text().split()]
+        except FileNotFoundError:
+            return []
+
+    def stop(self, timeout: float = 20) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for pid in self.child_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_worker(settings: Settings, tmp_path: Path, raw: redis.Redis) -> Iterator[Callable[..., WorkerGroup]]:
+    """Factory of worker groups; waits until each process registered, always stops them."""
+    groups: list[WorkerGroup] = []
+
+    def start(**overrides: Any) -> WorkerGroup:
+        group_settings = dataclasses.replace(settings, worker_metrics_port=free_port(), **overrides)
+        log_path = tmp_path / f"worker-{len(groups)}.log"
+        before = set(raw.zrange("fq:workers", 0, -1))
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.worker"],
+                cwd=ROOT, env={**os.environ, **group_settings.to_env()},
+                stdout=log_file, stderr=subprocess.STDOUT,
+            )
+        group = WorkerGroup(proc, group_settings, log_path)
+        groups.append(group)
+
+        def registered() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{group.log()}")
+            return len(set(raw.zrange("fq:workers", 0, -1)) - before) >= group_settings.worker_processes
+
+        wait_for(registered, timeout=30, what="worker registration")
+        return group
+
+    yield start
+    for group in groups:
+        group.stop()

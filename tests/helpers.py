@@ -1,0 +1,49 @@
+"""Reading the registry the way an auditor would: events per job, keyspace snapshots."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+from shared import keys
+
+
+def events(raw: redis.Redis) -> list[dict[str, Any]]:
+    """Every event in ``fq:events``, decoded, in stream order."""
+    out = []
+    for entry_id, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+"):  # type: ignore[union-attr]
+        out.append({"id": entry_id, "seq": int(fields["seq"]), "type": fields["type"],
+                    "data": json.loads(fields["data"])})
+    return out
+
+
+def transitions_of(raw: redis.Redis, job_id: str) -> list[tuple[str | None, str | None]]:
+    """The (from, to) pairs a job went through, in order."""
+    return [(e["data"]["from"], e["data"]["to"]) for e in events(raw)
+            if e["type"] == "job" and e["data"]["job"] == job_id]
+
+
+def snapshot(raw: redis.Redis) -> dict[str, Any]:
+    """Every key's type and content: compare before/after to prove nothing changed."""
+    out: dict[str, Any] = {}
+    for key in sorted(raw.keys("*")):  # type: ignore[union-attr]
+        kind = raw.type(key)
+        if kind == "hash":
+            out[key] = raw.hgetall(key)
+        elif kind == "zset":
+            out[key] = raw.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            out[key] = sorted(raw.smembers(key))  # type: ignore[arg-type]
+        elif kind == "list":
+            out[key] = raw.lrange(key, 0, -1)
+        elif kind == "stream":
+            out[key] = raw.xrange(key)
+        else:
+            out[key] = raw.get(key)
+    return out
+
+
+def state_total(counts: dict[str, dict[str, int]]) -> int:
+    return sum(n for per_state in counts.values() for n in per_state.values())

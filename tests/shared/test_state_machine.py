@@ -1,0 +1,283 @@
+"""Every legal transition, and every illegal one changing nothing (real redis-server)."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from shared import transitions
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.errors import InvalidTransition, JobExists, JobNotFound
+from shared.registry import Registry
+from shared.states import JobState
+from shared.submit import submit
+from tests.conftest import wait_for
+from tests.helpers import snapshot, transitions_of
+
+W = "worker-a"
+
+
+def make(registry: Registry, state: JobState, **kw: object) -> str:
+    """Drive a new job into ``state`` through legal transitions."""
+    if state is JobState.DELAYED:
+        return submit(registry, "noop", delay_ms=60_000, **kw)  # type: ignore[arg-type]
+    job_id = submit(registry, "noop", **kw)  # type: ignore[arg-type]
+    if state is JobState.WAITING:
+        return job_id
+    start(registry, job_id)
+    if state is JobState.COMPLETED:
+        assert registry.run(transitions.complete(job_id, Q, 0, W, '{"ok": 1}', registry.settings))
+    elif state is JobState.FAILED:
+        assert registry.run(transitions.fail(job_id, Q, 0, W, "Boom: x", "tb"))
+    return job_id
+
+
+def start(registry: Registry, job_id: str) -> None:
+    registry.run(transitions.dispatch(Q, 100))
+    assert registry.run(transitions.start(job_id, Q, registry.get(job_id).gen, W)) == "started"
+
+
+@pytest.mark.parametrize("state", list(JobState))
+def test_make_reaches_every_state_with_consistent_index(registry: Registry, raw: redis.Redis, state: JobState) -> None:
+    # Given a job driven into a state, When we read it back, Then record and index agree.
+    job_id = make(registry, state)
+    assert registry.get(job_id).state is state
+    assert raw.zscore(f"fq:q:{Q}:{state.value}", job_id) is not None
+    assert registry.counts([Q])[Q][state.value] == 1
+
+
+def test_submit_creates_waiting_job_and_announces_it(registry: Registry, raw: redis.Redis) -> None:
+    job_id = submit(registry, "sleep", {"seconds": 0.1}, priority=3)
+    job = registry.get(job_id)
+    assert (job.state, job.priority, job.args, job.attempts) == (JobState.WAITING, 3, [0.1], 0)
+    assert transitions_of(raw, job_id) == [(None, "waiting")]
+
+
+def test_submit_twice_with_same_id_is_rejected(registry: Registry, raw: redis.Redis) -> None:
+    from shared.submit import submit_call
+
+    _, call = submit_call("noop", max_retries=0, job_id="dup1")
+    registry.run(call)
+    before = snapshot(raw)
+    with pytest.raises(JobExists):
+        registry.run(call)
+    assert snapshot(raw) == before
+
+
+def test_delayed_job_is_released_to_waiting_when_due(registry: Registry, raw: redis.Redis) -> None:
+    job_id = submit(registry, "noop", delay_ms=200)
+    assert registry.get(job_id).state is JobState.DELAYED
+    registry.run(transitions.dispatch(Q, 0))
+    assert registry.get(job_id).state is JobState.DELAYED  # not due yet
+    wait_for(lambda: registry.run(transitions.dispatch(Q, 0))[0] == 1, what="release")
+    assert registry.get(job_id).state is JobState.WAITING
+    assert transitions_of(raw, job_id) == [(None, "delayed"), ("delayed", "waiting")]
+
+
+def test_promote_moves_delayed_job_to_waiting_now(registry: Registry) -> None:
+    job_id = make(registry, JobState.DELAYED)
+    assert registry.run(transitions.promote(job_id, Q)) == "waiting"
+    job = registry.get(job_id)
+    assert job.state is JobState.WAITING and job.eta_ms is None
+
+
+def test_start_complete_records_result_and_worker(registry: Registry, raw: redis.Redis) -> None:
+    job_id = make(registry, JobState.COMPLETED)
+    job = registry.get(job_id)
+    assert (job.state, job.result, job.worker, job.attempts) == (JobState.COMPLETED, {"ok": 1}, W, 1)
+    assert job.started_ms is not None and job.finished_ms is not None
+    assert transitions_of(raw, job_id) == [(None, "waiting"), ("waiting", "active"), ("active", "completed")]
+
+
+def test_fail_then_operator_retry_resets_attempts(registry: Registry, raw: redis.Redis) -> None:
+    job_id = make(registry, JobState.FAILED)
+    failed = registry.get(job_id)
+    assert (failed.error, failed.traceback, failed.attempts) == ("Boom: x", "tb", 1)
+    assert registry.run(transitions.retry(job_id, Q)) == "waiting"
+    job = registry.get(job_id)
+    assert (job.state, job.attempts, job.error, job.gen) == (JobState.WAITING, 0, "", 1)
+
+
+def test_retry_later_moves_active_job_to_delayed_with_eta(registry: Registry) -> None:
+    job_id = make(registry, JobState.ACTIVE)
+    assert registry.run(transitions.retry_later(job_id, Q, 0, W, 5_000, "E: x", "tb"))
+    job = registry.get(job_id)
+    assert job.state is JobState.DELAYED and job.eta_ms is not None
+    assert job.eta_ms - job.finished_ms >= 5_000  # type: ignore[operator]
+
+
+def test_set_priority_rescores_waiting_job(registry: Registry, raw: redis.Redis) -> None:
+    low = submit(registry, "noop", priority=9)
+    high = submit(registry, "noop", priority=5)
+    assert raw.zrange(f"fq:q:{Q}:waiting", 0, -1) == [high, low]
+    assert registry.run(transitions.set_priority(low, Q, 0)) == "waiting"
+    assert raw.zrange(f"fq:q:{Q}:waiting", 0, -1) == [low, high]
+    assert registry.get(low).priority == 0
+
+
+def test_set_priority_after_dispatch_bumps_generation(registry: Registry, raw: redis.Redis) -> None:
+    job_id = submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 10))
+    assert raw.zscore(f"fq:q:{Q}:dispatched", job_id) is not None
+    registry.run(transitions.set_priority(job_id, Q, 1))
+    assert registry.get(job_id).gen == 1
+    # The old copy (gen 0) is now stale.
+    assert registry.run(transitions.start(job_id, Q, 0, W)) == "stale"
+
+
+@pytest.mark.parametrize("state", [JobState.WAITING, JobState.DELAYED, JobState.COMPLETED, JobState.FAILED])
+def test_delete_removes_job_from_every_index(registry: Registry, raw: redis.Redis, state: JobState) -> None:
+    job_id = make(registry, state)
+    assert registry.run(transitions.delete(job_id, Q)) == state.value
+    with pytest.raises(JobNotFound):
+        registry.get(job_id)
+    assert all(raw.zscore(k, job_id) is None for k in raw.keys("fq:q:*"))
+    assert transitions_of(raw, job_id)[-1] == (state.value, None)
+
+
+def test_delete_active_needs_force_and_drops_the_running_outcome(registry: Registry, raw: redis.Redis) -> None:
+    job_id = make(registry, JobState.ACTIVE)
+    before = snapshot(raw)
+    with pytest.raises(InvalidTransition):
+        registry.run(transitions.delete(job_id, Q))
+    assert snapshot(raw) == before
+    assert registry.run(transitions.delete(job_id, Q, force=True)) == "active"
+    # The worker finishing later must not resurrect the record.
+    assert not registry.run(transitions.complete(job_id, Q, 0, W, "1", registry.settings))
+    assert not raw.exists(f"fq:job:{job_id}")
+
+
+def test_reap_moves_dead_workers_active_job_back_to_waiting(registry: Registry, raw: redis.Redis) -> None:
+    job_id = make(registry, JobState.ACTIVE)
+    registry.run(transitions.worker_beat(W, {"pid": 1}))
+    assert registry.run(transitions.reap_worker(W, [Q], 60_000)) == -1  # alive: untouched
+    assert registry.run(transitions.reap_worker(W, [Q], 0)) == 1
+    job = registry.get(job_id)
+    assert (job.state, job.gen, job.worker) == (JobState.WAITING, 1, "")
+    assert not raw.exists(f"fq:worker:{W}")
+
+
+def test_pause_and_resume_emit_once(registry: Registry, raw: redis.Redis) -> None:
+    assert registry.run(transitions.pause(Q)) is True
+    assert registry.run(transitions.pause(Q)) is False
+    assert raw.sismember("fq:paused", Q)
+    assert registry.run(transitions.resume(Q)) is True
+    assert registry.run(transitions.resume(Q)) is False
+    assert [e for e in raw.xrange("fq:events") if e[1]["type"] == "pause"].__len__() == 2
+
+
+def test_paused_queue_dispatches_nothing_and_skips_fetched_copies(registry: Registry, raw: redis.Redis) -> None:
+    job_id = submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 10))
+    registry.run(transitions.pause(Q))
+    assert registry.run(transitions.start(job_id, Q, 0, W)) == "paused"
+    assert registry.get(job_id).state is JobState.WAITING
+    assert registry.run(transitions.dispatch(Q, 10)) == (0, 0, True)
+
+
+ILLEGAL = [
+    ("retry", JobState.WAITING), ("retry", JobState.DELAYED), ("retry", JobState.ACTIVE),
+    ("retry", JobState.COMPLETED),
+    ("promote", JobState.WAITING), ("promote", JobState.ACTIVE), ("promote", JobState.COMPLETED),
+    ("promote", JobState.FAILED),
+    ("priority", JobState.ACTIVE), ("priority", JobState.COMPLETED), ("priority", JobState.FAILED),
+    ("delete", JobState.ACTIVE),
+]
+
+
+@pytest.mark.parametrize(("action", "state"), ILLEGAL)
+def test_illegal_admin_transition_raises_and_changes_nothing(
+    registry: Registry, raw: redis.Redis, action: str, state: JobState
+) -> None:
+    # Given a job in a state the action does not apply to
+    job_id = make(registry, state)
+    call = {
+        "retry": transitions.retry(job_id, Q),
+        "promote": transitions.promote(job_id, Q),
+        "priority": transitions.set_priority(job_id, Q, 1),
+        "delete": transitions.delete(job_id, Q),
+    }[action]
+    before = snapshot(raw)
+    # When the action is attempted, Then it is refused with the job's state, and nothing changed
+    with pytest.raises(InvalidTransition) as info:
+        registry.run(call)
+    assert info.value.state == state.value
+    assert snapshot(raw) == before
+
+
+WORKER_ILLEGAL = [
+    ("start", JobState.ACTIVE), ("start", JobState.COMPLETED), ("start", JobState.FAILED),
+    ("start", JobState.DELAYED), ("complete", JobState.WAITING), ("complete", JobState.COMPLETED),
+    ("complete", JobState.FAILED), ("fail", JobState.WAITING), ("fail", JobState.DELAYED),
+    ("retry_later", JobState.COMPLETED), ("retry_later", JobState.WAITING),
+]
+
+
+@pytest.mark.parametrize(("action", "state"), WORKER_ILLEGAL)
+def test_worker_transition_from_wrong_state_is_refused_and_changes_nothing(
+    registry: Registry, raw: redis.Redis, action: str, state: JobState
+) -> None:
+    job_id = make(registry, state)
+    call = {
+        "start": transitions.start(job_id, Q, 0, W),
+        "complete": transitions.complete(job_id, Q, 0, W, "1", registry.settings),
+        "fail": transitions.fail(job_id, Q, 0, W, "e", "t"),
+        "retry_later": transitions.retry_later(job_id, Q, 0, W, 10, "e", "t"),
+    }[action]
+    before = snapshot(raw)
+    assert registry.run(call) in (False, "stale")
+    assert snapshot(raw) == before
+
+
+def test_outcome_from_another_worker_or_generation_is_refused(registry: Registry, raw: redis.Redis) -> None:
+    job_id = make(registry, JobState.ACTIVE)
+    before = snapshot(raw)
+    assert not registry.run(transitions.complete(job_id, Q, 0, "other-worker", "1", registry.settings))
+    assert not registry.run(transitions.complete(job_id, Q, 7, W, "1", registry.settings))
+    assert snapshot(raw) == before
+
+
+@pytest.mark.parametrize("action", ["retry", "promote", "priority", "delete"])
+def test_admin_action_on_missing_job_is_not_found(registry: Registry, raw: redis.Redis, action: str) -> None:
+    call = {
+        "retry": transitions.retry("nope", Q),
+        "promote": transitions.promote("nope", Q),
+        "priority": transitions.set_priority("nope", Q, 1),
+        "delete": transitions.delete("nope", Q),
+    }[action]
+    with pytest.raises(JobNotFound):
+        registry.run(call)
+    assert raw.dbsize() == 0
+
+
+def test_completed_retention_trims_oldest_beyond_count(registry: Registry, raw: redis.Redis) -> None:
+    import dataclasses
+
+    registry.settings = dataclasses.replace(registry.settings, completed_keep_count=3)
+    ids = [make(registry, JobState.COMPLETED) for _ in range(5)]
+    kept = raw.zrange(f"fq:q:{Q}:completed", 0, -1)
+    assert kept == ids[2:]
+    assert not raw.exists(f"fq:job:{ids[0]}") and not raw.exists(f"fq:job:{ids[1]}")
+    assert transitions_of(raw, ids[0])[-1] == ("completed", None)
+
+
+def test_scripts_survive_a_flushed_script_cache(registry: Registry, raw: redis.Redis) -> None:
+    # Given Redis lost its script cache (as after a restart)
+    submit(registry, "noop")
+    raw.script_flush()
+    # When a transition runs again, Then redis-py reloads the script (NOSCRIPT) and it works
+    job_id = submit(registry, "noop")
+    assert registry.get(job_id).state is JobState.WAITING
+
+
+def test_list_pages_through_a_state_with_a_cursor(registry: Registry) -> None:
+    ids = [submit(registry, "noop", priority=p % 3) for p in range(7)]
+    expected = sorted(ids, key=lambda i: (registry.get(i).priority, registry.get(i).enqueued_ms, i))
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page, cursor = registry.list(Q, JobState.WAITING, limit=3, cursor=cursor)
+        seen += [j.id for j in page]
+        if cursor is None:
+            break
+    assert seen == expected

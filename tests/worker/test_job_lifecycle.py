@@ -1,0 +1,120 @@
+"""A job's life on a real ``dramatiq`` worker subprocess."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from shared.registry import Registry
+from shared.states import JobState
+from shared.submit import submit
+from tests.conftest import wait_for
+from tests.helpers import events, transitions_of
+
+
+def finished(registry: Registry, job_id: str, state: JobState = JobState.COMPLETED) -> bool:
+    return registry.get(job_id).state is state
+
+
+def test_job_runs_waiting_active_completed_with_result(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    # Given a worker
+    start_worker()
+    # When a sleep job is submitted
+    job_id = submit(registry, "sleep", {"seconds": 0.2})
+    wait_for(lambda: finished(registry, job_id), what="completion")
+    # Then it went waiting -> active -> completed with its result, progress and worker stored
+    job = registry.get(job_id)
+    assert transitions_of(raw, job_id) == [(None, "waiting"), ("waiting", "active"), ("active", "completed")]
+    assert job.result == {"slept": 0.2}
+    assert job.attempts == 1 and job.progress == 100 and job.worker
+    assert job.started_ms is not None and job.finished_ms is not None
+    assert job.finished_ms - job.started_ms >= 200
+    progress = [e["data"]["percent"] for e in events(raw) if e["type"] == "progress"]
+    assert progress == sorted(progress) and progress[-1] == 100 and len(progress) == 10
+
+
+def test_failing_job_retries_with_backoff_then_fails_with_traceback(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    start_worker()
+    # When a job that always raises is submitted with two retries
+    job_id = submit(registry, "fail", ["kaboom"], max_retries=2)
+    wait_for(lambda: finished(registry, job_id, JobState.FAILED), what="failure")
+    # Then it ran three times, waiting in delayed between attempts, and ended failed
+    assert transitions_of(raw, job_id) == [
+        (None, "waiting"),
+        ("waiting", "active"), ("active", "delayed"), ("delayed", "waiting"),
+        ("waiting", "active"), ("active", "delayed"), ("delayed", "waiting"),
+        ("waiting", "active"), ("active", "failed"),
+    ]
+    job = registry.get(job_id)
+    assert job.attempts == 3
+    assert job.error == "CanaryFailure: kaboom"
+    assert "Traceback" in job.traceback and "CanaryFailure: kaboom" in job.traceback
+    # and the retry backoff was honoured: each retry's eta lies after its failure
+    delays = [e for e in events(raw) if e["type"] == "job" and e["data"]["to"] == "delayed"]
+    assert all(e["data"]["eta_ms"] > int(e["id"].split("-")[0]) for e in delays)
+
+
+def test_delayed_job_stays_delayed_until_due(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    start_worker()
+    job_id = submit(registry, "noop", delay_ms=1500)
+    created = registry.get(job_id).created_ms
+    # While not due, the worker's polling leaves it delayed
+    wait_for(lambda: raw.time()[0] * 1000 >= created + 800, what="time to pass")
+    assert registry.get(job_id).state is JobState.DELAYED
+    wait_for(lambda: finished(registry, job_id), what="completion")
+    job = registry.get(job_id)
+    assert job.started_ms is not None and job.started_ms >= created + 1500
+
+
+def test_worker_registers_and_serves_metrics(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    import urllib.request
+
+    group = start_worker(worker_threads=3)
+    (worker_id,) = raw.zrange("fq:workers", 0, -1)
+    info = raw.hgetall(f"fq:worker:{worker_id}")
+    assert info["queues"] == "diagnostics" and info["threads"] == "3" and info["processes"] == "1"
+    assert int(info["pid"]) in group.child_pids()
+    job_id = submit(registry, "noop")
+    wait_for(lambda: finished(registry, job_id))
+    wait_for(lambda: raw.hget(f"fq:worker:{worker_id}", "processed") == "1", what="processed count")
+    port = group.settings.worker_metrics_port
+
+    def scrape() -> str:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                return str(r.read().decode())
+        except OSError:
+            return ""
+
+    body = wait_for(lambda: "facequeue_worker_job_transitions_total" in scrape() and scrape())
+    assert 'facequeue_worker_job_transitions_total{queue="diagnostics",to="completed"} 1.0' in body
+    assert "dramatiq_messages_total" in body
+
+
+def test_plain_actor_send_becomes_a_facequeue_job(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    # A producer using Dramatiq's own API still goes through the registry.
+    import subprocess
+    import sys
+
+    start_worker()
+    code = (
+        "from services.worker.app import broker; from services.worker.actors.diagnostics import sleep;"
+        "print(sleep.send(0.01).message_id)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, env={**__import__("os").environ,
+                   **registry.settings.to_env()}, capture_output=True)
+    wait_for(lambda: registry.counts(["diagnostics"])["diagnostics"]["completed"] == 1, what="completion")
+    (job_id,) = raw.zrange("fq:q:diagnostics:completed", 0, -1)
+    assert registry.get(job_id).result == {"slept": 0.01}

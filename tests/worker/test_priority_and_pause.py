@@ -1,0 +1,93 @@
+"""Priority order and the pause gate, on real worker subprocesses."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from shared import transitions
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.registry import Registry
+from shared.states import JobState
+from shared.submit import submit
+from tests.conftest import wait_for
+from tests.helpers import events, state_total, transitions_of
+
+
+def start_order(raw: redis.Redis) -> list[str]:
+    return [e["data"]["job"] for e in events(raw) if e["type"] == "job" and e["data"]["to"] == "active"]
+
+
+def test_high_priority_jobs_overtake_waiting_low_priority_ones(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    # Given one single-threaded worker busy with 50 priority-9 jobs
+    start_worker(worker_threads=1)
+    low = [submit(registry, "sleep", {"seconds": 0.02}, priority=9) for _ in range(50)]
+    # When 5 priority-0 jobs arrive after them
+    high = [submit(registry, "sleep", {"seconds": 0.02}, priority=0) for _ in range(5)]
+    wait_for(lambda: registry.counts([Q])[Q]["completed"] == 55, timeout=60, what="all jobs")
+    # Then the five run before the low-priority jobs that were still waiting
+    order = start_order(raw)
+    assert sorted(order) == sorted(low + high)
+    first_high = min(order.index(j) for j in high)
+    last_high = max(order.index(j) for j in high)
+    assert last_high - first_high == 4, "the high-priority jobs ran back to back"
+    # Only jobs already started or prefetched (1 thread x prefetch 2) can precede them.
+    assert first_high <= order.index(high[0]) and last_high < 50 - 40
+    assert order[last_high + 1 :] == [j for j in low if j in order[last_high + 1 :]], "low ones keep FIFO order"
+
+
+def test_pause_stops_new_jobs_within_a_second_and_resume_restarts_them(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    # Given a worker with two threads running a backlog of short jobs
+    start_worker(worker_threads=2)
+    ids = [submit(registry, "sleep", {"seconds": 0.3}) for _ in range(16)]
+    wait_for(lambda: registry.counts([Q])[Q]["completed"] >= 2, what="some progress")
+    # When the queue is paused
+    registry.run(transitions.pause(Q))
+    paused_at = time.monotonic()
+    # Then running jobs finish and, from one second on, nothing new starts
+    wait_for(lambda: registry.counts([Q])[Q]["active"] == 0, timeout=5, what="running jobs to finish")
+    assert time.monotonic() - paused_at < 1.5
+    started_after_grace = len(start_order(raw))
+    time.sleep(1.0)  # observe a quiet period: no start may happen in it
+    assert len(start_order(raw)) == started_after_grace
+    counts = registry.counts([Q])[Q]
+    assert counts["waiting"] > 0 and counts["active"] == 0
+    # When resumed, Then every job completes, each exactly once
+    registry.run(transitions.resume(Q))
+    wait_for(lambda: registry.counts([Q])[Q]["completed"] == 16, timeout=30, what="all jobs after resume")
+    for job_id in ids:
+        assert transitions_of(raw, job_id).count(("waiting", "active")) == 1
+        assert registry.get(job_id).attempts == 1
+    assert state_total(registry.counts([Q])) == 16
+
+
+def test_job_deleted_or_reprioritised_after_dispatch_never_runs_its_stale_copy(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    # Given a two-threaded worker busy with two long jobs, having prefetched the next two
+    start_worker(worker_threads=2)
+    blocker = submit(registry, "sleep", {"seconds": 1.5})
+    submit(registry, "sleep", {"seconds": 1.5})
+    doomed = submit(registry, "sleep", {"seconds": 0.01})
+    moved = submit(registry, "sleep", {"seconds": 0.01})
+    wait_for(lambda: registry.get(blocker).state is JobState.ACTIVE, what="blocker to start")
+    dispatched = f"fq:q:{Q}:dispatched"
+    wait_for(lambda: raw.zscore(dispatched, doomed) and raw.zscore(dispatched, moved), what="dispatch")
+    # When one is deleted and the other re-prioritised while their copies sit in the worker
+    registry.run(transitions.delete(doomed, Q))
+    registry.run(transitions.set_priority(moved, Q, 1))
+    # Then the deleted one never starts and the moved one runs exactly once, from its new copy
+    wait_for(lambda: registry.get(moved).state is JobState.COMPLETED, timeout=20, what="moved job")
+    wait_for(lambda: registry.get(blocker).state is JobState.COMPLETED, what="blocker")
+    assert ("waiting", "active") not in transitions_of(raw, doomed)
+    assert transitions_of(raw, moved).count(("waiting", "active")) == 1
+    job = registry.get(moved)
+    assert (job.attempts, job.gen) == (1, 1)
+    assert not raw.zrange(dispatched, 0, -1)
