@@ -6,7 +6,7 @@ the worker has; the worker checks at boot that it implements every entry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,7 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-_TYPE_CHECKS = {
+_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "string": lambda v: isinstance(v, str),
     "number": _is_number,
     "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -98,8 +98,12 @@ class ActorSpec:
             if p.max_length is not None:
                 prop["maxLength"] = p.max_length
             props[p.name] = prop
-        return {"type": "object", "properties": props, "required": [p.name for p in self.params if p.required],
-                "additionalProperties": False}
+        return {
+            "type": "object",
+            "properties": props,
+            "required": [p.name for p in self.params if p.required],
+            "additionalProperties": False,
+        }
 
 
 #: Canary actors: retries back off in 100 ms, not Dramatiq's 15 s, so a
@@ -110,17 +114,25 @@ _CANARY_OPTIONS: Mapping[str, Any] = {"min_backoff": 100, "max_backoff": 2_000}
 CATALOG: Mapping[str, ActorSpec] = {
     spec.name: spec
     for spec in (
-        ActorSpec("noop", DIAGNOSTICS_QUEUE, doc="Does nothing; measures the queue's own overhead.",
-                  options=_CANARY_OPTIONS),
         ActorSpec(
-            "sleep", DIAGNOSTICS_QUEUE,
-            (Param("seconds", "number", minimum=0, maximum=3600, doc="How long to sleep."),),
-            doc="Sleeps, reporting progress; simulates a long job.", options=_CANARY_OPTIONS,
+            "noop",
+            DIAGNOSTICS_QUEUE,
+            doc="Does nothing; measures the queue's own overhead.",
+            options=_CANARY_OPTIONS,
         ),
         ActorSpec(
-            "fail", DIAGNOSTICS_QUEUE,
+            "sleep",
+            DIAGNOSTICS_QUEUE,
+            (Param("seconds", "number", minimum=0, maximum=3600, doc="How long to sleep."),),
+            doc="Sleeps, reporting progress; simulates a long job.",
+            options=_CANARY_OPTIONS,
+        ),
+        ActorSpec(
+            "fail",
+            DIAGNOSTICS_QUEUE,
             (Param("message", "string", required=False, max_length=1000, doc="Error message."),),
-            doc="Raises, exercising retries and the failed state.", options=_CANARY_OPTIONS,
+            doc="Raises, exercising retries and the failed state.",
+            options=_CANARY_OPTIONS,
         ),
     )
 }

@@ -25,8 +25,13 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
     registry = Registry(settings)
     try:
         job_id = submit(
-            registry, args.actor, job_args, queue=args.queue, priority=args.priority,
-            delay_ms=args.delay_ms, max_retries=args.max_retries,
+            registry,
+            args.actor,
+            job_args,
+            queue=args.queue,
+            priority=args.priority,
+            delay_ms=args.delay_ms,
+            max_retries=args.max_retries,
         )
     except FacequeueError as exc:
         print(f"error: {exc.code}: {exc}", file=sys.stderr)
@@ -44,8 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("stream", help="run the streaming gateway")
     sub.add_parser("monitor", help="run the worker monitor")
     sub.add_parser("worker", help="run a Dramatiq worker group")
-    up = sub.add_parser("up", help="run the whole stack (and a local redis-server unless FQ_REDIS_URL is set)")
-    up.add_argument("--workers", type=int, default=2, help="worker groups to start")
+    up = sub.add_parser(
+        "up", help="run the whole stack (and a local redis-server unless FQ_REDIS_URL is set)"
+    )
+    up.add_argument(
+        "--workers", type=int, default=1, help="worker groups (each FQ_WORKER_PROCESSES processes)"
+    )
     s = sub.add_parser("submit", help="submit a job; prints its id")
     s.add_argument("actor")
     s.add_argument("--args", default="[]", help="JSON array (positional) or object (by name)")

@@ -80,7 +80,9 @@ class Settings:
             var = ENV_PREFIX + name.upper()
             if var in env:
                 values[name] = _parse(var, env[var], hints[name])
-        unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() not in names)
+        unknown = sorted(
+            k for k in env if k.startswith(ENV_PREFIX) and k[len(ENV_PREFIX) :].lower() not in names
+        )
         if unknown:
             structlog.get_logger("facequeue.config").warning("unknown settings ignored", variables=unknown)
         settings = cls(**values)

@@ -48,22 +48,35 @@ class Event:
         """Decode a pub/sub message."""
         raw = json.loads(payload)
         return cls(
-            seq=int(raw["seq"]), id=raw["id"], ts=float(raw["ts"]), type=EventType(raw["type"]),
-            data=raw["data"], v=int(raw["v"]),
+            seq=int(raw["seq"]),
+            id=raw["id"],
+            ts=float(raw["ts"]),
+            type=EventType(raw["type"]),
+            data=raw["data"],
+            v=int(raw["v"]),
         )
 
     @classmethod
     def from_stream_entry(cls, entry_id: str, fields: dict[str, str]) -> Event:
         """Decode an ``fq:events`` entry (as read with decoded responses)."""
         return cls(
-            seq=int(fields["seq"]), id=entry_id, ts=float(fields["ts"]), type=EventType(fields["type"]),
+            seq=int(fields["seq"]),
+            id=entry_id,
+            ts=float(fields["ts"]),
+            type=EventType(fields["type"]),
             data=json.loads(fields["data"]),
         )
 
     def to_json(self) -> str:
         """The wire form, identical to what the scripts publish."""
         return json.dumps(
-            {"v": self.v, "seq": self.seq, "id": self.id, "ts": self.ts, "type": self.type.value,
-             "data": self.data},
+            {
+                "v": self.v,
+                "seq": self.seq,
+                "id": self.id,
+                "ts": self.ts,
+                "type": self.type.value,
+                "data": self.data,
+            },
             separators=(",", ":"),
         )

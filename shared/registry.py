@@ -54,6 +54,16 @@ class Registry:
     ) -> tuple[list[Job], str | None]:
         return self.run(transitions.list_jobs(queue, state, limit, cursor))
 
+    def reap_dead(self, queues: Sequence[str], now_ms: int) -> dict[str, int]:
+        """Recover every worker whose last beat is older than ``worker_dead_after_s``.
+
+        Returns jobs moved back to waiting per reaped worker.
+        """
+        dead_after_ms = int(self.settings.worker_dead_after_s * 1000)
+        stale: list[str] = self.client.zrangebyscore(keys.WORKERS, "-inf", now_ms - dead_after_ms)  # type: ignore[assignment]
+        reaped = {w: self.run(transitions.reap_worker(w, queues, dead_after_ms)) for w in stale}
+        return {w: n for w, n in reaped.items() if n >= 0}
+
     def close(self) -> None:
         self.client.close()
 
@@ -72,7 +82,7 @@ class AsyncRegistry:
 
     async def get(self, job_id: str) -> Job:
         try:
-            fields: dict[str, Any] = await self.client.hgetall(keys.job_key(job_id))  # type: ignore[misc]
+            fields: dict[str, Any] = await self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
         except redis.ConnectionError as exc:
             raise RedisUnavailable(str(exc)) from exc
         if not fields:
@@ -80,10 +90,18 @@ class AsyncRegistry:
         return Job.from_hash(fields)
 
     async def queues(self) -> list[str]:
-        return sorted(await self.client.smembers(keys.QUEUES))  # type: ignore[misc]
+        members: set[str] = await self.client.smembers(keys.QUEUES)  # type: ignore[assignment]
+        return sorted(members)
 
     async def counts(self, queues: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
         return await self.run(transitions.counts(await self.queues() if queues is None else queues))
+
+    async def reap_dead(self, queues: Sequence[str], now_ms: int) -> dict[str, int]:
+        """Asyncio twin of :meth:`Registry.reap_dead`."""
+        dead_after_ms = int(self.settings.worker_dead_after_s * 1000)
+        stale: list[str] = await self.client.zrangebyscore(keys.WORKERS, "-inf", now_ms - dead_after_ms)  # type: ignore[assignment]
+        reaped = {w: await self.run(transitions.reap_worker(w, queues, dead_after_ms)) for w in stale}
+        return {w: n for w, n in reaped.items() if n >= 0}
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -59,7 +59,8 @@ SOURCES: dict[Lua, str] = {script: load_source(script) for script in Lua}
 
 #: Error classes by the code a script raises ("FQ <code> <message>").
 _ERRORS: dict[str, type[errors.FacequeueError]] = {
-    cls.code: cls for cls in (errors.JobNotFound, errors.JobExists, errors.InvalidTransition, errors.QueuePaused)
+    cls.code: cls
+    for cls in (errors.JobNotFound, errors.JobExists, errors.InvalidTransition, errors.QueuePaused)
 }
 
 
@@ -77,7 +78,7 @@ def translate(exc: redis.ResponseError) -> errors.FacequeueError | redis.Respons
     """Turn a script's ``FQ <code> <message>`` error into its typed error."""
     text = str(exc)
     if text.startswith("FQ "):
-        _, code, message = (text.split(" ", 2) + [""])[:3]
+        _, code, message = [*text.split(" ", 2), ""][:3]
         cls = _ERRORS.get(code)
         if cls is errors.InvalidTransition:
             return errors.InvalidTransition(message, state=message.split(" ", 1)[0])

@@ -36,8 +36,13 @@ def submit_call(
     _check_int("max_retries", max_retries, 0, MAX_RETRIES)
     job_id = job_id or new_job_id()
     return job_id, transitions.submit(
-        job_id=job_id, queue=spec.queue, actor=spec.name, args=bound, priority=priority,
-        max_retries=max_retries, delay_ms=delay_ms,
+        job_id=job_id,
+        queue=spec.queue,
+        actor=spec.name,
+        args=bound,
+        priority=priority,
+        max_retries=max_retries,
+        delay_ms=delay_ms,
     )
 
 

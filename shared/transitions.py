@@ -58,8 +58,12 @@ def submit(
     )
     return Call(
         Lua.JOB_SUBMIT,
-        [keys.job_key(job_id), keys.state_key(queue, JobState.WAITING),
-         keys.state_key(queue, JobState.DELAYED), keys.QUEUES],
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.WAITING),
+            keys.state_key(queue, JobState.DELAYED),
+            keys.QUEUES,
+        ],
         [job_id, queue, actor, priority, json.dumps(args), max_retries, delay_ms, template],
         _text,
     )
@@ -73,9 +77,14 @@ def dispatch(queue: str, target: int) -> Call[tuple[int, int, bool]]:
 
     return Call(
         Lua.JOBS_DISPATCH,
-        [keys.state_key(queue, JobState.WAITING), keys.state_key(queue, JobState.DELAYED),
-         keys.dispatched_key(queue), keys.PAUSED, keys.dramatiq_queue_key(queue),
-         keys.dramatiq_messages_key(queue)],
+        [
+            keys.state_key(queue, JobState.WAITING),
+            keys.state_key(queue, JobState.DELAYED),
+            keys.dispatched_key(queue),
+            keys.PAUSED,
+            keys.dramatiq_queue_key(queue),
+            keys.dramatiq_messages_key(queue),
+        ],
         [queue, target, RELEASE_BATCH, ORPHAN_AFTER_MS],
         parse,
     )
@@ -85,8 +94,13 @@ def start(job_id: str, queue: str, gen: int, worker: str) -> Call[str]:
     """waiting -> active for the copy a worker is about to run."""
     return Call(
         Lua.JOB_START,
-        [keys.job_key(job_id), keys.state_key(queue, JobState.WAITING), keys.dispatched_key(queue),
-         keys.state_key(queue, JobState.ACTIVE), keys.PAUSED],
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.WAITING),
+            keys.dispatched_key(queue),
+            keys.state_key(queue, JobState.ACTIVE),
+            keys.PAUSED,
+        ],
         [job_id, queue, gen, worker],
         _text,
     )
@@ -98,10 +112,20 @@ def complete(
     """active -> completed, applying the completed-jobs retention policy."""
     return Call(
         Lua.JOB_COMPLETE,
-        [keys.job_key(job_id), keys.state_key(queue, JobState.ACTIVE),
-         keys.state_key(queue, JobState.COMPLETED)],
-        [job_id, queue, gen, worker, result_json, settings.completed_keep_count,
-         int(settings.completed_keep_age_s * 1000)],
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.ACTIVE),
+            keys.state_key(queue, JobState.COMPLETED),
+        ],
+        [
+            job_id,
+            queue,
+            gen,
+            worker,
+            result_json,
+            settings.completed_keep_count,
+            int(settings.completed_keep_age_s * 1000),
+        ],
         _bool,
     )
 
@@ -110,7 +134,11 @@ def fail(job_id: str, queue: str, gen: int, worker: str, error: str, traceback: 
     """active -> failed."""
     return Call(
         Lua.JOB_FAIL,
-        [keys.job_key(job_id), keys.state_key(queue, JobState.ACTIVE), keys.state_key(queue, JobState.FAILED)],
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.ACTIVE),
+            keys.state_key(queue, JobState.FAILED),
+        ],
         [job_id, queue, gen, worker, error, traceback],
         _bool,
     )
@@ -122,7 +150,11 @@ def retry_later(
     """active -> delayed, for a retry after ``backoff_ms``."""
     return Call(
         Lua.JOB_RETRY_LATER,
-        [keys.job_key(job_id), keys.state_key(queue, JobState.ACTIVE), keys.state_key(queue, JobState.DELAYED)],
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.ACTIVE),
+            keys.state_key(queue, JobState.DELAYED),
+        ],
         [job_id, queue, gen, worker, backoff_ms, error, traceback],
         _bool,
     )
@@ -132,7 +164,11 @@ def retry(job_id: str, queue: str) -> Call[str]:
     """Operator action: failed -> waiting."""
     return Call(
         Lua.JOB_RETRY,
-        [keys.job_key(job_id), keys.state_key(queue, JobState.FAILED), keys.state_key(queue, JobState.WAITING)],
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.FAILED),
+            keys.state_key(queue, JobState.WAITING),
+        ],
         [job_id, queue],
         _text,
     )
@@ -142,7 +178,11 @@ def promote(job_id: str, queue: str) -> Call[str]:
     """Operator action: delayed -> waiting now."""
     return Call(
         Lua.JOB_PROMOTE,
-        [keys.job_key(job_id), keys.state_key(queue, JobState.DELAYED), keys.state_key(queue, JobState.WAITING)],
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.DELAYED),
+            keys.state_key(queue, JobState.WAITING),
+        ],
         [job_id, queue],
         _text,
     )
@@ -214,7 +254,9 @@ def reap_worker(worker_id: str, queues: Sequence[str], dead_after_ms: int) -> Ca
 NEWEST_FIRST = frozenset({JobState.ACTIVE, JobState.COMPLETED, JobState.FAILED})
 
 
-def list_jobs(queue: str, state: JobState, limit: int, cursor: str | None = None) -> Call[tuple[list[Job], str | None]]:
+def list_jobs(
+    queue: str, state: JobState, limit: int, cursor: str | None = None
+) -> Call[tuple[list[Job], str | None]]:
     """One page of a state's jobs and the cursor of the next page (None at the end)."""
     score, _, last_id = (cursor or "").partition(":")
 

@@ -6,6 +6,7 @@ free loopback port, flushed before each test.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -33,7 +34,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02, what: str = "") -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02, what: str = ""
+) -> Any:
     """Poll until ``predicate()`` is truthy; the tests' replacement for fixed sleeps."""
     deadline = time.monotonic() + timeout
     while True:
@@ -63,9 +66,21 @@ def _start_redis(data_dir: Path) -> RedisServer:
     port = free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(data_dir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data_dir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port)
 
@@ -151,17 +166,17 @@ class WorkerGroup:
                 self.process.kill()
                 self.process.wait()
         for pid in self.child_pids():
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
-def start_worker(settings: Settings, tmp_path: Path, raw: redis.Redis) -> Iterator[Callable[..., WorkerGroup]]:
+def start_worker(
+    settings: Settings, tmp_path: Path, raw: redis.Redis
+) -> Iterator[Callable[..., WorkerGroup]]:
     """Factory of worker groups; waits until each process registered, always stops them."""
     groups: list[WorkerGroup] = []
 
@@ -172,8 +187,10 @@ def start_worker(settings: Settings, tmp_path: Path, raw: redis.Redis) -> Iterat
         with log_path.open("wb") as log_file:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "services.worker"],
-                cwd=ROOT, env={**os.environ, **group_settings.to_env()},
-                stdout=log_file, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env={**os.environ, **group_settings.to_env()},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
         group = WorkerGroup(proc, group_settings, log_path)
         groups.append(group)

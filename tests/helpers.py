@@ -14,15 +14,24 @@ def events(raw: redis.Redis) -> list[dict[str, Any]]:
     """Every event in ``fq:events``, decoded, in stream order."""
     out = []
     for entry_id, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+"):  # type: ignore[union-attr]
-        out.append({"id": entry_id, "seq": int(fields["seq"]), "type": fields["type"],
-                    "data": json.loads(fields["data"])})
+        out.append(
+            {
+                "id": entry_id,
+                "seq": int(fields["seq"]),
+                "type": fields["type"],
+                "data": json.loads(fields["data"]),
+            }
+        )
     return out
 
 
 def transitions_of(raw: redis.Redis, job_id: str) -> list[tuple[str | None, str | None]]:
     """The (from, to) pairs a job went through, in order."""
-    return [(e["data"]["from"], e["data"]["to"]) for e in events(raw)
-            if e["type"] == "job" and e["data"]["job"] == job_id]
+    return [
+        (e["data"]["from"], e["data"]["to"])
+        for e in events(raw)
+        if e["type"] == "job" and e["data"]["job"] == job_id
+    ]
 
 
 def snapshot(raw: redis.Redis) -> dict[str, Any]:

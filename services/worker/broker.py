@@ -33,7 +33,7 @@ from shared.submit import submit_call
 log = get_logger(__name__)
 
 
-class FacequeueBroker(RedisBroker):  # type: ignore[misc]
+class FacequeueBroker(RedisBroker):
     """RedisBroker whose queue contents are decided by facequeue's registry."""
 
     def __init__(
@@ -68,7 +68,7 @@ class FacequeueBroker(RedisBroker):  # type: ignore[misc]
             self.queues.add(queue_name)
             self.emit_after("declare_queue", queue_name)
 
-    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
+    def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
         job_id = message.options.get(JOB_OPTION)
         if job_id is None:
             self._submit(message, delay)
@@ -80,27 +80,35 @@ class FacequeueBroker(RedisBroker):  # type: ignore[misc]
         exc = getattr(message, "_exception", None)
         run.retried = self.registry.run(
             transitions.retry_later(
-                job_id, run.queue, run.gen, self.broker_id, int(delay or 0),
-                _one_line(exc), str(message.options.get("traceback", "")),
+                job_id,
+                run.queue,
+                run.gen,
+                self.broker_id,
+                int(delay or 0),
+                _one_line(exc),
+                str(message.options.get("traceback", "")),
             )
         )
         if run.retried:
             self.metrics.transitions.labels(run.queue, "delayed").inc()
         return message
 
-    def _submit(self, message: Message, delay: int | None) -> None:
+    def _submit(self, message: Message[Any], delay: int | None) -> None:
         """A plain ``actor.send()``: becomes a facequeue job like any submission."""
         if message.kwargs:
             raise FacequeueError("facequeue jobs take positional arguments only")
         retries = message.options.get("max_retries", self.settings.default_max_retries)
         _, call = submit_call(
-            message.actor_name, list(message.args), queue=message.queue_name,
-            delay_ms=int(delay or 0), max_retries=int(retries),
+            message.actor_name,
+            list(message.args),
+            queue=message.queue_name,
+            delay_ms=int(delay or 0),
+            max_retries=int(retries),
         )
         self.registry.run(call)
 
 
-class FacequeueConsumer(_RedisConsumer):  # type: ignore[misc]
+class FacequeueConsumer(_RedisConsumer):
     """Runs the dispatch script before it fetches; fetches nothing while paused."""
 
     broker: FacequeueBroker

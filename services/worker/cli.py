@@ -24,10 +24,16 @@ def command(settings: Settings) -> list[str]:
     """The dramatiq command line for these settings."""
     queues = settings.worker_queues or tuple(catalog.queues())
     return [
-        sys.executable, "-m", "dramatiq", BROKER_PATH,
-        "--processes", str(settings.worker_processes),
-        "--threads", str(settings.worker_threads),
-        "--queues", *queues,
+        sys.executable,
+        "-m",
+        "dramatiq",
+        BROKER_PATH,
+        "--processes",
+        str(settings.worker_processes),
+        "--threads",
+        str(settings.worker_threads),
+        "--queues",
+        *queues,
         "--skip-logging",
     ]
 

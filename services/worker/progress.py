@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import dramatiq
 
+from services.worker.broker import FacequeueBroker
 from shared import transitions
 
 
 def report_progress(percent: float, stage: str = "") -> bool:
     """Record the calling actor's progress; False outside a facequeue run or once superseded."""
     broker = dramatiq.get_broker()
-    runs = getattr(broker, "runs", None)
-    run = runs.current() if runs is not None else None
+    if not isinstance(broker, FacequeueBroker):
+        return False
+    run = broker.runs.current()
     if run is None:
         return False
     clamped = max(0.0, min(100.0, float(percent)))
     return bool(
         broker.registry.run(
-            transitions.progress(run.job_id, run.queue, run.gen, broker.broker_id, round(clamped, 2), stage[:200])
+            transitions.progress(
+                run.job_id, run.queue, run.gen, broker.broker_id, round(clamped, 2), stage[:200]
+            )
         )
     )

@@ -76,6 +76,12 @@ def test_published_event_matches_its_stream_entry(registry: Registry, raw: redis
     stored = Event.from_stream_entry(entry_id, fields)
     assert live == stored
     assert live.v == 1 and live.type is EventType.JOB
-    assert live.data == {"job": job_id, "queue": "diagnostics", "from": None, "to": "waiting",
-                         "priority": 2, "actor": "noop"}
+    assert live.data == {
+        "job": job_id,
+        "queue": "diagnostics",
+        "from": None,
+        "to": "waiting",
+        "priority": 2,
+        "actor": "noop",
+    }
     assert abs(live.ts - float(raw.time()[0])) < 5

@@ -38,7 +38,9 @@ def start(registry: Registry, job_id: str) -> None:
 
 
 @pytest.mark.parametrize("state", list(JobState))
-def test_make_reaches_every_state_with_consistent_index(registry: Registry, raw: redis.Redis, state: JobState) -> None:
+def test_make_reaches_every_state_with_consistent_index(
+    registry: Registry, raw: redis.Redis, state: JobState
+) -> None:
     # Given a job driven into a state, When we read it back, Then record and index agree.
     job_id = make(registry, state)
     assert registry.get(job_id).state is state
@@ -135,7 +137,9 @@ def test_delete_removes_job_from_every_index(registry: Registry, raw: redis.Redi
     assert transitions_of(raw, job_id)[-1] == (state.value, None)
 
 
-def test_delete_active_needs_force_and_drops_the_running_outcome(registry: Registry, raw: redis.Redis) -> None:
+def test_delete_active_needs_force_and_drops_the_running_outcome(
+    registry: Registry, raw: redis.Redis
+) -> None:
     job_id = make(registry, JobState.ACTIVE)
     before = snapshot(raw)
     with pytest.raises(InvalidTransition):
@@ -166,7 +170,9 @@ def test_pause_and_resume_emit_once(registry: Registry, raw: redis.Redis) -> Non
     assert [e for e in raw.xrange("fq:events") if e[1]["type"] == "pause"].__len__() == 2
 
 
-def test_paused_queue_dispatches_nothing_and_skips_fetched_copies(registry: Registry, raw: redis.Redis) -> None:
+def test_paused_queue_dispatches_nothing_and_skips_fetched_copies(
+    registry: Registry, raw: redis.Redis
+) -> None:
     job_id = submit(registry, "noop")
     registry.run(transitions.dispatch(Q, 10))
     registry.run(transitions.pause(Q))
@@ -176,11 +182,17 @@ def test_paused_queue_dispatches_nothing_and_skips_fetched_copies(registry: Regi
 
 
 ILLEGAL = [
-    ("retry", JobState.WAITING), ("retry", JobState.DELAYED), ("retry", JobState.ACTIVE),
+    ("retry", JobState.WAITING),
+    ("retry", JobState.DELAYED),
+    ("retry", JobState.ACTIVE),
     ("retry", JobState.COMPLETED),
-    ("promote", JobState.WAITING), ("promote", JobState.ACTIVE), ("promote", JobState.COMPLETED),
+    ("promote", JobState.WAITING),
+    ("promote", JobState.ACTIVE),
+    ("promote", JobState.COMPLETED),
     ("promote", JobState.FAILED),
-    ("priority", JobState.ACTIVE), ("priority", JobState.COMPLETED), ("priority", JobState.FAILED),
+    ("priority", JobState.ACTIVE),
+    ("priority", JobState.COMPLETED),
+    ("priority", JobState.FAILED),
     ("delete", JobState.ACTIVE),
 ]
 
@@ -206,10 +218,17 @@ def test_illegal_admin_transition_raises_and_changes_nothing(
 
 
 WORKER_ILLEGAL = [
-    ("start", JobState.ACTIVE), ("start", JobState.COMPLETED), ("start", JobState.FAILED),
-    ("start", JobState.DELAYED), ("complete", JobState.WAITING), ("complete", JobState.COMPLETED),
-    ("complete", JobState.FAILED), ("fail", JobState.WAITING), ("fail", JobState.DELAYED),
-    ("retry_later", JobState.COMPLETED), ("retry_later", JobState.WAITING),
+    ("start", JobState.ACTIVE),
+    ("start", JobState.COMPLETED),
+    ("start", JobState.FAILED),
+    ("start", JobState.DELAYED),
+    ("complete", JobState.WAITING),
+    ("complete", JobState.COMPLETED),
+    ("complete", JobState.FAILED),
+    ("fail", JobState.WAITING),
+    ("fail", JobState.DELAYED),
+    ("retry_later", JobState.COMPLETED),
+    ("retry_later", JobState.WAITING),
 ]
 
 

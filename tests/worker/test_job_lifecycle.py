@@ -47,9 +47,14 @@ def test_failing_job_retries_with_backoff_then_fails_with_traceback(
     # Then it ran three times, waiting in delayed between attempts, and ended failed
     assert transitions_of(raw, job_id) == [
         (None, "waiting"),
-        ("waiting", "active"), ("active", "delayed"), ("delayed", "waiting"),
-        ("waiting", "active"), ("active", "delayed"), ("delayed", "waiting"),
-        ("waiting", "active"), ("active", "failed"),
+        ("waiting", "active"),
+        ("active", "delayed"),
+        ("delayed", "waiting"),
+        ("waiting", "active"),
+        ("active", "delayed"),
+        ("delayed", "waiting"),
+        ("waiting", "active"),
+        ("active", "failed"),
     ]
     job = registry.get(job_id)
     assert job.attempts == 3
@@ -113,8 +118,12 @@ def test_plain_actor_send_becomes_a_facequeue_job(
         "from services.worker.app import broker; from services.worker.actors.diagnostics import sleep;"
         "print(sleep.send(0.01).message_id)"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, env={**__import__("os").environ,
-                   **registry.settings.to_env()}, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        env={**__import__("os").environ, **registry.settings.to_env()},
+        capture_output=True,
+    )
     wait_for(lambda: registry.counts(["diagnostics"])["diagnostics"]["completed"] == 1, what="completion")
     (job_id,) = raw.zrange("fq:q:diagnostics:completed", 0, -1)
     assert registry.get(job_id).result == {"slept": 0.01}

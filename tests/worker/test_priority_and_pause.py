@@ -38,7 +38,9 @@ def test_high_priority_jobs_overtake_waiting_low_priority_ones(
     assert last_high - first_high == 4, "the high-priority jobs ran back to back"
     # Only jobs already started or prefetched (1 thread x prefetch 2) can precede them.
     assert first_high <= order.index(high[0]) and last_high < 50 - 40
-    assert order[last_high + 1 :] == [j for j in low if j in order[last_high + 1 :]], "low ones keep FIFO order"
+    assert order[last_high + 1 :] == [j for j in low if j in order[last_high + 1 :]], (
+        "low ones keep FIFO order"
+    )
 
 
 def test_pause_stops_new_jobs_within_a_second_and_resume_restarts_them(

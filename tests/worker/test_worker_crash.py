@@ -39,7 +39,10 @@ def test_killed_worker_job_completes_exactly_once_on_another_worker(
     assert job.worker in survivor_ids and job.worker != victim_id
     assert any(str(pid) == raw.hget(f"fq:worker:{job.worker}", "pid") for pid in second.child_pids())
     assert transitions_of(raw, long_job) == [
-        (None, "waiting"), ("waiting", "active"), ("active", "waiting"), ("waiting", "active"),
+        (None, "waiting"),
+        ("waiting", "active"),
+        ("active", "waiting"),
+        ("waiting", "active"),
         ("active", "completed"),
     ]
     assert job.attempts == 2

@@ -11,13 +11,12 @@ import os
 import socket
 import threading
 import time
-from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware
 
 from services.worker.runs import Runs
-from shared import catalog, keys, transitions
+from shared import catalog, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError
 from shared.logging import get_logger
@@ -27,7 +26,7 @@ from shared.registry import Registry
 log = get_logger(__name__)
 
 
-class WorkerHeartbeat(Middleware):  # type: ignore[misc]
+class WorkerHeartbeat(Middleware):
     """Writes ``fq:worker:<id>`` at boot and every ``heartbeat_interval_s``."""
 
     def __init__(
@@ -100,18 +99,11 @@ class WorkerHeartbeat(Middleware):  # type: ignore[misc]
 
     def reap(self, now_ms: int) -> int:
         """Recover every worker whose beat is older than the dead-after limit."""
-        dead_after_ms = int(self.settings.worker_dead_after_s * 1000)
-        stale: list[str] = self.registry.client.zrangebyscore(  # type: ignore[assignment]
-            keys.WORKERS, "-inf", now_ms - dead_after_ms
-        )
-        recovered = 0
-        for worker_id in stale:
-            count = self.registry.run(transitions.reap_worker(worker_id, self._all_queues(), dead_after_ms))
-            if count >= 0:
-                log.warning("dead worker reaped", dead_worker=worker_id, requeued=count)
-                recovered += count
-        self.metrics.reaped.inc(recovered)
-        return recovered
+        reaped = self.registry.reap_dead(self._all_queues(), now_ms)
+        for worker_id, count in reaped.items():
+            log.warning("dead worker reaped", dead_worker=worker_id, requeued=count)
+        self.metrics.reaped.inc(sum(reaped.values()))
+        return sum(reaped.values())
 
     def _all_queues(self) -> list[str]:
         return sorted(set(self.registry.queues()) | set(catalog.queues()))

@@ -27,7 +27,7 @@ from shared.registry import Registry
 log = get_logger(__name__)
 
 
-class JobStateMiddleware(Middleware):  # type: ignore[misc]
+class JobStateMiddleware(Middleware):
     """Marks jobs active, completed, failed; must be the broker's first middleware."""
 
     def __init__(
@@ -79,7 +79,9 @@ class JobStateMiddleware(Middleware):  # type: ignore[misc]
             return
         recorded = self._record(
             "complete",
-            transitions.complete(run.job_id, run.queue, run.gen, self.worker_id, _encode(run.result), self.settings),
+            transitions.complete(
+                run.job_id, run.queue, run.gen, self.worker_id, _encode(run.result), self.settings
+            ),
         )
         if recorded:
             self.metrics.transitions.labels(run.queue, "completed").inc()
@@ -93,7 +95,9 @@ class JobStateMiddleware(Middleware):  # type: ignore[misc]
         exc = run.exception or getattr(message, "_exception", None)
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:1000] if exc else "rejected"
         traceback = str(message.options.get("traceback", ""))
-        if self._record("fail", transitions.fail(run.job_id, run.queue, run.gen, self.worker_id, error, traceback)):
+        if self._record(
+            "fail", transitions.fail(run.job_id, run.queue, run.gen, self.worker_id, error, traceback)
+        ):
             self.metrics.transitions.labels(run.queue, "failed").inc()
 
     def _finish(self, *, failed: bool) -> Run | None:

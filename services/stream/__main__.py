@@ -1,0 +1,5 @@
+"""``python -m services.stream``."""
+
+from services.stream.main import main
+
+main()

@@ -1,0 +1,71 @@
+"""What every HTTP process serves besides its own routes: /healthz, /readyz, /metrics."""
+
+from __future__ import annotations
+
+import redis.asyncio
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from shared.config import Settings
+from shared.logging import get_logger
+
+#: Redis client of the process, closed on shutdown.
+REDIS = web.AppKey("redis", redis.asyncio.Redis)
+#: Prometheus registry the process's metrics live on.
+METRICS = web.AppKey("metrics", CollectorRegistry)
+#: The process's settings.
+SETTINGS = web.AppKey("settings", Settings)
+
+#: Seconds /readyz waits for Redis before answering 503.
+READY_TIMEOUT_S = 1.0
+
+log = get_logger(__name__)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """The process is alive (it answers)."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Redis answers; 503 otherwise, so a load balancer stops sending traffic."""
+    try:
+        await request.app[REDIS].ping()
+    except (redis.RedisError, OSError) as exc:
+        return web.json_response(
+            {"status": "unavailable", "error": {"code": "redis_unavailable", "message": str(exc)}}, status=503
+        )
+    return web.json_response({"status": "ready"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def base_app(settings: Settings, registry: CollectorRegistry | None = None) -> web.Application:
+    """An application with the operational endpoints and a Redis client closed on cleanup."""
+    app = web.Application()
+    app[SETTINGS] = settings
+    app[METRICS] = registry or CollectorRegistry()
+    app[REDIS] = redis.asyncio.Redis.from_url(
+        settings.redis_url,
+        decode_responses=True,
+        socket_connect_timeout=READY_TIMEOUT_S,
+        socket_timeout=5,
+    )
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+
+    async def close_redis(app: web.Application) -> None:
+        await app[REDIS].aclose()
+
+    app.on_cleanup.append(close_redis)
+    return app
+
+
+def serve(app: web.Application, settings: Settings, port: int, service: str) -> None:
+    """Run until SIGINT/SIGTERM."""
+    log.info("listening", service=service, url=f"http://{settings.bind_host}:{port}")
+    web.run_app(app, host=settings.bind_host, port=port, print=None, access_log=None)

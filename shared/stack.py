@@ -1,0 +1,145 @@
+"""``facequeue up`` (behind ``make run``): the whole stack on one machine, logs prefixed.
+
+Starts a private ``redis-server`` (own port, own data dir under ``.run/``)
+unless ``FQ_REDIS_URL`` is set, then api, stream, monitor and worker groups as
+subprocesses. Ctrl-C or SIGTERM stops them all, workers first so they can
+finish their jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+from shared.config import ENV_PREFIX, Settings
+
+#: Port tried first for the local redis-server (the developer's 6379 is left alone).
+LOCAL_REDIS_PORT = 6390
+#: Seconds each child gets to exit after SIGTERM before it is killed.
+STOP_GRACE_S = 20.0
+
+
+def _free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port")
+
+
+def _pump(name: str, stream: IO[bytes]) -> None:
+    prefix = f"[{name}] ".encode()
+    for line in iter(stream.readline, b""):
+        sys.stdout.buffer.write(prefix + line)
+        sys.stdout.buffer.flush()
+
+
+class Stack:
+    """The children of one ``facequeue up``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
+
+    def spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert proc.stdout is not None
+        threading.Thread(target=_pump, args=(name, proc.stdout), daemon=True).start()
+        self.children.append((name, proc))
+        return proc
+
+    def start_redis(self) -> str:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise SystemExit(
+                "redis-server not found: install it (apt-get install redis-server) or set FQ_REDIS_URL"
+            )
+        port = _free_port(LOCAL_REDIS_PORT)
+        data = self.run_dir / "redis"
+        data.mkdir(parents=True, exist_ok=True)
+        self.spawn(
+            "redis",
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--appendonly", "yes"],
+            dict(os.environ),
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        import redis
+
+        client = redis.Redis.from_url(url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("local redis-server did not start") from None
+                time.sleep(0.05)
+        client.close()
+        return url
+
+    def stop(self) -> None:
+        """Workers first (they drain), then the services, Redis last."""
+        for rank in (0, 1, 2):
+            batch = [proc for name, proc in self.children if _stop_rank(name) == rank]
+            for proc in batch:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+            for proc in batch:
+                try:
+                    proc.wait(timeout=STOP_GRACE_S)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+
+def _stop_rank(name: str) -> int:
+    return 0 if name.startswith("worker") else 2 if name == "redis" else 1
+
+
+def main(settings: Settings, *, workers: int = 1) -> int:
+    """Run until interrupted; returns the exit code."""
+    stack = Stack(Path.cwd() / ".run")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        if ENV_PREFIX + "REDIS_URL" not in os.environ:
+            settings = dataclasses.replace(settings, redis_url=stack.start_redis())
+        env = {**os.environ, **settings.to_env()}
+        python = sys.executable
+        for name in ("api", "stream", "monitor"):
+            stack.spawn(name, [python, "-m", f"services.{name}"], env)
+        for i in range(workers):
+            group = dataclasses.replace(settings, worker_metrics_port=settings.worker_metrics_port + i)
+            stack.spawn(f"worker{i}", [python, "-m", "services.worker"], {**env, **group.to_env()})
+        host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "") else settings.bind_host
+        print(
+            f"\nfacequeue is up (Redis {settings.redis_url})\n"
+            f"  dashboard  http://{host}:{settings.api_port}/\n"
+            f"  API        http://{host}:{settings.api_port}/api/v1\n"
+            f"  stream     http://{host}:{settings.stream_port}/stream\n"
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        while not stop.is_set():
+            for name, proc in stack.children:
+                if proc.poll() is not None:
+                    print(f"[{name}] exited with {proc.returncode}; stopping the stack", flush=True)
+                    stop.set()
+            stop.wait(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
