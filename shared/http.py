@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import redis.asyncio
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -58,10 +60,13 @@ def base_app(settings: Settings, registry: CollectorRegistry | None = None) -> w
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
 
-    async def close_redis(app: web.Application) -> None:
+    async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
         await app[REDIS].aclose()
 
-    app.on_cleanup.append(close_redis)
+    # A cleanup context (not on_cleanup): contexts unwind in reverse, so tasks a
+    # service adds after this one stop before the client they use is closed.
+    app.cleanup_ctx.append(redis_ctx)
     return app
 
 

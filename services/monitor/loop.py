@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import redis
 from prometheus_client import CollectorRegistry, Gauge
 
 from shared import catalog, keys, transitions
@@ -36,7 +37,8 @@ class MonitorLoop:
         while True:
             try:
                 await self.tick()
-            except FacequeueError as exc:
+            except (FacequeueError, redis.RedisError) as exc:
+                # Redis down or restarting: keep ticking, /readyz reports it.
                 log.warning("monitor tick failed", error=str(exc))
             await asyncio.sleep(self.settings.heartbeat_interval_s)
 
@@ -65,6 +67,9 @@ async def start_loop(loop: MonitorLoop) -> asyncio.Task[None]:
 
 
 async def stop_task(task: asyncio.Task[None]) -> None:
-    task.cancel()
+    """Cancel until done: a client library may swallow one cancellation mid-call."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait([task], timeout=1.0)
     with contextlib.suppress(asyncio.CancelledError):
         await task

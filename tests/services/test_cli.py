@@ -1,0 +1,94 @@
+"""The ``facequeue`` console script and ``facequeue up`` (what ``make run`` runs)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import redis
+
+from shared.config import Settings
+from shared.registry import Registry
+from shared.states import JobState
+from tests.conftest import ROOT, free_port, wait_for
+
+FACEQUEUE = str(Path(sys.executable).parent / "facequeue")
+
+
+def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [FACEQUEUE, *args],
+        env={**os.environ, **settings.to_env()},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_submit_prints_the_new_job_id(settings: Settings, registry: Registry) -> None:
+    result = run_cli(
+        settings, "submit", "sleep", "--args", '{"seconds": 1}', "--priority", "2", "--delay-ms", "500"
+    )
+    assert result.returncode == 0, result.stderr
+    job = registry.get(result.stdout.strip())
+    assert (job.actor, job.args, job.priority, job.state) == ("sleep", [1], 2, JobState.DELAYED)
+
+
+def test_submit_with_bad_input_fails_clearly_and_changes_nothing(
+    settings: Settings, raw: redis.Redis
+) -> None:
+    for args, message in [
+        (["nope"], "unknown_actor"),
+        (["sleep", "--args", "[]"], "invalid_arguments"),
+        (["noop", "--priority", "500"], "invalid_arguments"),
+        (["noop", "--args", "{not json"], "not JSON"),
+    ]:
+        result = run_cli(settings, "submit", *args)
+        assert result.returncode == 2 and message in result.stderr, (args, result.stderr)
+    assert raw.dbsize() == 0
+
+
+def test_up_starts_its_own_redis_and_every_service_and_stops_cleanly(tmp_path: Path) -> None:
+    # Given no FQ_REDIS_URL, When `facequeue up` runs (what `make run` does)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FQ_")}
+    ports = {
+        "FQ_API_PORT": free_port(),
+        "FQ_STREAM_PORT": free_port(),
+        "FQ_MONITOR_PORT": free_port(),
+        "FQ_WORKER_METRICS_PORT": free_port(),
+    }
+    env.update({k: str(v) for k, v in ports.items()})
+    log = tmp_path / "up.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [FACEQUEUE, "up"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        # Then it prints the dashboard URL, and the dashboard and every health endpoint answer
+        wait_for(lambda: "dashboard  http://" in log.read_text(), timeout=30, what="URLs")
+        for port in (ports["FQ_API_PORT"], ports["FQ_STREAM_PORT"], ports["FQ_MONITOR_PORT"]):
+            wait_for(
+                lambda p=port: _get(f"http://127.0.0.1:{p}/readyz") == 200, timeout=30, what=f"port {port}"
+            )
+        assert _get(f"http://127.0.0.1:{ports['FQ_API_PORT']}/") == 200
+        wait_for(lambda: "worker registered" in log.read_text(), timeout=30, what="workers")
+        assert (tmp_path / ".run" / "redis").is_dir()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 0, log.read_text()
+    # and Ctrl-C left nothing behind
+    text = log.read_text()
+    assert "Traceback" not in text, text
+    assert ROOT.exists()
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except OSError:
+        return 0
