@@ -10,33 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import IO
 
+from shared import localredis
 from shared.config import ENV_PREFIX, Settings
 
 #: Port tried first for the local redis-server (the developer's 6379 is left alone).
 LOCAL_REDIS_PORT = 6390
 #: Seconds each child gets to exit after SIGTERM before it is killed.
 STOP_GRACE_S = 20.0
-
-
-def _free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return int(s.getsockname()[1])
-    raise RuntimeError("no free port")
 
 
 def _pump(name: str, stream: IO[bytes]) -> None:
@@ -61,33 +48,16 @@ class Stack:
         return proc
 
     def start_redis(self) -> str:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise SystemExit(
-                "redis-server not found: install it (apt-get install redis-server) or set FQ_REDIS_URL"
-            )
-        port = _free_port(LOCAL_REDIS_PORT)
-        data = self.run_dir / "redis"
-        data.mkdir(parents=True, exist_ok=True)
-        self.spawn(
-            "redis",
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--appendonly", "yes"],
-            dict(os.environ),
+        """A persistent local redis-server under ``.run/redis``, logging like the other children."""
+        proc, url = localredis.start(
+            self.run_dir / "redis",
+            port=localredis.free_port(LOCAL_REDIS_PORT),
+            persist=True,
+            output=subprocess.PIPE,
         )
-        url = f"redis://127.0.0.1:{port}/0"
-        import redis
-
-        client = redis.Redis.from_url(url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("local redis-server did not start") from None
-                time.sleep(0.05)
-        client.close()
+        assert proc.stdout is not None
+        threading.Thread(target=_pump, args=("redis", proc.stdout), daemon=True).start()
+        self.children.append(("redis", proc))
         return url
 
     def stop(self) -> None:

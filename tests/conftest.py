@@ -9,9 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +20,12 @@ from typing import Any
 import pytest
 import redis
 
+from shared import localredis
 from shared.config import Settings
+from shared.localredis import free_port
 from shared.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(
@@ -50,54 +44,17 @@ def wait_for(
 
 @dataclasses.dataclass
 class RedisServer:
-    port: int
     process: subprocess.Popen[bytes]
-    data_dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-
-def _start_redis(data_dir: Path) -> RedisServer:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.exit("redis-server is not installed (make test installs it via .ci/run)", returncode=2)
-    port = free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(data_dir),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-
-    def ready() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    wait_for(ready, timeout=10, what="redis-server to answer")
-    client.close()
-    return RedisServer(port, proc, data_dir)
+    url: str
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = _start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        proc, url = localredis.start(tmp_path_factory.mktemp("redis"))
+    except RuntimeError as exc:
+        pytest.exit(str(exc), returncode=2)
+    server = RedisServer(proc, url)
     yield server
     server.process.terminate()
     server.process.wait(timeout=10)

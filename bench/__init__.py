@@ -1,0 +1,1 @@
+"""Benchmarks: each compares facequeue with a baseline measured in the same run."""

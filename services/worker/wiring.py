@@ -1,0 +1,57 @@
+"""Assembly of one worker process: registry, middleware and broker.
+
+Kept apart from ``app.py`` (which the dramatiq CLI imports for its side
+effects) so benchmarks and tests can build a broker in-process.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+from typing import Any
+
+from dramatiq.middleware import default_middleware
+from dramatiq.middleware.prometheus import Prometheus
+from prometheus_client import CollectorRegistry
+
+from services.worker.broker import FacequeueBroker
+from services.worker.middleware import JobStateMiddleware, WorkerHeartbeat
+from services.worker.runs import Runs
+from shared.config import Settings
+from shared.metrics import WorkerMetrics
+from shared.registry import Registry
+
+
+class NoResultsWarning(logging.Filter):
+    """facequeue stores results itself; Dramatiq's hint about its Results middleware is noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Results middleware" not in record.getMessage()
+
+
+def new_worker_id() -> str:
+    """``<host>-<pid>-<random>``: readable in the dashboard, unique across restarts."""
+    return f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+def build_broker(settings: Settings, *, exporter: bool = True) -> FacequeueBroker:
+    """Wire one worker process; ``exporter`` adds Dramatiq's Prometheus middleware (CLI runs only)."""
+    worker_id = new_worker_id()
+    registry = Registry(settings)
+    runs = Runs()
+    metrics = WorkerMetrics(CollectorRegistry())
+    deps = (settings, registry, runs, metrics)
+    # JobStateMiddleware first, so no other middleware can skip a job before it is marked active.
+    middleware: list[Any] = [
+        JobStateMiddleware(*deps, worker_id=worker_id),
+        *(m() for m in default_middleware),
+        *([Prometheus()] if exporter else []),
+        WorkerHeartbeat(*deps, worker_id=worker_id),
+    ]
+    for mw in middleware:
+        if type(mw).__name__ == "Retries":
+            mw.min_backoff = settings.retry_min_backoff_ms
+            mw.max_backoff = settings.retry_max_backoff_ms
+    return FacequeueBroker(*deps, worker_id=worker_id, middleware=middleware)

@@ -1,0 +1,68 @@
+"""A private ``redis-server`` on loopback, for ``facequeue up``, the test suite and benchmarks.
+
+Never the developer's 6379: each caller gets its own port and data directory.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import IO
+
+import redis
+
+#: Seconds a new server gets to answer PING.
+START_TIMEOUT_S = 10.0
+
+
+def free_port(preferred: int = 0) -> int:
+    """``preferred`` when it is free, else any free loopback port."""
+    for port in (preferred, 0) if preferred else (0,):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(s.getsockname()[1])
+    raise RuntimeError("no free port")
+
+
+def start(
+    data_dir: Path,
+    *,
+    port: int = 0,
+    persist: bool = False,
+    output: int | IO[bytes] | None = subprocess.DEVNULL,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a server and wait until it answers; returns the process and its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError(
+            "redis-server is not installed (apt-get install redis-server), or set FQ_REDIS_URL"
+        )
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    persistence = ["--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), *persistence],
+        stdout=output,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + START_TIMEOUT_S
+    try:
+        while True:
+            try:
+                client.ping()
+                return proc, url
+            except redis.ConnectionError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError(f"redis-server on port {port} did not start") from None
+                time.sleep(0.02)
+    finally:
+        client.close()
