@@ -15,15 +15,18 @@ import structlog
 from shared.config import Settings
 
 
-def configure_logging(settings: Settings, service: str) -> None:
-    """Route structlog and stdlib logging to one JSON (or console) stream on stderr."""
+def configure_logging(settings: Settings, service: str, **static: str) -> None:
+    """Route structlog and stdlib logging to one JSON (or console) stream on stderr.
+
+    ``static`` fields (a worker's id, say) are added to every line of the process.
+    """
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        _add_service(service),
+        _add_fields({"service": service, **static}),
     ]
     renderer: Any = (
         structlog.processors.JSONRenderer()
@@ -52,9 +55,10 @@ def configure_logging(settings: Settings, service: str) -> None:
     root.setLevel(level)
 
 
-def _add_service(service: str) -> Any:
+def _add_fields(fields: dict[str, str]) -> Any:
     def processor(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
-        event.setdefault("service", service)
+        for key, value in fields.items():
+            event.setdefault(key, value)
         return event
 
     return processor

@@ -16,9 +16,9 @@ from shared.config import Settings
 from shared.logging import configure_logging
 
 settings = Settings.from_env()
-configure_logging(settings, "worker")
-logging.getLogger("dramatiq.worker.WorkerThread").addFilter(NoResultsWarning())
 broker = build_broker(settings)
+configure_logging(settings, "worker", worker=broker.broker_id)
+logging.getLogger("dramatiq.worker.WorkerThread").addFilter(NoResultsWarning())
 dramatiq.set_broker(broker)
 
 from services.worker.actors import diagnostics  # noqa: E402,F401  (registers actors on the broker)

@@ -127,3 +127,34 @@ def test_plain_actor_send_becomes_a_facequeue_job(
     wait_for(lambda: registry.counts(["diagnostics"])["diagnostics"]["completed"] == 1, what="completion")
     (job_id,) = raw.zrange("fq:q:diagnostics:completed", 0, -1)
     assert registry.get(job_id).result == {"slept": 0.01}
+
+
+def test_worker_logs_json_lines_with_worker_and_job_ids_bound(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    import json
+
+    group = start_worker()
+    (worker_id,) = raw.zrange("fq:workers", 0, -1)
+    job_id = submit(registry, "fail", ["logged"], max_retries=1)
+    wait_for(lambda: finished(registry, job_id, JobState.FAILED), what="failure")
+    lines = [json.loads(line) for line in group.log().splitlines() if line.startswith("{")]
+    about_job = [line for line in lines if line.get("job_id") == job_id]
+    assert about_job, group.log()
+    assert all(line["worker"] == worker_id and line["service"] == "worker" for line in about_job)
+    assert any("Retrying" in line["event"] for line in about_job)
+
+
+def test_worker_survives_redis_losing_its_script_cache(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    # Given a worker that has already run a job (its scripts are loaded)
+    start_worker()
+    first = submit(registry, "noop")
+    wait_for(lambda: finished(registry, first))
+    # When Redis forgets every script, as after a restart
+    raw.script_flush()
+    # Then the next job still runs through every transition (redis-py reloads on NOSCRIPT)
+    second = submit(registry, "sleep", {"seconds": 0.05})
+    wait_for(lambda: finished(registry, second), what="completion after SCRIPT FLUSH")
+    assert transitions_of(raw, second)[-1] == ("active", "completed")
