@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from shared import catalog, transitions
+from shared.config import Settings
 from shared.errors import InvalidArguments
 from shared.jobs import new_job_id
 from shared.registry import AsyncRegistry, Registry
@@ -18,19 +19,34 @@ MAX_DELAY_MS = 30 * 86_400_000
 MAX_RETRIES = 100
 
 
+class SubmitOptions(TypedDict, total=False):
+    """How a job runs, besides its actor and arguments."""
+
+    #: Checked against the actor's queue when given.
+    queue: str | None
+    #: Lower runs first.
+    priority: int
+    #: Run no sooner than this many ms from now.
+    delay_ms: int
+    #: Retries after a failure; the settings' default when None.
+    max_retries: int | None
+
+
 def submit_call(
     actor: str,
     args: Sequence[Any] | Mapping[str, Any] = (),
     *,
-    queue: str | None = None,
-    priority: int = DEFAULT_PRIORITY,
-    delay_ms: int = 0,
-    max_retries: int,
+    settings: Settings,
     job_id: str | None = None,
+    **options: Unpack[SubmitOptions],
 ) -> tuple[str, Call[str]]:
     """Validate a submission; returns the new id and the call that creates the job."""
-    spec = catalog.lookup(actor, queue)
+    spec = catalog.lookup(actor, options.get("queue"))
     bound = spec.bind(args)
+    priority = options.get("priority", DEFAULT_PRIORITY)
+    delay_ms = options.get("delay_ms", 0)
+    max_retries = options.get("max_retries")
+    max_retries = settings.default_max_retries if max_retries is None else max_retries
     _check_int("priority", priority, 0, MAX_PRIORITY)
     _check_int("delay_ms", delay_ms, 0, MAX_DELAY_MS)
     _check_int("max_retries", max_retries, 0, MAX_RETRIES)
@@ -50,17 +66,10 @@ def submit(
     registry: Registry,
     actor: str,
     args: Sequence[Any] | Mapping[str, Any] = (),
-    *,
-    queue: str | None = None,
-    priority: int = DEFAULT_PRIORITY,
-    delay_ms: int = 0,
-    max_retries: int | None = None,
+    **options: Unpack[SubmitOptions],
 ) -> str:
     """Submit a job from a synchronous producer; returns its id."""
-    retries = registry.settings.default_max_retries if max_retries is None else max_retries
-    job_id, call = submit_call(
-        actor, args, queue=queue, priority=priority, delay_ms=delay_ms, max_retries=retries
-    )
+    job_id, call = submit_call(actor, args, settings=registry.settings, **options)
     registry.run(call)
     return job_id
 
@@ -69,17 +78,10 @@ async def submit_async(
     registry: AsyncRegistry,
     actor: str,
     args: Sequence[Any] | Mapping[str, Any] = (),
-    *,
-    queue: str | None = None,
-    priority: int = DEFAULT_PRIORITY,
-    delay_ms: int = 0,
-    max_retries: int | None = None,
+    **options: Unpack[SubmitOptions],
 ) -> str:
     """Submit a job from an asyncio producer; returns its id."""
-    retries = registry.settings.default_max_retries if max_retries is None else max_retries
-    job_id, call = submit_call(
-        actor, args, queue=queue, priority=priority, delay_ms=delay_ms, max_retries=retries
-    )
+    job_id, call = submit_call(actor, args, settings=registry.settings, **options)
     await registry.run(call)
     return job_id
 

@@ -20,14 +20,11 @@ import dramatiq
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.message import Message
 
-from services.worker.runs import Runs
+from services.worker.context import WorkerContext
 from shared import transitions
-from shared.config import Settings
 from shared.errors import FacequeueError
 from shared.logging import get_logger
 from shared.messages import JOB_OPTION
-from shared.metrics import WorkerMetrics
-from shared.registry import Registry
 from shared.submit import submit_call
 
 log = get_logger(__name__)
@@ -36,26 +33,14 @@ log = get_logger(__name__)
 class FacequeueBroker(RedisBroker):
     """RedisBroker whose queue contents are decided by facequeue's registry."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        registry: Registry,
-        runs: Runs,
-        metrics: WorkerMetrics,
-        *,
-        worker_id: str,
-        middleware: list[Any] | None = None,
-    ) -> None:
+    def __init__(self, ctx: WorkerContext, *, middleware: list[Any] | None = None) -> None:
         # maintenance_chance=0: Dramatiq would requeue a dead worker's messages
         # only after 60 s and by chance; workers_reap.lua does it at once.
-        super().__init__(url=settings.redis_url, middleware=middleware, maintenance_chance=0)
+        super().__init__(url=ctx.settings.redis_url, middleware=middleware, maintenance_chance=0)
         #: Dramatiq names its ack sets after the broker id; making it the
         #: facequeue worker id lets the reaper find a dead worker's messages.
-        self.broker_id = worker_id
-        self.settings = settings
-        self.registry = registry
-        self.runs = runs
-        self.metrics = metrics
+        self.broker_id = ctx.worker_id
+        self.ctx = ctx
 
     @property
     def consumer_class(self) -> type[FacequeueConsumer]:
@@ -73,12 +58,12 @@ class FacequeueBroker(RedisBroker):
         if job_id is None:
             self._submit(message, delay)
             return message
-        run = self.runs.current()
+        run = self.ctx.runs.current()
         if run is None or run.job_id != job_id:
             log.warning("re-enqueue of a job outside its run ignored", job_id=job_id)
             return message
         exc = getattr(message, "_exception", None)
-        run.retried = self.registry.run(
+        run.retried = self.ctx.registry.run(
             transitions.retry_later(
                 job_id,
                 run.queue,
@@ -90,22 +75,23 @@ class FacequeueBroker(RedisBroker):
             )
         )
         if run.retried:
-            self.metrics.transitions.labels(run.queue, "delayed").inc()
+            self.ctx.metrics.transitions.labels(run.queue, "delayed").inc()
         return message
 
     def _submit(self, message: Message[Any], delay: int | None) -> None:
         """A plain ``actor.send()``: becomes a facequeue job like any submission."""
         if message.kwargs:
             raise FacequeueError("facequeue jobs take positional arguments only")
-        retries = message.options.get("max_retries", self.settings.default_max_retries)
+        retries = message.options.get("max_retries")
         _, call = submit_call(
             message.actor_name,
             list(message.args),
+            settings=self.ctx.settings,
             queue=message.queue_name,
             delay_ms=int(delay or 0),
-            max_retries=int(retries),
+            max_retries=None if retries is None else int(retries),
         )
-        self.registry.run(call)
+        self.ctx.registry.run(call)
 
 
 class FacequeueConsumer(_RedisConsumer):
@@ -114,7 +100,7 @@ class FacequeueConsumer(_RedisConsumer):
     broker: FacequeueBroker
 
     def __init__(self, broker: FacequeueBroker, queue_name: str, prefetch: int, timeout: int) -> None:
-        super().__init__(broker, queue_name, prefetch, min(timeout, broker.settings.worker_idle_poll_ms))
+        super().__init__(broker, queue_name, prefetch, min(timeout, broker.ctx.settings.worker_idle_poll_ms))
 
     def __next__(self) -> Any:
         if not self.message_cache:
@@ -127,11 +113,11 @@ class FacequeueConsumer(_RedisConsumer):
     def _dispatch(self, want: int) -> bool:
         """Top Dramatiq's list up; True when the queue is paused."""
         try:
-            released, sent, paused = self.broker.registry.run(transitions.dispatch(self.queue_name, want))
+            released, sent, paused = self.broker.ctx.registry.run(transitions.dispatch(self.queue_name, want))
         except FacequeueError as exc:
             # Same contract as Dramatiq's own fetch: the consumer thread restarts.
             raise dramatiq.errors.ConnectionClosed(exc) from exc
-        metrics = self.broker.metrics
+        metrics = self.broker.ctx.metrics
         if released:
             metrics.released.labels(self.queue_name).inc(released)
         if sent:

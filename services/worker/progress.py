@@ -13,12 +13,12 @@ def report_progress(percent: float, stage: str = "") -> bool:
     broker = dramatiq.get_broker()
     if not isinstance(broker, FacequeueBroker):
         return False
-    run = broker.runs.current()
+    run = broker.ctx.runs.current()
     if run is None:
         return False
     clamped = max(0.0, min(100.0, float(percent)))
     return bool(
-        broker.registry.run(
+        broker.ctx.registry.run(
             transitions.progress(
                 run.job_id, run.queue, run.gen, broker.broker_id, round(clamped, 2), stage[:200]
             )

@@ -12,11 +12,12 @@ import secrets
 import socket
 from typing import Any
 
-from dramatiq.middleware import default_middleware
+from dramatiq.middleware import Retries, default_middleware
 from dramatiq.middleware.prometheus import Prometheus
 from prometheus_client import CollectorRegistry
 
 from services.worker.broker import FacequeueBroker
+from services.worker.context import WorkerContext
 from services.worker.middleware import JobStateMiddleware, WorkerHeartbeat
 from services.worker.runs import Runs
 from shared.config import Settings
@@ -38,20 +39,15 @@ def new_worker_id() -> str:
 
 def build_broker(settings: Settings, *, exporter: bool = True) -> FacequeueBroker:
     """Wire one worker process; ``exporter`` adds Dramatiq's Prometheus middleware (CLI runs only)."""
-    worker_id = new_worker_id()
-    registry = Registry(settings)
-    runs = Runs()
-    metrics = WorkerMetrics(CollectorRegistry())
-    deps = (settings, registry, runs, metrics)
+    ctx = WorkerContext(
+        settings, Registry(settings), Runs(), WorkerMetrics(CollectorRegistry()), new_worker_id()
+    )
+    retries = Retries(min_backoff=settings.retry_min_backoff_ms, max_backoff=settings.retry_max_backoff_ms)
     # JobStateMiddleware first, so no other middleware can skip a job before it is marked active.
     middleware: list[Any] = [
-        JobStateMiddleware(*deps, worker_id=worker_id),
-        *(m() for m in default_middleware),
+        JobStateMiddleware(ctx),
+        *(retries if m is Retries else m() for m in default_middleware),
         *([Prometheus()] if exporter else []),
-        WorkerHeartbeat(*deps, worker_id=worker_id),
+        WorkerHeartbeat(ctx),
     ]
-    for mw in middleware:
-        if type(mw).__name__ == "Retries":
-            mw.min_backoff = settings.retry_min_backoff_ms
-            mw.max_backoff = settings.retry_max_backoff_ms
-    return FacequeueBroker(*deps, worker_id=worker_id, middleware=middleware)
+    return FacequeueBroker(ctx, middleware=middleware)

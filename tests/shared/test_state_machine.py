@@ -58,7 +58,7 @@ def test_submit_creates_waiting_job_and_announces_it(registry: Registry, raw: re
 def test_submit_twice_with_same_id_is_rejected(registry: Registry, raw: redis.Redis) -> None:
     from shared.submit import submit_call
 
-    _, call = submit_call("noop", max_retries=0, job_id="dup1")
+    _, call = submit_call("noop", settings=registry.settings, job_id="dup1")
     registry.run(call)
     before = snapshot(raw)
     with pytest.raises(JobExists):

@@ -15,13 +15,10 @@ import time
 import dramatiq
 from dramatiq.middleware import Middleware
 
-from services.worker.runs import Runs
+from services.worker.context import WorkerContext
 from shared import catalog, transitions
-from shared.config import Settings
 from shared.errors import FacequeueError
 from shared.logging import get_logger
-from shared.metrics import WorkerMetrics
-from shared.registry import Registry
 
 log = get_logger(__name__)
 
@@ -29,14 +26,8 @@ log = get_logger(__name__)
 class WorkerHeartbeat(Middleware):
     """Writes ``fq:worker:<id>`` at boot and every ``heartbeat_interval_s``."""
 
-    def __init__(
-        self, settings: Settings, registry: Registry, runs: Runs, metrics: WorkerMetrics, *, worker_id: str
-    ) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.runs = runs
-        self.metrics = metrics
-        self.worker_id = worker_id
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
         self.queues: list[str] = []
         self.threads = 0
         self.started_ms = 0
@@ -48,62 +39,62 @@ class WorkerHeartbeat(Middleware):
         self.threads = worker.worker_threads
         self.started_ms = int(time.time() * 1000)
         self.beat()
-        log.info("worker registered", worker=self.worker_id, queues=self.queues)
+        log.info("worker registered", worker=self.ctx.worker_id, queues=self.queues)
         self._thread = threading.Thread(target=self.run, name="facequeue-heartbeat", daemon=True)
         self._thread.start()
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=self.settings.heartbeat_interval_s + 1)
+            self._thread.join(timeout=self.ctx.settings.heartbeat_interval_s + 1)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # A clean exit reaps itself at once: jobs it still held go back to waiting.
         try:
-            self.registry.run(transitions.reap_worker(self.worker_id, self._all_queues(), 0))
+            self.ctx.registry.run(transitions.reap_worker(self.ctx.worker_id, self._all_queues(), 0))
         except FacequeueError:
-            log.warning("could not deregister worker", worker=self.worker_id)
+            log.warning("could not deregister worker", worker=self.ctx.worker_id)
 
     def run(self) -> None:
         """The heartbeat loop: beat, then reap dead peers, every interval."""
-        while not self._stop.wait(self.settings.heartbeat_interval_s):
+        while not self._stop.wait(self.ctx.settings.heartbeat_interval_s):
             try:
                 now_ms = self.beat()
                 self.reap(now_ms)
             except FacequeueError:
-                self.metrics.redis_errors.labels("heartbeat").inc()
-                log.warning("heartbeat failed", worker=self.worker_id)
+                self.ctx.metrics.redis_errors.labels("heartbeat").inc()
+                log.warning("heartbeat failed", worker=self.ctx.worker_id)
 
     def beat(self) -> int:
         """Refresh the registration; returns the Redis clock (ms)."""
-        jobs = self.runs.job_ids()
-        now_ms = self.registry.run(
+        jobs = self.ctx.runs.job_ids()
+        now_ms = self.ctx.registry.run(
             transitions.worker_beat(
-                self.worker_id,
+                self.ctx.worker_id,
                 {
                     "host": socket.gethostname(),
                     "pid": os.getpid(),
                     "queues": ",".join(self.queues),
-                    "processes": self.settings.worker_processes,
+                    "processes": self.ctx.settings.worker_processes,
                     "threads": self.threads,
                     "started_ms": self.started_ms,
                     "current_jobs": ",".join(jobs),
                     "active": len(jobs),
-                    "processed": self.runs.processed,
-                    "failed": self.runs.failed,
+                    "processed": self.ctx.runs.processed,
+                    "failed": self.ctx.runs.failed,
                 },
             )
         )
-        self.metrics.heartbeats.inc()
+        self.ctx.metrics.heartbeats.inc()
         return now_ms
 
     def reap(self, now_ms: int) -> int:
         """Recover every worker whose beat is older than the dead-after limit."""
-        reaped = self.registry.reap_dead(self._all_queues(), now_ms)
+        reaped = self.ctx.registry.reap_dead(self._all_queues(), now_ms)
         for worker_id, count in reaped.items():
             log.warning("dead worker reaped", dead_worker=worker_id, requeued=count)
-        self.metrics.reaped.inc(sum(reaped.values()))
+        self.ctx.metrics.reaped.inc(sum(reaped.values()))
         return sum(reaped.values())
 
     def _all_queues(self) -> list[str]:
-        return sorted(set(self.registry.queues()) | set(catalog.queues()))
+        return sorted(set(self.ctx.registry.queues()) | set(catalog.queues()))

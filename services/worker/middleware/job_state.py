@@ -15,14 +15,12 @@ from typing import Any
 import structlog
 from dramatiq.middleware import Middleware, SkipMessage
 
-from services.worker.runs import Run, Runs
+from services.worker.context import WorkerContext
+from services.worker.runs import Run
 from shared import transitions
-from shared.config import Settings
 from shared.errors import FacequeueError
 from shared.logging import get_logger
 from shared.messages import GEN_OPTION, JOB_OPTION
-from shared.metrics import WorkerMetrics
-from shared.registry import Registry
 
 log = get_logger(__name__)
 
@@ -30,44 +28,38 @@ log = get_logger(__name__)
 class JobStateMiddleware(Middleware):
     """Marks jobs active, completed, failed; must be the broker's first middleware."""
 
-    def __init__(
-        self, settings: Settings, registry: Registry, runs: Runs, metrics: WorkerMetrics, *, worker_id: str
-    ) -> None:
-        self.settings = settings
-        self.registry = registry
-        self.runs = runs
-        self.metrics = metrics
-        self.worker_id = worker_id
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
 
     def before_process_message(self, broker: Any, message: Any) -> None:
         job_id = message.options.get(JOB_OPTION)
         if job_id is None:
-            self.metrics.skipped.labels(message.queue_name, "untracked").inc()
+            self.ctx.metrics.skipped.labels(message.queue_name, "untracked").inc()
             raise SkipMessage("message carries no facequeue job id")
         queue, gen = message.queue_name, int(message.options.get(GEN_OPTION, -1))
         try:
-            status = self.registry.run(transitions.start(job_id, queue, gen, self.worker_id))
+            status = self.ctx.registry.run(transitions.start(job_id, queue, gen, self.ctx.worker_id))
         except FacequeueError as exc:
             # Never run a job the registry does not know is running; the copy is
             # dispatched again once Redis answers (jobs_dispatch.lua's orphan check).
-            self.metrics.redis_errors.labels("start").inc()
+            self.ctx.metrics.redis_errors.labels("start").inc()
             raise SkipMessage(f"could not mark job active: {exc}") from exc
         if status != "started":
-            self.metrics.skipped.labels(queue, status).inc()
+            self.ctx.metrics.skipped.labels(queue, status).inc()
             log.info("stale copy skipped", job_id=job_id, reason=status)
             raise SkipMessage(status)
-        self.runs.begin(Run(job_id, queue, message.actor_name, gen))
+        self.ctx.runs.begin(Run(job_id, queue, message.actor_name, gen))
         structlog.contextvars.bind_contextvars(job_id=job_id, queue=queue)
-        self.metrics.transitions.labels(queue, "active").inc()
-        self.metrics.active.labels(queue).inc()
+        self.ctx.metrics.transitions.labels(queue, "active").inc()
+        self.ctx.metrics.active.labels(queue).inc()
 
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
-        run = self.runs.current()
+        run = self.ctx.runs.current()
         if run is not None:
             run.result, run.exception = result, exception
-            self.metrics.duration.labels(run.queue, run.actor).observe(time.monotonic() - run.started)
+            self.ctx.metrics.duration.labels(run.queue, run.actor).observe(time.monotonic() - run.started)
 
     def after_ack(self, broker: Any, message: Any) -> None:
         run = self._finish(failed=False)
@@ -80,11 +72,11 @@ class JobStateMiddleware(Middleware):
         recorded = self._record(
             "complete",
             transitions.complete(
-                run.job_id, run.queue, run.gen, self.worker_id, _encode(run.result), self.settings
+                run.job_id, run.queue, run.gen, self.ctx.worker_id, _encode(run.result), self.ctx.settings
             ),
         )
         if recorded:
-            self.metrics.transitions.labels(run.queue, "completed").inc()
+            self.ctx.metrics.transitions.labels(run.queue, "completed").inc()
 
     def after_nack(self, broker: Any, message: Any) -> None:
         run = self._finish(failed=True)
@@ -96,22 +88,22 @@ class JobStateMiddleware(Middleware):
         error = f"{type(exc).__name__}: {exc}".splitlines()[0][:1000] if exc else "rejected"
         traceback = str(message.options.get("traceback", ""))
         if self._record(
-            "fail", transitions.fail(run.job_id, run.queue, run.gen, self.worker_id, error, traceback)
+            "fail", transitions.fail(run.job_id, run.queue, run.gen, self.ctx.worker_id, error, traceback)
         ):
-            self.metrics.transitions.labels(run.queue, "failed").inc()
+            self.ctx.metrics.transitions.labels(run.queue, "failed").inc()
 
     def _finish(self, *, failed: bool) -> Run | None:
-        run = self.runs.end(failed=failed)
+        run = self.ctx.runs.end(failed=failed)
         if run is not None:
-            self.metrics.active.labels(run.queue).dec()
+            self.ctx.metrics.active.labels(run.queue).dec()
             structlog.contextvars.unbind_contextvars("job_id", "queue")
         return run
 
     def _record(self, operation: str, call: Any) -> bool:
         try:
-            return bool(self.registry.run(call))
+            return bool(self.ctx.registry.run(call))
         except FacequeueError:
-            self.metrics.redis_errors.labels(operation).inc()
+            self.ctx.metrics.redis_errors.labels(operation).inc()
             log.exception("could not record job outcome", operation=operation)
             return False
 
