@@ -41,7 +41,7 @@ def _wait(done: Any, jobs: int, timeout_s: float = 600) -> None:
 def run_dramatiq(url: str, jobs: int, threads: int) -> float:
     broker = RedisBroker(url=url)
     dramatiq.set_broker(broker)
-    actor = dramatiq.actor(_noop, actor_name="noop", queue_name=QUEUE, broker=broker)
+    actor = dramatiq.Actor(_noop, broker=broker, actor_name="noop", queue_name=QUEUE, priority=0, options={})
     for _ in range(jobs):
         actor.send()
     client = redis.Redis.from_url(url)
@@ -63,8 +63,7 @@ def run_facequeue(url: str, jobs: int, threads: int) -> float:
     settings = Settings(redis_url=url, worker_threads=threads, log_level="warning")
     broker = build_broker(settings, exporter=False)
     dramatiq.set_broker(broker)
-    for name in ("noop",):
-        dramatiq.actor(_noop, actor_name=name, queue_name=QUEUE, broker=broker)
+    dramatiq.Actor(_noop, broker=broker, actor_name="noop", queue_name=QUEUE, priority=0, options={})
     registry = Registry(settings)
     for _ in range(jobs):
         submit(registry, "noop")

@@ -228,7 +228,9 @@ def worker_beat(worker_id: str, fields: dict[str, str | int | float]) -> Call[in
     flat: list[str | int | float] = [worker_id]
     for name, value in fields.items():
         flat += [name, value]
-    return Call(Lua.WORKER_BEAT, [keys.worker_key(worker_id), keys.WORKERS], flat, _int)
+    return Call(
+        Lua.WORKER_BEAT, [keys.worker_key(worker_id), keys.WORKERS, keys.DRAMATIQ_HEARTBEATS], flat, _int
+    )
 
 
 def reap_worker(worker_id: str, queues: Sequence[str], dead_after_ms: int) -> Call[int]:

@@ -105,3 +105,16 @@ def test_job_deleted_or_reprioritised_after_dispatch_never_runs_its_stale_copy(
     job = registry.get(moved)
     assert (job.attempts, job.gen) == (1, 1)
     assert not raw.zrange(dispatched, 0, -1)
+
+
+def test_paused_worker_keeps_both_heartbeats_fresh(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    # Given a worker on a paused queue (its consumer fetches nothing)
+    registry.run(transitions.pause(Q))
+    start_worker()
+    (worker_id,) = raw.zrange("fq:workers", 0, -1)
+    first = raw.zscore("dramatiq:__heartbeats__", worker_id)
+    # Then its facequeue and Dramatiq heartbeats still advance, so nothing treats it as dead
+    wait_for(lambda: (raw.zscore("dramatiq:__heartbeats__", worker_id) or 0) > (first or 0), what="beat")
+    assert raw.zscore("fq:workers", worker_id) == raw.zscore("dramatiq:__heartbeats__", worker_id)
