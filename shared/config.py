@@ -46,7 +46,12 @@ class Settings:
     #: Seconds between two worker heartbeats.
     heartbeat_interval_s: float = 5.0
     #: Seconds without a heartbeat before a worker counts as dead (DESIGN.md: 15 s).
-    worker_dead_after_s: float = 15.0
+    worker_dead_s: float = 15.0
+    #: Seconds between two monitor ticks (release, reap, health, workers event).
+    monitor_interval_s: float = 5.0
+    #: Messages the monitor keeps in each Dramatiq list, so an idle worker finds work
+    #: without waiting for its own dispatch; small, so priority order is barely blurred.
+    dispatch_low_water: int = 1
     #: Longest idle sleep of a consumer between two dispatch attempts, in ms.
     #: Bounds the pick-up latency of a job submitted to an idle queue.
     worker_idle_poll_ms: int = 200
@@ -66,6 +71,10 @@ class Settings:
     log_level: str = "info"
     #: ``json`` for machines, ``console`` for a developer's terminal.
     log_format: str = "json"
+    #: Bearer token of the admin role (every API call). Empty: no admin token.
+    admin_token: str = ""
+    #: Bearer token of the viewer role (GET only). Empty: no viewer token.
+    viewer_token: str = ""
     #: Secret that signs dashboard session cookies.
     secret: str = "dev-insecure-secret"
 
@@ -98,10 +107,8 @@ class Settings:
         for name in ("worker_processes", "worker_threads", "events_maxlen", "completed_keep_count"):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be at least 1")
-        if self.worker_dead_after_s <= self.heartbeat_interval_s:
-            raise SettingsError(
-                f"{ENV_PREFIX}WORKER_DEAD_AFTER_S must exceed {ENV_PREFIX}HEARTBEAT_INTERVAL_S"
-            )
+        if self.worker_dead_s <= self.heartbeat_interval_s:
+            raise SettingsError(f"{ENV_PREFIX}WORKER_DEAD_S must exceed {ENV_PREFIX}HEARTBEAT_INTERVAL_S")
         if self.log_format not in ("json", "console"):
             raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: expected json or console")
 

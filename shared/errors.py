@@ -32,6 +32,12 @@ class InvalidTransition(FacequeueError):
         self.state = state
 
 
+class WorkerNotFound(FacequeueError):
+    """No worker, live or recently dead, has this id."""
+
+    code = "worker_not_found"
+
+
 class QueuePaused(FacequeueError):
     """The queue is paused, so the action cannot proceed now."""
 

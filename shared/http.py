@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import redis.asyncio
 from aiohttp import web
@@ -45,9 +48,11 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def base_app(settings: Settings, registry: CollectorRegistry | None = None) -> web.Application:
+def base_app(
+    settings: Settings, registry: CollectorRegistry | None = None, middlewares: list[Any] | None = None
+) -> web.Application:
     """An application with the operational endpoints and a Redis client closed on cleanup."""
-    app = web.Application()
+    app = web.Application(middlewares=middlewares or [])
     app[SETTINGS] = settings
     app[METRICS] = registry or CollectorRegistry()
     app[REDIS] = redis.asyncio.Redis.from_url(
@@ -68,6 +73,19 @@ def base_app(settings: Settings, registry: CollectorRegistry | None = None) -> w
     # service adds after this one stop before the client they use is closed.
     app.cleanup_ctx.append(redis_ctx)
     return app
+
+
+async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel until done: a client library may swallow one cancellation mid-call."""
+    while not all(t.done() for t in tasks):
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks, timeout=1.0)
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            exc = task.exception() if not task.cancelled() else None
+            if exc is not None:
+                log.error("background task failed", task=task.get_name(), error=repr(exc))
 
 
 def serve(app: web.Application, settings: Settings, port: int, service: str) -> None:

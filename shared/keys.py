@@ -22,6 +22,12 @@ EVENTS_SEQ = f"{PREFIX}:events:seq"
 UPDATES_CHANNEL = "queue:updates"
 #: Sorted set of worker ids scored by last heartbeat (ms, Redis clock).
 WORKERS = f"{PREFIX}:workers"
+#: Sorted set of workers found dead, scored by time of death (ms); listed for a while.
+WORKERS_DEAD = f"{PREFIX}:workers:dead"
+#: Pub/sub channel told a worker id whenever a worker joins, leaves or dies.
+WORKERS_CHANGED_CHANNEL = f"{PREFIX}:workers:changed"
+#: Stream of one-minute samples of counts and throughput (explicit ids: one entry per minute).
+HISTORY_STREAM = f"{PREFIX}:history"
 #: Prefix of per-worker hashes.
 WORKER_PREFIX = f"{PREFIX}:worker:"
 #: Stream of admin actions.

@@ -70,3 +70,63 @@ class WorkerMetrics:
             "Jobs of dead workers moved back to waiting by this worker.",
             registry=registry,
         )
+
+
+class MonitorMetrics:
+    """Queue health and worker fleet, as an autoscaler and the alerts read them."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = REGISTRY if registry is None else registry
+        self.jobs = Gauge(
+            "facequeue_queue_jobs", "Jobs per queue and state.", ["queue", "state"], registry=registry
+        )
+        self.oldest_waiting = Gauge(
+            "facequeue_queue_oldest_waiting_seconds",
+            "Age of the oldest waiting job (0 when none).",
+            ["queue"],
+            registry=registry,
+        )
+        self.throughput = Gauge(
+            "facequeue_queue_throughput_per_second",
+            "Jobs finished per second over the last minute.",
+            ["queue", "outcome"],
+            registry=registry,
+        )
+        self.drain = Gauge(
+            "facequeue_queue_drain_seconds",
+            "Estimated time to run the waiting backlog at the current throughput (+Inf when stalled).",
+            ["queue"],
+            registry=registry,
+        )
+        self.workers = Gauge(
+            "facequeue_workers", "Worker processes by status.", ["status"], registry=registry
+        )
+        self.slots = Gauge(
+            "facequeue_worker_slots",
+            "Worker threads of live workers, busy or in total.",
+            ["kind"],
+            registry=registry,
+        )
+        self.ticks = Counter("facequeue_monitor_ticks_total", "Monitor ticks completed.", registry=registry)
+        self.tick_errors = Counter(
+            "facequeue_monitor_tick_errors_total", "Ticks that failed.", registry=registry
+        )
+        self.reaped = Counter(
+            "facequeue_monitor_reaped_workers_total",
+            "Dead workers this replica recovered.",
+            registry=registry,
+        )
+        self.requeued = Counter(
+            "facequeue_monitor_requeued_jobs_total",
+            "Active jobs of dead workers moved back to waiting.",
+            registry=registry,
+        )
+        self.released = Counter(
+            "facequeue_monitor_released_jobs_total", "Delayed jobs this replica released.", registry=registry
+        )
+        self.worker_events = Counter(
+            "facequeue_monitor_workers_events_total",
+            "workers events published.",
+            ["reason"],
+            registry=registry,
+        )

@@ -55,11 +55,11 @@ class Registry:
         return self.run(transitions.list_jobs(queue, state, limit, cursor))
 
     def reap_dead(self, queues: Sequence[str], now_ms: int) -> dict[str, int]:
-        """Recover every worker whose last beat is older than ``worker_dead_after_s``.
+        """Recover every worker whose last beat is older than ``worker_dead_s``.
 
         Returns jobs moved back to waiting per reaped worker.
         """
-        dead_after_ms = int(self.settings.worker_dead_after_s * 1000)
+        dead_after_ms = int(self.settings.worker_dead_s * 1000)
         stale: list[str] = self.client.zrangebyscore(keys.WORKERS, "-inf", now_ms - dead_after_ms)  # type: ignore[assignment]
         reaped = {w: self.run(transitions.reap_worker(w, queues, dead_after_ms)) for w in stale}
         return {w: n for w, n in reaped.items() if n >= 0}
@@ -98,7 +98,7 @@ class AsyncRegistry:
 
     async def reap_dead(self, queues: Sequence[str], now_ms: int) -> dict[str, int]:
         """Asyncio twin of :meth:`Registry.reap_dead`."""
-        dead_after_ms = int(self.settings.worker_dead_after_s * 1000)
+        dead_after_ms = int(self.settings.worker_dead_s * 1000)
         stale: list[str] = await self.client.zrangebyscore(keys.WORKERS, "-inf", now_ms - dead_after_ms)  # type: ignore[assignment]
         reaped = {w: await self.run(transitions.reap_worker(w, queues, dead_after_ms)) for w in stale}
         return {w: n for w, n in reaped.items() if n >= 0}

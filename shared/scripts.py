@@ -40,6 +40,9 @@ class Lua(enum.StrEnum):
     QUEUE_RESUME = "queue_resume"
     WORKER_BEAT = "worker_beat"
     WORKERS_REAP = "workers_reap"
+    WORKER_REMOVE = "worker_remove"
+    WORKERS_PUBLISH = "workers_publish"
+    QUEUE_HEALTH = "queue_health"
     JOBS_LIST = "jobs_list"
     QUEUE_COUNTS = "queue_counts"
 
@@ -59,8 +62,7 @@ SOURCES: dict[Lua, str] = {script: load_source(script) for script in Lua}
 
 #: Error classes by the code a script raises ("FQ <code> <message>").
 _ERRORS: dict[str, type[errors.FacequeueError]] = {
-    cls.code: cls
-    for cls in (errors.JobNotFound, errors.JobExists, errors.InvalidTransition, errors.QueuePaused)
+    cls.code: cls for cls in errors.FacequeueError.__subclasses__()
 }
 
 

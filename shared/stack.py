@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -86,6 +87,9 @@ def main(settings: Settings, *, workers: int = 1) -> int:
     try:
         if ENV_PREFIX + "REDIS_URL" not in os.environ:
             settings = dataclasses.replace(settings, redis_url=stack.start_redis())
+        if not (settings.admin_token or settings.viewer_token):
+            # Never run open by accident: a fresh admin token for this run.
+            settings = dataclasses.replace(settings, admin_token=secrets.token_urlsafe(24))
         env = {**os.environ, **settings.to_env()}
         python = sys.executable
         for name in ("api", "stream", "monitor"):
@@ -99,6 +103,7 @@ def main(settings: Settings, *, workers: int = 1) -> int:
             f"  dashboard  http://{host}:{settings.api_port}/\n"
             f"  API        http://{host}:{settings.api_port}/api/v1\n"
             f"  stream     http://{host}:{settings.stream_port}/stream\n"
+            f"  API token  {settings.admin_token or '(viewer token from FQ_VIEWER_TOKEN)'}\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

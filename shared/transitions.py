@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from shared import keys
@@ -17,7 +18,7 @@ from shared.config import Settings
 from shared.jobs import Job
 from shared.messages import message_template
 from shared.scripts import Call, Lua
-from shared.states import JobState
+from shared.states import MAX_PRIORITY, JobState
 
 #: Delayed jobs released per dispatch call, so one call never blocks Redis long.
 RELEASE_BATCH = 500
@@ -223,18 +224,31 @@ def resume(queue: str) -> Call[bool]:
     return Call(Lua.QUEUE_RESUME, [keys.PAUSED], [queue], _bool)
 
 
-def worker_beat(worker_id: str, fields: dict[str, str | int | float]) -> Call[int]:
-    """Register or refresh a worker process; returns the beat time (ms)."""
-    flat: list[str | int | float] = [worker_id]
+#: Milliseconds a dead worker stays listed (as "dead") before it is forgotten.
+DEAD_WORKER_KEEP_MS = 3_600_000
+
+
+def worker_beat(worker_id: str, fields: dict[str, str | int | float]) -> Call[tuple[int, bool]]:
+    """Register or refresh a worker process; returns the beat time (ms) and whether to stop."""
+    flat: list[str | int | float] = [worker_id, keys.WORKERS_CHANGED_CHANNEL]
     for name, value in fields.items():
         flat += [name, value]
+
+    def parse(raw: Any) -> tuple[int, bool]:
+        return int(raw[0]), bool(raw[1])
+
     return Call(
-        Lua.WORKER_BEAT, [keys.worker_key(worker_id), keys.WORKERS, keys.DRAMATIQ_HEARTBEATS], flat, _int
+        Lua.WORKER_BEAT,
+        [keys.worker_key(worker_id), keys.WORKERS, keys.DRAMATIQ_HEARTBEATS, keys.WORKERS_DEAD],
+        flat,
+        parse,
     )
 
 
-def reap_worker(worker_id: str, queues: Sequence[str], dead_after_ms: int) -> Call[int]:
-    """Recover a dead worker's jobs; -1 when it turned out to be alive."""
+def reap_worker(
+    worker_id: str, queues: Sequence[str], dead_after_ms: int, *, forget: bool = False
+) -> Call[int]:
+    """Recover a dead (or, with ``forget``, departing) worker's jobs; -1 when it turned out alive."""
     per_queue: list[str] = []
     for queue in queues:
         per_queue += [
@@ -246,9 +260,55 @@ def reap_worker(worker_id: str, queues: Sequence[str], dead_after_ms: int) -> Ca
         ]
     return Call(
         Lua.WORKERS_REAP,
-        [keys.worker_key(worker_id), keys.WORKERS, keys.DRAMATIQ_HEARTBEATS, *per_queue],
-        [worker_id, dead_after_ms, *queues],
+        [keys.worker_key(worker_id), keys.WORKERS, keys.DRAMATIQ_HEARTBEATS, keys.WORKERS_DEAD, *per_queue],
+        [worker_id, dead_after_ms, int(forget), DEAD_WORKER_KEEP_MS, keys.WORKERS_CHANGED_CHANNEL, *queues],
         _int,
+    )
+
+
+def remove_worker(worker_id: str, who: str) -> Call[str]:
+    """Operator action: drain a live worker, forget a dead one (reap it first)."""
+    return Call(
+        Lua.WORKER_REMOVE,
+        [keys.worker_key(worker_id), keys.WORKERS, keys.WORKERS_DEAD, keys.AUDIT_STREAM],
+        [worker_id, who, keys.WORKERS_CHANGED_CHANNEL],
+        _text,
+    )
+
+
+def publish_workers(workers_json: str) -> Call[int]:
+    """Emit a ``workers`` event carrying the given JSON array."""
+    return Call(Lua.WORKERS_PUBLISH, [], [workers_json], _int)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueHealth:
+    """One queue's figures, as the monitor exports them."""
+
+    counts: dict[str, int]
+    #: Enqueue time (ms) of the oldest waiting job; None when nothing waits.
+    oldest_waiting_ms: int | None
+    completed_in_window: int
+    failed_in_window: int
+
+
+def queue_health(queues: Sequence[str], window_ms: int) -> Call[dict[str, QueueHealth]]:
+    """Counts, oldest waiting job and recent outcomes of each queue."""
+    states = list(JobState)
+
+    def parse(raw: Any) -> dict[str, QueueHealth]:
+        out = {}
+        for queue, row in zip(queues, raw, strict=True):
+            counts = {s.value: int(n) for s, n in zip(states, row[:5], strict=True)}
+            oldest = int(row[5])
+            out[queue] = QueueHealth(counts, None if oldest < 0 else oldest, int(row[6]), int(row[7]))
+        return out
+
+    return Call(
+        Lua.QUEUE_HEALTH,
+        [keys.state_key(q, s) for q in queues for s in states],
+        [window_ms, MAX_PRIORITY],
+        parse,
     )
 
 

@@ -77,8 +77,11 @@ def settings(redis_url: str) -> Settings:
         worker_processes=1,
         worker_threads=1,
         heartbeat_interval_s=0.5,
-        worker_dead_after_s=2.0,
+        worker_dead_s=2.0,
         worker_idle_poll_ms=50,
+        monitor_interval_s=0.5,
+        admin_token="test-admin-token",
+        viewer_token="test-viewer-token",
         retry_min_backoff_ms=100,
         retry_max_backoff_ms=1000,
         log_format="json",
@@ -163,3 +166,104 @@ def start_worker(
     yield start
     for group in groups:
         group.stop()
+
+
+class EventTap:
+    """Collects every event published on ``queue:updates`` from the moment it is created."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        from shared.events import Event
+
+        self.events: list[Event] = []
+        self._client = redis.Redis.from_url(url, decode_responses=True)
+        self._pubsub = self._client.pubsub()
+        self._pubsub.subscribe("queue:updates")
+        wait_for(lambda: self._pubsub.get_message(timeout=0.1), what="subscription")
+        self._stop = threading.Event()
+
+        def pump() -> None:
+            while not self._stop.is_set():
+                message = self._pubsub.get_message(timeout=0.2)
+                if message and message["type"] == "message":
+                    self.events.append(Event.from_message(message["data"]))
+
+        self._thread = threading.Thread(target=pump, daemon=True)
+        self._thread.start()
+
+    def of_type(self, kind: str) -> list[Any]:
+        return [e for e in list(self.events) if e.type == kind]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._pubsub.close()
+        self._client.close()
+
+
+@pytest.fixture
+def tap(redis_url: str) -> Iterator[EventTap]:
+    t = EventTap(redis_url)
+    yield t
+    t.close()
+
+
+@dataclasses.dataclass
+class ServiceProcess:
+    """A ``python -m services.<name>`` subprocess."""
+
+    process: subprocess.Popen[bytes]
+    settings: Settings
+    log_path: Path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_monitor(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """Factory of monitor replicas; waits until /readyz answers, always stops them."""
+    import urllib.request
+
+    started: list[ServiceProcess] = []
+
+    def start(**overrides: Any) -> ServiceProcess:
+        monitor_settings = dataclasses.replace(settings, monitor_port=free_port(), **overrides)
+        log_path = tmp_path / f"monitor-{len(started)}.log"
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.monitor"],
+                cwd=ROOT,
+                env={**os.environ, **monitor_settings.to_env()},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        service = ServiceProcess(proc, monitor_settings, log_path)
+        started.append(service)
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"monitor exited early:\n{service.log()}")
+            try:
+                url = f"http://127.0.0.1:{monitor_settings.monitor_port}/readyz"
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_for(ready, timeout=30, what="monitor readiness")
+        return service
+
+    yield start
+    for service in started:
+        service.stop()

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.api import workers
+from services.api.auth import auth_middleware
+from services.api.errors import error_middleware
+from services.api.state import REGISTRY
 from services.api.status_page import status_page
 from shared.config import Settings
-from shared.http import base_app, serve
+from shared.http import REDIS, base_app, serve
 from shared.logging import configure_logging
+from shared.registry import AsyncRegistry
 
 
 def build_app(settings: Settings) -> web.Application:
-    app = base_app(settings)
+    app = base_app(settings, middlewares=[error_middleware, auth_middleware])
+    app[REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app.router.add_get("/", status_page)
+    workers.add_routes(app)
     return app
 
 

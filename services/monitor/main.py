@@ -1,28 +1,45 @@
-"""Wiring of the monitor process: health endpoints plus the tick loop."""
+"""Wiring of the monitor process: health endpoints plus its long-running tasks."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from aiohttp import web
 
-from services.monitor.loop import MonitorLoop, start_loop, stop_task
+from services.monitor.listener import Listener
+from services.monitor.scheduler import Scheduler
+from services.monitor.tick import Monitor
 from shared.config import Settings
-from shared.http import METRICS, REDIS, base_app, serve
+from shared.http import METRICS, REDIS, base_app, serve, stop_tasks
 from shared.logging import configure_logging
+from shared.metrics import MonitorMetrics
 from shared.registry import AsyncRegistry
+
+#: The running Monitor, for tests and introspection.
+MONITOR = web.AppKey("monitor", Monitor)
 
 
 def build_app(settings: Settings) -> web.Application:
     app = base_app(settings)
+    monitor = Monitor(settings, AsyncRegistry(settings, app[REDIS]), MonitorMetrics(app[METRICS]))
+    app[MONITOR] = monitor
 
-    async def loop_ctx(app: web.Application) -> AsyncIterator[None]:
-        loop = MonitorLoop(settings, AsyncRegistry(settings, app[REDIS]), app[METRICS])
-        task = await start_loop(loop)
+    async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
+        scheduler = Scheduler(monitor)
+        listener = Listener(app[REDIS], monitor, scheduler)
+        coros: list[Coroutine[Any, Any, None]] = [
+            monitor.run(),
+            monitor.run_worker_announcer(),
+            scheduler.run(),
+            listener.run(),
+        ]
+        tasks = [asyncio.create_task(c) for c in coros]
         yield
-        await stop_task(task)
+        await stop_tasks(tasks)
 
-    app.cleanup_ctx.append(loop_ctx)
+    app.cleanup_ctx.append(tasks_ctx)
     return app
 
 

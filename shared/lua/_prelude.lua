@@ -39,17 +39,20 @@ local function fail(code, message)
   return redis.error_reply('FQ ' .. code .. ' ' .. message)
 end
 
--- XADD then PUBLISH one event; the stream entry's id is known only after XADD,
--- so the published JSON is assembled here rather than by cjson.
-local function emit(etype, data, ts_ms)
+-- XADD then PUBLISH one event whose data is already JSON; the stream entry's
+-- id is known only after XADD, so the published JSON is assembled here.
+local function emit_raw(etype, body, ts_ms)
   local seq = redis.call('INCR', seq_key)
-  local body = cjson.encode(data)
   local ts = string.format('%.3f', ts_ms / 1000)
   local id = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
     'seq', seq, 'type', etype, 'ts', ts, 'data', body)
   redis.call('PUBLISH', channel, '{"v":1,"seq":' .. seq .. ',"id":"' .. id .. '","ts":' .. ts ..
     ',"type":"' .. etype .. '","data":' .. body .. '}')
   return seq
+end
+
+local function emit(etype, data, ts_ms)
+  return emit_raw(etype, cjson.encode(data), ts_ms)
 end
 
 -- A job transition event; from/to nil mean created/removed.

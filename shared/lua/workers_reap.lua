@@ -1,22 +1,28 @@
--- Recover a dead worker at once: its active jobs go back to waiting with a new
--- generation, the messages it had prefetched are dropped (their jobs are
--- dispatched again), and its registry entries are removed. A worker whose beat
--- is fresh again is left alone, so concurrent reapers are harmless.
+-- Recover a dead (or departing) worker at once: its active jobs go back to
+-- waiting with a new generation, the messages it had prefetched are dropped
+-- (their jobs are dispatched again), and it leaves the live set. A dead worker
+-- stays listed as dead for a while; a departing one is forgotten. A worker
+-- whose beat is fresh again is left alone, so concurrent reapers are harmless.
 -- KEYS[3] worker hash      fq:worker:<id>
 -- KEYS[4] workers set      fq:workers
 -- KEYS[5] Dramatiq beats   dramatiq:__heartbeats__
--- then five keys per queue, in the order of ARGV[6..]:
+-- KEYS[6] dead workers     fq:workers:dead (scored by time of death, ms)
+-- then five keys per queue, in the order of ARGV[9..]:
 --   Dramatiq acks set      dramatiq:__acks__.<worker>.<queue>
 --   Dramatiq msgs          dramatiq:<queue>.msgs
 --   waiting set            fq:q:<queue>:waiting
 --   dispatched set         fq:q:<queue>:dispatched
 --   active set             fq:q:<queue>:active
 -- ARGV[4] worker id
--- ARGV[5] ms without a beat before the worker counts as dead
--- ARGV[6..] queue names
+-- ARGV[5] ms without a beat before the worker counts as dead (0: reap now, on clean exit)
+-- ARGV[6] 1 to forget the worker (clean exit), 0 to list it as dead
+-- ARGV[7] ms a dead worker stays listed
+-- ARGV[8] membership channel, told the id when the worker leaves
+-- ARGV[9..] queue names
 -- Returns the number of active jobs moved back to waiting, or -1 if the worker is alive.
-local worker_key, workers_key, dramatiq_beats = KEYS[3], KEYS[4], KEYS[5]
-local worker_id, dead_after_ms = ARGV[4], tonumber(ARGV[5])
+local worker_key, workers_key, dramatiq_beats, dead_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local worker_id, dead_after_ms, forget = ARGV[4], tonumber(ARGV[5]), ARGV[6] == '1'
+local dead_keep_ms, changed_channel = tonumber(ARGV[7]), ARGV[8]
 
 local now = now_ms()
 local beat = redis.call('ZSCORE', workers_key, worker_id)
@@ -24,9 +30,9 @@ if beat and now - tonumber(beat) < dead_after_ms then
   return -1
 end
 local requeued = 0
-for i = 6, #ARGV do
+for i = 9, #ARGV do
   local queue = ARGV[i]
-  local base = 5 + (i - 6) * 5
+  local base = 6 + (i - 9) * 5
   local acks_key, msgs_key, waiting_key = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
   local dispatched_key, active_key = KEYS[base + 4], KEYS[base + 5]
   for _, job_id in ipairs(redis.call('ZRANGE', active_key, 0, -1)) do
@@ -50,7 +56,18 @@ for i = 6, #ARGV do
   end
   redis.call('DEL', acks_key)
 end
-redis.call('DEL', worker_key)
-redis.call('ZREM', workers_key, worker_id)
+local was_live = redis.call('ZREM', workers_key, worker_id) == 1
 redis.call('ZREM', dramatiq_beats, worker_id)
+if forget then
+  redis.call('DEL', worker_key)
+  redis.call('ZREM', dead_key, worker_id)
+elseif redis.call('EXISTS', worker_key) == 1 then
+  redis.call('HSET', worker_key, 'status', 'dead', 'dead_ms', int(now), 'active', 0, 'current_jobs', '')
+  redis.call('PEXPIRE', worker_key, dead_keep_ms)
+  redis.call('ZADD', dead_key, now, worker_id)
+end
+redis.call('ZREMRANGEBYSCORE', dead_key, '-inf', now - dead_keep_ms)
+if was_live then
+  redis.call('PUBLISH', changed_channel, worker_id)
+end
 return requeued

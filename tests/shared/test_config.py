@@ -16,7 +16,7 @@ from shared.config import Settings, SettingsError
         ({"FQ_API_PORT": "9000"}, "api_port", 9000),
         ({"FQ_HEARTBEAT_INTERVAL_S": "0.5"}, "heartbeat_interval_s", 0.5),
         ({"FQ_WORKER_QUEUES": "a, b,,c"}, "worker_queues", ("a", "b", "c")),
-        ({}, "worker_dead_after_s", 15.0),
+        ({}, "worker_dead_s", 15.0),
     ],
 )
 def test_settings_read_fq_variables(env: dict[str, str], field: str, expected: object) -> None:
@@ -29,7 +29,7 @@ def test_settings_read_fq_variables(env: dict[str, str], field: str, expected: o
         ({"FQ_API_PORT": "eighty"}, "FQ_API_PORT"),
         ({"FQ_API_PORT": "70000"}, "FQ_API_PORT"),
         ({"FQ_WORKER_THREADS": "0"}, "FQ_WORKER_THREADS"),
-        ({"FQ_HEARTBEAT_INTERVAL_S": "20"}, "FQ_WORKER_DEAD_AFTER_S"),
+        ({"FQ_HEARTBEAT_INTERVAL_S": "20"}, "FQ_WORKER_DEAD_S"),
         ({"FQ_LOG_FORMAT": "xml"}, "FQ_LOG_FORMAT"),
     ],
 )

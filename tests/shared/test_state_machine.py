@@ -158,7 +158,24 @@ def test_reap_moves_dead_workers_active_job_back_to_waiting(registry: Registry, 
     assert registry.run(transitions.reap_worker(W, [Q], 0)) == 1
     job = registry.get(job_id)
     assert (job.state, job.gen, job.worker) == (JobState.WAITING, 1, "")
-    assert not raw.exists(f"fq:worker:{W}")
+    # and the worker is listed as dead for a while, no longer live
+    assert raw.hget(f"fq:worker:{W}", "status") == "dead" and raw.pttl(f"fq:worker:{W}") > 0
+    assert raw.zscore("fq:workers", W) is None and raw.zscore("fq:workers:dead", W) is not None
+
+
+def test_reap_with_forget_removes_a_departing_worker_entirely(registry: Registry, raw: redis.Redis) -> None:
+    registry.run(transitions.worker_beat(W, {"pid": 1}))
+    assert registry.run(transitions.reap_worker(W, [Q], 0, forget=True)) == 0
+    assert not raw.exists(f"fq:worker:{W}") and raw.zscore("fq:workers:dead", W) is None
+
+
+def test_worker_wrongly_declared_dead_comes_back_alive(registry: Registry, raw: redis.Redis) -> None:
+    registry.run(transitions.worker_beat(W, {"pid": 1}))
+    registry.run(transitions.reap_worker(W, [Q], 0))
+    _, stop = registry.run(transitions.worker_beat(W, {"pid": 1}))
+    assert not stop
+    assert raw.hget(f"fq:worker:{W}", "status") is None and raw.pttl(f"fq:worker:{W}") == -1
+    assert raw.zscore("fq:workers:dead", W) is None and raw.zscore("fq:workers", W) is not None
 
 
 def test_pause_and_resume_emit_once(registry: Registry, raw: redis.Redis) -> None:

@@ -50,5 +50,6 @@ def test_killed_worker_job_completes_exactly_once_on_another_worker(
         assert [t for t in transitions_of(raw, job_id) if t[1] == "completed"] == [("active", "completed")]
     # and counts stay consistent: every job in exactly one state
     assert state_total(registry.counts([Q])) == 9
-    assert not raw.exists(f"fq:worker:{victim_id}")
+    assert raw.hget(f"fq:worker:{victim_id}", "status") == "dead"  # listed as dead for a while
+    assert raw.zscore("fq:workers", victim_id) is None
     assert not raw.keys(f"dramatiq:__acks__.{victim_id}.*")

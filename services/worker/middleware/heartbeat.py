@@ -1,6 +1,6 @@
 """Registers the worker process and keeps it alive in ``fq:workers`` from a thread.
 
-Each beat also reaps peers whose beat is older than ``worker_dead_after_s``:
+Each beat also reaps peers whose beat is older than ``worker_dead_s``:
 any live worker may recover a dead one (workers_reap.lua is idempotent and
 re-checks the beat), so recovery does not wait for the monitor.
 """
@@ -8,9 +8,11 @@ re-checks the beat), so recovery does not wait for the monitor.
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 import time
+from pathlib import Path
 
 import dramatiq
 from dramatiq.middleware import Middleware
@@ -32,6 +34,7 @@ class WorkerHeartbeat(Middleware):
         self.threads = 0
         self.started_ms = 0
         self._stop = threading.Event()
+        self._stopping = False
         self._thread: threading.Thread | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
@@ -51,7 +54,9 @@ class WorkerHeartbeat(Middleware):
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # A clean exit reaps itself at once: jobs it still held go back to waiting.
         try:
-            self.ctx.registry.run(transitions.reap_worker(self.ctx.worker_id, self._all_queues(), 0))
+            self.ctx.registry.run(
+                transitions.reap_worker(self.ctx.worker_id, self._all_queues(), 0, forget=True)
+            )
         except FacequeueError:
             log.warning("could not deregister worker", worker=self.ctx.worker_id)
 
@@ -66,9 +71,9 @@ class WorkerHeartbeat(Middleware):
                 log.warning("heartbeat failed", worker=self.ctx.worker_id)
 
     def beat(self) -> int:
-        """Refresh the registration; returns the Redis clock (ms)."""
+        """Refresh the registration; returns the Redis clock (ms). Drains if an operator asked."""
         jobs = self.ctx.runs.job_ids()
-        now_ms = self.ctx.registry.run(
+        now_ms, stop = self.ctx.registry.run(
             transitions.worker_beat(
                 self.ctx.worker_id,
                 {
@@ -86,6 +91,9 @@ class WorkerHeartbeat(Middleware):
             )
         )
         self.ctx.metrics.heartbeats.inc()
+        if stop and not self._stopping:
+            self._stopping = True
+            request_shutdown()
         return now_ms
 
     def reap(self, now_ms: int) -> int:
@@ -98,3 +106,20 @@ class WorkerHeartbeat(Middleware):
 
     def _all_queues(self) -> list[str]:
         return sorted(set(self.ctx.registry.queues()) | set(catalog.queues()))
+
+
+def request_shutdown() -> None:
+    """Drain and exit as on SIGTERM.
+
+    Dramatiq's master treats one child's exit as fatal and stops the others,
+    so the signal goes to the master: the whole group drains cleanly (running
+    jobs finish, prefetched ones go back to Dramatiq's list).
+    """
+    parent = os.getppid()
+    try:
+        cmdline = Path(f"/proc/{parent}/cmdline").read_bytes()
+    except OSError:
+        cmdline = b""
+    target = parent if b"dramatiq" in cmdline else os.getpid()
+    log.warning("operator asked this worker to stop: draining", signalled_pid=target)
+    os.kill(target, signal.SIGTERM)

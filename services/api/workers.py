@@ -1,0 +1,36 @@
+"""``/api/v1/workers``: list worker processes; remove one (drain if live, forget if dead)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api.auth import ROLE
+from services.api.state import REGISTRY
+from shared import catalog, transitions
+from shared.workers import read_workers
+
+
+async def list_workers(request: web.Request) -> web.Response:
+    registry = request.app[REGISTRY]
+    seconds, micros = await registry.client.time()
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    return web.json_response({"workers": await read_workers(registry.client, now_ms, registry.settings)})
+
+
+async def remove_worker(request: web.Request) -> web.Response:
+    """202 while a live worker drains; 200 once a dead one is forgotten; 404 for unknown ids."""
+    registry = request.app[REGISTRY]
+    worker_id = request.match_info["worker_id"]
+    queues = sorted(set(await registry.queues()) | set(catalog.queues()))
+    # Reap first: a worker that stopped beating gives its jobs back before it is forgotten.
+    dead_after_ms = int(registry.settings.worker_dead_s * 1000)
+    await registry.run(transitions.reap_worker(worker_id, queues, dead_after_ms))
+    outcome = await registry.run(transitions.remove_worker(worker_id, request[ROLE].value))
+    return web.json_response(
+        {"worker": worker_id, "outcome": outcome}, status=202 if outcome == "draining" else 200
+    )
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/workers", list_workers)
+    app.router.add_delete("/api/v1/workers/{worker_id}", remove_worker)

@@ -1,0 +1,143 @@
+"""The monitor's tick: dispatch, reap dead workers, export queue health, announce workers, sample history."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any
+
+import redis
+
+from shared import catalog, keys, transitions
+from shared.config import Settings
+from shared.errors import FacequeueError
+from shared.history import HISTORY_LENGTH, Sample, minute_of
+from shared.logging import get_logger
+from shared.metrics import MonitorMetrics
+from shared.registry import AsyncRegistry
+from shared.transitions import QueueHealth
+from shared.workers import encode, read_workers
+
+log = get_logger(__name__)
+
+#: Window (ms) over which throughput is measured.
+THROUGHPUT_WINDOW_MS = 60_000
+
+
+class Monitor:
+    """Every duty of one monitor replica; each is an idempotent script or deduplicated write."""
+
+    def __init__(self, settings: Settings, registry: AsyncRegistry, metrics: MonitorMetrics) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.metrics = metrics
+        #: Set to publish the worker list now rather than at the next tick.
+        self.workers_changed = asyncio.Event()
+
+    async def run(self) -> None:
+        """Tick every ``monitor_interval_s``; a failed tick (Redis down) is retried next time."""
+        while True:
+            try:
+                await self.tick()
+                self.metrics.ticks.inc()
+            except (FacequeueError, redis.RedisError) as exc:
+                self.metrics.tick_errors.inc()
+                log.warning("monitor tick failed", error=str(exc))
+            await asyncio.sleep(self.settings.monitor_interval_s)
+
+    async def run_worker_announcer(self) -> None:
+        """Publish the worker list at once when a worker joins, leaves or dies."""
+        while True:
+            await self.workers_changed.wait()
+            await asyncio.sleep(0.05)  # coalesce a burst (a group of processes starting)
+            self.workers_changed.clear()
+            try:
+                await self.announce_workers(await self.redis_ms(), reason="change")
+            except (FacequeueError, redis.RedisError) as exc:
+                log.warning("workers event failed", error=str(exc))
+
+    async def tick(self) -> None:
+        now_ms = await self.redis_ms()
+        queues = await self.queues()
+        await self.dispatch(queues)
+        for worker_id, requeued in (await self.registry.reap_dead(queues, now_ms)).items():
+            log.warning("dead worker reaped", dead_worker=worker_id, requeued=requeued)
+            self.metrics.reaped.inc()
+            self.metrics.requeued.inc(requeued)
+        health = await self.registry.run(transitions.queue_health(queues, THROUGHPUT_WINDOW_MS))
+        self.export_health(health, now_ms)
+        await self.announce_workers(now_ms, reason="tick")
+        await self.sample_history(health, now_ms)
+
+    async def queues(self) -> list[str]:
+        return sorted(set(await self.registry.queues()) | set(catalog.queues()))
+
+    async def dispatch(self, queues: list[str]) -> int:
+        """Release due delayed jobs and keep each Dramatiq list at its low-water mark."""
+        released = 0
+        for queue in queues:
+            n, _, _ = await self.registry.run(transitions.dispatch(queue, self.settings.dispatch_low_water))
+            released += n
+        self.metrics.released.inc(released)
+        return released
+
+    def export_health(self, health: dict[str, QueueHealth], now_ms: int) -> None:
+        m = self.metrics
+        for queue, h in health.items():
+            for state, count in h.counts.items():
+                m.jobs.labels(queue, state).set(count)
+            oldest_s = (now_ms - h.oldest_waiting_ms) / 1000 if h.oldest_waiting_ms is not None else 0.0
+            m.oldest_waiting.labels(queue).set(max(0.0, oldest_s))
+            per_s = h.completed_in_window / (THROUGHPUT_WINDOW_MS / 1000)
+            m.throughput.labels(queue, "completed").set(per_s)
+            m.throughput.labels(queue, "failed").set(h.failed_in_window / (THROUGHPUT_WINDOW_MS / 1000))
+            m.drain.labels(queue).set(drain_seconds(h.counts["waiting"], per_s))
+
+    async def announce_workers(self, now_ms: int, *, reason: str) -> list[dict[str, Any]]:
+        workers = await read_workers(self.registry.client, now_ms, self.settings)
+        await self.registry.run(transitions.publish_workers(encode(workers)))
+        self.metrics.worker_events.labels(reason).inc()
+        by_status = {"alive": 0, "stale": 0, "dead": 0}
+        for w in workers:
+            by_status[w["status"]] += 1
+        for status, n in by_status.items():
+            self.metrics.workers.labels(status).set(n)
+        live = [w for w in workers if w["status"] != "dead"]
+        self.metrics.slots.labels("busy").set(sum(w["active"] for w in live))
+        self.metrics.slots.labels("total").set(sum(w["threads"] for w in live))
+        return workers
+
+    async def sample_history(self, health: dict[str, QueueHealth], now_ms: int) -> bool:
+        """Record this minute's sample unless a replica already did; True when written."""
+        minute = minute_of(now_ms)
+        sample = Sample(
+            minute_ms=minute,
+            counts={q: h.counts for q, h in health.items()},
+            completed={q: h.completed_in_window for q, h in health.items()},
+            failed={q: h.failed_in_window for q, h in health.items()},
+        )
+        try:
+            await self.registry.client.xadd(
+                keys.HISTORY_STREAM,
+                sample.fields(),
+                id=f"{minute}-0",
+                maxlen=HISTORY_LENGTH,
+                approximate=False,
+            )
+        except redis.ResponseError:
+            return False  # this minute is already sampled (ids only grow)
+        return True
+
+    async def redis_ms(self) -> int:
+        """Now on the Redis clock, which every heartbeat and eta uses."""
+        seconds, micros = await self.registry.client.time()
+        return int(seconds) * 1000 + int(micros) // 1000
+
+
+def drain_seconds(backlog: int, per_second: float) -> float:
+    """Time to run ``backlog`` jobs at ``per_second``; +Inf when jobs wait and nothing finishes."""
+    if backlog == 0:
+        return 0.0
+    if per_second <= 0:
+        return math.inf
+    return backlog / per_second

@@ -1,0 +1,85 @@
+"""One monitor tick, in-process against a real redis-server."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import redis
+from prometheus_client import CollectorRegistry
+
+from services.monitor.tick import Monitor, drain_seconds
+from shared import transitions
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.config import Settings
+from shared.history import Sample
+from shared.metrics import MonitorMetrics
+from shared.registry import AsyncRegistry, Registry
+from shared.states import JobState
+from shared.submit import submit
+from tests.conftest import EventTap, wait_for
+
+
+@pytest.mark.parametrize(
+    ("backlog", "rate", "expected"), [(0, 0.0, 0.0), (10, 0.0, math.inf), (10, 2.0, 5.0), (0, 3.0, 0.0)]
+)
+def test_drain_estimate(backlog: int, rate: float, expected: float) -> None:
+    assert drain_seconds(backlog, rate) == expected
+
+
+async def test_tick_releases_reaps_exports_announces_and_samples(
+    settings: Settings, registry: Registry, raw: redis.Redis, tap: EventTap
+) -> None:
+    # Given a due delayed job, a finished job, and an active job on a worker that stopped beating
+    running = submit(registry, "noop")
+    done = submit(registry, "noop", priority=0)
+    registry.run(transitions.dispatch(Q, 10))
+    registry.run(transitions.start(done, Q, 0, "ghost"))
+    registry.run(transitions.complete(done, Q, 0, "ghost", "1", settings))
+    registry.run(transitions.start(running, Q, 0, "ghost"))
+    registry.run(transitions.worker_beat("ghost", {"pid": 1, "threads": 4}))
+    raw.zadd("fq:workers", {"ghost": 0})  # its last beat: long ago
+    waiting = submit(registry, "noop", priority=9)
+    delayed = submit(registry, "noop", delay_ms=50)
+    wait_for(lambda: raw.time()[0] * 1000 > registry.get(delayed).eta_ms + 1000, what="eta")  # type: ignore[operator]
+    metrics = CollectorRegistry()
+    monitor = Monitor(settings, AsyncRegistry(settings), MonitorMetrics(metrics))
+    # When the monitor ticks
+    await monitor.tick()
+    # Then the delayed job is waiting, the ghost's job is back to waiting and the ghost listed dead
+    assert registry.get(delayed).state is JobState.WAITING
+    job = registry.get(running)
+    assert (job.state, job.gen) == (JobState.WAITING, 1)
+    assert raw.hget("fq:worker:ghost", "status") == "dead"
+    # and the gauges match the registry
+    counts = registry.counts([Q])[Q]
+
+    def gauge(name: str, **labels: str) -> float | None:
+        return metrics.get_sample_value(name, labels)
+
+    for state, n in counts.items():
+        assert gauge("facequeue_queue_jobs", queue=Q, state=state) == n
+    assert gauge("facequeue_queue_throughput_per_second", queue=Q, outcome="completed") == pytest.approx(
+        1 / 60
+    )
+    oldest = min(registry.get(j).enqueued_ms for j in (running, waiting, delayed))
+    assert gauge("facequeue_queue_oldest_waiting_seconds", queue=Q) == pytest.approx(
+        (int(raw.time()[0]) * 1000 - oldest) / 1000, abs=2
+    )
+    assert gauge("facequeue_queue_drain_seconds", queue=Q) == pytest.approx(counts["waiting"] * 60)
+    assert gauge("facequeue_workers", status="dead") == 1
+    assert gauge("facequeue_monitor_reaped_workers_total") == 1
+    # and the worker list went out as an event, the ghost in it as dead
+    wait_for(lambda: tap.of_type("workers"), what="workers event")
+    (ghost,) = tap.of_type("workers")[-1].data["workers"]
+    assert (ghost["id"], ghost["status"], ghost["active"]) == ("ghost", "dead", 0)
+    # and this minute was sampled, once, however many replicas tick
+    entries = raw.xrange("fq:history")
+    assert len(entries) == 1
+    sample = Sample.from_entry(*entries[0])
+    assert sample.counts[Q] == counts and sample.completed[Q] == 1
+    health = await monitor.registry.run(transitions.queue_health([Q], 60_000))
+    assert not await monitor.sample_history(health, sample.minute_ms + 59_999)  # same minute: refused
+    assert await monitor.sample_history(health, sample.minute_ms + 60_000)  # next minute: recorded
+    assert len(raw.xrange("fq:history")) == 2
+    await monitor.registry.close()
