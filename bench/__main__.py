@@ -33,6 +33,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-recovery", action="store_true", help="skip the ~20 s kill -9 recovery run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = localredis.start(Path(tmp))
@@ -50,6 +51,10 @@ def main() -> None:
         runs = ", ".join(f"{x:.2f}s" for x in t)
         print(f"  {side:<10} {rate[side]:8.0f} jobs/s   (runs: {runs})")
     print(f"  ratio facequeue/dramatiq: {rate['facequeue'] / rate['dramatiq']:.2f}")
+    if not args.skip_recovery:
+        from bench import recovery
+
+        recovery.main()
 
 
 if __name__ == "__main__":

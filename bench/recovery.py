@@ -1,0 +1,89 @@
+"""Time from ``kill -9`` of a worker holding a job to that job completed by another worker.
+
+Default settings (5 s heartbeats, dead after 15 s), real monitor and worker
+processes. Dramatiq alone requeues a dead worker's messages only after its 60 s
+heartbeat timeout, and then only when a random maintenance pass (1 command in
+1000) happens to run: that 60 s is the baseline's lower bound.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from shared import localredis
+from shared.config import Settings
+from shared.registry import Registry
+from shared.states import JobState
+from shared.submit import submit
+
+#: Dramatiq's DEFAULT_HEARTBEAT_TIMEOUT, in seconds: the earliest it could requeue.
+DRAMATIQ_REQUEUE_FLOOR_S = 60.0
+
+
+def _wait(predicate: object, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        time.sleep(0.02)
+
+
+def measure(url: str, tmp: Path) -> float:
+    settings = Settings(
+        redis_url=url, worker_processes=1, worker_threads=1, monitor_port=localredis.free_port()
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def spawn(module: str, port: int) -> None:
+        env = {**os.environ, **dataclasses.replace(settings, worker_metrics_port=port).to_env()}
+        log = (tmp / f"{module}-{port}.log").open("wb")
+        procs.append(subprocess.Popen([sys.executable, "-m", module], env=env, stdout=log, stderr=log))
+
+    registry = Registry(settings)
+    try:
+        spawn("services.monitor", localredis.free_port())
+        spawn("services.worker", localredis.free_port())
+        _wait(lambda: registry.client.zcard("fq:workers") == 1, 30)
+        job_id = submit(registry, "sleep", {"seconds": 1.0})
+        _wait(lambda: registry.get(job_id).state is JobState.ACTIVE, 30)
+        spawn("services.worker", localredis.free_port())
+        _wait(lambda: registry.client.zcard("fq:workers") == 2, 30)
+        victim = registry.get(job_id).worker
+        os.kill(int(registry.client.hget(f"fq:worker:{victim}", "pid")), signal.SIGKILL)  # type: ignore[arg-type]
+        killed = time.monotonic()
+        _wait(lambda: registry.get(job_id).state is JobState.COMPLETED, 120)
+        return time.monotonic() - killed
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        registry.close()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = localredis.start(Path(tmp) / "redis")
+        try:
+            seconds = measure(url, Path(tmp))
+        finally:
+            proc.terminate()
+            proc.wait()
+    print("recovery after kill -9 (default settings: beat 5 s, dead after 15 s, 1 s job):")
+    print(f"  facequeue  {seconds:6.1f} s from kill to completed elsewhere")
+    print(f"  dramatiq   >= {DRAMATIQ_REQUEUE_FLOOR_S:.0f} s before it could even requeue")
+    print(f"  ratio facequeue/dramatiq-floor: {seconds / DRAMATIQ_REQUEUE_FLOOR_S:.2f}")
+
+
+if __name__ == "__main__":
+    main()
