@@ -75,6 +75,18 @@ class Settings:
     admin_token: str = ""
     #: Bearer token of the viewer role (GET only). Empty: no viewer token.
     viewer_token: str = ""
+    #: Seconds between two keep-alive comments on a stream connection.
+    stream_ping_s: float = 15.0
+    #: Seconds over which a stopping gateway closes its clients, so they reconnect gradually.
+    stream_drain_s: float = 30.0
+    #: Frames a stream client may have queued before it counts as too slow and is dropped.
+    stream_client_buffer: int = 1000
+    #: Shortest interval between two ``stats`` events to a client, in ms.
+    stream_stats_interval_ms: int = 100
+    #: Jobs per queue and state in a stream's snapshot.
+    stream_snapshot_jobs: int = 20
+    #: The dashboard's origin (scheme://host:port) allowed cross-origin; empty: same origin only.
+    dashboard_origin: str = ""
     #: Secret that signs dashboard session cookies.
     secret: str = "dev-insecure-secret"
 
