@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,8 @@ REDIS = web.AppKey("redis", redis.asyncio.Redis)
 METRICS = web.AppKey("metrics", CollectorRegistry)
 #: The process's settings.
 SETTINGS = web.AppKey("settings", Settings)
+#: Set while the process drains before exit: /readyz answers 503.
+DRAINING = web.AppKey("draining", asyncio.Event)
 
 #: Seconds /readyz waits for Redis before answering 503.
 READY_TIMEOUT_S = 1.0
@@ -33,7 +36,11 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Redis answers; 503 otherwise, so a load balancer stops sending traffic."""
+    """Redis answers and the process is not draining; 503 otherwise, so traffic goes elsewhere."""
+    if request.app[DRAINING].is_set():
+        return web.json_response(
+            {"status": "draining", "error": {"code": "draining", "message": "shutting down"}}, status=503
+        )
     try:
         await request.app[REDIS].ping()
     except (redis.RedisError, OSError) as exc:
@@ -55,6 +62,7 @@ def base_app(
     app = web.Application(middlewares=middlewares or [])
     app[SETTINGS] = settings
     app[METRICS] = registry or CollectorRegistry()
+    app[DRAINING] = asyncio.Event()
     app[REDIS] = redis.asyncio.Redis.from_url(
         settings.redis_url,
         decode_responses=True,
@@ -88,7 +96,31 @@ async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
                 log.error("background task failed", task=task.get_name(), error=repr(exc))
 
 
-def serve(app: web.Application, settings: Settings, port: int, service: str) -> None:
-    """Run until SIGINT/SIGTERM."""
-    log.info("listening", service=service, url=f"http://{settings.bind_host}:{port}")
-    web.run_app(app, host=settings.bind_host, port=port, print=None, access_log=None)
+#: Coroutines run on SIGTERM while the process still listens (readiness already 503).
+PRE_STOP = web.AppKey("pre_stop", list)
+
+
+def serve(app: web.Application, settings: Settings, port: int, service: str, **runner_options: Any) -> None:
+    """Run until SIGINT/SIGTERM, then drain: readiness turns 503, ``PRE_STOP`` hooks run, then shutdown.
+
+    aiohttp's own ``run_app`` stops listening before anything else, so a probe
+    could never see the 503; this keeps the socket open while draining.
+    """
+
+    async def run() -> None:
+        runner = web.AppRunner(app, access_log=None, **runner_options)
+        await runner.setup()
+        await web.TCPSite(runner, settings.bind_host, port).start()
+        log.info("listening", service=service, url=f"http://{settings.bind_host}:{port}")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping", service=service)
+        app[DRAINING].set()
+        for hook in app.get(PRE_STOP, []):
+            await hook(app)
+        await runner.cleanup()
+
+    asyncio.run(run())

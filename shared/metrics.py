@@ -130,3 +130,57 @@ class MonitorMetrics:
             ["reason"],
             registry=registry,
         )
+
+
+class StreamMetrics:
+    """The gateway's connections and the events through them."""
+
+    #: Delivery lag buckets, seconds (the target is < 50 ms).
+    LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = REGISTRY if registry is None else registry
+        self.clients = Gauge(
+            "facequeue_stream_clients_connected", "Clients connected now.", ["transport"], registry=registry
+        )
+        self.connections = Counter(
+            "facequeue_stream_connections_total", "Connections accepted.", ["transport"], registry=registry
+        )
+        self.disconnects = Counter(
+            "facequeue_stream_disconnects_total",
+            "Connections ended, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.received = Counter(
+            "facequeue_stream_events_received_total", "Events read from Redis.", ["type"], registry=registry
+        )
+        self.sent = Counter(
+            "facequeue_stream_events_sent_total", "Frames written to clients.", ["type"], registry=registry
+        )
+        self.lag = Histogram(
+            "facequeue_stream_delivery_lag_seconds",
+            "Event publish time to write to a client.",
+            buckets=self.LAG_BUCKETS,
+            registry=registry,
+        )
+        self.resumes = Counter(
+            "facequeue_stream_resumes_total",
+            "Reconnections with Last-Event-ID, by result.",
+            ["result"],
+            registry=registry,
+        )
+        self.slow_drops = Counter(
+            "facequeue_stream_slow_client_drops_total", "Clients dropped for a full queue.", registry=registry
+        )
+        self.redis_reconnects = Counter(
+            "facequeue_stream_redis_reconnects_total",
+            "Times the Redis subscription was re-established.",
+            registry=registry,
+        )
+        self.heals = Counter(
+            "facequeue_stream_heals_total",
+            "Sequence gaps healed from the events stream, by result.",
+            ["result"],
+            registry=registry,
+        )

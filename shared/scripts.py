@@ -45,6 +45,7 @@ class Lua(enum.StrEnum):
     QUEUE_HEALTH = "queue_health"
     JOBS_LIST = "jobs_list"
     QUEUE_COUNTS = "queue_counts"
+    SNAPSHOT_COUNTS = "snapshot_counts"
 
 
 def _read(name: str) -> str:

@@ -350,5 +350,28 @@ def counts(queues: Sequence[str]) -> Call[dict[str, dict[str, int]]]:
     return Call(Lua.QUEUE_COUNTS, [keys.state_key(q, s) for q, s in pairs], [], parse)
 
 
+@dataclass(frozen=True, slots=True)
+class CountsAt:
+    """Counts and paused queues as of event ``seq``."""
+
+    seq: int
+    paused: list[str]
+    counts: dict[str, dict[str, int]]
+
+
+def counts_at(queues: Sequence[str]) -> Call[CountsAt]:
+    """Counts, paused queues and the last event seq, atomically (a snapshot's base)."""
+    pairs = [(q, s) for q in queues for s in JobState]
+
+    def parse(raw: Any) -> CountsAt:
+        seq, paused, flat = raw
+        counts: dict[str, dict[str, int]] = {q: {} for q in queues}
+        for (queue, state), n in zip(pairs, flat, strict=True):
+            counts[queue][state.value] = int(n)
+        return CountsAt(int(seq), sorted(paused), counts)
+
+    return Call(Lua.SNAPSHOT_COUNTS, [keys.PAUSED, *(keys.state_key(q, s) for q, s in pairs)], [], parse)
+
+
 def _pairs(flat: list[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))

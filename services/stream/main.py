@@ -1,19 +1,69 @@
-"""Wiring of the streaming gateway process (its SSE/WebSocket fan-out is built on this)."""
+"""Wiring of the streaming gateway: one subscription, the stats ticker, SSE and WebSocket routes."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
+from services.stream.clients import Clients
+from services.stream.fanout import Fanout
+from services.stream.handlers import stream_sse, stream_ws
+from services.stream.state import CLIENTS, FANOUT, STREAM_METRICS
+from services.stream.stats import StatsTicker
 from shared.config import Settings
-from shared.http import base_app, serve
-from shared.logging import configure_logging
+from shared.http import METRICS, PRE_STOP, REDIS, base_app, serve, stop_tasks
+from shared.logging import configure_logging, get_logger
+from shared.metrics import StreamMetrics
+from shared.registry import AsyncRegistry
+
+log = get_logger(__name__)
 
 
 def build_app(settings: Settings) -> web.Application:
-    return base_app(settings)
+    app = base_app(settings)
+    metrics = StreamMetrics(app[METRICS])
+    clients = Clients(metrics)
+    fanout = Fanout(app[REDIS], clients, metrics, settings.events_maxlen)
+    app[STREAM_METRICS] = metrics
+    app[CLIENTS] = clients
+    app[FANOUT] = fanout
+    app.router.add_get("/stream", stream_sse)
+    app.router.add_get("/ws", stream_ws)
+
+    async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
+        ticker = StatsTicker(
+            AsyncRegistry(settings, app[REDIS]), clients, fanout, settings.stream_stats_interval_ms
+        )
+        tasks = [
+            asyncio.create_task(fanout.run(), name="fanout"),
+            asyncio.create_task(ticker.run(), name="stats"),
+        ]
+        yield
+        await stop_tasks(tasks)
+
+    async def drain(app: web.Application) -> None:
+        """On SIGTERM (readiness already 503): close clients gradually so they resume elsewhere."""
+        connected = list(clients)
+        log.info("draining", clients=len(connected), over_s=settings.stream_drain_s)
+        for client in connected:
+            client.close("drain")
+            await asyncio.sleep(settings.stream_drain_s / max(1, len(connected)))
+
+    app.cleanup_ctx.append(tasks_ctx)
+    app[PRE_STOP] = [drain]
+    return app
 
 
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     configure_logging(settings, "stream")
-    serve(build_app(settings), settings, settings.stream_port, "stream")
+    serve(
+        build_app(settings),
+        settings,
+        settings.stream_port,
+        "stream",
+        handler_cancellation=True,
+        shutdown_timeout=settings.stream_drain_s + 5,
+    )

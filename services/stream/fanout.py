@@ -1,0 +1,122 @@
+"""The gateway's one Redis subscription, read by one task that never waits on a client.
+
+Each message is decoded once into a :class:`Frame` and offered to every client
+that wants it. Sequence numbers are checked on the way: a gap (messages lost
+while the subscription reconnected) is healed from ``fq:events``; a sequence
+that went backwards (Redis lost its data) resets every client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import redis
+import redis.asyncio
+
+from services.stream.clients import RESNAPSHOT, Clients
+from services.stream.frames import Frame, from_published
+from services.stream.replay import read_after
+from shared import keys
+from shared.logging import get_logger
+from shared.metrics import StreamMetrics
+
+log = get_logger(__name__)
+
+#: Longest wait (s) between two attempts to resubscribe.
+MAX_BACKOFF_S = 2.0
+
+
+class Fanout:
+    """Reads ``queue:updates`` and feeds the clients' queues."""
+
+    def __init__(
+        self, client: redis.asyncio.Redis, clients: Clients, metrics: StreamMetrics, limit: int
+    ) -> None:
+        self.redis = client
+        self.clients = clients
+        self.metrics = metrics
+        #: Most events healed from the stream before giving up and resetting clients.
+        self.limit = limit
+        #: Seq of the last event offered to clients.
+        self.last_seq = 0
+        #: Set when job counts may have changed (the stats ticker's cue).
+        self.dirty = asyncio.Event()
+        self.subscribed = asyncio.Event()
+
+    async def run(self) -> None:
+        attempt = 0
+        while True:
+            try:
+                await self._subscribe_and_read()
+            except (redis.RedisError, OSError) as exc:
+                self.subscribed.clear()
+                self.metrics.redis_reconnects.inc()
+                attempt += 1
+                delay = min(MAX_BACKOFF_S, 0.05 * 2**attempt) * random.uniform(0.5, 1.0)
+                log.warning("subscription lost; resubscribing", error=str(exc), delay_s=round(delay, 2))
+                await asyncio.sleep(delay)
+            else:
+                attempt = 0
+
+    async def _subscribe_and_read(self) -> None:
+        pubsub = self.redis.pubsub()
+        try:
+            await pubsub.subscribe(keys.UPDATES_CHANNEL)
+            # Whatever was published while we were not subscribed comes from the stream.
+            await self.heal(first=self.last_seq == 0)
+            self.subscribed.set()
+            async for message in pubsub.listen():
+                if message["type"] == "message":
+                    await self.on_message(message["data"])
+        finally:
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def on_message(self, payload: str) -> None:
+        frame = from_published(payload)
+        assert frame.seq is not None
+        self.metrics.received.labels(frame.type).inc()
+        if frame.seq == self.last_seq + 1:
+            self.deliver(frame)
+        elif frame.seq > self.last_seq + 1:
+            await self.heal()
+            if frame.seq > self.last_seq:  # not already among the healed events
+                self.deliver(frame)
+        elif int(await self.redis.get(keys.EVENTS_SEQ) or 0) < self.last_seq:
+            # The sequence restarted: Redis lost its data. Everyone starts over.
+            self.reset_all(frame.seq - 1)
+            self.deliver(frame)
+        # else: a duplicate of an event already healed from the stream.
+
+    def deliver(self, frame: Frame) -> None:
+        assert frame.seq is not None
+        self.last_seq = frame.seq
+        if frame.type in ("job", "pause"):
+            self.dirty.set()
+        self.clients.broadcast(frame)
+
+    async def heal(self, *, first: bool = False) -> None:
+        """Deliver what the stream holds after ``last_seq``; reset clients if it is gone."""
+        current = int(await self.redis.get(keys.EVENTS_SEQ) or 0)
+        if first:
+            self.last_seq = current
+            return
+        if current == self.last_seq:
+            return
+        missed = await read_after(self.redis, self.last_seq, self.limit)
+        if missed is None:
+            self.metrics.heals.labels("reset").inc()
+            log.warning(
+                "events lost beyond the stream; resetting clients", last_seq=self.last_seq, now=current
+            )
+            self.reset_all(current)
+            return
+        self.metrics.heals.labels("replayed").inc()
+        for frame in missed:
+            self.deliver(frame)
+
+    def reset_all(self, seq: int) -> None:
+        self.last_seq = seq
+        self.dirty.set()
+        for client in self.clients:
+            self.clients.offer(client, RESNAPSHOT)

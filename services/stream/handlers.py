@@ -1,0 +1,256 @@
+"""``GET /stream`` (SSE) and ``GET /ws`` (WebSocket): snapshot or replay, then live frames.
+
+A handler registers its client before reading the snapshot or the missed
+events, so nothing published meanwhile is lost; frames it already covered
+are skipped by seq. It waits only on its own queue; the connection closing
+cancels it (the server runs with handler cancellation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import re
+import time
+from typing import Protocol
+
+from aiohttp import WSMsgType, web
+from aiohttp_sse import EventSourceResponse
+
+from services.stream.clients import RESNAPSHOT, Client
+from services.stream.frames import DEFAULT_TOPICS, TOPICS, Frame, gateway_frame
+from services.stream.replay import read_after
+from services.stream.snapshot import build_snapshot
+from services.stream.state import CLIENTS, FANOUT, STREAM_METRICS
+from shared.auth import configured, role_of
+from shared.http import DRAINING, REDIS, SETTINGS
+from shared.metrics import StreamMetrics
+from shared.registry import AsyncRegistry
+
+#: Seconds a new client waits for the gateway's subscription (after a Redis outage) before a 503.
+SUBSCRIBE_WAIT_S = 5.0
+#: Seconds a write may take before the client counts as stalled.
+SEND_TIMEOUT_S = 10.0
+#: Reconnection delay hint range (ms): jittered so a restart does not bring every client back at once.
+RETRY_MS = (1000, 3000)
+_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+
+
+class BadRequest(Exception):
+    """A query parameter the gateway cannot serve."""
+
+
+class Sink(Protocol):
+    async def send(self, frame: Frame) -> None: ...
+
+
+def error(status: int, code: str, message: str, request: web.Request) -> web.Response:
+    return web.json_response(
+        {"error": {"code": code, "message": message}}, status=status, headers=cors_headers(request)
+    )
+
+
+def cors_headers(request: web.Request) -> dict[str, str]:
+    """CORS only for the configured dashboard origin (with its cookie)."""
+    origin = request.headers.get("Origin")
+    allowed = request.app[SETTINGS].dashboard_origin
+    if origin and allowed and origin == allowed:
+        return {
+            "Access-Control-Allow-Origin": origin,
+            "Access-Control-Allow-Credentials": "true",
+            "Vary": "Origin",
+        }
+    return {}
+
+
+def parse(request: web.Request, last_id: str | None) -> tuple[frozenset[str], str | None, int | None]:
+    raw_topics = request.query.get("topics")
+    topics = DEFAULT_TOPICS if raw_topics is None else frozenset(t for t in raw_topics.split(",") if t)
+    if not topics or not topics <= TOPICS:
+        raise BadRequest(f"topics must be a comma-separated subset of {','.join(sorted(TOPICS))}")
+    queue = request.query.get("queue")
+    if queue is not None and not _QUEUE_NAME.match(queue):
+        raise BadRequest("queue must be 1-200 letters, digits or _.:-")
+    last: int | None = None
+    if last_id not in (None, ""):
+        if not last_id.isdigit() or len(last_id) > 15:
+            raise BadRequest("Last-Event-ID must be a non-negative integer")
+        last = int(last_id)
+    return topics, queue, last
+
+
+def refuse(request: web.Request) -> web.Response | None:
+    """401 without a valid token or session cookie; a viewer may stream."""
+    settings = request.app[SETTINGS]
+    if not configured(settings):
+        return error(401, "unauthorized", "no token is configured: set FQ_ADMIN_TOKEN", request)
+    if role_of(settings, request.headers, request.cookies) is None:
+        return error(401, "unauthorized", "a valid bearer token or session cookie is required", request)
+    return None
+
+
+async def serve_client(request: web.Request, client: Client, sink: Sink, last_id: int | None) -> None:
+    """Snapshot (or replay), then frames until the connection or the gateway ends."""
+    app = request.app
+    registry = AsyncRegistry(app[SETTINGS], app[REDIS])
+    cursor = await begin(registry, client, sink, last_id, app[STREAM_METRICS])
+    while True:
+        item = await client.queue.get()
+        if item == RESNAPSHOT:
+            cursor = await reset(registry, client, sink)
+            continue
+        assert isinstance(item, Frame)
+        if item.seq is not None and item.seq <= cursor:
+            continue  # already covered by the snapshot or the replay
+        await sink.send(item)
+        if item.seq is not None:
+            cursor = item.seq
+
+
+async def begin(
+    registry: AsyncRegistry, client: Client, sink: Sink, last_id: int | None, metrics: StreamMetrics
+) -> int:
+    """Replay what a reconnecting client missed, or (first visit, or gone) a snapshot; returns the cursor."""
+    if last_id is not None:
+        missed = await read_after(registry.client, last_id, registry.settings.events_maxlen)
+        if missed is not None:
+            metrics.resumes.labels("replayed").inc()
+            for frame in missed:
+                if client.wants(frame):
+                    await sink.send(frame)
+            return missed[-1].seq if missed and missed[-1].seq is not None else last_id
+        metrics.resumes.labels("reset").inc()
+        return await reset(registry, client, sink)
+    return await snapshot(registry, client, sink)
+
+
+async def snapshot(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
+    frame = await build_snapshot(registry, client.queue_filter, registry.settings.stream_snapshot_jobs)
+    await sink.send(frame)
+    return frame.last_id
+
+
+async def reset(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
+    """What was missed is gone: say so, then start over from a snapshot."""
+    await sink.send(gateway_frame("reset", {"reason": "events no longer available"}, 0, client.queue_filter))
+    return await snapshot(registry, client, sink)
+
+
+class SseSink:
+    def __init__(self, response: EventSourceResponse, request: web.Request) -> None:
+        self.response = response
+        self.metrics = request.app[STREAM_METRICS]
+
+    async def send(self, frame: Frame) -> None:
+        async with asyncio.timeout(SEND_TIMEOUT_S):
+            await self.response.write(frame.sse)
+        self.metrics.sent.labels(frame.type).inc()
+        self.metrics.lag.observe(max(0.0, time.time() - frame.ts))
+
+
+class WsSink:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
+        self.ws = ws
+        self.metrics = request.app[STREAM_METRICS]
+
+    async def send(self, frame: Frame) -> None:
+        async with asyncio.timeout(SEND_TIMEOUT_S):
+            await self.ws.send_str(frame.ws)
+        self.metrics.sent.labels(frame.type).inc()
+        self.metrics.lag.observe(max(0.0, time.time() - frame.ts))
+
+
+Params = tuple[frozenset[str], str | None, int | None]
+
+
+async def _prologue(request: web.Request, last_id: str | None) -> web.Response | Params:
+    if (refused := refuse(request)) is not None:
+        return refused
+    try:
+        params = parse(request, last_id)
+    except BadRequest as exc:
+        return error(400, "bad_request", str(exc), request)
+    if request.app[DRAINING].is_set():
+        return error(503, "draining", "this gateway is shutting down; connect to another", request)
+    fanout = request.app[FANOUT]
+    try:
+        await asyncio.wait_for(fanout.subscribed.wait(), SUBSCRIBE_WAIT_S)
+    except TimeoutError:
+        return error(503, "redis_unavailable", "the gateway is not subscribed to Redis", request)
+    return params
+
+
+async def stream_sse(request: web.Request) -> web.StreamResponse:
+    prologue = await _prologue(request, request.headers.get("Last-Event-ID"))
+    if isinstance(prologue, web.Response):
+        return prologue
+    topics, queue, last_id = prologue
+    settings = request.app[SETTINGS]
+    client = Client("sse", topics, queue, settings.stream_client_buffer)
+    response = EventSourceResponse(ping_interval=settings.stream_ping_s, headers=cors_headers(request))
+    await response.prepare(request)
+    await response.write(f"retry: {random.randint(*RETRY_MS)}\r\n\r\n".encode())
+    await _run(request, client, SseSink(response, request), last_id)
+    if client.closed_reason == "slow":
+        response._abort_transport()
+    else:
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()
+    return response
+
+
+async def stream_ws(request: web.Request) -> web.StreamResponse:
+    origin = request.headers.get("Origin")
+    allowed = {request.app[SETTINGS].dashboard_origin, f"{request.scheme}://{request.host}"}
+    if origin and origin not in allowed:
+        return error(403, "forbidden", "cross-origin WebSocket refused", request)
+    prologue = await _prologue(request, request.query.get("last_event_id"))
+    if isinstance(prologue, web.Response):
+        return prologue
+    topics, queue, last_id = prologue
+    settings = request.app[SETTINGS]
+    client = Client("ws", topics, queue, settings.stream_client_buffer)
+    ws = web.WebSocketResponse(heartbeat=settings.stream_ping_s)
+    await ws.prepare(request)
+
+    async def read_until_closed() -> None:
+        async for message in ws:
+            if message.type in (WSMsgType.CLOSE, WSMsgType.ERROR):
+                break
+        if client.closed_reason is None and client.task is not None:
+            client.task.cancel()  # the client left: end the handler
+
+    reader = asyncio.create_task(read_until_closed())
+    try:
+        await _run(request, client, WsSink(ws, request), last_id)
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    if not ws.closed:
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await ws.close(code=1001 if client.closed_reason == "drain" else 1008, message=b"resume")
+    return ws
+
+
+async def _run(request: web.Request, client: Client, sink: Sink, last_id: int | None) -> None:
+    """Serve until the client leaves (cancellation) or the gateway closes it (slow, drain)."""
+    clients = request.app[CLIENTS]
+    client.task = asyncio.current_task()
+    clients.add(client)
+    reason = "client"
+    try:
+        await serve_client(request, client, sink, last_id)
+    except asyncio.CancelledError:
+        if client.closed_reason is None:
+            raise  # the connection is gone: let aiohttp finish the cancellation
+        current = asyncio.current_task()
+        if current is not None:
+            current.uncancel()
+        reason = client.closed_reason
+    except (TimeoutError, ConnectionResetError, RuntimeError):
+        client.closed_reason = client.closed_reason or "slow"
+        reason = client.closed_reason
+    finally:
+        clients.remove(client, reason)

@@ -1,0 +1,39 @@
+"""The first frame of every connection: the whole state, as of one event sequence number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.stream.frames import Frame, gateway_frame
+from shared import catalog, transitions
+from shared.registry import AsyncRegistry
+from shared.states import JobState
+from shared.workers import read_workers
+
+
+async def queues_of(registry: AsyncRegistry, queue_filter: str | None) -> list[str]:
+    if queue_filter is not None:
+        return [queue_filter]
+    return sorted(set(await registry.queues()) | set(catalog.queues()))
+
+
+async def build_snapshot(registry: AsyncRegistry, queue_filter: str | None, jobs_per_state: int) -> Frame:
+    """Counts and paused queues read atomically with the seq; workers and jobs just after.
+
+    Workers and jobs may be a few events newer than ``seq``; the events that
+    follow the snapshot then repeat what they already show, which consumers
+    deduplicate (they are idempotent by contract).
+    """
+    queues = await queues_of(registry, queue_filter)
+    base = await registry.run(transitions.counts_at(queues))
+    seconds, micros = await registry.client.time()
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    workers = await read_workers(registry.client, now_ms, registry.settings)
+    jobs: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for queue in queues:
+        jobs[queue] = {}
+        for state in JobState:
+            page, _ = await registry.run(transitions.list_jobs(queue, state, jobs_per_state))
+            jobs[queue][state.value] = [job.to_dict() for job in page]
+    data = {"counts": base.counts, "paused": base.paused, "workers": workers, "jobs": jobs}
+    return gateway_frame("snapshot", data, base.seq, queue_filter)
