@@ -81,6 +81,9 @@ class Settings:
     stream_drain_s: float = 30.0
     #: Frames a stream client may have queued before it counts as too slow and is dropped.
     stream_client_buffer: int = 1000
+    #: Kernel send buffer of each stream socket, in bytes: bounds memory per connection (Linux
+    #: would grow it to 4 MiB) and lets a stalled client fill its queue, and be dropped, quickly.
+    stream_socket_sndbuf: int = 65_536
     #: Shortest interval between two ``stats`` events to a client, in ms.
     stream_stats_interval_ms: int = 100
     #: Jobs per queue and state in a stream's snapshot.

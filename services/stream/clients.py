@@ -69,6 +69,8 @@ class Clients:
 
     def offer(self, client: Client, item: Frame | str) -> None:
         """Queue without waiting; a client whose queue is full is dropped, never waited for."""
+        if client.closed_reason is not None:
+            return
         try:
             client.queue.put_nowait(item)
         except asyncio.QueueFull:

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import random
 import re
+import socket
 import time
 from typing import Protocol
 
@@ -190,8 +191,11 @@ async def stream_sse(request: web.Request) -> web.StreamResponse:
     client = Client("sse", topics, queue, settings.stream_client_buffer)
     response = EventSourceResponse(ping_interval=settings.stream_ping_s, headers=cors_headers(request))
     await response.prepare(request)
-    await response.write(f"retry: {random.randint(*RETRY_MS)}\r\n\r\n".encode())
-    await _run(request, client, SseSink(response, request), last_id)
+    try:
+        await response.write(f"retry: {random.randint(*RETRY_MS)}\r\n\r\n".encode())
+        await _run(request, client, SseSink(response, request), last_id)
+    finally:
+        response.stop_streaming()  # ends aiohttp-sse's ping task with the connection
     if client.closed_reason == "slow":
         response._abort_transport()
     else:
@@ -234,8 +238,16 @@ async def stream_ws(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+def _bound_socket_buffer(request: web.Request) -> None:
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, request.app[SETTINGS].stream_socket_sndbuf)
+
+
 async def _run(request: web.Request, client: Client, sink: Sink, last_id: int | None) -> None:
     """Serve until the client leaves (cancellation) or the gateway closes it (slow, drain)."""
+    _bound_socket_buffer(request)
     clients = request.app[CLIENTS]
     client.task = asyncio.current_task()
     clients.add(client)

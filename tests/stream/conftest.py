@@ -1,0 +1,126 @@
+"""Gateway fixtures: in-process over real loopback HTTP, or as a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.stream.main import build_app
+from shared.config import Settings
+from shared.stream_client import SseEvent, read_events
+from tests.conftest import ROOT, ServiceProcess, free_port, wait_for
+
+AUTH = {"Authorization": "Bearer test-viewer-token"}
+
+
+class Stream:
+    """One open SSE connection and its parsed events."""
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self._events = read_events(response)
+
+    async def next(self, timeout: float = 5.0) -> SseEvent:
+        return await asyncio.wait_for(anext(self._events), timeout)
+
+    async def until(self, predicate: Callable[[SseEvent], bool], timeout: float = 10.0) -> SseEvent:
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await anext(self._events)
+                if predicate(event):
+                    return event
+
+    async def take(
+        self, count: int, kinds: tuple[str, ...] = ("job",), timeout: float = 15.0
+    ) -> list[SseEvent]:
+        out: list[SseEvent] = []
+        async with asyncio.timeout(timeout):
+            while len(out) < count:
+                event = await anext(self._events)
+                if event.event in kinds:
+                    out.append(event)
+        return out
+
+    def close(self) -> None:
+        self.response.close()
+
+
+async def open_stream(
+    base: str | TestClient[Any, Any],
+    session: aiohttp.ClientSession | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    last_id: int | None = None,
+    **params: str,
+) -> Stream:
+    all_headers = {**AUTH, **(headers or {})}
+    if last_id is not None:
+        all_headers["Last-Event-ID"] = str(last_id)
+    if isinstance(base, TestClient):
+        response = await base.get("/stream", params=params, headers=all_headers)
+    else:
+        assert session is not None
+        response = await session.get(f"{base}/stream", params=params, headers=all_headers)
+    assert response.status == 200, await response.text()
+    return Stream(response)
+
+
+@pytest.fixture
+async def gateway(
+    aiohttp_client: Callable[..., Any], settings: Settings
+) -> AsyncIterator[TestClient[Any, Any]]:
+    client: TestClient[Any, Any] = await aiohttp_client(build_app(settings))
+    yield client
+
+
+@pytest.fixture
+def start_gateway(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """Gateway subprocesses; waits for readiness, always stops them."""
+    import urllib.request
+
+    started: list[ServiceProcess] = []
+
+    def start(**overrides: Any) -> ServiceProcess:
+        gw_settings = dataclasses.replace(settings, stream_port=free_port(), **overrides)
+        log_path = tmp_path / f"stream-{len(started)}.log"
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "services.stream"],
+                cwd=ROOT,
+                env={**os.environ, **gw_settings.to_env()},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        service = ServiceProcess(proc, gw_settings, log_path)
+        started.append(service)
+
+        def ready() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"gateway exited early:\n{service.log()}")
+            try:
+                url = f"http://127.0.0.1:{gw_settings.stream_port}/readyz"
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    return bool(r.status == 200)
+            except OSError:
+                return False
+
+        wait_for(ready, timeout=30, what="gateway readiness")
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+def url_of(service: ServiceProcess) -> str:
+    return f"http://127.0.0.1:{service.settings.stream_port}"
