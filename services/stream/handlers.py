@@ -14,6 +14,7 @@ import random
 import re
 import socket
 import time
+from collections import Counter
 from typing import Protocol
 
 from aiohttp import WSMsgType, web
@@ -31,6 +32,8 @@ from shared.registry import AsyncRegistry
 
 #: Seconds a new client waits for the gateway's subscription (after a Redis outage) before a 503.
 SUBSCRIBE_WAIT_S = 5.0
+#: Most frames written in one go.
+MAX_BATCH = 256
 #: Seconds a write may take before the client counts as stalled.
 SEND_TIMEOUT_S = 10.0
 #: Reconnection delay hint range (ms): jittered so a restart does not bring every client back at once.
@@ -43,7 +46,7 @@ class BadRequest(Exception):
 
 
 class Sink(Protocol):
-    async def send(self, frame: Frame) -> None: ...
+    async def send(self, frames: list[Frame]) -> None: ...
 
 
 def error(status: int, code: str, message: str, request: web.Request) -> web.Response:
@@ -97,16 +100,25 @@ async def serve_client(request: web.Request, client: Client, sink: Sink, last_id
     registry = AsyncRegistry(app[SETTINGS], app[REDIS])
     cursor = await begin(registry, client, sink, last_id, app[STREAM_METRICS])
     while True:
-        item = await client.queue.get()
-        if item == RESNAPSHOT:
-            cursor = await reset(registry, client, sink)
-            continue
-        assert isinstance(item, Frame)
-        if item.seq is not None and item.seq <= cursor:
-            continue  # already covered by the snapshot or the replay
-        await sink.send(item)
-        if item.seq is not None:
-            cursor = item.seq
+        # Everything already queued goes out in one write: under load, one syscall per
+        # batch instead of one per frame.
+        items = [await client.queue.get()]
+        while len(items) < MAX_BATCH and not client.queue.empty():
+            items.append(client.queue.get_nowait())
+        batch: list[Frame] = []
+        for item in items:
+            if item == RESNAPSHOT:
+                await sink.send(batch)
+                batch = []
+                cursor = await reset(registry, client, sink)
+                continue
+            assert isinstance(item, Frame)
+            if item.seq is not None and item.seq <= cursor:
+                continue  # already covered by the snapshot or the replay
+            batch.append(item)
+            if item.seq is not None:
+                cursor = item.seq
+        await sink.send(batch)
 
 
 async def begin(
@@ -117,9 +129,9 @@ async def begin(
         missed = await read_after(registry.client, last_id, registry.settings.events_maxlen)
         if missed is not None:
             metrics.resumes.labels("replayed").inc()
-            for frame in missed:
-                if client.wants(frame):
-                    await sink.send(frame)
+            wanted = [frame for frame in missed if client.wants(frame)]
+            for at in range(0, len(wanted), MAX_BATCH):
+                await sink.send(wanted[at : at + MAX_BATCH])
             return missed[-1].seq if missed and missed[-1].seq is not None else last_id
         metrics.resumes.labels("reset").inc()
         return await reset(registry, client, sink)
@@ -128,13 +140,15 @@ async def begin(
 
 async def snapshot(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
     frame = await build_snapshot(registry, client.queue_filter, registry.settings.stream_snapshot_jobs)
-    await sink.send(frame)
+    await sink.send([frame])
     return frame.last_id
 
 
 async def reset(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
     """What was missed is gone: say so, then start over from a snapshot."""
-    await sink.send(gateway_frame("reset", {"reason": "events no longer available"}, 0, client.queue_filter))
+    await sink.send(
+        [gateway_frame("reset", {"reason": "events no longer available"}, 0, client.queue_filter)]
+    )
     return await snapshot(registry, client, sink)
 
 
@@ -143,11 +157,12 @@ class SseSink:
         self.response = response
         self.metrics = request.app[STREAM_METRICS]
 
-    async def send(self, frame: Frame) -> None:
+    async def send(self, frames: list[Frame]) -> None:
+        if not frames:
+            return
         async with asyncio.timeout(SEND_TIMEOUT_S):
-            await self.response.write(frame.sse)
-        self.metrics.sent.labels(frame.type).inc()
-        self.metrics.lag.observe(max(0.0, time.time() - frame.ts))
+            await self.response.write(b"".join(frame.sse for frame in frames))
+        observe(self.metrics, frames)
 
 
 class WsSink:
@@ -155,11 +170,19 @@ class WsSink:
         self.ws = ws
         self.metrics = request.app[STREAM_METRICS]
 
-    async def send(self, frame: Frame) -> None:
+    async def send(self, frames: list[Frame]) -> None:
         async with asyncio.timeout(SEND_TIMEOUT_S):
-            await self.ws.send_str(frame.ws)
-        self.metrics.sent.labels(frame.type).inc()
-        self.metrics.lag.observe(max(0.0, time.time() - frame.ts))
+            for frame in frames:
+                await self.ws.send_str(frame.ws)
+        observe(self.metrics, frames)
+
+
+def observe(metrics: StreamMetrics, frames: list[Frame]) -> None:
+    """Count frames by type; lag once per write, from its oldest frame (the batch's worst)."""
+    for kind, count in Counter(frame.type for frame in frames).items():
+        metrics.sent.labels(kind).inc(count)
+    if frames:
+        metrics.lag.observe(max(0.0, time.time() - frames[0].ts))
 
 
 Params = tuple[frozenset[str], str | None, int | None]
