@@ -24,6 +24,10 @@ SETTINGS = web.AppKey("settings", Settings)
 #: Set while the process drains before exit: /readyz answers 503.
 DRAINING = web.AppKey("draining", asyncio.Event)
 
+#: Redis connections a process opens at most.
+REDIS_POOL_SIZE = 64
+#: Seconds a request waits for a free Redis connection before failing.
+REDIS_POOL_WAIT_S = 20.0
 #: Seconds /readyz waits for Redis before answering 503.
 READY_TIMEOUT_S = 1.0
 
@@ -63,19 +67,24 @@ def base_app(
     app[SETTINGS] = settings
     app[METRICS] = registry or CollectorRegistry()
     app[DRAINING] = asyncio.Event()
-    app[REDIS] = redis.asyncio.Redis.from_url(
+    # A blocking pool: a burst (thousands of dashboards reconnecting at once) waits for a
+    # connection instead of failing with "Too many connections".
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=REDIS_POOL_SIZE,
+        timeout=REDIS_POOL_WAIT_S,
         decode_responses=True,
         socket_connect_timeout=READY_TIMEOUT_S,
         socket_timeout=5,
     )
+    app[REDIS] = redis.asyncio.Redis(connection_pool=pool)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
 
     async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
-        await app[REDIS].aclose()
+        await app[REDIS].aclose(close_connection_pool=True)
 
     # A cleanup context (not on_cleanup): contexts unwind in reverse, so tasks a
     # service adds after this one stop before the client they use is closed.

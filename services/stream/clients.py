@@ -24,6 +24,9 @@ class Client:
     queue: asyncio.Queue[Frame | str] = field(init=False)
     #: Why it was closed by the gateway (slow, drain), if it was.
     closed_reason: str | None = None
+    #: The process's snapshot slots (set by Clients.add): a reconnect storm queues there
+    #: instead of flooding Redis.
+    snapshot_slots: asyncio.Semaphore = field(init=False)
     #: The handler's task, cancelled to close the connection.
     task: asyncio.Task[object] | None = None
 
@@ -46,9 +49,13 @@ class Client:
 class Clients:
     """Every connected client of this process."""
 
+    #: Snapshots built at once by this process.
+    SNAPSHOT_CONCURRENCY = 16
+
     def __init__(self, metrics: StreamMetrics) -> None:
         self._clients: set[Client] = set()
         self.metrics = metrics
+        self.snapshot_slots = asyncio.Semaphore(self.SNAPSHOT_CONCURRENCY)
 
     def __iter__(self) -> Iterator[Client]:
         return iter(list(self._clients))
@@ -57,6 +64,7 @@ class Clients:
         return len(self._clients)
 
     def add(self, client: Client) -> None:
+        client.snapshot_slots = self.snapshot_slots
         self._clients.add(client)
         self.metrics.connections.labels(client.transport).inc()
         self.metrics.clients.labels(client.transport).inc()

@@ -139,7 +139,8 @@ async def begin(
 
 
 async def snapshot(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
-    frame = await build_snapshot(registry, client.queue_filter, registry.settings.stream_snapshot_jobs)
+    async with client.snapshot_slots:
+        frame = await build_snapshot(registry, client.queue_filter, registry.settings.stream_snapshot_jobs)
     await sink.send([frame])
     return frame.last_id
 

@@ -227,3 +227,19 @@ async def test_session_cookie_authenticates_a_browser_stream(
     forged = cookie[:-2] + "xx"
     response = await gateway.get("/stream", headers={"Cookie": f"{SESSION_COOKIE}={forged}"})
     assert response.status == 401
+
+
+async def test_idle_connection_gets_keep_alive_comments_and_a_retry_hint(
+    aiohttp_client: Callable[..., Any], settings: Settings
+) -> None:
+    gateway: TestClient[Any, Any] = await aiohttp_client(
+        build_app(dataclasses.replace(settings, stream_ping_s=0.2))
+    )
+    response = await gateway.get("/stream", headers=AUTH)
+    raw = b""
+    async with asyncio.timeout(5):
+        while raw.count(b": ping") < 2:
+            raw += await response.content.readany()
+    first = raw.split(b"\r\n\r\n", 1)[0].decode()
+    assert first.startswith("retry: ") and 1000 <= int(first.split(": ")[1]) <= 3000
+    response.close()
