@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-recovery", action="store_true", help="skip the ~20 s kill -9 recovery run")
+    parser.add_argument("--skip-stream", action="store_true", help="skip the ~3 min stream gateway runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = localredis.start(Path(tmp))
@@ -55,6 +56,10 @@ def main() -> None:
         from bench import recovery
 
         recovery.main()
+    if not args.skip_stream:
+        from bench import stream_fanout
+
+        stream_fanout.main()
 
 
 if __name__ == "__main__":
