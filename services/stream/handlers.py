@@ -1,9 +1,8 @@
 """``GET /stream`` (SSE) and ``GET /ws`` (WebSocket): snapshot or replay, then live frames.
 
-A handler registers its client before reading the snapshot or the missed
-events, so nothing published meanwhile is lost; frames it already covered
-are skipped by seq. It waits only on its own queue; the connection closing
-cancels it (the server runs with handler cancellation).
+Each checks auth and parameters, registers a client and runs its session
+(session.py). A handler waits only on its client's queue; the connection
+closing cancels it (the server runs with handler cancellation).
 """
 
 from __future__ import annotations
@@ -13,29 +12,20 @@ import contextlib
 import random
 import re
 import socket
-import time
-from collections import Counter
-from typing import Protocol
 
 from aiohttp import WSMsgType, web
 from aiohttp_sse import EventSourceResponse
 
-from services.stream.clients import RESNAPSHOT, Client
-from services.stream.frames import DEFAULT_TOPICS, TOPICS, Frame, gateway_frame
-from services.stream.replay import read_after
-from services.stream.snapshot import build_snapshot
-from services.stream.state import CLIENTS, FANOUT, STREAM_METRICS
+from services.stream.clients import Client
+from services.stream.frames import DEFAULT_TOPICS, TOPICS
+from services.stream.session import Sink, serve_client
+from services.stream.sinks import SseSink, WsSink
+from services.stream.state import CLIENTS, FANOUT
 from shared.auth import configured, role_of
-from shared.http import DRAINING, REDIS, SETTINGS
-from shared.metrics import StreamMetrics
-from shared.registry import AsyncRegistry
+from shared.http import DRAINING, SETTINGS
 
 #: Seconds a new client waits for the gateway's subscription (after a Redis outage) before a 503.
 SUBSCRIBE_WAIT_S = 5.0
-#: Most frames written in one go.
-MAX_BATCH = 256
-#: Seconds a write may take before the client counts as stalled.
-SEND_TIMEOUT_S = 10.0
 #: Reconnection delay hint range (ms): jittered so a restart does not bring every client back at once.
 RETRY_MS = (1000, 3000)
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
@@ -43,10 +33,6 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
 
 class BadRequest(Exception):
     """A query parameter the gateway cannot serve."""
-
-
-class Sink(Protocol):
-    async def send(self, frames: list[Frame]) -> None: ...
 
 
 def error(status: int, code: str, message: str, request: web.Request) -> web.Response:
@@ -92,98 +78,6 @@ def refuse(request: web.Request) -> web.Response | None:
     if role_of(settings, request.headers, request.cookies) is None:
         return error(401, "unauthorized", "a valid bearer token or session cookie is required", request)
     return None
-
-
-async def serve_client(request: web.Request, client: Client, sink: Sink, last_id: int | None) -> None:
-    """Snapshot (or replay), then frames until the connection or the gateway ends."""
-    app = request.app
-    registry = AsyncRegistry(app[SETTINGS], app[REDIS])
-    cursor = await begin(registry, client, sink, last_id, app[STREAM_METRICS])
-    while True:
-        # Everything already queued goes out in one write: under load, one syscall per
-        # batch instead of one per frame.
-        items = [await client.queue.get()]
-        while len(items) < MAX_BATCH and not client.queue.empty():
-            items.append(client.queue.get_nowait())
-        batch: list[Frame] = []
-        for item in items:
-            if item == RESNAPSHOT:
-                await sink.send(batch)
-                batch = []
-                cursor = await reset(registry, client, sink)
-                continue
-            assert isinstance(item, Frame)
-            if item.seq is not None and item.seq <= cursor:
-                continue  # already covered by the snapshot or the replay
-            batch.append(item)
-            if item.seq is not None:
-                cursor = item.seq
-        await sink.send(batch)
-
-
-async def begin(
-    registry: AsyncRegistry, client: Client, sink: Sink, last_id: int | None, metrics: StreamMetrics
-) -> int:
-    """Replay what a reconnecting client missed, or (first visit, or gone) a snapshot; returns the cursor."""
-    if last_id is not None:
-        missed = await read_after(registry.client, last_id, registry.settings.events_maxlen)
-        if missed is not None:
-            metrics.resumes.labels("replayed").inc()
-            wanted = [frame for frame in missed if client.wants(frame)]
-            for at in range(0, len(wanted), MAX_BATCH):
-                await sink.send(wanted[at : at + MAX_BATCH])
-            return missed[-1].seq if missed and missed[-1].seq is not None else last_id
-        metrics.resumes.labels("reset").inc()
-        return await reset(registry, client, sink)
-    return await snapshot(registry, client, sink)
-
-
-async def snapshot(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
-    async with client.snapshot_slots:
-        frame = await build_snapshot(registry, client.queue_filter, registry.settings.stream_snapshot_jobs)
-    await sink.send([frame])
-    return frame.last_id
-
-
-async def reset(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
-    """What was missed is gone: say so, then start over from a snapshot."""
-    await sink.send(
-        [gateway_frame("reset", {"reason": "events no longer available"}, 0, client.queue_filter)]
-    )
-    return await snapshot(registry, client, sink)
-
-
-class SseSink:
-    def __init__(self, response: EventSourceResponse, request: web.Request) -> None:
-        self.response = response
-        self.metrics = request.app[STREAM_METRICS]
-
-    async def send(self, frames: list[Frame]) -> None:
-        if not frames:
-            return
-        async with asyncio.timeout(SEND_TIMEOUT_S):
-            await self.response.write(b"".join(frame.sse for frame in frames))
-        observe(self.metrics, frames)
-
-
-class WsSink:
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
-        self.ws = ws
-        self.metrics = request.app[STREAM_METRICS]
-
-    async def send(self, frames: list[Frame]) -> None:
-        async with asyncio.timeout(SEND_TIMEOUT_S):
-            for frame in frames:
-                await self.ws.send_str(frame.ws)
-        observe(self.metrics, frames)
-
-
-def observe(metrics: StreamMetrics, frames: list[Frame]) -> None:
-    """Count frames by type; lag once per write, from its oldest frame (the batch's worst)."""
-    for kind, count in Counter(frame.type for frame in frames).items():
-        metrics.sent.labels(kind).inc(count)
-    if frames:
-        metrics.lag.observe(max(0.0, time.time() - frames[0].ts))
 
 
 Params = tuple[frozenset[str], str | None, int | None]
