@@ -69,6 +69,8 @@ class Job:
     traceback: str
     worker: str
     gen: int
+    #: Every transition of the job, oldest first: seq, ts, from, to and their details.
+    timeline: list[dict[str, Any]]
 
     @classmethod
     def from_hash(cls, fields: dict[str, str]) -> Job:
@@ -95,6 +97,7 @@ class Job:
             traceback=fields.get("traceback", ""),
             worker=fields.get("worker", ""),
             gen=int(fields.get("gen") or 0),
+            timeline=[json.loads(line) for line in fields.get("timeline", "").splitlines() if line],
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import workers
+from services.api import jobs, openapi, queues, workers
 from services.api.auth import auth_middleware
 from services.api.errors import error_middleware
 from services.api.state import REGISTRY
@@ -19,7 +19,8 @@ def build_app(settings: Settings) -> web.Application:
     app = base_app(settings, middlewares=[error_middleware, auth_middleware])
     app[REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app.router.add_get("/", status_page)
-    workers.add_routes(app)
+    app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
+    openapi.add(app, *jobs.ROUTES, *queues.ROUTES, *workers.ROUTES)
     return app
 
 

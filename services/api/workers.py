@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api.auth import ROLE
+from services.api.models import WorkerList, WorkerRemoval
+from services.api.openapi import Route
 from services.api.state import REGISTRY
 from shared import catalog, transitions
 from shared.workers import read_workers
@@ -31,6 +33,21 @@ async def remove_worker(request: web.Request) -> web.Response:
     )
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/v1/workers", list_workers)
-    app.router.add_delete("/api/v1/workers/{worker_id}", remove_worker)
+ROUTES = [
+    Route(
+        "GET",
+        "/api/v1/workers",
+        list_workers,
+        "Worker processes, live and recently dead",
+        response=WorkerList,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/workers/{worker_id}",
+        remove_worker,
+        "Drain a live worker or forget a dead one",
+        response=WorkerRemoval,
+        status=202,
+        errors=(403, 404),
+    ),
+]

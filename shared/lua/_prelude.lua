@@ -55,13 +55,30 @@ local function emit(etype, data, ts_ms)
   return emit_raw(etype, cjson.encode(data), ts_ms)
 end
 
--- A job transition event; from/to nil mean created/removed.
+-- Bytes of timeline a job keeps (its oldest entries are dropped beyond this).
+local TIMELINE_MAX = 32768
+
+-- A job transition event; from/to nil mean created/removed. Also appended to the
+-- job's own timeline (one JSON line per event), so its history is one HGET away.
 local function job_event(job_id, queue, from, to, extra, ts_ms)
   local data = {job = job_id, queue = queue, from = from or cjson.null, to = to or cjson.null}
   if extra then
     for k, v in pairs(extra) do data[k] = v end
   end
-  return emit('job', data, ts_ms)
+  local seq = emit('job', data, ts_ms)
+  local job_key = job_prefix .. job_id
+  if to and redis.call('EXISTS', job_key) == 1 then
+    data.seq = seq
+    data.ts = ts_ms / 1000
+    data.job = nil
+    data.queue = nil
+    local timeline = (redis.call('HGET', job_key, 'timeline') or '') .. cjson.encode(data) .. '\n'
+    if #timeline > TIMELINE_MAX then
+      timeline = string.sub(timeline, string.find(timeline, '\n', #timeline - TIMELINE_MAX, true) + 1)
+    end
+    redis.call('HSET', job_key, 'timeline', timeline)
+  end
+  return seq
 end
 
 -- True when the worker's copy at this generation is the job's current run.

@@ -16,17 +16,9 @@ from shared.config import Settings
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
+from tests.api.conftest import ADMIN, VIEWER
 from tests.conftest import wait_for
 from tests.helpers import transitions_of
-
-ADMIN = {"Authorization": "Bearer test-admin-token"}
-VIEWER = {"Authorization": "Bearer test-viewer-token"}
-
-
-@pytest.fixture
-async def api(aiohttp_client: Callable[..., Any], settings: Settings) -> TestClient[Any, Any]:
-    client: TestClient[Any, Any] = await aiohttp_client(build_app(settings))
-    return client
 
 
 async def test_list_workers_shows_each_process_with_its_status(

@@ -1,0 +1,155 @@
+"""``/api/v1/jobs``: submit, read, list and act on jobs; each action one atomic script."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api import validation
+from services.api.models import (
+    ForceQuery,
+    JobList,
+    JobOut,
+    ListJobsQuery,
+    SetPriority,
+    SubmitJob,
+    Transition,
+)
+from services.api.openapi import Route
+from services.api.state import REGISTRY
+from shared import transitions
+from shared.jobs import Job
+from shared.submit import submit_async
+
+
+def job_json(job: Job, status: int = 200) -> web.Response:
+    return web.json_response(JobOut.model_validate(job.to_dict()).model_dump(mode="json"), status=status)
+
+
+async def submit_job(request: web.Request) -> web.Response:
+    """201 with the new job; unknown actors and bad arguments are 422."""
+    spec = await validation.body(request, SubmitJob)
+    registry = request.app[REGISTRY]
+    job_id = await submit_async(
+        registry,
+        spec.actor,
+        spec.args,
+        queue=spec.queue,
+        priority=spec.priority,
+        delay_ms=spec.delay_ms,
+        max_retries=spec.max_retries,
+    )
+    return job_json(await registry.get(job_id), status=201)
+
+
+async def get_job(request: web.Request) -> web.Response:
+    return job_json(await request.app[REGISTRY].get(request.match_info["job_id"]))
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    params = validation.query(request, ListJobsQuery)
+    jobs, cursor = await request.app[REGISTRY].run(
+        transitions.list_jobs(params.queue, params.state, params.limit, params.cursor)
+    )
+    page = JobList(jobs=[JobOut.model_validate(j.to_dict()) for j in jobs], next_cursor=cursor)
+    return web.json_response(page.model_dump(mode="json"))
+
+
+async def _act(request: web.Request, action: str) -> web.Response:
+    registry = request.app[REGISTRY]
+    job = await registry.get(request.match_info["job_id"])
+    if action == "retry":
+        state = await registry.run(transitions.retry(job.id, job.queue))
+    elif action == "promote":
+        state = await registry.run(transitions.promote(job.id, job.queue))
+    elif action == "priority":
+        body = await validation.body(request, SetPriority)
+        state = await registry.run(transitions.set_priority(job.id, job.queue, body.priority))
+    else:
+        force = validation.query(request, ForceQuery).force
+        state = await registry.run(transitions.delete(job.id, job.queue, force=force))
+    return web.json_response(Transition(id=job.id, state=state).model_dump())
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    """failed -> waiting; 409 naming the state otherwise."""
+    return await _act(request, "retry")
+
+
+async def promote_job(request: web.Request) -> web.Response:
+    """delayed -> waiting now; 409 naming the state otherwise."""
+    return await _act(request, "promote")
+
+
+async def set_job_priority(request: web.Request) -> web.Response:
+    """Re-score a waiting or delayed job; 409 for other states."""
+    return await _act(request, "priority")
+
+
+async def delete_job(request: web.Request) -> web.Response:
+    """Remove a job in any state but active (active needs ?force=true)."""
+    return await _act(request, "delete")
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/api/v1/jobs",
+        submit_job,
+        "Submit a job",
+        body=SubmitJob,
+        response=JobOut,
+        status=201,
+        errors=(400, 403, 413, 415, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/jobs",
+        list_jobs,
+        "List jobs of a queue and state",
+        query=ListJobsQuery,
+        response=JobList,
+        errors=(400,),
+    ),
+    Route(
+        "GET",
+        "/api/v1/jobs/{job_id}",
+        get_job,
+        "Read a job with its timeline",
+        response=JobOut,
+        errors=(404,),
+    ),
+    Route(
+        "POST",
+        "/api/v1/jobs/{job_id}/retry",
+        retry_job,
+        "Retry a failed job",
+        response=Transition,
+        errors=(403, 404, 409),
+    ),
+    Route(
+        "POST",
+        "/api/v1/jobs/{job_id}/promote",
+        promote_job,
+        "Run a delayed job now",
+        response=Transition,
+        errors=(403, 404, 409),
+    ),
+    Route(
+        "PUT",
+        "/api/v1/jobs/{job_id}/priority",
+        set_job_priority,
+        "Change a job's priority",
+        body=SetPriority,
+        response=Transition,
+        errors=(400, 403, 404, 409, 415, 422),
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/jobs/{job_id}",
+        delete_job,
+        "Delete a job",
+        query=ForceQuery,
+        response=Transition,
+        errors=(400, 403, 404, 409),
+    ),
+]

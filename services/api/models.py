@@ -1,0 +1,148 @@
+"""Request and response models: they validate requests and produce the OpenAPI document.
+
+One source of truth: a field's type, bounds and description live here once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY, JobState
+from shared.submit import MAX_DELAY_MS, MAX_RETRIES
+
+#: Most jobs one list page returns.
+MAX_PAGE = 500
+QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,200}$"
+
+
+class Strict(BaseModel):
+    """Unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(Strict):
+    code: str = Field(description="Stable machine-readable error code.")
+    message: str = Field(description="What went wrong, for a person.")
+
+
+class ErrorResponse(Strict):
+    error: ErrorBody
+
+
+class SubmitJob(Strict):
+    """A job for any actor of the catalog, by name."""
+
+    actor: str = Field(min_length=1, max_length=200, description="Actor name from the catalog.")
+    args: list[Any] | dict[str, Any] = Field(
+        default_factory=list, description="Positional arguments, or arguments by name."
+    )
+    queue: str | None = Field(
+        default=None, pattern=QUEUE_PATTERN, description="Checked against the actor's queue."
+    )
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY, description="Lower runs first.")
+    delay_ms: int = Field(
+        default=0, ge=0, le=MAX_DELAY_MS, description="Run no sooner than this many ms from now."
+    )
+    max_retries: int | None = Field(
+        default=None, ge=0, le=MAX_RETRIES, description="Retries after a failure."
+    )
+
+
+class SetPriority(Strict):
+    priority: int = Field(ge=0, le=MAX_PRIORITY, description="Lower runs first.")
+
+
+class JobOut(BaseModel):
+    id: str
+    queue: str
+    actor: str
+    state: JobState
+    priority: int
+    args: list[Any]
+    created_ms: int
+    enqueued_ms: int
+    eta_ms: int | None
+    started_ms: int | None
+    finished_ms: int | None
+    attempts: int
+    max_retries: int
+    progress: float
+    stage: str
+    result: Any
+    error: str
+    traceback: str
+    worker: str
+    gen: int
+    timeline: list[dict[str, Any]] = Field(description="Every transition, oldest first.")
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+
+
+class ListJobsQuery(Strict):
+    queue: str = Field(pattern=QUEUE_PATTERN)
+    state: JobState
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, max_length=200, pattern=r"^[0-9.e+-]+:[0-9a-z]{1,64}$")
+
+
+class ForceQuery(Strict):
+    force: bool = Field(default=False, description="Delete even an active job (its outcome is dropped).")
+
+
+class Transition(BaseModel):
+    id: str
+    state: str = Field(description="The job's state after the action (the removed state for deletes).")
+
+
+class QueueOut(BaseModel):
+    name: str
+    paused: bool
+    counts: dict[str, int]
+    oldest_waiting_s: float | None = Field(description="Age of the oldest waiting job.")
+    completed_per_s: float = Field(description="Completions per second over the last minute.")
+    failed_per_s: float = Field(description="Failures per second over the last minute.")
+
+
+class QueueList(BaseModel):
+    queues: list[QueueOut]
+
+
+class PauseOut(BaseModel):
+    queue: str
+    paused: bool
+    changed: bool = Field(description="False when the queue already was in that state.")
+
+
+class WorkerOut(BaseModel):
+    id: str
+    host: str
+    pid: int
+    queues: list[str]
+    processes: int
+    threads: int
+    started_ms: int
+    uptime_s: float
+    current_jobs: list[str]
+    active: int
+    processed: int
+    failed: int
+    last_beat_ms: int
+    beat_age_s: float
+    status: str = Field(description="alive, stale (missed two beats) or dead.")
+    dead_ms: int | None
+    draining: bool
+
+
+class WorkerList(BaseModel):
+    workers: list[WorkerOut]
+
+
+class WorkerRemoval(BaseModel):
+    worker: str
+    outcome: str = Field(description="draining (202: a live worker stops) or forgotten (200: a dead one).")

@@ -1,0 +1,110 @@
+"""Routes declared once with their models; the OpenAPI 3.1 document is generated from them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from services.api.models import ErrorResponse
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: Every route the API serves, for the OpenAPI document.
+ROUTES = web.AppKey("routes", list)
+
+_ERROR_TEXT = {
+    400: "Malformed request.",
+    401: "Missing or invalid credentials.",
+    403: "The role may not do this.",
+    404: "No such resource.",
+    409: "The resource is in a state that forbids the action.",
+    413: "Body too large.",
+    415: "Unsupported content type.",
+    422: "The request does not validate.",
+    503: "Redis is unreachable.",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = field(default=())
+
+
+def add(app: web.Application, *routes: Route) -> None:
+    app.setdefault(ROUTES, [])
+    for r in routes:
+        app.router.add_route(r.method, r.path, r.handler)
+        app[ROUTES].append(r)
+
+
+def document(routes: list[Route], title: str = "facequeue admin API", version: str = "1") -> dict[str, Any]:
+    models = {m for r in routes for m in (r.body, r.query, r.response) if m is not None} | {ErrorResponse}
+    _, top = models_json_schema(
+        [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
+        ref_template="#/components/schemas/{model}",
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for r in routes:
+        op: dict[str, Any] = {
+            "summary": r.summary,
+            "operationId": f"{r.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', r.path.lower()).strip('_')}",
+            "parameters": _parameters(r),
+            "responses": {str(r.status): _content(r.response, "Success.")},
+        }
+        for status in sorted({401, *r.errors}):
+            op["responses"][str(status)] = _content(ErrorResponse, _ERROR_TEXT.get(status, "Error."))
+        if r.body is not None:
+            op["requestBody"] = {"required": True, **_content(r.body, "")}
+            op["requestBody"].pop("description")
+        paths.setdefault(r.path, {})[r.method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": top.get("$defs", {}),
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "fq_session"},
+            },
+        },
+        "security": [{"bearer": []}, {"session": []}],
+    }
+
+
+def _content(model: type[BaseModel] | None, description: str) -> dict[str, Any]:
+    if model is None:
+        return {"description": description}
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"description": description, "content": {"application/json": {"schema": ref}}}
+
+
+def _parameters(r: Route) -> list[dict[str, Any]]:
+    params = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        for name in re.findall(r"{(\w+)}", r.path)
+    ]
+    if r.query is not None:
+        schema = r.query.model_json_schema(ref_template="#/components/schemas/{model}")
+        required = set(schema.get("required", []))
+        for name, prop in schema["properties"].items():
+            params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+    return params
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.json_response(document(request.app[ROUTES]))

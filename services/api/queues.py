@@ -1,0 +1,80 @@
+"""``/api/v1/queues``: counts and health per queue; pause and resume."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api.errors import ApiError
+from services.api.models import QUEUE_PATTERN, PauseOut, QueueList, QueueOut
+from services.api.openapi import Route
+from services.api.state import REGISTRY
+from shared import catalog, keys, transitions
+
+#: Window (ms) of the throughput figures.
+WINDOW_MS = 60_000
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    registry = request.app[REGISTRY]
+    names = sorted(set(await registry.queues()) | set(catalog.queues()))
+    health = await registry.run(transitions.queue_health(names, WINDOW_MS))
+    paused = set(await registry.client.smembers(keys.PAUSED))
+    seconds, micros = await registry.client.time()
+    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    queues = [
+        QueueOut(
+            name=name,
+            paused=name in paused,
+            counts=h.counts,
+            oldest_waiting_s=None
+            if h.oldest_waiting_ms is None
+            else max(0, now_ms - h.oldest_waiting_ms) / 1000,
+            completed_per_s=h.completed_in_window / (WINDOW_MS / 1000),
+            failed_per_s=h.failed_in_window / (WINDOW_MS / 1000),
+        )
+        for name, h in health.items()
+    ]
+    return web.json_response(QueueList(queues=queues).model_dump(mode="json"))
+
+
+def _queue(request: web.Request) -> str:
+    import re
+
+    name = request.match_info["queue"]
+    if not re.match(QUEUE_PATTERN, name):
+        raise ApiError(400, "bad_request", "queue names are 1-200 letters, digits or _.:-")
+    return name
+
+
+async def pause_queue(request: web.Request) -> web.Response:
+    """Nothing more starts on the queue; running jobs finish."""
+    queue = _queue(request)
+    changed = await request.app[REGISTRY].run(transitions.pause(queue))
+    return web.json_response(PauseOut(queue=queue, paused=True, changed=changed).model_dump())
+
+
+async def resume_queue(request: web.Request) -> web.Response:
+    queue = _queue(request)
+    changed = await request.app[REGISTRY].run(transitions.resume(queue))
+    return web.json_response(PauseOut(queue=queue, paused=False, changed=changed).model_dump())
+
+
+ROUTES = [
+    Route("GET", "/api/v1/queues", list_queues, "Counts and health of every queue", response=QueueList),
+    Route(
+        "POST",
+        "/api/v1/queues/{queue}/pause",
+        pause_queue,
+        "Pause a queue",
+        response=PauseOut,
+        errors=(400, 403),
+    ),
+    Route(
+        "POST",
+        "/api/v1/queues/{queue}/resume",
+        resume_queue,
+        "Resume a queue",
+        response=PauseOut,
+        errors=(400, 403),
+    ),
+]

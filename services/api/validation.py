@@ -1,0 +1,54 @@
+"""Turning request bodies and query strings into models, with 4xx errors that say why."""
+
+from __future__ import annotations
+
+import json
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from services.api.errors import ApiError
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Largest JSON body accepted, in bytes (images have their own limit).
+MAX_JSON_BYTES = 1 << 20
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    """Parse a JSON body: 415 if not JSON, 413 if too large, 400 if malformed, 422 if invalid."""
+    if request.content_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "send application/json")
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        raise ApiError(413, "payload_too_large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes")
+    raw = await request.read()
+    if len(raw) > MAX_JSON_BYTES:
+        raise ApiError(413, "payload_too_large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "bad_request", f"body is not valid JSON: {exc}") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "validation_error", _explain(exc)) from None
+
+
+def query(request: web.Request, model: type[M]) -> M:
+    """Parse the query string: 400 on repeated or invalid parameters."""
+    params = request.query
+    if len(params) != len(set(params.keys())):
+        raise ApiError(400, "bad_request", "a query parameter is repeated")
+    try:
+        return model.model_validate(dict(params))
+    except ValidationError as exc:
+        raise ApiError(400, "bad_request", _explain(exc)) from None
