@@ -36,6 +36,7 @@ class Lua(enum.StrEnum):
     JOB_SET_PRIORITY = "job_set_priority"
     JOB_DELETE = "job_delete"
     JOB_PROGRESS = "job_progress"
+    QUEUE_CLEAN = "queue_clean"
     QUEUE_PAUSE = "queue_pause"
     QUEUE_RESUME = "queue_resume"
     WORKER_BEAT = "worker_beat"

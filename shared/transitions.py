@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from shared import keys
 from shared.config import Settings
+from shared.errors import InvalidTransition, JobNotFound
 from shared.jobs import Job
 from shared.messages import message_template
-from shared.scripts import Call, Lua
+from shared.scripts import Call, Lua, T
 from shared.states import MAX_PRIORITY, JobState
 
 #: Delayed jobs released per dispatch call, so one call never blocks Redis long.
@@ -161,50 +162,142 @@ def retry_later(
     )
 
 
-def retry(job_id: str, queue: str) -> Call[str]:
-    """Operator action: failed -> waiting."""
+#: Who an action is recorded as when no operator is named (scripts, tests).
+SYSTEM = "system"
+#: Most jobs one admin script call handles, so no call blocks Redis for long.
+BULK_BATCH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an admin action did: jobs changed, jobs skipped, and the state of the last one it looked at."""
+
+    done: int
+    skipped: int
+    last_state: str
+
+
+def _outcome(raw: Any) -> Outcome:
+    return Outcome(int(raw[0]), int(raw[1]), str(raw[2]))
+
+
+def _one(job_id: str, verb: str, new_state: str | None = None) -> Callable[[Any], str]:
+    """Parse an admin call made for one job: ``new_state`` (default: the state it was in), or why not."""
+
+    def parse(raw: Any) -> str:
+        outcome = _outcome(raw)
+        if outcome.done:
+            return new_state or outcome.last_state
+        if outcome.last_state == "missing":
+            raise JobNotFound(job_id)
+        raise InvalidTransition(f"{outcome.last_state} job cannot be {verb}", state=outcome.last_state)
+
+    return parse
+
+
+def _retry_call(queue: str, ids: Sequence[str], who: str, limit: int, parse: Callable[[Any], T]) -> Call[T]:
     return Call(
         Lua.JOB_RETRY,
-        [
-            keys.job_key(job_id),
-            keys.state_key(queue, JobState.FAILED),
-            keys.state_key(queue, JobState.WAITING),
-        ],
-        [job_id, queue],
-        _text,
+        [keys.state_key(queue, JobState.FAILED), keys.state_key(queue, JobState.WAITING), keys.AUDIT_STREAM],
+        [queue, who, limit, *ids],
+        parse,
     )
 
 
-def promote(job_id: str, queue: str) -> Call[str]:
-    """Operator action: delayed -> waiting now."""
+def _promote_call(queue: str, ids: Sequence[str], who: str, limit: int, parse: Callable[[Any], T]) -> Call[T]:
     return Call(
         Lua.JOB_PROMOTE,
-        [
-            keys.job_key(job_id),
-            keys.state_key(queue, JobState.DELAYED),
-            keys.state_key(queue, JobState.WAITING),
-        ],
-        [job_id, queue],
-        _text,
+        [keys.state_key(queue, JobState.DELAYED), keys.state_key(queue, JobState.WAITING), keys.AUDIT_STREAM],
+        [queue, who, limit, *ids],
+        parse,
     )
 
 
-def set_priority(job_id: str, queue: str, priority: int) -> Call[str]:
+def _delete_call(
+    queue: str,
+    ids: Sequence[str],
+    who: str,
+    limit: int,
+    force: bool,
+    source: JobState,
+    parse: Callable[[Any], T],
+) -> Call[T]:
+    return Call(
+        Lua.JOB_DELETE,
+        [
+            *(keys.state_key(queue, s) for s in JobState),
+            keys.dispatched_key(queue),
+            keys.AUDIT_STREAM,
+            keys.state_key(queue, source),
+        ],
+        [queue, who, limit, int(force), *ids],
+        parse,
+    )
+
+
+def retry(job_id: str, queue: str, *, who: str = SYSTEM) -> Call[str]:
+    """Operator action: failed -> waiting."""
+    return _retry_call(queue, [job_id], who, 0, _one(job_id, "retried", JobState.WAITING.value))
+
+
+def promote(job_id: str, queue: str, *, who: str = SYSTEM) -> Call[str]:
+    """Operator action: delayed -> waiting now."""
+    return _promote_call(queue, [job_id], who, 0, _one(job_id, "promoted", JobState.WAITING.value))
+
+
+def delete(job_id: str, queue: str, *, force: bool = False, who: str = SYSTEM) -> Call[str]:
+    """Operator action: remove a job; an active one only with ``force``. Returns the state it was in."""
+    verb = "deleted without force" if not force else "deleted"
+    return _delete_call(queue, [job_id], who, 0, force, JobState.WAITING, _one(job_id, verb))
+
+
+def bulk(
+    action: str,
+    queue: str,
+    *,
+    ids: Sequence[str] = (),
+    source: JobState | None = None,
+    who: str = SYSTEM,
+    force: bool = False,
+) -> Call[Outcome]:
+    """One batch (at most BULK_BATCH jobs) of a bulk action, by ids or from the head of ``source``."""
+    if len(ids) > BULK_BATCH:
+        raise ValueError(f"at most {BULK_BATCH} ids per call")
+    limit = 0 if ids else BULK_BATCH
+    if action == "retry":
+        return _retry_call(queue, ids, who, limit, _outcome)
+    if action == "promote":
+        return _promote_call(queue, ids, who, limit, _outcome)
+    if action == "delete":
+        return _delete_call(queue, ids, who, limit, force, source or JobState.WAITING, _outcome)
+    raise ValueError(f"unknown bulk action {action!r}")
+
+
+def clean(
+    queue: str, state: JobState, cutoff_ms: int, *, limit: int = BULK_BATCH, who: str = SYSTEM
+) -> Call[int]:
+    """Remove up to ``limit`` (at most BULK_BATCH) completed or failed jobs finished before ``cutoff_ms``."""
+    if state not in (JobState.COMPLETED, JobState.FAILED):
+        raise ValueError("only completed and failed jobs are cleaned")
+    return Call(
+        Lua.QUEUE_CLEAN,
+        [keys.state_key(queue, state), keys.AUDIT_STREAM],
+        [queue, who, state.value, cutoff_ms, max(1, min(limit, BULK_BATCH))],
+        _int,
+    )
+
+
+def set_priority(job_id: str, queue: str, priority: int, *, who: str = SYSTEM) -> Call[str]:
     """Operator action: re-score a waiting or delayed job."""
     return Call(
         Lua.JOB_SET_PRIORITY,
-        [keys.job_key(job_id), keys.state_key(queue, JobState.WAITING), keys.dispatched_key(queue)],
-        [job_id, queue, priority],
-        _text,
-    )
-
-
-def delete(job_id: str, queue: str, *, force: bool = False) -> Call[str]:
-    """Operator action: remove a job; an active one only with ``force``."""
-    return Call(
-        Lua.JOB_DELETE,
-        [keys.job_key(job_id), *(keys.state_key(queue, s) for s in JobState), keys.dispatched_key(queue)],
-        [job_id, queue, int(force)],
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.WAITING),
+            keys.dispatched_key(queue),
+            keys.AUDIT_STREAM,
+        ],
+        [job_id, queue, priority, who],
         _text,
     )
 
@@ -214,14 +307,14 @@ def progress(job_id: str, queue: str, gen: int, worker: str, percent: float, sta
     return Call(Lua.JOB_PROGRESS, [keys.job_key(job_id)], [job_id, queue, gen, worker, percent, stage], _bool)
 
 
-def pause(queue: str) -> Call[bool]:
+def pause(queue: str, *, who: str = SYSTEM) -> Call[bool]:
     """Pause a queue; False when it already was."""
-    return Call(Lua.QUEUE_PAUSE, [keys.PAUSED, keys.QUEUES], [queue], _bool)
+    return Call(Lua.QUEUE_PAUSE, [keys.PAUSED, keys.QUEUES, keys.AUDIT_STREAM], [queue, who], _bool)
 
 
-def resume(queue: str) -> Call[bool]:
+def resume(queue: str, *, who: str = SYSTEM) -> Call[bool]:
     """Resume a queue; False when it was not paused."""
-    return Call(Lua.QUEUE_RESUME, [keys.PAUSED], [queue], _bool)
+    return Call(Lua.QUEUE_RESUME, [keys.PAUSED, keys.AUDIT_STREAM], [queue, who], _bool)
 
 
 #: Milliseconds a dead worker stays listed (as "dead") before it is forgotten.

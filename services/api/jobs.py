@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api import validation
+from services.api.auth import ROLE
 from services.api.models import (
     ForceQuery,
     JobList,
@@ -55,18 +56,18 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 
 async def _act(request: web.Request, action: str) -> web.Response:
-    registry = request.app[REGISTRY]
+    registry, who = request.app[REGISTRY], request[ROLE].value
     job = await registry.get(request.match_info["job_id"])
     if action == "retry":
-        state = await registry.run(transitions.retry(job.id, job.queue))
+        state = await registry.run(transitions.retry(job.id, job.queue, who=who))
     elif action == "promote":
-        state = await registry.run(transitions.promote(job.id, job.queue))
+        state = await registry.run(transitions.promote(job.id, job.queue, who=who))
     elif action == "priority":
         body = await validation.body(request, SetPriority)
-        state = await registry.run(transitions.set_priority(job.id, job.queue, body.priority))
+        state = await registry.run(transitions.set_priority(job.id, job.queue, body.priority, who=who))
     else:
         force = validation.query(request, ForceQuery).force
-        state = await registry.run(transitions.delete(job.id, job.queue, force=force))
+        state = await registry.run(transitions.delete(job.id, job.queue, force=force, who=who))
     return web.json_response(Transition(id=job.id, state=state).model_dump())
 
 

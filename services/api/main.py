@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import jobs, openapi, queues, workers
+from services.api import bulk, jobs, openapi, overview, queues, workers
 from services.api.auth import auth_middleware
 from services.api.errors import error_middleware
 from services.api.state import REGISTRY
@@ -20,7 +20,7 @@ def build_app(settings: Settings) -> web.Application:
     app[REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app.router.add_get("/", status_page)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
-    openapi.add(app, *jobs.ROUTES, *queues.ROUTES, *workers.ROUTES)
+    openapi.add(app, *bulk.ROUTES, *jobs.ROUTES, *queues.ROUTES, *workers.ROUTES, *overview.ROUTES)
     return app
 
 

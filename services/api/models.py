@@ -5,7 +5,7 @@ One source of truth: a field's type, bounds and description live here once.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -146,3 +146,66 @@ class WorkerList(BaseModel):
 class WorkerRemoval(BaseModel):
     worker: str
     outcome: str = Field(description="draining (202: a live worker stops) or forgotten (200: a dead one).")
+
+
+class BulkFilter(Strict):
+    queue: str = Field(pattern=QUEUE_PATTERN)
+    state: JobState
+
+
+class BulkAction(Strict):
+    """One action over many jobs: by ids, or every job of one queue and state."""
+
+    action: Literal["retry", "delete", "promote"]
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=100_000
+    )
+    filter: BulkFilter | None = None
+    force: bool = Field(default=False, description="Delete active jobs too (their outcomes are dropped).")
+
+
+class BulkResult(BaseModel):
+    matched: int = Field(description="Jobs the action was tried on.")
+    done: int
+    skipped: int = Field(description="Jobs not in a state the action applies to, or unknown.")
+
+
+class CleanQueue(Strict):
+    states: list[Literal["completed", "failed"]] = Field(min_length=1, max_length=2)
+    older_than_s: int = Field(
+        default=0, ge=0, le=10 * 365 * 86_400, description="Finished at least this long ago."
+    )
+    limit: int = Field(default=1_000_000, ge=1, le=10_000_000, description="Most jobs removed.")
+
+
+class CleanResult(BaseModel):
+    queue: str
+    removed: dict[str, int]
+
+
+class Stats(BaseModel):
+    queues: list[QueueOut]
+    totals: dict[str, int] = Field(description="Jobs per state over every queue.")
+    workers: dict[str, int] = Field(description="Worker processes by status.")
+
+
+class AuditEntry(BaseModel):
+    id: str
+    who: str
+    action: str
+    queue: str
+    target: str
+    count: int
+    skipped: int
+    ts_ms: int
+
+
+class AuditQuery(Strict):
+    limit: int = Field(default=100, ge=1, le=1000)
+    before: str | None = Field(
+        default=None, pattern=r"^[0-9]+-[0-9]+$", description="Entries older than this id."
+    )
+
+
+class AuditList(BaseModel):
+    entries: list[AuditEntry]

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 
+from services.api.auth import ROLE
 from services.api.errors import ApiError
 from services.api.models import QUEUE_PATTERN, PauseOut, QueueList, QueueOut
 from services.api.openapi import Route
 from services.api.state import REGISTRY
 from shared import catalog, keys, transitions
+from shared.registry import AsyncRegistry
 
 #: Window (ms) of the throughput figures.
 WINDOW_MS = 60_000
 
 
-async def list_queues(request: web.Request) -> web.Response:
-    registry = request.app[REGISTRY]
+async def queue_health(registry: AsyncRegistry) -> tuple[list[QueueOut], int]:
+    """Every queue's counts and health, and the Redis clock they were read at."""
     names = sorted(set(await registry.queues()) | set(catalog.queues()))
     health = await registry.run(transitions.queue_health(names, WINDOW_MS))
     paused = set(await registry.client.smembers(keys.PAUSED))
@@ -34,12 +38,16 @@ async def list_queues(request: web.Request) -> web.Response:
         )
         for name, h in health.items()
     ]
+    return queues, now_ms
+
+
+async def list_queues(request: web.Request) -> web.Response:
+    queues, _ = await queue_health(request.app[REGISTRY])
     return web.json_response(QueueList(queues=queues).model_dump(mode="json"))
 
 
-def _queue(request: web.Request) -> str:
-    import re
-
+def queue_name(request: web.Request) -> str:
+    """The ``{queue}`` path parameter, validated."""
     name = request.match_info["queue"]
     if not re.match(QUEUE_PATTERN, name):
         raise ApiError(400, "bad_request", "queue names are 1-200 letters, digits or _.:-")
@@ -48,14 +56,14 @@ def _queue(request: web.Request) -> str:
 
 async def pause_queue(request: web.Request) -> web.Response:
     """Nothing more starts on the queue; running jobs finish."""
-    queue = _queue(request)
-    changed = await request.app[REGISTRY].run(transitions.pause(queue))
+    queue = queue_name(request)
+    changed = await request.app[REGISTRY].run(transitions.pause(queue, who=request[ROLE].value))
     return web.json_response(PauseOut(queue=queue, paused=True, changed=changed).model_dump())
 
 
 async def resume_queue(request: web.Request) -> web.Response:
-    queue = _queue(request)
-    changed = await request.app[REGISTRY].run(transitions.resume(queue))
+    queue = queue_name(request)
+    changed = await request.app[REGISTRY].run(transitions.resume(queue, who=request[ROLE].value))
     return web.json_response(PauseOut(queue=queue, paused=False, changed=changed).model_dump())
 
 

@@ -94,3 +94,23 @@ local function remove_job(job_id, queue, state_key, state, reason, ts_ms)
   job_event(job_id, queue, state, nil, {reason = reason}, ts_ms)
 end
 
+
+-- Jobs an admin action applies to: the ids given (ARGV from `first`), or, when
+-- none are given, up to `limit` ids from the head of `source_key`.
+local function targets(first, source_key, limit)
+  local ids = {}
+  for i = first, #ARGV do ids[#ids + 1] = ARGV[i] end
+  if #ids == 0 and limit > 0 then
+    ids = redis.call('ZRANGE', source_key, 0, limit - 1)
+  end
+  return ids
+end
+
+-- One audit entry and, for bulk work, one `admin` event: who did what to how many.
+local function audit(audit_key, who, action, queue, done, skipped, target, bulk, ts_ms)
+  redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who, 'action', action,
+    'queue', queue, 'target', target, 'count', done, 'skipped', skipped, 'ts_ms', int(ts_ms))
+  if bulk then
+    emit('admin', {action = action, queue = queue, count = done, skipped = skipped, who = who}, ts_ms)
+  end
+end

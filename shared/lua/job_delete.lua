@@ -1,25 +1,44 @@
--- Operator deletes a job in any state; an active one only with force (its
--- running copy then finds no record and its outcome is dropped).
--- KEYS[3] job hash        fq:job:<id>
--- KEYS[4] waiting set     fq:q:<queue>:waiting
--- KEYS[5] delayed set     fq:q:<queue>:delayed
--- KEYS[6] active set      fq:q:<queue>:active
--- KEYS[7] completed set   fq:q:<queue>:completed
--- KEYS[8] failed set      fq:q:<queue>:failed
--- KEYS[9] dispatched set  fq:q:<queue>:dispatched
--- ARGV[4] job id
--- ARGV[5] queue
--- ARGV[6] force (1/0)
--- Returns the state the job was in. Raises job_not_found, invalid_transition.
-local job_key, dispatched_key = KEYS[3], KEYS[9]
-local state_keys = {waiting = KEYS[4], delayed = KEYS[5], active = KEYS[6], completed = KEYS[7], failed = KEYS[8]}
-local job_id, queue, force = ARGV[4], ARGV[5], ARGV[6]
+-- Operator deletes jobs in any state; active ones only with force (a running
+-- copy then finds no record and its outcome is dropped). One job, a list of
+-- ids, or (bulk by filter) the first `limit` jobs of one state set.
+-- KEYS[3] waiting set     fq:q:<queue>:waiting
+-- KEYS[4] delayed set     fq:q:<queue>:delayed
+-- KEYS[5] active set      fq:q:<queue>:active
+-- KEYS[6] completed set   fq:q:<queue>:completed
+-- KEYS[7] failed set      fq:q:<queue>:failed
+-- KEYS[8] dispatched set  fq:q:<queue>:dispatched
+-- KEYS[9] audit stream    fq:audit
+-- KEYS[10] source set     the state set a bulk-by-filter call empties (any of the above)
+-- ARGV[4] queue
+-- ARGV[5] who (for the audit trail)
+-- ARGV[6] how many to take from the source set when no ids are given (0: none)
+-- ARGV[7] force (1/0)
+-- ARGV[8..] job ids
+-- Returns {done, skipped, state of the last skipped job ('missing' if unknown)};
+-- for one job, its state before deletion is returned as the third item.
+local state_keys = {waiting = KEYS[3], delayed = KEYS[4], active = KEYS[5], completed = KEYS[6], failed = KEYS[7]}
+local dispatched_key, audit_key, source_key = KEYS[8], KEYS[9], KEYS[10]
+local queue, who, limit, force = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1'
 
-local state = redis.call('HGET', job_key, 'state')
-if not state then return fail('job_not_found', job_id) end
-if state == 'active' and force ~= '1' then
-  return fail('invalid_transition', 'active job can only be deleted with force')
+local now = now_ms()
+local ids = targets(8, source_key, limit)
+local done, skipped, last = 0, 0, ''
+for _, job_id in ipairs(ids) do
+  local f = redis.call('HMGET', job_prefix .. job_id, 'state', 'queue')
+  local state = f[1]
+  if state and f[2] == queue and (state ~= 'active' or force) then
+    redis.call('ZREM', dispatched_key, job_id)
+    remove_job(job_id, queue, state_keys[state], state, 'deleted', now)
+    done = done + 1
+    last = state
+  else
+    skipped = skipped + 1
+    last = state or 'missing'
+    if limit > 0 and not state then redis.call('ZREM', source_key, job_id) end  -- dangling index entry
+  end
 end
-redis.call('ZREM', dispatched_key, job_id)
-remove_job(job_id, queue, state_keys[state], state, 'deleted', now_ms())
-return state
+local bulk = #ids ~= 1 or limit > 0
+if done > 0 or (bulk and #ids > 0) then  -- a refused single action changes nothing, not even the audit
+  audit(audit_key, who, 'delete', queue, done, skipped, bulk and '' or ids[1], bulk, now)
+end
+return {done, skipped, last}

@@ -1,19 +1,36 @@
--- Operator runs a delayed job now: delayed -> waiting.
--- KEYS[3] job hash        fq:job:<id>
--- KEYS[4] delayed set     fq:q:<queue>:delayed
--- KEYS[5] waiting set     fq:q:<queue>:waiting
--- ARGV[4] job id
--- ARGV[5] queue
--- Returns 'waiting'. Raises job_not_found, invalid_transition.
-local job_key, delayed_key, waiting_key = KEYS[3], KEYS[4], KEYS[5]
-local job_id, queue = ARGV[4], ARGV[5]
+-- Operator runs delayed jobs now: delayed -> waiting. One job, a list of ids, or
+-- (bulk by filter) the `limit` delayed jobs due soonest.
+-- KEYS[3] delayed set     fq:q:<queue>:delayed
+-- KEYS[4] waiting set     fq:q:<queue>:waiting
+-- KEYS[5] audit stream    fq:audit
+-- ARGV[4] queue
+-- ARGV[5] who (for the audit trail)
+-- ARGV[6] how many to take from the delayed set when no ids are given (0: none)
+-- ARGV[7..] job ids
+-- Returns {done, skipped, state of the last skipped job ('missing' if unknown)}.
+local delayed_key, waiting_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
+local queue, who, limit = ARGV[4], ARGV[5], tonumber(ARGV[6])
 
-local f = redis.call('HMGET', job_key, 'state', 'priority')
-if not f[1] then return fail('job_not_found', job_id) end
-if f[1] ~= 'delayed' then return fail('invalid_transition', f[1] .. ' cannot be promoted') end
 local now = now_ms()
-redis.call('ZREM', delayed_key, job_id)
-redis.call('ZADD', waiting_key, waiting_score(f[2], now), job_id)
-redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(now), 'eta_ms', '')
-job_event(job_id, queue, 'delayed', 'waiting', {reason = 'promote'}, now)
-return 'waiting'
+local ids = targets(7, delayed_key, limit)
+local done, skipped, last = 0, 0, ''
+for _, job_id in ipairs(ids) do
+  local job_key = job_prefix .. job_id
+  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue')
+  if f[1] == 'delayed' and f[3] == queue then
+    redis.call('ZREM', delayed_key, job_id)
+    redis.call('ZADD', waiting_key, waiting_score(f[2], now), job_id)
+    redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(now), 'eta_ms', '')
+    job_event(job_id, queue, 'delayed', 'waiting', {reason = 'promote', who = who}, now)
+    done = done + 1
+  else
+    skipped = skipped + 1
+    last = f[1] or 'missing'
+    if limit > 0 and not f[1] then redis.call('ZREM', delayed_key, job_id) end  -- dangling index entry
+  end
+end
+local bulk = #ids ~= 1 or limit > 0
+if done > 0 or (bulk and #ids > 0) then  -- a refused single action changes nothing, not even the audit
+  audit(audit_key, who, 'promote', queue, done, skipped, bulk and '' or ids[1], bulk, now)
+end
+return {done, skipped, last}

@@ -1,21 +1,38 @@
--- Operator retries a failed job: failed -> waiting, attempts reset.
--- KEYS[3] job hash        fq:job:<id>
--- KEYS[4] failed set      fq:q:<queue>:failed
--- KEYS[5] waiting set     fq:q:<queue>:waiting
--- ARGV[4] job id
--- ARGV[5] queue
--- Returns 'waiting'. Raises job_not_found, invalid_transition.
-local job_key, failed_key, waiting_key = KEYS[3], KEYS[4], KEYS[5]
-local job_id, queue = ARGV[4], ARGV[5]
+-- Operator retries failed jobs: failed -> waiting, attempts reset. One job, a
+-- list of ids, or (bulk by filter) the oldest `limit` failed jobs of the queue.
+-- KEYS[3] failed set      fq:q:<queue>:failed
+-- KEYS[4] waiting set     fq:q:<queue>:waiting
+-- KEYS[5] audit stream    fq:audit
+-- ARGV[4] queue
+-- ARGV[5] who (for the audit trail)
+-- ARGV[6] how many to take from the failed set when no ids are given (0: none)
+-- ARGV[7..] job ids
+-- Returns {done, skipped, state of the last skipped job ('missing' if unknown)}.
+local failed_key, waiting_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
+local queue, who, limit = ARGV[4], ARGV[5], tonumber(ARGV[6])
 
-local f = redis.call('HMGET', job_key, 'state', 'priority')
-if not f[1] then return fail('job_not_found', job_id) end
-if f[1] ~= 'failed' then return fail('invalid_transition', f[1] .. ' cannot be retried') end
 local now = now_ms()
-redis.call('ZREM', failed_key, job_id)
-redis.call('ZADD', waiting_key, waiting_score(f[2], now), job_id)
-redis.call('HSET', job_key, 'state', 'waiting', 'attempts', 0, 'enqueued_ms', int(now), 'finished_ms', '',
-  'error', '', 'traceback', '', 'worker', '', 'progress', 0, 'stage', '')
-redis.call('HINCRBY', job_key, 'gen', 1)
-job_event(job_id, queue, 'failed', 'waiting', {reason = 'retry'}, now)
-return 'waiting'
+local ids = targets(7, failed_key, limit)
+local done, skipped, last = 0, 0, ''
+for _, job_id in ipairs(ids) do
+  local job_key = job_prefix .. job_id
+  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue')
+  if f[1] == 'failed' and f[3] == queue then
+    redis.call('ZREM', failed_key, job_id)
+    redis.call('ZADD', waiting_key, waiting_score(f[2], now), job_id)
+    redis.call('HSET', job_key, 'state', 'waiting', 'attempts', 0, 'enqueued_ms', int(now), 'finished_ms', '',
+      'error', '', 'traceback', '', 'worker', '', 'progress', 0, 'stage', '')
+    redis.call('HINCRBY', job_key, 'gen', 1)
+    job_event(job_id, queue, 'failed', 'waiting', {reason = 'retry', who = who}, now)
+    done = done + 1
+  else
+    skipped = skipped + 1
+    last = f[1] or 'missing'
+    if limit > 0 and not f[1] then redis.call('ZREM', failed_key, job_id) end  -- dangling index entry
+  end
+end
+local bulk = #ids ~= 1 or limit > 0
+if done > 0 or (bulk and #ids > 0) then  -- a refused single action changes nothing, not even the audit
+  audit(audit_key, who, 'retry', queue, done, skipped, bulk and '' or ids[1], bulk, now)
+end
+return {done, skipped, last}

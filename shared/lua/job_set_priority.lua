@@ -4,12 +4,14 @@
 -- KEYS[3] job hash        fq:job:<id>
 -- KEYS[4] waiting set     fq:q:<queue>:waiting
 -- KEYS[5] dispatched set  fq:q:<queue>:dispatched
+-- KEYS[6] audit stream    fq:audit
 -- ARGV[4] job id
 -- ARGV[5] queue
 -- ARGV[6] new priority
+-- ARGV[7] who (for the audit trail)
 -- Returns the job's state. Raises job_not_found, invalid_transition.
-local job_key, waiting_key, dispatched_key = KEYS[3], KEYS[4], KEYS[5]
-local job_id, queue, priority = ARGV[4], ARGV[5], ARGV[6]
+local job_key, waiting_key, dispatched_key, audit_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local job_id, queue, priority, who = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 
 local f = redis.call('HMGET', job_key, 'state', 'enqueued_ms')
 if not f[1] then return fail('job_not_found', job_id) end
@@ -24,5 +26,6 @@ if f[1] == 'waiting' then
   end
 end
 redis.call('HSET', job_key, 'priority', priority)
-job_event(job_id, queue, f[1], f[1], {reason = 'priority', priority = tonumber(priority)}, now)
+job_event(job_id, queue, f[1], f[1], {reason = 'priority', priority = tonumber(priority), who = who}, now)
+audit(audit_key, who, 'priority', queue, 1, 0, job_id, false, now)
 return f[1]

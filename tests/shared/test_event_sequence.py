@@ -60,8 +60,10 @@ def test_seq_is_gap_free_across_1000_concurrent_transitions(redis_url: str, raw:
     stream_ids = [e["id"] for e in events(raw)]
     assert [e.id for e in received] == stream_ids
     assert {e.type for e in received} == {EventType.JOB}
-    # and every job was removed: only the stream, the counter and the queue set remain
-    assert sorted(raw.keys("*")) == sorted([keys.EVENTS_STREAM, keys.EVENTS_SEQ, keys.QUEUES])
+    # and every job was removed: only the streams, the counter and the queue set remain
+    assert sorted(raw.keys("*")) == sorted(
+        [keys.EVENTS_STREAM, keys.EVENTS_SEQ, keys.QUEUES, keys.AUDIT_STREAM]
+    )
 
 
 def test_published_event_matches_its_stream_entry(registry: Registry, raw: redis.Redis) -> None:

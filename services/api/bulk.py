@@ -1,0 +1,131 @@
+"""``POST /api/v1/jobs/bulk`` and ``POST /api/v1/queues/{queue}/clean``: many jobs, in batches.
+
+Each Redis call handles at most ``BULK_BATCH`` jobs (one script call: atomic
+per batch, never blocking Redis for long) and emits an ``admin`` progress event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from aiohttp import web
+
+from services.api import validation
+from services.api.auth import ROLE
+from services.api.errors import ApiError
+from services.api.models import BulkAction, BulkResult, CleanQueue, CleanResult
+from services.api.openapi import Route
+from services.api.queues import queue_name
+from services.api.state import REGISTRY
+from shared import keys, transitions
+from shared.registry import AsyncRegistry
+from shared.states import JobState
+from shared.transitions import BULK_BATCH
+
+#: The state a filtered bulk action must name.
+_SOURCE = {"retry": JobState.FAILED, "promote": JobState.DELAYED}
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for at in range(0, len(items), size):
+        yield list(items[at : at + size])
+
+
+async def bulk_action(request: web.Request) -> web.Response:
+    spec = await validation.body(request, BulkAction)
+    if (spec.ids is None) == (spec.filter is None):
+        raise ApiError(422, "validation_error", "give exactly one of ids and filter")
+    registry, who = request.app[REGISTRY], request[ROLE].value
+    if spec.ids is not None:
+        result = await _by_ids(registry, spec, who)
+    else:
+        assert spec.filter is not None
+        required = _SOURCE.get(spec.action)
+        if required is not None and spec.filter.state is not required:
+            raise ApiError(422, "validation_error", f"{spec.action} applies to {required.value} jobs only")
+        if spec.filter.state is JobState.ACTIVE and not spec.force:
+            raise ApiError(422, "validation_error", "active jobs are deleted only with force")
+        result = await _by_filter(registry, spec, who)
+    return web.json_response(result.model_dump())
+
+
+async def _by_ids(registry: AsyncRegistry, spec: BulkAction, who: str) -> BulkResult:
+    ids = list(dict.fromkeys(spec.ids or []))
+    queues: dict[str, list[str]] = {}
+    missing = 0
+    for chunk in _chunks(ids, BULK_BATCH):
+        async with registry.client.pipeline(transaction=False) as pipe:
+            for job_id in chunk:
+                pipe.hget(keys.job_key(job_id), "queue")
+            found = await pipe.execute()
+        for job_id, queue in zip(chunk, found, strict=True):
+            if queue is None:
+                missing += 1
+            else:
+                queues.setdefault(queue, []).append(job_id)
+    done = skipped = 0
+    for queue, members in queues.items():
+        for chunk in _chunks(members, BULK_BATCH):
+            outcome = await registry.run(
+                transitions.bulk(spec.action, queue, ids=list(chunk), who=who, force=spec.force)
+            )
+            done, skipped = done + outcome.done, skipped + outcome.skipped
+    return BulkResult(matched=len(ids), done=done, skipped=skipped + missing)
+
+
+async def _by_filter(registry: AsyncRegistry, spec: BulkAction, who: str) -> BulkResult:
+    assert spec.filter is not None
+    done = skipped = 0
+    while True:
+        outcome = await registry.run(
+            transitions.bulk(
+                spec.action, spec.filter.queue, source=spec.filter.state, who=who, force=spec.force
+            )
+        )
+        done, skipped = done + outcome.done, skipped + outcome.skipped
+        if outcome.done == 0:  # the set is empty (or holds nothing the action applies to)
+            break
+    return BulkResult(matched=done + skipped, done=done, skipped=skipped)
+
+
+async def clean_queue(request: web.Request) -> web.Response:
+    """Remove finished jobs older than ``older_than_s``, in batches, up to ``limit``."""
+    queue = queue_name(request)
+    spec = await validation.body(request, CleanQueue)
+    registry, who = request.app[REGISTRY], request[ROLE].value
+    seconds, micros = await registry.client.time()
+    cutoff_ms = int(seconds) * 1000 + int(micros) // 1000 - spec.older_than_s * 1000
+    removed: dict[str, int] = {}
+    budget = spec.limit
+    for state in dict.fromkeys(spec.states):
+        removed[state] = 0
+        while budget > 0:
+            batch = min(budget, BULK_BATCH)
+            n = await registry.run(transitions.clean(queue, JobState(state), cutoff_ms, limit=batch, who=who))
+            removed[state] += n
+            budget -= n
+            if n < batch:
+                break
+    return web.json_response(CleanResult(queue=queue, removed=removed).model_dump())
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/api/v1/jobs/bulk",
+        bulk_action,
+        "Retry, delete or promote many jobs",
+        body=BulkAction,
+        response=BulkResult,
+        errors=(400, 403, 413, 415, 422),
+    ),
+    Route(
+        "POST",
+        "/api/v1/queues/{queue}/clean",
+        clean_queue,
+        "Remove old finished jobs",
+        body=CleanQueue,
+        response=CleanResult,
+        errors=(400, 403, 415, 422),
+    ),
+]

@@ -1,0 +1,60 @@
+"""``/api/v1/stats`` and ``/api/v1/audit``: the fleet at a glance, and who did what."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api import validation
+from services.api.models import AuditEntry, AuditList, AuditQuery, Stats
+from services.api.openapi import Route
+from services.api.queues import queue_health
+from services.api.state import REGISTRY
+from shared import keys
+from shared.states import JobState
+from shared.workers import read_workers
+
+
+async def stats(request: web.Request) -> web.Response:
+    registry = request.app[REGISTRY]
+    queues, now_ms = await queue_health(registry)
+    totals = {s.value: sum(q.counts.get(s.value, 0) for q in queues) for s in JobState}
+    by_status = {"alive": 0, "stale": 0, "dead": 0}
+    for worker in await read_workers(registry.client, now_ms, registry.settings):
+        by_status[worker["status"]] += 1
+    return web.json_response(Stats(queues=queues, totals=totals, workers=by_status).model_dump(mode="json"))
+
+
+async def audit(request: web.Request) -> web.Response:
+    params = validation.query(request, AuditQuery)
+    end = f"({params.before}" if params.before else "+"
+    rows: list[tuple[str, dict[str, str]]] = await request.app[REGISTRY].client.xrevrange(  # type: ignore[assignment]
+        keys.AUDIT_STREAM, max=end, min="-", count=params.limit
+    )
+    entries = [
+        AuditEntry(
+            id=entry_id,
+            who=f.get("who", ""),
+            action=f.get("action", ""),
+            queue=f.get("queue", ""),
+            target=f.get("target", ""),
+            count=int(f.get("count", 0)),
+            skipped=int(f.get("skipped", 0)),
+            ts_ms=int(f.get("ts_ms", 0)),
+        )
+        for entry_id, f in rows
+    ]
+    return web.json_response(AuditList(entries=entries).model_dump())
+
+
+ROUTES = [
+    Route("GET", "/api/v1/stats", stats, "Counts, health and workers at a glance", response=Stats),
+    Route(
+        "GET",
+        "/api/v1/audit",
+        audit,
+        "Admin actions, newest first",
+        query=AuditQuery,
+        response=AuditList,
+        errors=(400,),
+    ),
+]
