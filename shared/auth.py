@@ -37,10 +37,11 @@ def configured(settings: Settings) -> bool:
 
 
 def role_for_token(settings: Settings, token: str) -> Role | None:
-    token = token.strip()
-    if settings.admin_token and hmac.compare_digest(token, settings.admin_token):
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a token is any text a caller sends.
+    given = token.strip().encode()
+    if settings.admin_token and hmac.compare_digest(given, settings.admin_token.encode()):
         return Role.ADMIN
-    if settings.viewer_token and hmac.compare_digest(token, settings.viewer_token):
+    if settings.viewer_token and hmac.compare_digest(given, settings.viewer_token.encode()):
         return Role.VIEWER
     return None
 
@@ -59,7 +60,7 @@ def issue_session(settings: Settings, role: Role, now: float | None = None) -> s
 
 def role_for_session(settings: Settings, cookie: str, now: float | None = None) -> Role | None:
     payload, _, signature = cookie.partition(".")
-    if not payload or not hmac.compare_digest(signature, _sign(settings, payload.encode())):
+    if not payload or not hmac.compare_digest(signature.encode(), _sign(settings, payload.encode()).encode()):
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -70,10 +71,17 @@ def role_for_session(settings: Settings, cookie: str, now: float | None = None) 
     return None if expired else role
 
 
-def role_of(settings: Settings, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Role | None:
-    """The role a request's bearer token or session cookie grants, if any."""
+def credential_of(
+    settings: Settings, headers: Mapping[str, str], cookies: Mapping[str, str]
+) -> tuple[Role | None, str]:
+    """The role a request's bearer token or session cookie grants, and which of the two it used."""
     scheme, _, token = headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token:
-        return role_for_token(settings, token)
+        return role_for_token(settings, token), "bearer"
     cookie = cookies.get(SESSION_COOKIE)
-    return role_for_session(settings, cookie) if cookie else None
+    return (role_for_session(settings, cookie) if cookie else None), "cookie"
+
+
+def role_of(settings: Settings, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Role | None:
+    """The role a request's bearer token or session cookie grants, if any."""
+    return credential_of(settings, headers, cookies)[0]

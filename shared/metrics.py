@@ -184,3 +184,37 @@ class StreamMetrics:
             ["result"],
             registry=registry,
         )
+
+
+class ApiMetrics:
+    """Requests by route and status, their latency, and what admin actions did."""
+
+    LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = REGISTRY if registry is None else registry
+        self.requests = Counter(
+            "facequeue_api_requests_total",
+            "Requests answered.",
+            ["route", "method", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "facequeue_api_request_duration_seconds",
+            "Time to answer a request.",
+            ["route", "method"],
+            buckets=self.LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.actions = Counter(
+            "facequeue_api_admin_actions_total",
+            "Admin actions that changed something.",
+            ["action"],
+            registry=registry,
+        )
+        self.jobs_affected = Counter(
+            "facequeue_api_jobs_affected_total",
+            "Jobs changed by admin actions (each change publishes one event).",
+            ["action"],
+            registry=registry,
+        )

@@ -103,7 +103,8 @@ def main(settings: Settings, *, workers: int = 1) -> int:
             f"  dashboard  http://{host}:{settings.api_port}/\n"
             f"  API        http://{host}:{settings.api_port}/api/v1\n"
             f"  stream     http://{host}:{settings.stream_port}/stream\n"
-            f"  API token  {settings.admin_token or '(viewer token from FQ_VIEWER_TOKEN)'}\n"
+            f"  log in     http://{host}:{settings.api_port}/login?token={settings.admin_token}\n"
+            f"  API token  {settings.admin_token} (Authorization: Bearer …)\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )

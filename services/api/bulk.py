@@ -16,7 +16,7 @@ from services.api.errors import ApiError
 from services.api.models import BulkAction, BulkResult, CleanQueue, CleanResult
 from services.api.openapi import Route
 from services.api.queues import queue_name
-from services.api.state import REGISTRY
+from services.api.state import REGISTRY, record
 from shared import keys, transitions
 from shared.registry import AsyncRegistry
 from shared.states import JobState
@@ -46,6 +46,7 @@ async def bulk_action(request: web.Request) -> web.Response:
         if spec.filter.state is JobState.ACTIVE and not spec.force:
             raise ApiError(422, "validation_error", "active jobs are deleted only with force")
         result = await _by_filter(registry, spec, who)
+    record(request, f"bulk_{spec.action}", result.done)
     return web.json_response(result.model_dump())
 
 
@@ -106,6 +107,7 @@ async def clean_queue(request: web.Request) -> web.Response:
             budget -= n
             if n < batch:
                 break
+    record(request, "clean", sum(removed.values()))
     return web.json_response(CleanResult(queue=queue, removed=removed).model_dump())
 
 

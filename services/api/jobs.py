@@ -16,7 +16,7 @@ from services.api.models import (
     Transition,
 )
 from services.api.openapi import Route
-from services.api.state import REGISTRY
+from services.api.state import REGISTRY, record
 from shared import transitions
 from shared.jobs import Job
 from shared.submit import submit_async
@@ -68,6 +68,7 @@ async def _act(request: web.Request, action: str) -> web.Response:
     else:
         force = validation.query(request, ForceQuery).force
         state = await registry.run(transitions.delete(job.id, job.queue, force=force, who=who))
+    record(request, action, 1)
     return web.json_response(Transition(id=job.id, state=state).model_dump())
 
 

@@ -88,7 +88,12 @@ class ListJobsQuery(Strict):
     queue: str = Field(pattern=QUEUE_PATTERN)
     state: JobState
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
-    cursor: str | None = Field(default=None, max_length=200, pattern=r"^[0-9.e+-]+:[0-9a-z]{1,64}$")
+    cursor: str | None = Field(
+        default=None,
+        max_length=200,
+        pattern=r"^[0-9]+(\.[0-9]+)?(e\+[0-9]+)?:[0-9a-z]{1,64}$",
+        description="The next_cursor of the previous page.",
+    )
 
 
 class ForceQuery(Strict):
@@ -209,3 +214,11 @@ class AuditQuery(Strict):
 
 class AuditList(BaseModel):
     entries: list[AuditEntry]
+
+
+class Login(Strict):
+    token: str = Field(min_length=1, max_length=500, description="FQ_ADMIN_TOKEN or FQ_VIEWER_TOKEN.")
+
+
+class SessionOut(BaseModel):
+    role: str | None = Field(description="The role the session grants; null after logout.")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import redis
 from aiohttp import web
 
 from services.api import validation
+from services.api.errors import ApiError
 from services.api.models import AuditEntry, AuditList, AuditQuery, Stats
 from services.api.openapi import Route
 from services.api.queues import queue_health
@@ -27,9 +29,12 @@ async def stats(request: web.Request) -> web.Response:
 async def audit(request: web.Request) -> web.Response:
     params = validation.query(request, AuditQuery)
     end = f"({params.before}" if params.before else "+"
-    rows: list[tuple[str, dict[str, str]]] = await request.app[REGISTRY].client.xrevrange(  # type: ignore[assignment]
-        keys.AUDIT_STREAM, max=end, min="-", count=params.limit
-    )
+    try:
+        rows: list[tuple[str, dict[str, str]]] = await request.app[REGISTRY].client.xrevrange(  # type: ignore[assignment]
+            keys.AUDIT_STREAM, max=end, min="-", count=params.limit
+        )
+    except redis.ResponseError as exc:  # an id Redis cannot use (0-0, beyond 64 bits)
+        raise ApiError(400, "bad_request", f"before: {exc}") from None
     entries = [
         AuditEntry(
             id=entry_id,

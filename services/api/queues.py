@@ -10,7 +10,7 @@ from services.api.auth import ROLE
 from services.api.errors import ApiError
 from services.api.models import QUEUE_PATTERN, PauseOut, QueueList, QueueOut
 from services.api.openapi import Route
-from services.api.state import REGISTRY
+from services.api.state import REGISTRY, record
 from shared import catalog, keys, transitions
 from shared.registry import AsyncRegistry
 
@@ -58,12 +58,14 @@ async def pause_queue(request: web.Request) -> web.Response:
     """Nothing more starts on the queue; running jobs finish."""
     queue = queue_name(request)
     changed = await request.app[REGISTRY].run(transitions.pause(queue, who=request[ROLE].value))
+    record(request, "pause", int(changed))
     return web.json_response(PauseOut(queue=queue, paused=True, changed=changed).model_dump())
 
 
 async def resume_queue(request: web.Request) -> web.Response:
     queue = queue_name(request)
     changed = await request.app[REGISTRY].run(transitions.resume(queue, who=request[ROLE].value))
+    record(request, "resume", int(changed))
     return web.json_response(PauseOut(queue=queue, paused=False, changed=changed).model_dump())
 
 

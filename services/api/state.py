@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from shared.metrics import ApiMetrics
 from shared.registry import AsyncRegistry
 
 #: The registry every handler uses (shares the app's Redis client).
 REGISTRY = web.AppKey("registry", AsyncRegistry)
+#: The API's metrics.
+API_METRICS = web.AppKey("api_metrics", ApiMetrics)
+
+
+def record(request: web.Request, action: str, jobs: int) -> None:
+    """Count an admin action that changed ``jobs`` jobs (each change published one event)."""
+    if jobs > 0:
+        metrics = request.app[API_METRICS]
+        metrics.actions.labels(action).inc()
+        metrics.jobs_affected.labels(action).inc(jobs)
