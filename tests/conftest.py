@@ -230,39 +230,46 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace")
 
 
-@pytest.fixture
-def start_monitor(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
-    """Factory of monitor replicas; waits until /readyz answers, always stops them."""
+def launch(service: str, settings: Settings, port: int, log_path: Path) -> ServiceProcess:
+    """Start ``python -m services.<service>`` and wait until its /readyz answers 200."""
     import urllib.request
 
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service}"],
+            cwd=ROOT,
+            env={**os.environ, **settings.to_env()},
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    launched = ServiceProcess(proc, settings, log_path)
+
+    def ready() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"{service} exited early:\n{launched.log()}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    try:
+        wait_for(ready, timeout=30, what=f"{service} readiness")
+    except AssertionError:
+        launched.stop()
+        raise
+    return launched
+
+
+@pytest.fixture
+def start_monitor(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """Factory of monitor replicas; always stops them."""
     started: list[ServiceProcess] = []
 
     def start(**overrides: Any) -> ServiceProcess:
-        monitor_settings = dataclasses.replace(settings, monitor_port=free_port(), **overrides)
-        log_path = tmp_path / f"monitor-{len(started)}.log"
-        with log_path.open("wb") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "services.monitor"],
-                cwd=ROOT,
-                env={**os.environ, **monitor_settings.to_env()},
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        service = ServiceProcess(proc, monitor_settings, log_path)
-        started.append(service)
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"monitor exited early:\n{service.log()}")
-            try:
-                url = f"http://127.0.0.1:{monitor_settings.monitor_port}/readyz"
-                with urllib.request.urlopen(url, timeout=1) as r:
-                    return bool(r.status == 200)
-            except OSError:
-                return False
-
-        wait_for(ready, timeout=30, what="monitor readiness")
-        return service
+        own = dataclasses.replace(settings, monitor_port=free_port(), **overrides)
+        started.append(launch("monitor", own, own.monitor_port, tmp_path / f"monitor-{len(started)}.log"))
+        return started[-1]
 
     yield start
     for service in started:

@@ -23,7 +23,7 @@ from shared.submit import submit_async
 
 
 def job_json(job: Job, status: int = 200) -> web.Response:
-    return web.json_response(JobOut.model_validate(job.to_dict()).model_dump(mode="json"), status=status)
+    return web.json_response(JobOut(job).model_dump(mode="json"), status=status)
 
 
 async def submit_job(request: web.Request) -> web.Response:
@@ -51,7 +51,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     jobs, cursor = await request.app[REGISTRY].run(
         transitions.list_jobs(params.queue, params.state, params.limit, params.cursor)
     )
-    page = JobList(jobs=[JobOut.model_validate(j.to_dict()) for j in jobs], next_cursor=cursor)
+    page = JobList(jobs=[JobOut(j) for j in jobs], next_cursor=cursor)
     return web.json_response(page.model_dump(mode="json"))
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from shared.jobs import Job
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY, JobState
 from shared.submit import MAX_DELAY_MS, MAX_RETRIES
 
@@ -55,28 +56,8 @@ class SetPriority(Strict):
     priority: int = Field(ge=0, le=MAX_PRIORITY, description="Lower runs first.")
 
 
-class JobOut(BaseModel):
-    id: str
-    queue: str
-    actor: str
-    state: JobState
-    priority: int
-    args: list[Any]
-    created_ms: int
-    enqueued_ms: int
-    eta_ms: int | None
-    started_ms: int | None
-    finished_ms: int | None
-    attempts: int
-    max_retries: int
-    progress: float
-    stage: str
-    result: Any
-    error: str
-    traceback: str
-    worker: str
-    gen: int
-    timeline: list[dict[str, Any]] = Field(description="Every transition, oldest first.")
+class JobOut(RootModel[Job]):
+    """A job exactly as the registry holds it (the shared dataclass is the one definition)."""
 
 
 class JobList(BaseModel):

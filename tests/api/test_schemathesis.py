@@ -2,47 +2,28 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from shared.submit import submit
-from tests.conftest import ROOT, ServiceProcess, free_port, wait_for
+from tests.conftest import free_port, launch
 
 ST = str(Path(sys.executable).parent / "st")
 
 
 def test_no_generated_request_causes_a_server_error(settings: Any, registry: Any, tmp_path: Path) -> None:
     import dataclasses
-    import urllib.request
 
     # Given a real API process over a registry with jobs in it
     for _ in range(5):
         submit(registry, "noop")
     api_settings = dataclasses.replace(settings, api_port=free_port())
     log_path = tmp_path / "api.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "services.api"],
-            cwd=ROOT,
-            env={**os.environ, **api_settings.to_env()},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    service = ServiceProcess(proc, api_settings, log_path)
+    service = launch("api", api_settings, api_settings.api_port, log_path)
     base = f"http://127.0.0.1:{api_settings.api_port}"
-
-    def ready() -> bool:
-        try:
-            with urllib.request.urlopen(f"{base}/readyz", timeout=1) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
     try:
-        wait_for(ready, timeout=30, what="api readiness")
         # When schemathesis sends generated requests (valid and invalid) to every operation, as admin
         result = subprocess.run(
             [

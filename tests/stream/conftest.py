@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from services.stream.main import build_app
 from shared.config import Settings
 from shared.stream_client import SseEvent, read_events
-from tests.conftest import ROOT, ServiceProcess, free_port, wait_for
+from tests.conftest import ServiceProcess, free_port, launch
 
 AUTH = {"Authorization": "Bearer test-viewer-token"}
 
@@ -85,37 +82,13 @@ async def gateway(
 
 @pytest.fixture
 def start_gateway(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
-    """Gateway subprocesses; waits for readiness, always stops them."""
-    import urllib.request
-
+    """Gateway subprocesses; always stopped."""
     started: list[ServiceProcess] = []
 
     def start(**overrides: Any) -> ServiceProcess:
-        gw_settings = dataclasses.replace(settings, stream_port=free_port(), **overrides)
-        log_path = tmp_path / f"stream-{len(started)}.log"
-        with log_path.open("wb") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "services.stream"],
-                cwd=ROOT,
-                env={**os.environ, **gw_settings.to_env()},
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
-        service = ServiceProcess(proc, gw_settings, log_path)
-        started.append(service)
-
-        def ready() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"gateway exited early:\n{service.log()}")
-            try:
-                url = f"http://127.0.0.1:{gw_settings.stream_port}/readyz"
-                with urllib.request.urlopen(url, timeout=1) as r:
-                    return bool(r.status == 200)
-            except OSError:
-                return False
-
-        wait_for(ready, timeout=30, what="gateway readiness")
-        return service
+        own = dataclasses.replace(settings, stream_port=free_port(), **overrides)
+        started.append(launch("stream", own, own.stream_port, tmp_path / f"stream-{len(started)}.log"))
+        return started[-1]
 
     yield start
     for service in started:
