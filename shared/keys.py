@@ -10,6 +10,8 @@ from __future__ import annotations
 PREFIX = "fq"
 #: Prefix of per-job hashes; Lua scripts append the job id to it.
 JOB_PREFIX = f"{PREFIX}:job:"
+#: Every job id, in a sorted set with equal scores: ordered by id, which is by age.
+JOBS_INDEX = f"{PREFIX}:jobs"
 #: Set of every queue that has ever held a job.
 QUEUES = f"{PREFIX}:queues"
 #: Set of paused queues.

@@ -45,6 +45,7 @@ class Lua(enum.StrEnum):
     WORKERS_PUBLISH = "workers_publish"
     QUEUE_HEALTH = "queue_health"
     JOBS_LIST = "jobs_list"
+    JOBS_SEARCH = "jobs_search"
     QUEUE_COUNTS = "queue_counts"
     SNAPSHOT_COUNTS = "snapshot_counts"
 

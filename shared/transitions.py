@@ -65,6 +65,7 @@ def submit(
             keys.state_key(queue, JobState.WAITING),
             keys.state_key(queue, JobState.DELAYED),
             keys.QUEUES,
+            keys.JOBS_INDEX,
         ],
         [job_id, queue, actor, priority, json.dumps(args), max_retries, delay_ms, template],
         _text,
@@ -118,6 +119,7 @@ def complete(
             keys.job_key(job_id),
             keys.state_key(queue, JobState.ACTIVE),
             keys.state_key(queue, JobState.COMPLETED),
+            keys.JOBS_INDEX,
         ],
         [
             job_id,
@@ -229,6 +231,7 @@ def _delete_call(
             keys.dispatched_key(queue),
             keys.AUDIT_STREAM,
             keys.state_key(queue, source),
+            keys.JOBS_INDEX,
         ],
         [queue, who, limit, int(force), *ids],
         parse,
@@ -281,7 +284,7 @@ def clean(
         raise ValueError("only completed and failed jobs are cleaned")
     return Call(
         Lua.QUEUE_CLEAN,
-        [keys.state_key(queue, state), keys.AUDIT_STREAM],
+        [keys.state_key(queue, state), keys.AUDIT_STREAM, keys.JOBS_INDEX],
         [queue, who, state.value, cutoff_ms, max(1, min(limit, BULK_BATCH))],
         _int,
     )
@@ -426,6 +429,33 @@ def list_jobs(
         Lua.JOBS_LIST,
         [keys.state_key(queue, state)],
         [limit, score, last_id, int(state in NEWEST_FIRST)],
+        parse,
+    )
+
+
+#: Ids a search call looks at, at most: bounds its time whatever the registry's size.
+SEARCH_BUDGET = 5000
+
+
+def search_jobs(
+    limit: int,
+    cursor: str | None = None,
+    *,
+    queue: str = "",
+    state: str = "",
+    prefix: str = "",
+    actor: str = "",
+) -> Call[tuple[list[Job], str | None]]:
+    """Newest jobs first, filtered; the cursor continues after the last id scanned (None at the end)."""
+
+    def parse(raw: Any) -> tuple[list[Job], str | None]:
+        hashes, last = raw
+        return [Job.from_hash(_pairs(h)) for h in hashes if h], (str(last) or None)
+
+    return Call(
+        Lua.JOBS_SEARCH,
+        [keys.JOBS_INDEX],
+        [limit, cursor or "", queue, state, prefix, actor, SEARCH_BUDGET],
         parse,
     )
 

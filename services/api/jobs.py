@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.api import validation
 from services.api.auth import ROLE
+from services.api.errors import ApiError
 from services.api.models import (
     ForceQuery,
     JobList,
@@ -17,7 +18,7 @@ from services.api.models import (
 )
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
-from shared import transitions
+from shared import catalog, transitions
 from shared.jobs import Job
 from shared.submit import submit_async
 
@@ -48,9 +49,25 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def list_jobs(request: web.Request) -> web.Response:
     params = validation.query(request, ListJobsQuery)
-    jobs, cursor = await request.app[REGISTRY].run(
-        transitions.list_jobs(params.queue, params.state, params.limit, params.cursor)
-    )
+    registry = request.app[REGISTRY]
+    if params.queue and params.state and not params.q:
+        if params.cursor and ":" not in params.cursor:
+            raise ApiError(400, "bad_request", "cursor: belongs to a newest-first search")
+        call = transitions.list_jobs(params.queue, params.state, params.limit, params.cursor)
+    else:
+        if params.cursor and ":" in params.cursor:
+            raise ApiError(400, "bad_request", "cursor: belongs to a listing by queue and state")
+        actor = params.q if params.q and params.q in catalog.CATALOG else ""
+        prefix = "" if actor or not params.q else params.q.lower()
+        call = transitions.search_jobs(
+            params.limit,
+            params.cursor,
+            queue=params.queue or "",
+            state=params.state.value if params.state else "",
+            prefix=prefix,
+            actor=actor,
+        )
+    jobs, cursor = await registry.run(call)
     page = JobList(jobs=[JobOut(j) for j in jobs], next_cursor=cursor)
     return web.json_response(page.model_dump(mode="json"))
 
@@ -107,7 +124,7 @@ ROUTES = [
         "GET",
         "/api/v1/jobs",
         list_jobs,
-        "List jobs of a queue and state",
+        "List jobs: newest first, or one queue and state in its order",
         query=ListJobsQuery,
         response=JobList,
         errors=(400,),

@@ -66,13 +66,24 @@ class JobList(BaseModel):
 
 
 class ListJobsQuery(Strict):
-    queue: str = Field(pattern=QUEUE_PATTERN)
-    state: JobState
+    """With queue and state (and no q): that state's jobs in its own order (waiting: most urgent
+    first; delayed: soonest first; others newest first). Otherwise: newest first over every job,
+    filtered by any of queue, state and q."""
+
+    queue: str | None = Field(default=None, pattern=QUEUE_PATTERN)
+    state: JobState | None = None
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="An actor name, or the start of a job id.",
+    )
     limit: int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(
         default=None,
         max_length=200,
-        pattern=r"^[0-9]+(\.[0-9]+)?(e\+[0-9]+)?:[0-9a-z]{1,64}$",
+        pattern=r"^([0-9]+(\.[0-9]+)?(e\+[0-9]+)?:)?[0-9a-z]{1,64}$",
         description="The next_cursor of the previous page.",
     )
 

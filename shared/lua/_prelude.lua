@@ -87,9 +87,10 @@ local function owns_run(job_key, gen, worker)
   return f[1] == 'active' and f[2] == gen and f[3] == worker
 end
 
--- Remove a job record and its index entry, announcing why.
-local function remove_job(job_id, queue, state_key, state, reason, ts_ms)
+-- Remove a job record and its index entries, announcing why.
+local function remove_job(index_key, job_id, queue, state_key, state, reason, ts_ms)
   redis.call('ZREM', state_key, job_id)
+  redis.call('ZREM', index_key, job_id)
   redis.call('DEL', job_prefix .. job_id)
   job_event(job_id, queue, state, nil, {reason = reason}, ts_ms)
 end

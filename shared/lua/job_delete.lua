@@ -9,6 +9,7 @@
 -- KEYS[8] dispatched set  fq:q:<queue>:dispatched
 -- KEYS[9] audit stream    fq:audit
 -- KEYS[10] source set     the state set a bulk-by-filter call empties (any of the above)
+-- KEYS[11] jobs index     fq:jobs
 -- ARGV[4] queue
 -- ARGV[5] who (for the audit trail)
 -- ARGV[6] how many to take from the source set when no ids are given (0: none)
@@ -17,7 +18,7 @@
 -- Returns {done, skipped, state of the last skipped job ('missing' if unknown)};
 -- for one job, its state before deletion is returned as the third item.
 local state_keys = {waiting = KEYS[3], delayed = KEYS[4], active = KEYS[5], completed = KEYS[6], failed = KEYS[7]}
-local dispatched_key, audit_key, source_key = KEYS[8], KEYS[9], KEYS[10]
+local dispatched_key, audit_key, source_key, index_key = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
 local queue, who, limit, force = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1'
 
 local now = now_ms()
@@ -28,7 +29,7 @@ for _, job_id in ipairs(ids) do
   local state = f[1]
   if state and f[2] == queue and (state ~= 'active' or force) then
     redis.call('ZREM', dispatched_key, job_id)
-    remove_job(job_id, queue, state_keys[state], state, 'deleted', now)
+    remove_job(index_key, job_id, queue, state_keys[state], state, 'deleted', now)
     done = done + 1
     last = state
   else

@@ -3,6 +3,7 @@
 -- KEYS[4] waiting set     fq:q:<queue>:waiting
 -- KEYS[5] delayed set     fq:q:<queue>:delayed
 -- KEYS[6] queues set      fq:queues
+-- KEYS[7] jobs index      fq:jobs (every id, lexicographic: ids sort by age)
 -- ARGV[4] job id
 -- ARGV[5] queue
 -- ARGV[6] actor name
@@ -12,7 +13,7 @@
 -- ARGV[10] delay (ms; 0 = run now)
 -- ARGV[11] Dramatiq message template (JSON cut open inside "options", see shared/messages.py)
 -- Returns the new state. Raises job_exists.
-local job_key, waiting_key, delayed_key, queues_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local job_key, waiting_key, delayed_key, queues_key, index_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local job_id, queue, actor, priority = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local args_json, max_retries, delay_ms, template = ARGV[8], ARGV[9], tonumber(ARGV[10]), ARGV[11]
 
@@ -34,5 +35,6 @@ redis.call('HSET', job_key, 'id', job_id, 'queue', queue, 'actor', actor, 'state
   'eta_ms', eta, 'attempts', 0, 'max_retries', max_retries, 'progress', 0, 'gen', 0,
   'dispatches', 0, 'msg', template)
 redis.call('SADD', queues_key, queue)
+redis.call('ZADD', index_key, 0, job_id)
 job_event(job_id, queue, nil, state, {priority = tonumber(priority), actor = actor}, now)
 return state

@@ -132,7 +132,8 @@ async def test_queues_report_counts_health_and_pause_state(
         ("POST", "/api/v1/jobs/nope/retry", {}, 404, "job_not_found"),
         ("PUT", "/api/v1/jobs/nope/priority", {"json": {"priority": 1}}, 404, "job_not_found"),
         ("DELETE", "/api/v1/jobs/nope", {}, 404, "job_not_found"),
-        ("GET", "/api/v1/jobs", {"params": {"queue": Q}}, 400, "bad_request"),
+        ("GET", "/api/v1/jobs", {"params": {"q": "bad q!"}}, 400, "bad_request"),
+        ("GET", "/api/v1/jobs", {"params": {"cursor": "1:x"}}, 400, "bad_request"),
         ("GET", "/api/v1/jobs", {"params": {"queue": Q, "state": "lost"}}, 400, "bad_request"),
         (
             "GET",
@@ -208,3 +209,35 @@ async def test_openapi_document_describes_every_route_from_the_models(api: TestC
     text = str(doc)
     for name in {part.split("'")[0] for part in text.split("#/components/schemas/")[1:]}:
         assert name in doc["components"]["schemas"], name
+
+
+async def test_search_lists_newest_first_and_filters_by_queue_state_actor_and_id_prefix(
+    api: TestClient[Any, Any], registry: Registry
+) -> None:
+    sleeps = [submit(registry, "sleep", [1]) for _ in range(3)]
+    noops = [submit(registry, "noop") for _ in range(4)]
+    delayed = submit(registry, "noop", delay_ms=60_000)
+
+    async def search(**params: str) -> list[str]:
+        ids: list[str] = []
+        cursor = None
+        while True:
+            query = {**params, "limit": "2", **({"cursor": cursor} if cursor else {})}
+            response = await api.get("/api/v1/jobs", params=query, headers=VIEWER)
+            assert response.status == 200, await response.text()
+            page = await response.json()
+            ids += [j["id"] for j in page["jobs"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return ids
+
+    everything = [*sleeps, *noops, delayed]
+    assert await search() == everything[::-1]  # newest first, across states
+    assert await search(q="sleep") == sleeps[::-1]  # by actor
+    assert await search(state="delayed") == [delayed]
+    assert await search(q=delayed[:14]) == [j for j in everything[::-1] if j.startswith(delayed[:14])]
+    assert await search(q=delayed) == [delayed]  # a whole id
+    assert await search(queue="other") == []
+    # removed jobs leave the index
+    registry.run(transitions.delete(delayed, Q))
+    assert delayed not in await search()
