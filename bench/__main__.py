@@ -35,6 +35,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-recovery", action="store_true", help="skip the ~20 s kill -9 recovery run")
     parser.add_argument("--skip-stream", action="store_true", help="skip the ~3 min stream gateway runs")
+    parser.add_argument("--skip-api", action="store_true", help="skip the ~6 min API run over a million jobs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = localredis.start(Path(tmp))
@@ -60,6 +61,10 @@ def main() -> None:
         from bench import stream_fanout
 
         stream_fanout.main()
+    if not args.skip_api:
+        from bench import api_latency
+
+        api_latency.main()
 
 
 if __name__ == "__main__":
