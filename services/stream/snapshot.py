@@ -6,9 +6,21 @@ from typing import Any
 
 from services.stream.frames import Frame, gateway_frame
 from shared import catalog, transitions
+from shared.jobs import Job
 from shared.registry import AsyncRegistry
 from shared.states import JobState
 from shared.workers import read_workers
+
+#: Job fields left out of snapshots: long, and one API call away (GET /api/v1/jobs/{id}).
+DETAIL_FIELDS = ("timeline", "traceback", "args", "result")
+
+
+def summary(job: Job) -> dict[str, Any]:
+    """A job as a dashboard row needs it."""
+    data = job.to_dict()
+    for name in DETAIL_FIELDS:
+        data.pop(name)
+    return data
 
 
 async def queues_of(registry: AsyncRegistry, queue_filter: str | None) -> list[str]:
@@ -34,6 +46,6 @@ async def build_snapshot(registry: AsyncRegistry, queue_filter: str | None, jobs
         jobs[queue] = {}
         for state in JobState:
             page, _ = await registry.run(transitions.list_jobs(queue, state, jobs_per_state))
-            jobs[queue][state.value] = [job.to_dict() for job in page]
+            jobs[queue][state.value] = [summary(job) for job in page]
     data = {"counts": base.counts, "paused": base.paused, "workers": workers, "jobs": jobs}
     return gateway_frame("snapshot", data, base.seq, queue_filter)

@@ -243,3 +243,11 @@ async def test_idle_connection_gets_keep_alive_comments_and_a_retry_hint(
     first = raw.split(b"\r\n\r\n", 1)[0].decode()
     assert first.startswith("retry: ") and 1000 <= int(first.split(": ")[1]) <= 3000
     response.close()
+
+
+async def test_snapshot_rows_leave_out_job_details(gateway: TestClient[Any, Any], registry: Registry) -> None:
+    submit(registry, "fail", ["x" * 500])
+    stream = await open_stream(gateway)
+    (row,) = (await stream.next()).json["data"]["jobs"][Q]["waiting"]
+    assert row["actor"] == "fail" and row["state"] == "waiting"
+    assert not {"timeline", "traceback", "args", "result"} & set(row)
