@@ -94,8 +94,7 @@ async def clean_queue(request: web.Request) -> web.Response:
     queue = queue_name(request)
     spec = await validation.body(request, CleanQueue)
     registry, who = request.app[REGISTRY], request[ROLE].value
-    seconds, micros = await registry.client.time()
-    cutoff_ms = int(seconds) * 1000 + int(micros) // 1000 - spec.older_than_s * 1000
+    cutoff_ms = await registry.now_ms() - spec.older_than_s * 1000
     removed: dict[str, int] = {}
     budget = spec.limit
     for state in dict.fromkeys(spec.states):

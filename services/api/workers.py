@@ -14,8 +14,7 @@ from shared.workers import read_workers
 
 async def list_workers(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
-    seconds, micros = await registry.client.time()
-    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    now_ms = await registry.now_ms()
     return web.json_response({"workers": await read_workers(registry.client, now_ms, registry.settings)})
 
 

@@ -47,7 +47,7 @@ class Scheduler:
             for queue in queues:
                 pipe.zrange(keys.state_key(queue, JobState.DELAYED), 0, 0, withscores=True)
             heads: list[list[tuple[str, float]]] = await pipe.execute()
-        now_ms = await self.monitor.redis_ms()
+        now_ms = await self.monitor.registry.now_ms()
         due = [q for q, head in zip(queues, heads, strict=True) if head and head[0][1] <= now_ms]
         if due:
             await self.monitor.dispatch(due)

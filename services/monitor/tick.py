@@ -20,9 +20,6 @@ from shared.workers import encode, read_workers
 
 log = get_logger(__name__)
 
-#: Window (ms) over which throughput is measured.
-THROUGHPUT_WINDOW_MS = 60_000
-
 
 class Monitor:
     """Every duty of one monitor replica; each is an idempotent script or deduplicated write."""
@@ -52,19 +49,19 @@ class Monitor:
             await asyncio.sleep(0.05)  # coalesce a burst (a group of processes starting)
             self.workers_changed.clear()
             try:
-                await self.announce_workers(await self.redis_ms(), reason="change")
+                await self.announce_workers(await self.registry.now_ms(), reason="change")
             except (FacequeueError, redis.RedisError) as exc:
                 log.warning("workers event failed", error=str(exc))
 
     async def tick(self) -> None:
-        now_ms = await self.redis_ms()
+        now_ms = await self.registry.now_ms()
         queues = await self.queues()
         await self.dispatch(queues)
         for worker_id, requeued in (await self.registry.reap_dead(queues, now_ms)).items():
             log.warning("dead worker reaped", dead_worker=worker_id, requeued=requeued)
             self.metrics.reaped.inc()
             self.metrics.requeued.inc(requeued)
-        health = await self.registry.run(transitions.queue_health(queues, THROUGHPUT_WINDOW_MS))
+        health = await self.registry.run(transitions.queue_health(queues))
         self.export_health(health, now_ms)
         await self.announce_workers(now_ms, reason="tick")
         await self.sample_history(health, now_ms)
@@ -86,12 +83,10 @@ class Monitor:
         for queue, h in health.items():
             for state, count in h.counts.items():
                 m.jobs.labels(queue, state).set(count)
-            oldest_s = (now_ms - h.oldest_waiting_ms) / 1000 if h.oldest_waiting_ms is not None else 0.0
-            m.oldest_waiting.labels(queue).set(max(0.0, oldest_s))
-            per_s = h.completed_in_window / (THROUGHPUT_WINDOW_MS / 1000)
-            m.throughput.labels(queue, "completed").set(per_s)
-            m.throughput.labels(queue, "failed").set(h.failed_in_window / (THROUGHPUT_WINDOW_MS / 1000))
-            m.drain.labels(queue).set(drain_seconds(h.counts["waiting"], per_s))
+            m.oldest_waiting.labels(queue).set(h.oldest_waiting_s(now_ms) or 0.0)
+            m.throughput.labels(queue, "completed").set(h.completed_per_s)
+            m.throughput.labels(queue, "failed").set(h.failed_per_s)
+            m.drain.labels(queue).set(drain_seconds(h.counts["waiting"], h.completed_per_s))
 
     async def announce_workers(self, now_ms: int, *, reason: str) -> list[dict[str, Any]]:
         workers = await read_workers(self.registry.client, now_ms, self.settings)
@@ -127,11 +122,6 @@ class Monitor:
         except redis.ResponseError:
             return False  # this minute is already sampled (ids only grow)
         return True
-
-    async def redis_ms(self) -> int:
-        """Now on the Redis clock, which every heartbeat and eta uses."""
-        seconds, micros = await self.registry.client.time()
-        return int(seconds) * 1000 + int(micros) // 1000
 
 
 def drain_seconds(backlog: int, per_second: float) -> float:

@@ -38,9 +38,7 @@ async def build_snapshot(registry: AsyncRegistry, queue_filter: str | None, jobs
     """
     queues = await queues_of(registry, queue_filter)
     base = await registry.run(transitions.counts_at(queues))
-    seconds, micros = await registry.client.time()
-    now_ms = int(seconds) * 1000 + int(micros) // 1000
-    workers = await read_workers(registry.client, now_ms, registry.settings)
+    workers = await read_workers(registry.client, await registry.now_ms(), registry.settings)
     jobs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for queue in queues:
         jobs[queue] = {}

@@ -73,16 +73,12 @@ def test_delayed_job_stays_delayed_until_due(
     eta = registry.get(job_id).eta_ms
     assert eta is not None
 
-    def redis_ms() -> int:
-        seconds, micros = raw.time()
-        return int(seconds) * 1000 + int(micros) // 1000
-
     # While the Redis clock is before the eta, every look finds it delayed (state read first,
     # so a look that ends before the eta began before it too).
     looks = 0
     while True:
         state = registry.get(job_id).state
-        if redis_ms() >= eta:
+        if registry.now_ms() >= eta:
             break
         assert state is JobState.DELAYED
         looks += 1
