@@ -386,9 +386,29 @@ class QueueHealth:
     oldest_waiting_ms: int | None
     completed_in_window: int
     failed_in_window: int
+    #: Length (ms) of the window the outcomes were counted over.
+    window_ms: int
+
+    @property
+    def completed_per_s(self) -> float:
+        return self.completed_in_window / (self.window_ms / 1000)
+
+    @property
+    def failed_per_s(self) -> float:
+        return self.failed_in_window / (self.window_ms / 1000)
+
+    def oldest_waiting_s(self, now_ms: int) -> float | None:
+        """Age of the oldest waiting job at ``now_ms`` (Redis clock); None when nothing waits."""
+        return None if self.oldest_waiting_ms is None else max(0, now_ms - self.oldest_waiting_ms) / 1000
 
 
-def queue_health(queues: Sequence[str], window_ms: int) -> Call[dict[str, QueueHealth]]:
+#: Window (ms) over which throughput is measured, by the monitor's gauges and the API alike.
+THROUGHPUT_WINDOW_MS = 60_000
+
+
+def queue_health(
+    queues: Sequence[str], window_ms: int = THROUGHPUT_WINDOW_MS
+) -> Call[dict[str, QueueHealth]]:
     """Counts, oldest waiting job and recent outcomes of each queue."""
     states = list(JobState)
 
@@ -397,7 +417,9 @@ def queue_health(queues: Sequence[str], window_ms: int) -> Call[dict[str, QueueH
         for queue, row in zip(queues, raw, strict=True):
             counts = {s.value: int(n) for s, n in zip(states, row[:5], strict=True)}
             oldest = int(row[5])
-            out[queue] = QueueHealth(counts, None if oldest < 0 else oldest, int(row[6]), int(row[7]))
+            out[queue] = QueueHealth(
+                counts, None if oldest < 0 else oldest, int(row[6]), int(row[7]), window_ms
+            )
         return out
 
     return Call(
@@ -461,16 +483,9 @@ def search_jobs(
 
 
 def counts(queues: Sequence[str]) -> Call[dict[str, dict[str, int]]]:
-    """Jobs per queue and state."""
-    pairs = [(q, s) for q in queues for s in JobState]
-
-    def parse(raw: Any) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {q: {} for q in queues}
-        for (queue, state), n in zip(pairs, raw, strict=True):
-            out[queue][state.value] = int(n)
-        return out
-
-    return Call(Lua.QUEUE_COUNTS, [keys.state_key(q, s) for q, s in pairs], [], parse)
+    """Jobs per queue and state (the counts of :func:`counts_at`, without its seq)."""
+    at = counts_at(queues)
+    return Call(at.script, at.keys, at.args, lambda raw: at.parse(raw).counts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,27 +14,21 @@ from services.api.state import REGISTRY, record
 from shared import catalog, keys, transitions
 from shared.registry import AsyncRegistry
 
-#: Window (ms) of the throughput figures.
-WINDOW_MS = 60_000
-
 
 async def queue_health(registry: AsyncRegistry) -> tuple[list[QueueOut], int]:
     """Every queue's counts and health, and the Redis clock they were read at."""
     names = sorted(set(await registry.queues()) | set(catalog.queues()))
-    health = await registry.run(transitions.queue_health(names, WINDOW_MS))
+    health = await registry.run(transitions.queue_health(names))
     paused = set(await registry.client.smembers(keys.PAUSED))
-    seconds, micros = await registry.client.time()
-    now_ms = int(seconds) * 1000 + int(micros) // 1000
+    now_ms = await registry.now_ms()
     queues = [
         QueueOut(
             name=name,
             paused=name in paused,
             counts=h.counts,
-            oldest_waiting_s=None
-            if h.oldest_waiting_ms is None
-            else max(0, now_ms - h.oldest_waiting_ms) / 1000,
-            completed_per_s=h.completed_in_window / (WINDOW_MS / 1000),
-            failed_per_s=h.failed_in_window / (WINDOW_MS / 1000),
+            oldest_waiting_s=h.oldest_waiting_s(now_ms),
+            completed_per_s=h.completed_per_s,
+            failed_per_s=h.failed_per_s,
         )
         for name, h in health.items()
     ]
