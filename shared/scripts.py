@@ -46,7 +46,6 @@ class Lua(enum.StrEnum):
     QUEUE_HEALTH = "queue_health"
     JOBS_LIST = "jobs_list"
     JOBS_SEARCH = "jobs_search"
-    QUEUE_COUNTS = "queue_counts"
     SNAPSHOT_COUNTS = "snapshot_counts"
 
 

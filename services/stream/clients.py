@@ -86,6 +86,8 @@ class Clients:
             client.close("slow")
 
     def broadcast(self, frame: Frame) -> None:
-        for client in self:
+        # The hot path: no copy of the set; offer() never adds or removes clients
+        # (a dropped client leaves in its own handler, later).
+        for client in self._clients:
             if client.wants(frame):
                 self.offer(client, frame)

@@ -67,7 +67,7 @@ local function job_event(job_id, queue, from, to, extra, ts_ms)
   end
   local seq = emit('job', data, ts_ms)
   local job_key = job_prefix .. job_id
-  if to and redis.call('EXISTS', job_key) == 1 then
+  if to then  -- every caller naming a `to` state holds the job's record
     data.seq = seq
     data.ts = ts_ms / 1000
     data.job = nil
