@@ -24,6 +24,7 @@ from shared import localredis
 from shared.config import Settings
 from shared.localredis import free_port
 from shared.registry import Registry
+from tests import images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,6 +59,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     yield server
     server.process.terminate()
     server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, bytes]:
+    """Real photos by file name (see tests/images.py)."""
+    return images.load_all()
 
 
 @pytest.fixture
