@@ -67,8 +67,8 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     """Read the header only: format and size are known before any pixel is decoded."""
     try:
         image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise NotAnImage(f"not an image of a supported format ({', '.join(FORMATS)}): {exc}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise NotAnImage(f"not an image of a supported format ({', '.join(FORMATS)})") from None
     if image.format not in FORMATS:
         raise NotAnImage(f"{image.format} images are not supported; send one of {', '.join(FORMATS)}")
     width, height = image.size

@@ -83,6 +83,7 @@ def settings(redis_url: str) -> Settings:
         worker_metrics_port=free_port(),
         worker_processes=1,
         worker_threads=1,
+        worker_queues=("diagnostics",),  # face tests ask for face_search (and pay for the models)
         heartbeat_interval_s=0.5,
         worker_dead_s=2.0,
         worker_idle_poll_ms=50,
