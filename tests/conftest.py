@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 import redis
 
-from shared import localredis
+from shared import localredis, sample_photos
 from shared.config import Settings
 from shared.localredis import free_port
 from shared.registry import Registry
-from tests import images
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,8 +62,8 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="session")
 def photos() -> dict[str, bytes]:
-    """Real photos by file name (see tests/images.py)."""
-    return images.load_all()
+    """Real photos by file name (see shared/sample_photos.py)."""
+    return sample_photos.load_all(ROOT / ".cache" / "sample-photos")
 
 
 @pytest.fixture

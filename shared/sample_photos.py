@@ -1,8 +1,9 @@
-"""Real photos for the face tests, from registry packages (never committed).
+"""Real photos for the face tests and ``make run``'s demo, from registry packages (never committed).
 
 ``face_recognition==1.3.0``'s source distribution carries photos of two people;
-scikit-image's wheel carries photos with faces (astronaut, camera) and without
-(chelsea the cat, coffee). The sdist is fetched once with pip into ``.cache/``.
+scikit-image's wheel (a dev dependency) carries photos with faces (astronaut,
+camera) and without (chelsea the cat, coffee). The sdist is fetched once with pip
+into a cache folder (``.cache/sample-photos`` by default).
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import sys
 import tarfile
 from pathlib import Path
 
-import skimage
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".cache" / "test-images"
+CACHE = Path(".cache") / "sample-photos"
 SDIST = "face_recognition==1.3.0"
 SDIST_FILES = {
     "obama.jpg": "face_recognition-1.3.0/tests/test_images/obama.jpg",
@@ -29,34 +28,22 @@ SDIST_FILES = {
 SKIMAGE_FILES = ("astronaut.png", "camera.png", "chelsea.png", "coffee.png")
 
 
-def _fetch_sdist() -> Path:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    found = sorted(CACHE.glob("face_recognition-1.3.0.tar.gz"))
+def _fetch_sdist(cache: Path) -> Path:
+    cache.mkdir(parents=True, exist_ok=True)
+    found = sorted(cache.glob("face_recognition-1.3.0.tar.gz"))
     if not found:
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--quiet",
-                "--no-deps",
-                "--no-binary",
-                ":all:",
-                SDIST,
-                "-d",
-                str(CACHE),
-            ],
-            check=True,
-        )
-        found = sorted(CACHE.glob("face_recognition-1.3.0.tar.gz"))
+        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:"]
+        subprocess.run([*pip, SDIST, "-d", str(cache)], check=True)
+        found = sorted(cache.glob("face_recognition-1.3.0.tar.gz"))
     return found[0]
 
 
-def load_all() -> dict[str, bytes]:
-    """Every test photo by file name, plus ``pair.jpg`` (Obama and Biden side by side)."""
+def load_all(cache: Path = CACHE) -> dict[str, bytes]:
+    """Every photo by file name, plus ``pair.jpg`` (Obama and Biden side by side)."""
+    import skimage  # a dev dependency: imported only when photos are wanted
+
     photos: dict[str, bytes] = {}
-    with tarfile.open(_fetch_sdist()) as tar:
+    with tarfile.open(_fetch_sdist(cache)) as tar:
         for name, member in SDIST_FILES.items():
             extracted = tar.extractfile(member)
             assert extracted is not None
