@@ -27,6 +27,12 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
+def single_threaded_kernels() -> None:
+    """Parallelism comes from worker processes x threads; nested OpenCV/OpenMP threads only contend."""
+    cv2.setNumThreads(1)
+    faiss.omp_set_num_threads(1)
+
+
 @dataclass
 class FaceRuntime:
     settings: Settings
@@ -40,9 +46,7 @@ class FaceRuntime:
     @classmethod
     def create(cls, settings: Settings) -> FaceRuntime:
         files = locate(settings.face_model_dir)  # raises ModelFilesError: the worker must not start
-        # Parallelism comes from worker processes x threads; nested OpenCV/OpenMP threads only contend.
-        cv2.setNumThreads(1)
-        faiss.omp_set_num_threads(1)
+        single_threaded_kernels()
         engine = FaceEngine(
             files, max_side=settings.face_detect_max_side, score_threshold=settings.face_detect_score
         )
