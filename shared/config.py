@@ -65,6 +65,8 @@ class Settings:
     retry_min_backoff_ms: int = 15_000
     #: Maximum retry backoff, in ms.
     retry_max_backoff_ms: int = 3_600_000
+    #: Seconds a worker keeps retrying to record a job's outcome while Redis is unreachable.
+    outcome_retry_s: float = 600.0
     #: Default retries of a job that names none.
     default_max_retries: int = 3
     #: Log level of every process.

@@ -37,7 +37,7 @@ class Registry:
     def get(self, job_id: str) -> Job:
         try:
             fields: dict[str, str] = self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
-        except redis.ConnectionError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise RedisUnavailable(str(exc)) from exc
         if not fields:
             raise JobNotFound(job_id)
@@ -88,7 +88,7 @@ class AsyncRegistry:
     async def get(self, job_id: str) -> Job:
         try:
             fields: dict[str, Any] = await self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
-        except redis.ConnectionError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise RedisUnavailable(str(exc)) from exc
         if not fields:
             raise JobNotFound(job_id)
