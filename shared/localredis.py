@@ -48,7 +48,17 @@ def start(
     data_dir.mkdir(parents=True, exist_ok=True)
     persistence = ["--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), *persistence, *extra_args],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            *persistence,
+            *extra_args,
+        ],
         stdout=output,
         stderr=subprocess.STDOUT,
     )

@@ -34,7 +34,9 @@ class RestartableRedis(RedisServer):
         self.process.wait(timeout=10)
 
     def start(self) -> None:
-        self.process, _ = localredis.start(self.data_dir, port=self.port, persist=True, extra_args=PERSIST_ARGS)
+        self.process, _ = localredis.start(
+            self.data_dir, port=self.port, persist=True, extra_args=PERSIST_ARGS
+        )
 
 
 @pytest.fixture(scope="session")
@@ -56,8 +58,9 @@ def start_service(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., 
     started: list[ServiceProcess] = []
 
     def start(service: str, **overrides: Any) -> ServiceProcess:
-        port = free_port()
-        own = dataclasses.replace(settings, **{f"{service}_port": port}, **overrides)
+        fields = {f"{service}_port": free_port(), **overrides}
+        own = dataclasses.replace(settings, **fields)
+        port = fields[f"{service}_port"]
         started.append(launch(service, own, port, tmp_path / f"{service}-{len(started)}.log"))
         return started[-1]
 
@@ -75,6 +78,7 @@ class ResumingClient:
         self.last_id: str | None = None
         self.connects = 0
         self.resets = 0
+        self.snapshots = 0
         self._task: asyncio.Task[None] | None = None
 
     def start(self, session: aiohttp.ClientSession) -> None:
@@ -86,7 +90,9 @@ class ResumingClient:
             if self.last_id is not None:
                 headers["Last-Event-ID"] = self.last_id
             try:
-                async with session.get(self.url, headers=headers, timeout=aiohttp.ClientTimeout(sock_read=30)) as r:
+                async with session.get(
+                    self.url, headers=headers, timeout=aiohttp.ClientTimeout(sock_read=30)
+                ) as r:
                     if r.status != 200:
                         await asyncio.sleep(0.2)
                         continue
@@ -96,10 +102,12 @@ class ResumingClient:
                             self.last_id = event.id
                         if event.event == "reset":
                             self.resets += 1
+                        if event.event == "snapshot":
+                            self.snapshots += 1
                         if event.event in ("job", "admin", "gallery", "pause", "workers", "progress"):
                             seq = json.loads(event.data)["seq"]
                             self.seqs.append(int(seq))
-            except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError):
+            except (TimeoutError, aiohttp.ClientError, ConnectionError):
                 pass
             await asyncio.sleep(0.1)
 

@@ -19,7 +19,7 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit_call
 from tests.reliability import invariants
-from tests.reliability.conftest import ResumingClient, RestartableRedis, eventually, http_status
+from tests.reliability.conftest import RestartableRedis, ResumingClient, eventually, http_status
 
 JOBS = 300
 
@@ -64,10 +64,12 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
     api_ready = f"http://127.0.0.1:{api.settings.api_port}/readyz"
     gateway_ready = f"http://127.0.0.1:{gateway.settings.stream_port}/readyz"
     async with aiohttp.ClientSession() as session:
-        clients = [ResumingClient(f"http://127.0.0.1:{gateway.settings.stream_port}/stream") for _ in range(5)]
+        clients = [
+            ResumingClient(f"http://127.0.0.1:{gateway.settings.stream_port}/stream") for _ in range(5)
+        ]
         for client in clients:
             client.start(session)
-        await eventually(lambda: all(c.connects for c in clients), what="dashboards connected")
+        await eventually(lambda: all(c.snapshots for c in clients), what="dashboards connected")
         producer = Producer(registry, JOBS, per_s=100)
         producer.start()
         await eventually(lambda: len(producer.ids) >= 100, what="first jobs")
