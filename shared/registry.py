@@ -40,7 +40,7 @@ class Registry:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise RedisUnavailable(str(exc)) from exc
         if not fields:
-            raise JobNotFound(job_id)
+            raise JobNotFound(f"no job {job_id!r}")
         return Job.from_hash(fields)
 
     def queues(self) -> list[str]:
@@ -91,7 +91,7 @@ class AsyncRegistry:
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise RedisUnavailable(str(exc)) from exc
         if not fields:
-            raise JobNotFound(job_id)
+            raise JobNotFound(f"no job {job_id!r}")
         return Job.from_hash(fields)
 
     async def now_ms(self) -> int:
