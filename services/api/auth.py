@@ -121,7 +121,15 @@ ROUTES = [
         "Log in with a token: sets the session cookie",
         body=Login,
         response=SessionOut,
-        errors=(400, 415, 422),
+        errors=(400, 401, 415, 422, 429),
+        public=True,
     ),
-    Route("DELETE", "/api/v1/session", logout, "Log out: clears the session cookie", response=SessionOut),
+    Route(
+        "DELETE",
+        "/api/v1/session",
+        logout,
+        "Log out: clears the session cookie",
+        response=SessionOut,
+        public=True,
+    ),
 ]
