@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -114,3 +115,8 @@ def sample_names(exposition: str) -> set[str]:
             if match:
                 names.add(match.group(0))
     return names
+
+
+def tool(name: str) -> str | None:
+    """An executable on PATH or beside this interpreter (the virtualenv's bin/, unactivated)."""
+    return shutil.which(name) or shutil.which(name, path=str(Path(sys.executable).parent))

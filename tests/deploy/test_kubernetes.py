@@ -188,7 +188,9 @@ def test_every_workload_is_hardened_probed_and_rolls_without_losing_capacity(
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
         assert any(v["name"] == "tmp" and "emptyDir" in v for v in pod["volumes"])
         assert set(container["resources"]) == {"requests", "limits"}
-        assert {"cpu", "memory"} <= set(container["resources"]["requests"]) & set(container["resources"]["limits"])
+        assert {"cpu", "memory"} <= set(container["resources"]["requests"]) & set(
+            container["resources"]["limits"]
+        )
         assert "livenessProbe" in container and "readinessProbe" in container
         if component != "worker":
             assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
@@ -237,7 +239,10 @@ def test_disruption_budgets_and_autoscalers_point_at_real_workloads(
         assert 'state="waiting"' in scaled["spec"]["triggers"][0]["metadata"]["query"]
     else:
         external = hpas["facequeue-worker"]["spec"]["metrics"][0]["external"]
-        assert external["metric"] == {"name": "facequeue_queue_jobs", "selector": {"matchLabels": {"state": "waiting"}}}
+        assert external["metric"] == {
+            "name": "facequeue_queue_jobs",
+            "selector": {"matchLabels": {"state": "waiting"}},
+        }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

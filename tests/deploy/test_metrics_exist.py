@@ -13,7 +13,6 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -52,7 +51,12 @@ def referenced() -> dict[str, set[str]]:
     add([rule["expr"] for rule in alert_rules()], "prometheus/alerts.yml")
     adapter = yaml.safe_load((K8S / "prometheus-adapter" / "values.yaml").read_text())["rules"]
     add(
-        [r[key] for kind in ("custom", "external") for r in adapter[kind] for key in ("seriesQuery", "metricsQuery")],
+        [
+            r[key]
+            for kind in ("custom", "external")
+            for r in adapter[kind]
+            for key in ("seriesQuery", "metricsQuery")
+        ],
         "k8s/prometheus-adapter",
     )
     for overlay in OVERLAYS:
@@ -71,13 +75,24 @@ def test_the_extractor_finds_the_metrics_and_nothing_else() -> None:
     # Given the real dashboards and alerts
     uses = referenced()
     # Then the names found are metrics, not functions, keywords, labels or variables
-    assert {"facequeue_queue_jobs", "facequeue_stream_delivery_lag_seconds_bucket", "dramatiq_messages_total"} <= set(uses)
+    assert {
+        "facequeue_queue_jobs",
+        "facequeue_stream_delivery_lag_seconds_bucket",
+        "dramatiq_messages_total",
+    } <= set(uses)
     assert not {"sum", "rate", "by", "queue", "le", "state", "__rate_interval", "datasource"} & set(uses)
-    assert all(name.startswith(("facequeue_", "dramatiq_")) or name in SYNTHETIC for name in uses), sorted(uses)
+    assert all(name.startswith(("facequeue_", "dramatiq_")) or name in SYNTHETIC for name in uses), sorted(
+        uses
+    )
     # And each dashboard, the alerts and both autoscaler kinds contribute
     places = set().union(*uses.values())
     assert {"grafana/queue-overview.json", "grafana/workers.json", "grafana/streaming.json"} <= places
-    assert {"prometheus/alerts.yml", "k8s/prod HPA", "k8s/prod-keda ScaledObject", "k8s/prometheus-adapter"} <= places
+    assert {
+        "prometheus/alerts.yml",
+        "k8s/prod HPA",
+        "k8s/prod-keda ScaledObject",
+        "k8s/prometheus-adapter",
+    } <= places
 
 
 @dataclasses.dataclass
