@@ -87,10 +87,8 @@ def test_every_service_is_health_checked_and_starts_after_what_it_needs(project:
         assert env["FQ_DASHBOARD_ORIGIN"] == "http://localhost:8000"
     assert set(services["proxy"]["depends_on"]) == {"api", "stream"}
     # The gateway drains its clients over FQ_STREAM_DRAIN_S before it exits.
-    grace = services["stream"]["stop_grace_period"]
-    assert int(re.fullmatch(r"(\d+)s", grace).group(1)) > int(
-        services["stream"]["environment"]["FQ_STREAM_DRAIN_S"]
-    )  # type: ignore[union-attr]
+    grace = re.fullmatch(r"(\d+)s", services["stream"]["stop_grace_period"])
+    assert grace and int(grace.group(1)) > int(services["stream"]["environment"]["FQ_STREAM_DRAIN_S"])
 
 
 def test_workers_scale_and_redis_persists(project: dict[str, Any]) -> None:
