@@ -30,8 +30,14 @@ def test_workers_killed_repeatedly_complete_every_job_exactly_once(
     # When, three times, a second worker group takes jobs and is killed -9 mid-job
     kills = 0
     for _ in range(3):
+        before = set(raw.zrange(keys.WORKERS, 0, -1))
         victim = start_worker(worker_threads=2)
-        wait_for(lambda: raw.zcard(keys.state_key("diagnostics", "active")) >= 2, what="jobs running")
+        (victim_id,) = set(raw.zrange(keys.WORKERS, 0, -1)) - before
+        def victim_busy(victim_id: str = victim_id) -> bool:
+            active = raw.zrange(keys.state_key("diagnostics", "active"), 0, -1)
+            return any(raw.hget(keys.job_key(j), "worker") == victim_id for j in active)
+
+        wait_for(victim_busy, what="the victim running a job")
         for pid in worker_children(victim.process.pid):
             kill9(pid)
             kills += 1
