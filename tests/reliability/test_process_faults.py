@@ -33,6 +33,7 @@ def test_workers_killed_repeatedly_complete_every_job_exactly_once(
         before = set(raw.zrange(keys.WORKERS, 0, -1))
         victim = start_worker(worker_threads=2)
         (victim_id,) = set(raw.zrange(keys.WORKERS, 0, -1)) - before
+
         def victim_busy(victim_id: str = victim_id) -> bool:
             active = raw.zrange(keys.state_key("diagnostics", "active"), 0, -1)
             return any(raw.hget(keys.job_key(j), "worker") == victim_id for j in active)
