@@ -1,0 +1,80 @@
+"""Process plumbing the benchmarks share: start a service, read its CPU and memory, stop it."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from shared.config import Settings
+
+#: Bearer token every benchmark configures on the services it starts.
+TOKEN = "bench-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def raise_nofile(wanted: int = 65_536) -> int:
+    """Lift this process's open-file limit (children inherit it); returns the soft limit now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))  # root only
+            return wanted
+        except (ValueError, OSError):
+            wanted = hard
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return max(soft, wanted)
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError as exc:
+            if getattr(exc, "code", None):  # an HTTP error still means it is up
+                return
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def service(module: str, settings: Settings, log: Path) -> subprocess.Popen[bytes]:
+    """``python -m services.<x>`` with these settings, its output in ``log``."""
+    env = {**os.environ, **settings.to_env()}
+    return subprocess.Popen(
+        [sys.executable, "-m", module], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
