@@ -1,95 +1,108 @@
-"""Streaming gateway benchmarks: idle capacity, fan-out cost and lag, against a naive baseline.
+"""Streaming gateway benchmarks: idle capacity, fan-out cost and event lag, against baselines.
 
-- Idle: N idle SSE clients on one facequeue gateway process; its memory per connection.
-- Load: 1,000 clients, 500 events/s for 10 s, on facequeue's gateway and on the naive
-  one (one Redis subscription per client, aiohttp-sse formatting per client), measured
-  in the same run: publish-to-client lag p50/p99 and frames written per CPU-second.
+- Idle: N idle SSE clients (the issue's 10,000) on one facequeue gateway process;
+  RSS per connection, against the bare asyncio server holding as many.
+- Load: 1,000 clients, 500 events/s for ``seconds``: publish-to-client lag
+  p50/p99/max and frames written per CPU-second of the server process, for
+  facequeue's gateway over SSE and over WebSocket, the naive gateway (one Redis
+  subscription per client, aiohttp-sse formatting per client) and the bare
+  ``transport.write`` loop (bench/bare_fanout.py), all in the same run.
+
+Clients run in several processes (bench/stream_load.py) on the same 2 cores as the
+server: what the server gets is what is left after them and Redis.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.procs import TOKEN, cpu_seconds, percentile, raise_nofile, rss_bytes, service, stop, wait_http
+from bench.report import Results, row
 from shared import localredis
 from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit
 
-TOKEN = "bench-token"
-_TICK = os.sysconf("SC_CLK_TCK")
+#: Client processes for the load runs and for the idle run (connections split evenly).
+LOAD_CLIENT_PROCS = 2
+IDLE_CLIENT_PROCS = 4
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError as exc:
-            if getattr(exc, "code", None):  # an HTTP error still means it is up
-                return
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-
-
-def start_gateway(kind: str, url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    if kind == "facequeue":
+def start_server(kind: str, url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    if kind in ("sse", "ws"):
         settings = Settings(
-            redis_url=url, stream_port=port, admin_token=TOKEN, log_level="warning", stream_drain_s=1.0
+            redis_url=url,
+            stream_port=port,
+            admin_token=TOKEN,
+            log_level="warning",
+            stream_drain_s=1.0,
+            stream_ping_s=120.0,  # the raw load client does not answer WebSocket pings
         )
-        cmd = [sys.executable, "-m", "services.stream"]
-        env = {**os.environ, **settings.to_env()}
+        proc = service("services.stream", settings, log)
     else:
-        cmd = [sys.executable, "-m", "bench.naive_gateway", url, str(port)]
-        env = dict(os.environ)
-    proc = subprocess.Popen(cmd, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        module = "bench.naive_gateway" if kind == "naive" else "bench.bare_fanout"
+        args = [url, str(port)] if kind == "naive" else [str(port)]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            stdin=subprocess.PIPE,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
     wait_http(f"http://127.0.0.1:{port}/stream")
     return proc
 
 
-def start_load(port: int, clients: int, events: int, seconds: float, kind: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.stream_load",
-            f"http://127.0.0.1:{port}",
-            str(clients),
-            str(events),
-            str(seconds),
-            "snapshot" if kind == "facequeue" else "-",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if line != "ready":
-        raise SystemExit(f"load client failed: {line!r}")
-    return proc
+def start_clients(port: int, clients: int, events: int, seconds: float, mode: str, procs: int) -> list[Any]:
+    """Several client processes, each ready (connected, past its snapshot) on return."""
+    shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
+    started = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.stream_load",
+                f"http://127.0.0.1:{port}",
+                str(share),
+                str(events),
+                str(seconds),
+                mode,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for share in shares
+        if share
+    ]
+    for proc in started:
+        assert proc.stdout is not None
+        if (line := proc.stdout.readline().strip()) != "ready":
+            raise SystemExit(f"load client failed: {line!r}")
+    return started
+
+
+def go(clients: list[Any]) -> None:
+    for proc in clients:
+        proc.stdin.write("\n")
+        proc.stdin.flush()
+
+
+def collect(clients: list[Any], timeout: float) -> tuple[list[int], list[float]]:
+    counts: list[int] = []
+    lags: list[float] = []
+    for proc in clients:
+        out, _ = proc.communicate(timeout=timeout)
+        result = json.loads(out.strip().splitlines()[-1])
+        counts += result["counts"]
+        lags += result["lags"]
+    return counts, lags
 
 
 def publish(registry: Registry, events: int, rate: float) -> float:
@@ -102,110 +115,142 @@ def publish(registry: Registry, events: int, rate: float) -> float:
     return time.monotonic() - start
 
 
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
-
-
-def idle(url: str, tmp: Path, clients: int) -> dict[str, Any]:
+def idle(kind: str, url: str, tmp: Path, clients: int) -> dict[str, Any]:
     port = localredis.free_port()
-    gateway = start_gateway("facequeue", url, port, tmp / "idle.log")
+    server = start_server(kind, url, port, tmp / f"idle-{kind}.log")
     try:
         time.sleep(0.5)
-        before = rss_bytes(gateway.pid)
-        load = start_load(port, clients, 0, 0, "facequeue")
+        before = rss_bytes(server.pid)
+        t0 = time.perf_counter()
+        mode = "snapshot" if kind == "sse" else "-"
+        held = start_clients(port, clients, 0, 0, mode, IDLE_CLIENT_PROCS)
+        connect_s = time.perf_counter() - t0
         time.sleep(1.0)
-        after = rss_bytes(gateway.pid)
+        after = rss_bytes(server.pid)
         t0 = time.perf_counter()
         wait_http(f"http://127.0.0.1:{port}/readyz")
         ready_ms = (time.perf_counter() - t0) * 1000
-        assert load.stdin is not None
-        load.stdin.write("\n")
-        load.stdin.flush()
-        load.communicate(timeout=60)
+        go(held)
+        counts, _ = collect(held, 120)
         return {
-            "clients": clients,
+            "kind": kind,
+            "clients": len(counts),
+            "connect_s": connect_s,
             "rss_mb": after / 2**20,
             "per_conn_kb": (after - before) / clients / 1024,
             "readyz_ms": ready_ms,
         }
     finally:
-        stop(gateway)
+        stop(server)
 
 
 def load(kind: str, url: str, tmp: Path, clients: int, rate: float, seconds: float) -> dict[str, Any]:
     port = localredis.free_port()
-    gateway = start_gateway(kind, url, port, tmp / f"{kind}.log")
+    server = start_server(kind, url, port, tmp / f"{kind}.log")
     registry = Registry(Settings(redis_url=url))
     events = int(rate * seconds)
+    mode = {"sse": "snapshot", "ws": "ws"}.get(kind, "-")
     try:
-        client = start_load(port, clients, events, seconds + 20, kind)
-        cpu0 = cpu_seconds(gateway.pid)
-        assert client.stdin is not None
-        client.stdin.write("\n")
-        client.stdin.flush()
-        thread = threading.Thread(target=publish, args=(registry, events, rate))
-        thread.start()
-        out, _ = client.communicate(timeout=seconds + 120)
-        thread.join()
-        cpu = cpu_seconds(gateway.pid) - cpu0
-        result = json.loads(out.strip().splitlines()[-1])
-        frames = sum(result["counts"])
+        followers = start_clients(port, clients, events, seconds + 10, mode, LOAD_CLIENT_PROCS)
+        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        go(followers)
+        if kind == "bare":
+            assert server.stdin is not None
+            server.stdin.write(f"{events} {rate}\n".encode())
+            server.stdin.flush()
+            counts, lags = collect(followers, seconds + 60)
+        else:
+            thread = threading.Thread(target=publish, args=(registry, events, rate))
+            thread.start()
+            counts, lags = collect(followers, seconds + 60)
+            thread.join()
+        cpu = cpu_seconds(server.pid) - cpu0
+        frames = sum(counts)
         return {
             "kind": kind,
             "frames": frames,
             "expected": events * clients,
             "cpu_s": cpu,
+            "wall_s": time.monotonic() - t0,
             "frames_per_cpu_s": frames / cpu if cpu else float("nan"),
-            "p50_ms": percentile(result["lags"], 0.50) * 1000,
-            "p99_ms": percentile(result["lags"], 0.99) * 1000,
+            "p50_ms": percentile(lags, 0.50) * 1000,
+            "p99_ms": percentile(lags, 0.99) * 1000,
+            "max_ms": max(lags, default=float("nan")) * 1000,
         }
     finally:
         registry.close()
-        stop(gateway)
+        stop(server)
 
 
-def main(idle_clients: int = 5000, clients: int = 1000, rate: float = 500, seconds: float = 10) -> None:
-    """The issue's load point (1,000 clients, 500 events/s) and one tenth of its rate."""
+def main(
+    idle_clients: int = 10_000, clients: int = 1000, rate: float = 500, seconds: float = 10
+) -> Results:
+    """The issue's points: 10,000 idle clients; 1,000 clients at 500 events/s."""
+    raise_nofile(4 * idle_clients + 1024)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        proc, url = localredis.start(tmp / "redis")
+        proc, url = localredis.start(tmp / "redis", extra_args=("--maxclients", str(2 * clients + 1000)))
         try:
-            capacity = idle(url, tmp, idle_clients)
-            runs = {
-                r: [load(kind, url, tmp, clients, r, seconds) for kind in ("facequeue", "naive")]
-                for r in (rate, rate / 10)
-            }
+            capacity = {kind: idle(kind, url, tmp, idle_clients) for kind in ("sse", "bare")}
+            runs = {kind: load(kind, url, tmp, clients, rate, seconds) for kind in ("sse", "ws", "naive", "bare")}
         finally:
             proc.terminate()
             proc.wait()
-    print(
-        f"stream gateway, idle: {capacity['clients']} SSE clients on one process, "
-        f"RSS {capacity['rss_mb']:.0f} MiB, {capacity['per_conn_kb']:.1f} KiB per connection, "
-        f"/readyz in {capacity['readyz_ms']:.1f} ms while holding them"
-    )
-    for r, results in runs.items():
-        print(f"stream gateway, load: {clients} clients, {r:.0f} events/s for {seconds:.0f} s:")
-        for x in results:
-            print(
-                f"  {x['kind']:<10} lag p50 {x['p50_ms']:7.1f} ms  p99 {x['p99_ms']:8.1f} ms   "
-                f"{x['frames']}/{x['expected']} frames, {x['frames_per_cpu_s']:8.0f} frames per CPU-second"
-            )
-        fq, naive = results
+    for c in capacity.values():
         print(
-            f"  ratio facequeue/naive: p99 lag {fq['p99_ms'] / naive['p99_ms']:.3f}, "
-            f"frames per CPU-second {fq['frames_per_cpu_s'] / naive['frames_per_cpu_s']:.1f}"
+            f"stream idle ({c['kind']}): {c['clients']} clients on one process in {c['connect_s']:.1f} s, "
+            f"RSS {c['rss_mb']:.0f} MiB, {c['per_conn_kb']:.1f} KiB per connection, "
+            f"/readyz {c['readyz_ms']:.1f} ms while holding them"
         )
+    print(f"stream load: {clients} clients, {rate:.0f} events/s for {seconds:.0f} s:")
+    for x in runs.values():
+        print(
+            f"  {x['kind']:<6} lag p50 {x['p50_ms']:7.1f} ms  p99 {x['p99_ms']:8.1f} ms  max {x['max_ms']:8.1f} ms  "
+            f"{x['frames']}/{x['expected']} frames, {x['frames_per_cpu_s']:8.0f} frames per CPU-second"
+        )
+    sse, ws, naive, bare = runs["sse"], runs["ws"], runs["naive"], runs["bare"]
+    fq_idle, bare_idle = capacity["sse"], capacity["bare"]
+    results: Results = {
+        "stream_idle_clients": row(
+            fq_idle["clients"],
+            "connections",
+            bare_idle["clients"],
+            "bare asyncio server",
+            target=">= 10,000",
+            ok=fq_idle["clients"] >= 10_000,
+        ),
+        "stream_idle_rss_per_conn": row(
+            fq_idle["per_conn_kb"],
+            "KiB",
+            bare_idle["per_conn_kb"],
+            "bare asyncio server",
+            target="<= 20 KiB",
+            ok=fq_idle["per_conn_kb"] <= 20,
+        ),
+    }
+    for name, run, base, vs in (("sse", sse, naive, "naive gateway"), ("ws", ws, sse, "same gateway over SSE")):
+        complete = run["frames"] >= run["expected"]
+        for q in ("p50", "p99", "max"):
+            target = "<= 50 ms, all frames" if q == "p99" else ""
+            results[f"stream_{name}_lag_{q}"] = row(
+                run[f"{q}_ms"],
+                "ms",
+                base[f"{q}_ms"],
+                vs,
+                target=target,
+                ok=(run["p99_ms"] <= 50 and complete) if target else None,
+            )
+    for name, run in (("sse", sse), ("ws", ws), ("naive", naive)):
+        results[f"stream_{name}_frames_per_cpu_s"] = row(
+            run["frames_per_cpu_s"],
+            "frames/CPU-s",
+            bare["frames_per_cpu_s"],
+            "bare transport.write loop",
+            target=">= 100k" if name != "naive" else "",
+            ok=run["frames_per_cpu_s"] >= 100_000 if name != "naive" else None,
+        )
+    return results
 
 
 if __name__ == "__main__":
-    main(*(float(a) if "." in a else int(a) for a in sys.argv[1:]))  # type: ignore[arg-type]
+    print(json.dumps(main(*(float(a) if "." in a else int(a) for a in sys.argv[1:])), indent=1))  # type: ignore[arg-type]

@@ -1,71 +1,141 @@
-"""Load client for the stream benchmarks: N SSE connections that count frames and sample lag.
+"""Load client for the stream benchmarks: N connections that count job frames and sample lag.
 
-Run: ``python -m bench.stream_load URL CLIENTS EVENTS SECONDS [snapshot]`` — opens CLIENTS
-connections, prints ``ready``, reads until each has EVENTS job frames (or
-SECONDS pass), prints a JSON line with per-client counts and lag samples.
-Reading is raw (chunks, not parsed events) so one process can follow 1,000 clients.
+Run: ``python -m bench.stream_load URL CLIENTS EVENTS SECONDS [snapshot|ws|-]``: opens
+CLIENTS connections (SSE at ``/stream``; ``ws``: WebSocket at ``/ws``; ``-``: SSE with no
+snapshot first, for the baselines), prints ``ready`` once each is past its snapshot,
+then, after a line on stdin, reads until each has EVENTS job frames (or SECONDS pass)
+and prints a JSON line with per-client counts and lag samples.
+
+The client is a bare asyncio protocol that counts frames with ``bytes.count`` instead
+of parsing them (server-to-client WebSocket frames are unmasked, so the payload is
+on the wire as is): on a 2-core machine the client shares the CPU with the gateway,
+and a parsing client would be what the benchmark measured. Lag is sampled once per
+received chunk, from its oldest job frame (the chunk's worst).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
 import sys
 import time
+from urllib.parse import urlsplit
 
-import aiohttp
+from bench.procs import TOKEN, raise_nofile
 
-AUTH = {"Authorization": "Bearer bench-token"}
+#: Clients connected at once (a burst larger than the listen backlog gets resets).
+CONNECT_BATCH = 100
+JOB = b'"type":"job"'
+TS = b'"ts":'
+SNAPSHOT = b'"type":"snapshot"'
 
 
-async def follow(response: aiohttp.ClientResponse, events: int, deadline: float, lags: list[float]) -> int:
-    count, tail = 0, b""
-    while count < events and time.monotonic() < deadline:
-        try:
-            chunk = await asyncio.wait_for(response.content.readany(), max(0.01, deadline - time.monotonic()))
-        except (TimeoutError, aiohttp.ClientError):
-            break  # out of time, or the gateway dropped this client (counted short)
-        if not chunk:
-            break
-        frames = (tail + chunk).split(b"\r\n\r\n")
-        tail = frames.pop()
-        jobs = [f for f in frames if b"event: job" in f]
-        count += len(jobs)
-        if jobs:
-            ts = float(jobs[-1].split(b'"ts":', 1)[1].split(b",", 1)[0])
-            lags.append(time.time() - ts)
-    return count
+class Counter(asyncio.Protocol):
+    def __init__(self, request: bytes, wait_snapshot: bool, lags: list[float]) -> None:
+        self.request = request
+        self.wait_snapshot = wait_snapshot
+        self.lags = lags
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.closed = False
+        self.count = 0
+        self.counting = False
+        self.head = b""
+        self.tail = b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        transport.write(self.request)
+
+    def data_received(self, data: bytes) -> None:
+        if not self.ready.done():
+            self.head += data
+            if not self.head.startswith((b"HTTP/1.1 200", b"HTTP/1.1 101")):
+                if b"\r\n" in self.head:
+                    self.ready.set_exception(RuntimeError(self.head.split(b"\r\n", 1)[0].decode()))
+                return
+            if (SNAPSHOT in self.head) if self.wait_snapshot else (b"\r\n\r\n" in self.head):
+                self.head = b""
+                self.ready.set_result(None)
+            return
+        if not self.counting:
+            return
+        buf = self.tail + data
+        n = buf.count(JOB)
+        if n:
+            self.count += n
+            at = buf.find(JOB)
+            ts_at = buf.rfind(TS, 0, at)
+            if ts_at >= 0:
+                end = buf.find(b",", ts_at)
+                try:
+                    self.lags.append(time.time() - float(buf[ts_at + len(TS) : end]))
+                except ValueError:
+                    pass
+        self.tail = buf[-(len(JOB) - 1) :]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed before ready"))
+
+
+def request_for(url: str, mode: str) -> bytes:
+    parts = urlsplit(url)
+    host = parts.netloc
+    if mode == "ws":
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines = [
+            "GET /ws?topics=jobs HTTP/1.1",
+            f"Host: {host}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+        ]
+    else:
+        lines = ["GET /stream?topics=jobs HTTP/1.1", f"Host: {host}", "Accept: text/event-stream"]
+    lines.append(f"Authorization: Bearer {TOKEN}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def connect_all(url: str, clients: int, mode: str, lags: list[float]) -> list[Counter]:
+    loop = asyncio.get_running_loop()
+    parts = urlsplit(url)
+    request = request_for(url, mode)
+    protocols: list[Counter] = []
+    for i in range(0, clients, CONNECT_BATCH):
+        made = await asyncio.gather(
+            *(
+                loop.create_connection(
+                    lambda: Counter(request, mode in ("snapshot", "ws"), lags), parts.hostname, parts.port
+                )
+                for _ in range(min(CONNECT_BATCH, clients - i))
+            )
+        )
+        protocols += [p for _, p in made]
+    await asyncio.gather(*(p.ready for p in protocols))
+    return protocols
 
 
 async def main() -> None:
+    raise_nofile()
     url, clients, events, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
-    snapshot_first = len(sys.argv) > 5 and sys.argv[5] == "snapshot"
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=None)
-    ) as session:
-        responses = []
-        for i in range(0, clients, 100):
-            batch = [
-                session.get(f"{url}/stream?topics=jobs", headers=AUTH) for _ in range(min(100, clients - i))
-            ]
-            responses += await asyncio.gather(*batch)
-        assert all(r.status == 200 for r in responses), {r.status for r in responses}
-        if snapshot_first:
-            # The snapshot covers everything before it: count only what follows it.
-            async def past_snapshot(response: aiohttp.ClientResponse) -> None:
-                await response.content.readuntil(b"event: snapshot")
-                await response.content.readuntil(b"\r\n\r\n")
-
-            await asyncio.gather(*(past_snapshot(r) for r in responses))
-        print("ready", flush=True)
-        sys.stdin.readline()  # the driver starts publishing, then tells us to read
-        lags: list[float] = []
-        deadline = time.monotonic() + seconds
-        counts = await asyncio.gather(*(follow(r, events, deadline, lags) for r in responses))
-        print(json.dumps({"counts": counts, "lags": lags}), flush=True)
-        for r in responses:
-            r.close()
+    mode = sys.argv[5] if len(sys.argv) > 5 else "-"
+    lags: list[float] = []
+    protocols = await connect_all(url, clients, mode, lags)
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for p in protocols:
+        p.counting = True
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(p.count < events and not p.closed for p in protocols):
+        await asyncio.sleep(0.05)
+    print(json.dumps({"counts": [p.count for p in protocols], "lags": lags}), flush=True)
+    for p in protocols:
+        p.transport.abort()
 
 
 if __name__ == "__main__":
