@@ -3,13 +3,21 @@
 Run one side per process (Dramatiq keeps a global broker):
 ``python -m bench.noop_throughput {dramatiq|facequeue} REDIS_URL JOBS THREADS``
 prints ``{"side": ..., "jobs": n, "seconds": s}``.
+
+``python -m bench.noop_throughput latency-{dramatiq|facequeue} REDIS_URL SAMPLES`` measures
+enqueue-to-start on an idle worker (1 thread): one job at a time, each sent after a
+pause long enough for the worker's idle polling to back off fully, and timed from
+just before the send to the first line of the actor body (same process, same
+clock); prints ``{"side": ..., "latencies_ms": [...]}``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import random
 import sys
+import threading
 import time
 from typing import Any
 
@@ -77,10 +85,68 @@ def run_facequeue(url: str, jobs: int, threads: int) -> float:
     return elapsed
 
 
+#: Seconds between two latency samples: past the idle backoff of both brokers
+#: (Dramatiq's grows to its 1 s worker timeout; facequeue's stops at FQ_WORKER_IDLE_POLL_MS).
+IDLE_GAP_S = (0.6, 1.2)
+_started = threading.Event()
+_started_at: list[float] = []
+
+
+def _mark() -> None:
+    """The latency actor's body: when it began."""
+    _started_at.append(time.perf_counter())
+    _started.set()
+
+
+def _latencies(send: Any, samples: int) -> list[float]:
+    out = []
+    for _ in range(samples):
+        time.sleep(random.uniform(*IDLE_GAP_S))
+        _started.clear()
+        t0 = time.perf_counter()
+        send()
+        if not _started.wait(30):
+            raise SystemExit("a latency job never started")
+        out.append((_started_at[-1] - t0) * 1000)
+    return out
+
+
+def latency(side: str, url: str, samples: int) -> list[float]:
+    if side == "dramatiq":
+        broker: Any = RedisBroker(url=url)
+        dramatiq.set_broker(broker)
+        actor = dramatiq.Actor(_mark, broker=broker, actor_name="noop", queue_name=QUEUE, priority=0, options={})
+        send: Any = actor.send
+    else:
+        from services.worker.wiring import build_broker
+        from shared.registry import Registry
+        from shared.submit import submit
+
+        settings = Settings(redis_url=url, worker_threads=1, log_level="warning")
+        broker = build_broker(settings, exporter=False)
+        dramatiq.set_broker(broker)
+        dramatiq.Actor(_mark, broker=broker, actor_name="noop", queue_name=QUEUE, priority=0, options={})
+        registry = Registry(settings)
+
+        def send() -> None:
+            submit(registry, "noop")
+
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    try:
+        return _latencies(send, samples)
+    finally:
+        worker.stop()
+
+
 def main(argv: list[str]) -> None:
-    side, url, jobs, threads = argv[0], argv[1], int(argv[2]), int(argv[3])
     logging.basicConfig(level=logging.WARNING)
-    redis.Redis.from_url(url).flushall()
+    redis.Redis.from_url(argv[1]).flushall()
+    if argv[0].startswith("latency-"):
+        side = argv[0].removeprefix("latency-")
+        print(json.dumps({"side": side, "latencies_ms": latency(side, argv[1], int(argv[2]))}))
+        return
+    side, url, jobs, threads = argv[0], argv[1], int(argv[2]), int(argv[3])
     seconds = {"dramatiq": run_dramatiq, "facequeue": run_facequeue}[side](url, jobs, threads)
     print(json.dumps({"side": side, "jobs": jobs, "seconds": seconds}))
 
