@@ -168,6 +168,10 @@ def retry_later(
 SYSTEM = "system"
 #: Most jobs one admin script call handles, so no call blocks Redis for long.
 BULK_BATCH = 1000
+#: Most jobs one clean call removes. Each removal also writes and publishes its event
+#: (~17 µs a job on a 2-core machine: a 1000-job call blocked Redis ~17 ms); 250 keeps a
+#: call near 5 ms, under issue 9's 10 ms for any command while a million jobs are cleaned.
+CLEAN_BATCH = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,15 +281,15 @@ def bulk(
 
 
 def clean(
-    queue: str, state: JobState, cutoff_ms: int, *, limit: int = BULK_BATCH, who: str = SYSTEM
+    queue: str, state: JobState, cutoff_ms: int, *, limit: int = CLEAN_BATCH, who: str = SYSTEM
 ) -> Call[int]:
-    """Remove up to ``limit`` (at most BULK_BATCH) completed or failed jobs finished before ``cutoff_ms``."""
+    """Remove up to ``limit`` (at most CLEAN_BATCH) completed or failed jobs finished before ``cutoff_ms``."""
     if state not in (JobState.COMPLETED, JobState.FAILED):
         raise ValueError("only completed and failed jobs are cleaned")
     return Call(
         Lua.QUEUE_CLEAN,
         [keys.state_key(queue, state), keys.AUDIT_STREAM, keys.JOBS_INDEX],
-        [queue, who, state.value, cutoff_ms, max(1, min(limit, BULK_BATCH))],
+        [queue, who, state.value, cutoff_ms, max(1, min(limit, CLEAN_BATCH))],
         _int,
     )
 

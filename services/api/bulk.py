@@ -1,7 +1,8 @@
 """``POST /api/v1/jobs/bulk`` and ``POST /api/v1/queues/{queue}/clean``: many jobs, in batches.
 
-Each Redis call handles at most ``BULK_BATCH`` jobs (one script call: atomic
-per batch, never blocking Redis for long) and emits an ``admin`` progress event.
+Each Redis call handles at most ``BULK_BATCH`` jobs (``CLEAN_BATCH`` for clean; one
+script call: atomic per batch, never blocking Redis for long) and emits an ``admin``
+progress event.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from services.api.state import REGISTRY, record
 from shared import keys, transitions
 from shared.registry import AsyncRegistry
 from shared.states import JobState
-from shared.transitions import BULK_BATCH
+from shared.transitions import BULK_BATCH, CLEAN_BATCH
 
 #: The state a filtered bulk action must name.
 _SOURCE = {"retry": JobState.FAILED, "promote": JobState.DELAYED}
@@ -98,7 +99,7 @@ async def clean_queue(request: web.Request) -> web.Response:
     for state in dict.fromkeys(spec.states):
         removed[state] = 0
         while budget > 0:
-            batch = min(budget, BULK_BATCH)
+            batch = min(budget, CLEAN_BATCH)
             n = await registry.run(transitions.clean(queue, JobState(state), cutoff_ms, limit=batch, who=who))
             removed[state] += n
             budget -= n

@@ -149,6 +149,20 @@ async def test_clean_removes_old_finished_jobs_in_batches(
     assert bad.status == 422
 
 
+async def test_clean_removes_at_most_clean_batch_jobs_per_redis_call(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
+) -> None:
+    # Given more failed jobs than two clean batches
+    count = 2 * transitions.CLEAN_BATCH + 10
+    fail_jobs(registry, count)
+    # When they are all cleaned
+    response = await api.post(f"/api/v1/queues/{Q}/clean", json={"states": ["failed"]}, headers=ADMIN)
+    # Then every one is gone, removed by three script calls (one admin event each)
+    assert (await response.json())["removed"] == {"failed": count}
+    cleans = [json.loads(f["data"]) for _, f in raw.xrange("fq:events") if f["type"] == "admin"]
+    assert [c["count"] for c in cleans] == [transitions.CLEAN_BATCH, transitions.CLEAN_BATCH, 10]
+
+
 async def test_stats_sum_counts_over_queues(api: TestClient[Any, Any], registry: Registry) -> None:
     submit(registry, "noop")
     submit(registry, "noop", delay_ms=60_000)
