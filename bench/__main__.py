@@ -1,8 +1,10 @@
-"""``make bench``: run every benchmark against its same-run baseline and print ratios.
+"""``make bench``: every benchmark against its same-run baseline, one table, ``bench/results.json``.
 
-Each side runs in its own process against a private redis-server, alternating
-sides over several rounds so drift on a noisy machine hits both alike; the
-median of each side is compared.
+Each benchmark prints its detail as it goes; the table at the end has one row per
+figure: value, baseline, ratio (value / baseline) and the issue's target where it
+sets one. Sides that can share a machine badly (no-op throughput, enqueue-to-start)
+run in their own processes and alternate over rounds, so drift hits both alike.
+``--quick`` runs every part at a tiny size (the smoke test's mode; figures meaningless).
 """
 
 from __future__ import annotations
@@ -13,62 +15,136 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
 
+from bench.procs import percentile
+from bench.report import Results, read, row, table, write
 from shared import localredis
 
+RESULTS = Path(__file__).with_name("results.json")
+PARTS = ("noop", "recovery", "redis_load", "stream", "face", "api")
 
-def measure(side: str, url: str, jobs: int, threads: int) -> float:
+
+def _run(module: str, *args: str) -> dict[str, object]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.noop_throughput", side, url, str(jobs), str(threads)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+        [sys.executable, "-m", module, *args], check=True, capture_output=True, text=True
+    ).stdout
+    result: dict[str, object] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--skip-recovery", action="store_true", help="skip the ~20 s kill -9 recovery run")
-    parser.add_argument("--skip-stream", action="store_true", help="skip the ~3 min stream gateway runs")
-    parser.add_argument("--skip-api", action="store_true", help="skip the ~6 min API run over a million jobs")
-    parser.add_argument("--skip-face", action="store_true", help="skip the ~2 min face search runs")
-    args = parser.parse_args()
+def job_overhead(jobs: int, threads: int, rounds: int, samples: int) -> Results:
+    """No-op throughput and enqueue-to-start latency, Dramatiq alone vs facequeue."""
+    sides = ("dramatiq", "facequeue")
+    times: dict[str, list[float]] = {s: [] for s in sides}
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = localredis.start(Path(tmp))
         try:
-            times: dict[str, list[float]] = {"dramatiq": [], "facequeue": []}
-            for _ in range(args.rounds):
-                for side in times:
-                    times[side].append(measure(side, url, args.jobs, args.threads))
+            for _ in range(rounds):
+                for side in sides:
+                    run = _run("bench.noop_throughput", side, url, str(jobs), str(threads))
+                    times[side].append(float(run["seconds"]))  # type: ignore[arg-type]
+            lat: dict[str, list[float]] = {s: [] for s in sides}
+            for side in sides:
+                run = _run("bench.noop_throughput", f"latency-{side}", url, str(samples))
+                lat[side] = list(run["latencies_ms"])  # type: ignore[call-overload]
         finally:
             proc.terminate()
             proc.wait()
-    rate = {side: args.jobs / statistics.median(t) for side, t in times.items()}
-    print(f"noop throughput, {args.jobs} jobs, 1 process x {args.threads} threads, median of {args.rounds}:")
+    rate = {side: jobs / statistics.median(t) for side, t in times.items()}
+    print(f"no-op throughput, {jobs} jobs, 1 process x {threads} threads, median of {rounds}:")
     for side, t in times.items():
-        runs = ", ".join(f"{x:.2f}s" for x in t)
-        print(f"  {side:<10} {rate[side]:8.0f} jobs/s   (runs: {runs})")
-    print(f"  ratio facequeue/dramatiq: {rate['facequeue'] / rate['dramatiq']:.2f}")
-    if not args.skip_recovery:
-        from bench import recovery
+        print(f"  {side:<10} {rate[side]:8.0f} jobs/s   (runs: {', '.join(f'{x:.2f}s' for x in t)})")
+    print(f"enqueue-to-start on an idle worker, {samples} jobs one at a time:")
+    for side, values in lat.items():
+        print(
+            f"  {side:<10} p50 {percentile(values, 0.5):6.1f} ms  p99 {percentile(values, 0.99):6.1f} ms  "
+            f"max {max(values):6.1f} ms"
+        )
+    ratio = rate["facequeue"] / rate["dramatiq"]
+    results: Results = {
+        "noop_jobs_per_s": row(
+            rate["facequeue"],
+            "jobs/s",
+            rate["dramatiq"],
+            "plain Dramatiq, same worker",
+            target="ratio >= 0.77 (<= 1.3x)",
+            ok=ratio >= 1 / 1.3,
+        )
+    }
+    for q, name in ((0.5, "p50"), (0.99, "p99")):
+        value = percentile(lat["facequeue"], q)
+        results[f"enqueue_to_start_{name}"] = row(
+            value,
+            "ms",
+            percentile(lat["dramatiq"], q),
+            "plain Dramatiq, idle worker",
+            target="<= 10 ms",
+            ok=value <= 10,
+        )
+    return results
 
-        recovery.main()
-    if not args.skip_stream:
+
+def face(quick: bool) -> Results:
+    # Its own process: BLAS threads are fixed before numpy is first imported.
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "face.json"
+        args = [str(out), "1", "1000"] if quick else [str(out)]
+        subprocess.run([sys.executable, "-m", "bench.face_search", *args], check=True)
+        return read(out)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts")
+    parser.add_argument("--skip", nargs="+", choices=PARTS, default=[], help="skip these parts")
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, figures meaningless")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results file (default {RESULTS})")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    parts = [p for p in (args.only or PARTS) if p not in args.skip]
+
+    def stream() -> Results:
         from bench import stream_fanout
 
-        stream_fanout.main()
-    if not args.skip_face:
-        # Its own process: BLAS threads are fixed before numpy is first imported.
-        subprocess.run([sys.executable, "-m", "bench.face_search"], check=True)
-    if not args.skip_api:
+        return stream_fanout.main(*((60, 20, 20.0, 1.0) if quick else ()))
+
+    def redis_load() -> Results:
+        from bench import redis_load as rl
+
+        return rl.main((3,), 1.0) if quick else rl.main()
+
+    def api() -> Results:
         from bench import api_latency
 
-        api_latency.main()
+        return api_latency.main(2_000 if quick else 1_000_000)
+
+    def recovery() -> Results:
+        from bench import recovery as rc
+
+        return rc.main()
+
+    runners: dict[str, Callable[[], Results]] = {
+        "noop": lambda: job_overhead(*((50, 2, 1, 3) if quick else (2000, 4, 3, 25))),
+        "recovery": recovery,
+        "redis_load": redis_load,
+        "stream": stream,
+        "face": lambda: face(quick),
+        "api": api,
+    }
+    results: Results = {}
+    started = time.monotonic()
+    for part in parts:
+        t0 = time.monotonic()
+        print(f"== {part}", flush=True)
+        results.update(runners[part]())
+        print(f"   ({time.monotonic() - t0:.0f} s)", flush=True)
+        write(results, args.out)  # a partial file if a later part fails
+    print(f"\n{len(results)} figures in {time.monotonic() - started:.0f} s (ratio = value / baseline):")
+    print(table(results))
+    print(f"written to {args.out}")
 
 
 if __name__ == "__main__":

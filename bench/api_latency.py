@@ -42,6 +42,8 @@ PATHS = {
     "list_page": f"/api/v1/jobs?queue={QUEUE}&state=completed&limit=50",
     "newest_page": "/api/v1/jobs?limit=50",
 }
+#: A completed job's timeline: its three transitions.
+STEPS = ((None, "waiting"), ("waiting", "active"), ("active", "completed"))
 #: Pipeline depth while loading.
 LOAD_BATCH = 2000
 
@@ -58,7 +60,7 @@ def load(client: redis.Redis, jobs: int) -> list[str]:
             finished = now_ms - 3_600_000 + i * 3_600_000 // jobs
             timeline = "".join(
                 json.dumps({"from": a, "to": b, "seq": 3 * i + n, "ts": finished / 1000}) + "\n"
-                for n, (a, b) in enumerate(((None, "waiting"), ("waiting", "active"), ("active", "completed")))
+                for n, (a, b) in enumerate(STEPS)
             )
             pipe.hset(
                 keys.job_key(job_id),
@@ -114,7 +116,7 @@ def measure(base: str, sample: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
-def clean(base: str, client: redis.Redis) -> dict[str, float]:
+def clean(base: str, client: redis.Redis) -> dict[str, Any]:
     """Clean every completed job through the API; total seconds and the slowest command (ms)."""
     client.config_set("slowlog-max-len", 1_000_000)
     client.config_set("slowlog-log-slower-than", 0)
@@ -130,12 +132,14 @@ def clean(base: str, client: redis.Redis) -> dict[str, float]:
     with urllib.request.urlopen(request, timeout=900) as response:
         removed = json.loads(response.read())["removed"]["completed"]
     total_s = time.perf_counter() - start
-    entries: list[dict[str, Any]] = client.slowlog_get(-1)  # type: ignore[assignment]
+    entries: list[dict[str, Any]] = client.slowlog_get(-1)
     client.config_set("slowlog-log-slower-than", 10_000)
-    worst = max(entries, key=lambda e: e["duration"], default={"duration": 0, "command": b""})
+    worst: dict[str, Any] = max(
+        entries, key=lambda e: int(e["duration"]), default={"duration": 0, "command": b""}
+    )
     command = worst["command"]
     name = (command.decode() if isinstance(command, bytes) else str(command)).split(" ")[0]
-    return {"removed": removed, "total_s": total_s, "max_cmd_ms": worst["duration"] / 1000, "max_cmd": name}
+    return {"removed": removed, "total_s": total_s, "max_cmd_ms": int(worst["duration"]) / 1000, "cmd": name}
 
 
 def run(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
@@ -144,7 +148,9 @@ def run(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     sample = load(client, jobs)
     load_s = time.perf_counter() - t0
-    settings = Settings(redis_url=url, api_port=localredis.free_port(), admin_token=TOKEN, log_level="warning")
+    settings = Settings(
+        redis_url=url, api_port=localredis.free_port(), admin_token=TOKEN, log_level="warning"
+    )
     proc = service("services.api", settings, tmp / "api.log")
     base = f"http://127.0.0.1:{settings.api_port}"
     try:
@@ -176,7 +182,10 @@ def main(jobs: int = 1_000_000) -> Results:
     results: Results = {}
     for name in (*PATHS, "job_detail"):
         (s50, s99), (l50, l99) = small["latency"][name], large["latency"][name]
-        print(f"  {name:<12} p50 {l50:6.2f} ms  p99 {l99:6.2f} ms   (1,000 jobs: p50 {s50:6.2f} ms, p99 {s99:6.2f} ms)")
+        print(
+            f"  {name:<12} p50 {l50:6.2f} ms  p99 {l99:6.2f} ms   "
+            f"(1,000 jobs: p50 {s50:6.2f} ms, p99 {s99:6.2f} ms)"
+        )
         results[f"api_{name}_p50"] = row(l50, "ms", s50, "same API, 1,000 jobs")
         target = targets.get(name)
         results[f"api_{name}_p99"] = row(
@@ -190,7 +199,7 @@ def main(jobs: int = 1_000_000) -> Results:
     sc, lc = small["clean"], large["clean"]
     print(
         f"  clean        {lc['removed']:,} jobs in {lc['total_s']:.1f} s, slowest command "
-        f"{lc['max_cmd_ms']:.2f} ms ({lc['max_cmd']})   (1,000 jobs: {sc['total_s']:.2f} s, "
+        f"{lc['max_cmd_ms']:.2f} ms ({lc['cmd']})   (1,000 jobs: {sc['total_s']:.2f} s, "
         f"slowest {sc['max_cmd_ms']:.2f} ms)"
     )
     results["clean_total"] = row(

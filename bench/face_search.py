@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from bench.report import Results, write
+from bench.report import row as result_row
 from services.worker.face.engine import FaceEngine, to_bgr
 from services.worker.face.index import GalleryIndexes
 from services.worker.face.runtime import single_threaded_kernels
@@ -112,11 +114,11 @@ def _fill_gallery(client: redis.Redis, gallery: str, vectors: np.ndarray) -> Non
     pipe.execute()
 
 
-def search_latency(url: str) -> list[dict[str, float]]:
+def search_latency(url: str, sizes: tuple[int, ...] = SIZES) -> list[dict[str, float]]:
     client = redis.Redis.from_url(url)
     rows = []
     queries = _vectors(QUERIES, seed=1)
-    for size in SIZES:
+    for size in sizes:
         client.flushall()
         gallery_vectors = _vectors(size, seed=size)
         _fill_gallery(client, "bench", gallery_vectors)
@@ -158,7 +160,7 @@ def search_latency(url: str) -> list[dict[str, float]]:
     return rows
 
 
-def main(rounds: int = 3) -> None:
+def main(rounds: int = 3, sizes: tuple[int, ...] = SIZES) -> Results:
     single_threaded_kernels()  # as in a worker, so both sides run alike
     all_photos = sample_photos.load_all(Path(".cache") / "sample-photos")
     photos = [all_photos[name] for name in PHOTOS]
@@ -167,7 +169,7 @@ def main(rounds: int = 3) -> None:
         try:
             bare = [bare_pipeline(photos, 2) for _ in range(rounds)]
             queued = [queued_pipeline(url, photos, 2) for _ in range(rounds)]
-            latency = search_latency(url)
+            latency = search_latency(url, sizes)
         finally:
             proc.terminate()
             proc.wait()
@@ -185,7 +187,26 @@ def main(rounds: int = 3) -> None:
             f"{row['call_p50']:6.2f}/{row['call_p99']:6.2f}  "
             f"{row['numpy_p50']:6.2f}/{row['numpy_p99']:6.2f}  {row['faiss_p50'] / row['numpy_p50']:.2f}"
         )
+    results: Results = {
+        "face_images_per_s": result_row(q, "images/s", b, "bare pipeline in-process, 1 thread"),
+    }
+    for r in latency:
+        n = int(r["identities"])
+        big = n >= 100_000
+        results[f"face_search_{n // 1000}k_p99"] = result_row(
+            r["call_p99"],
+            "ms",
+            r["numpy_p99"],
+            "exact numpy search",
+            target="<= 20 ms" if big else "",
+            ok=r["call_p99"] <= 20 if big else None,
+        )
+    return results
 
 
 if __name__ == "__main__":
-    main()
+    # python -m bench.face_search [RESULTS.json [ROUNDS [SIZE ...]]]
+    argv = sys.argv[1:]
+    out = main(int(argv[1]), tuple(int(a) for a in argv[2:]) or SIZES) if len(argv) > 1 else main()
+    if argv:
+        write(out, Path(argv[0]))

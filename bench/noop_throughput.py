@@ -115,7 +115,9 @@ def latency(side: str, url: str, samples: int) -> list[float]:
     if side == "dramatiq":
         broker: Any = RedisBroker(url=url)
         dramatiq.set_broker(broker)
-        actor = dramatiq.Actor(_mark, broker=broker, actor_name="noop", queue_name=QUEUE, priority=0, options={})
+        actor = dramatiq.Actor(
+            _mark, broker=broker, actor_name="noop", queue_name=QUEUE, priority=0, options={}
+        )
         send: Any = actor.send
     else:
         from services.worker.wiring import build_broker

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -70,10 +71,8 @@ class Counter(asyncio.Protocol):
             ts_at = buf.rfind(TS, 0, at)
             if ts_at >= 0:
                 end = buf.find(b",", ts_at)
-                try:
+                with contextlib.suppress(ValueError):
                     self.lags.append(time.time() - float(buf[ts_at + len(TS) : end]))
-                except ValueError:
-                    pass
         self.tail = buf[-(len(JOB) - 1) :]
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -104,14 +103,13 @@ def request_for(url: str, mode: str) -> bytes:
 async def connect_all(url: str, clients: int, mode: str, lags: list[float]) -> list[Counter]:
     loop = asyncio.get_running_loop()
     parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = request_for(url, mode)
     protocols: list[Counter] = []
     for i in range(0, clients, CONNECT_BATCH):
         made = await asyncio.gather(
             *(
-                loop.create_connection(
-                    lambda: Counter(request, mode in ("snapshot", "ws"), lags), parts.hostname, parts.port
-                )
+                loop.create_connection(lambda: Counter(request, mode in ("snapshot", "ws"), lags), host, port)
                 for _ in range(min(CONNECT_BATCH, clients - i))
             )
         )
@@ -136,6 +134,8 @@ async def main() -> None:
     print(json.dumps({"counts": [p.count for p in protocols], "lags": lags}), flush=True)
     for p in protocols:
         p.transport.abort()
+    # Alive until the driver has read this process's CPU time.
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
 
 
 if __name__ == "__main__":
