@@ -10,7 +10,7 @@ from aiohttp import web
 from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.handlers import stream_sse, stream_ws
-from services.stream.state import CLIENTS, FANOUT, STREAM_METRICS
+from services.stream.state import CLIENTS, FANOUT, STREAM_METRICS, STREAM_REGISTRY
 from services.stream.stats import StatsTicker
 from shared.config import Settings
 from shared.http import METRICS, PRE_STOP, REDIS, base_app, serve, stop_tasks
@@ -29,13 +29,12 @@ def build_app(settings: Settings) -> web.Application:
     app[STREAM_METRICS] = metrics
     app[CLIENTS] = clients
     app[FANOUT] = fanout
+    app[STREAM_REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app.router.add_get("/stream", stream_sse)
     app.router.add_get("/ws", stream_ws)
 
     async def tasks_ctx(app: web.Application) -> AsyncIterator[None]:
-        ticker = StatsTicker(
-            AsyncRegistry(settings, app[REDIS]), clients, fanout, settings.stream_stats_interval_ms
-        )
+        ticker = StatsTicker(app[STREAM_REGISTRY], clients, fanout, settings.stream_stats_interval_ms)
         tasks = [
             asyncio.create_task(fanout.run(), name="fanout"),
             asyncio.create_task(ticker.run(), name="stats"),

@@ -15,8 +15,7 @@ from services.stream.clients import RESNAPSHOT, Client
 from services.stream.frames import Frame, gateway_frame
 from services.stream.replay import read_after
 from services.stream.snapshot import build_snapshot
-from services.stream.state import STREAM_METRICS
-from shared.http import REDIS, SETTINGS
+from services.stream.state import STREAM_METRICS, STREAM_REGISTRY
 from shared.metrics import StreamMetrics
 from shared.registry import AsyncRegistry
 
@@ -31,7 +30,7 @@ class Sink(Protocol):
 async def serve_client(request: web.Request, client: Client, sink: Sink, last_id: int | None) -> None:
     """Snapshot (or replay), then frames until the connection or the gateway ends."""
     app = request.app
-    registry = AsyncRegistry(app[SETTINGS], app[REDIS])
+    registry = app[STREAM_REGISTRY]
     cursor = await begin(registry, client, sink, last_id, app[STREAM_METRICS])
     while True:
         # Everything already queued goes out in one write: under load, one syscall per
