@@ -4,7 +4,7 @@ Run one side per process (Dramatiq keeps a global broker):
 ``python -m bench.noop_throughput {dramatiq|facequeue} REDIS_URL JOBS THREADS``
 prints ``{"side": ..., "jobs": n, "seconds": s}``.
 
-``python -m bench.noop_throughput latency-{dramatiq|facequeue} REDIS_URL SAMPLES`` measures
+``python -m bench.noop_throughput latency-{dramatiq|facequeue|facequeue-poll10} REDIS_URL SAMPLES`` measures
 enqueue-to-start on an idle worker (1 thread): one job at a time, each sent after a
 pause long enough for the worker's idle polling to back off fully, and timed from
 just before the send to the first line of the actor body (same process, same
@@ -124,7 +124,9 @@ def latency(side: str, url: str, samples: int) -> list[float]:
         from shared.registry import Registry
         from shared.submit import submit
 
-        settings = Settings(redis_url=url, worker_threads=1, log_level="warning")
+        # "facequeue-poll10": the same with FQ_WORKER_IDLE_POLL_MS=10 (the idle poll is the bound).
+        poll_ms = 10 if side.endswith("-poll10") else Settings().worker_idle_poll_ms
+        settings = Settings(redis_url=url, worker_threads=1, log_level="warning", worker_idle_poll_ms=poll_ms)
         broker = build_broker(settings, exporter=False)
         dramatiq.set_broker(broker)
         dramatiq.Actor(_mark, broker=broker, actor_name="noop", queue_name=QUEUE, priority=0, options={})
