@@ -90,6 +90,9 @@ class Settings:
     stream_snapshot_jobs: int = 20
     #: The dashboard's origin (scheme://host:port) allowed cross-origin; empty: same origin only.
     dashboard_origin: str = ""
+    #: URL browsers reach the gateway at (e.g. behind an ingress); empty: the dashboard page's
+    #: own host on ``stream_port``.
+    stream_public_url: str = ""
     #: Secret that signs dashboard session cookies.
     secret: str = "dev-insecure-secret"
 

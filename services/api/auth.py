@@ -26,9 +26,19 @@ from shared.auth import (
 )
 from shared.http import SETTINGS
 
-#: Paths anyone may read: probes, metrics, the page shell, the API's description and logging in.
+#: Paths anyone may read: probes, metrics, the page shell and its config, the API's description
+#: and logging in (static files live outside /api/ and are public too).
 PUBLIC_PATHS = frozenset(
-    {"/", "/healthz", "/readyz", "/metrics", "/login", "/api/v1/openapi.json", "/api/v1/session"}
+    {
+        "/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/login",
+        "/config.json",
+        "/api/v1/openapi.json",
+        "/api/v1/session",
+    }
 )
 #: Methods a viewer may use (and that need no CSRF header).
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -87,6 +97,13 @@ async def login(request: web.Request) -> web.StreamResponse:
     return _with_session(web.json_response(SessionOut(role=role.value).model_dump()), request, role)
 
 
+async def whoami(request: web.Request) -> web.StreamResponse:
+    """The role the caller's session or token grants (null: not logged in), so a page can
+    tell without reading its HttpOnly cookie."""
+    role, _ = credential_of(request.app[SETTINGS], request.headers, request.cookies)
+    return web.json_response(SessionOut(role=role.value if role else None).model_dump())
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
     response = web.json_response({"role": None})
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -111,5 +128,6 @@ ROUTES = [
         response=SessionOut,
         errors=(400, 415, 422),
     ),
+    Route("GET", "/api/v1/session", whoami, "The caller's role (null when not logged in)", response=SessionOut),
     Route("DELETE", "/api/v1/session", logout, "Log out: clears the session cookie", response=SessionOut),
 ]

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import auth, bulk, jobs, openapi, overview, queues, workers
+from services.api import actors, auth, bulk, dashboard, jobs, openapi, overview, queues, workers
 from services.api.auth import auth_middleware
 from services.api.errors import error_middleware
 from services.api.observe import metrics_middleware
 from services.api.state import API_METRICS, REGISTRY
-from services.api.status_page import status_page
 from shared.config import Settings
 from shared.http import METRICS, REDIS, base_app, serve
 from shared.logging import configure_logging
@@ -21,11 +20,18 @@ def build_app(settings: Settings) -> web.Application:
     app = base_app(settings, middlewares=[metrics_middleware, error_middleware, auth_middleware])
     app[REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app[API_METRICS] = ApiMetrics(app[METRICS])
-    app.router.add_get("/", status_page)
+    dashboard.add(app)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
     app.router.add_get("/login", auth.login_link)
     openapi.add(
-        app, *bulk.ROUTES, *jobs.ROUTES, *queues.ROUTES, *workers.ROUTES, *overview.ROUTES, *auth.ROUTES
+        app,
+        *bulk.ROUTES,
+        *jobs.ROUTES,
+        *queues.ROUTES,
+        *workers.ROUTES,
+        *overview.ROUTES,
+        *auth.ROUTES,
+        *actors.ROUTES,
     )
     return app
 

@@ -52,6 +52,17 @@ class SubmitJob(Strict):
     )
 
 
+class ActorOut(BaseModel):
+    name: str
+    queue: str
+    doc: str
+    args: dict[str, Any] = Field(description="JSON Schema of the arguments, by name.")
+
+
+class ActorList(BaseModel):
+    actors: list[ActorOut]
+
+
 class SetPriority(Strict):
     priority: int = Field(ge=0, le=MAX_PRIORITY, description="Lower runs first.")
 
@@ -184,6 +195,20 @@ class Stats(BaseModel):
     queues: list[QueueOut]
     totals: dict[str, int] = Field(description="Jobs per state over every queue.")
     workers: dict[str, int] = Field(description="Worker processes by status.")
+
+
+class HistoryQuery(Strict):
+    minutes: int = Field(default=60, ge=1, le=24 * 60, description="Most recent samples returned.")
+
+
+class HistorySample(BaseModel):
+    minute_ms: int = Field(description="End of the sampled minute (Redis clock, ms).")
+    completed: dict[str, int] = Field(description="Jobs completed per queue in that minute.")
+    failed: dict[str, int] = Field(description="Jobs failed per queue in that minute.")
+
+
+class HistoryList(BaseModel):
+    samples: list[HistorySample] = Field(description="Oldest first; empty until the monitor samples.")
 
 
 class AuditEntry(BaseModel):
