@@ -41,7 +41,7 @@ export function confirmAction(text, okLabel = "Confirm") {
 /** Call `fn` at most once per `ms`, trailing: bursts of events cost one re-fetch. */
 export function throttle(fn, ms) {
   let timer = null;
-  let last = 0;
+  let last = -Infinity;
   return () => {
     if (timer) return;
     const wait = Math.max(0, last + ms - performance.now());
