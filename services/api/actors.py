@@ -18,5 +18,11 @@ async def list_actors(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/api/v1/actors", list_actors, "Every actor a job may name, with its arguments", response=ActorList),
+    Route(
+        "GET",
+        "/api/v1/actors",
+        list_actors,
+        "Every actor a job may name, with its arguments",
+        response=ActorList,
+    ),
 ]

@@ -128,6 +128,8 @@ ROUTES = [
         response=SessionOut,
         errors=(400, 415, 422),
     ),
-    Route("GET", "/api/v1/session", whoami, "The caller's role (null when not logged in)", response=SessionOut),
+    Route(
+        "GET", "/api/v1/session", whoami, "The caller's role (null when not logged in)", response=SessionOut
+    ),
     Route("DELETE", "/api/v1/session", logout, "Log out: clears the session cookie", response=SessionOut),
 ]

@@ -44,7 +44,9 @@ async def history(request: web.Request) -> web.Response:
     )
     samples = [Sample.from_entry(entry_id, fields) for entry_id, fields in reversed(rows)]
     out = HistoryList(
-        samples=[HistorySample(minute_ms=s.minute_ms, completed=s.completed, failed=s.failed) for s in samples]
+        samples=[
+            HistorySample(minute_ms=s.minute_ms, completed=s.completed, failed=s.failed) for s in samples
+        ]
     )
     return web.json_response(out.model_dump())
 

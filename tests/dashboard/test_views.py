@@ -72,7 +72,7 @@ def test_workers_view_and_every_view_fits_a_phone(
     worker = raw.zrange(keys.WORKERS, 0, -1)[0]
     expect(row).to_have_attribute("data-worker", worker)
     expect(row.locator("td").nth(2)).to_have_text(raw.hget(keys.worker_key(worker), "pid"))
-    expect(row).to_contain_text("1 × 1")
+    expect(row).to_contain_text("1 \N{MULTIPLICATION SIGN} 1")  # processes x threads
     shot(page, "workers")
     page.click('#nav a[data-view="jobs"]')
     expect(page.locator("tr[data-job]")).to_have_count(3)
