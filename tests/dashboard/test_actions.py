@@ -46,6 +46,14 @@ def test_pause_and_resume_from_the_page_reach_the_workers(
     expect(count(page, Q, "completed")).to_have_text("3")
     expect(count(page, Q, "waiting")).to_have_text("0")
     assert {registry.get(i).state for i in ids} == {JobState.COMPLETED}
+    # And cleaning finished jobs from the card removes them
+    card.locator("form.clean input[name=older]").fill("0")
+    card.locator("form.clean button[type=submit]").click()
+    expect(page.locator("#confirm-text")).to_contain_text(f"Remove completed jobs of {Q}")
+    page.click("#confirm-ok")
+    expect(page.locator(".toast.ok", has_text=f"{Q}: removed 3 completed")).to_be_visible()
+    expect(count(page, Q, "completed")).to_have_text("0")
+    assert not any(raw.exists(keys.job_key(i)) for i in ids)
 
 
 def test_retry_a_failed_job_from_its_row(
@@ -117,6 +125,12 @@ def test_bulk_on_a_selection_touches_only_the_selected_jobs(
     expect(toast(page, "2 promoted")).to_be_visible()
     states = [registry.get(j).state for j in jobs]
     assert states == [JobState.WAITING, JobState.WAITING, JobState.DELAYED, JobState.DELAYED]
+    # And a search by id finds that one job, across states
+    page.click('[data-state-tab="all"]')
+    page.fill('input[type="search"]', jobs[3])  # ids of one millisecond share long prefixes
+    page.click("form.search button[type=submit]")
+    expect(page.locator("tr[data-job]")).to_have_count(1)
+    expect(page.locator(f'tr[data-job="{jobs[3]}"]')).to_be_visible()
 
 
 def test_an_api_refusal_is_shown_in_the_apis_words(page: Page, stack: Stack, raw: redis.Redis) -> None:

@@ -54,6 +54,11 @@ def test_login_turns_a_token_into_a_session_and_a_live_dashboard(page: Page, sta
     page.reload()
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     expect(page.locator("#view-login")).to_be_hidden()
+    # And logging out ends the session and the stream
+    page.click("#logout")
+    expect(page.locator("#view-login")).to_be_visible()
+    expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
+    assert "fq_session" not in {c["name"] for c in page.context.cookies()}
 
 
 def test_counts_change_within_a_second_of_a_job_submitted_elsewhere(

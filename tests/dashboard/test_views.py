@@ -74,6 +74,13 @@ def test_workers_view_and_every_view_fits_a_phone(
     expect(row.locator("td").nth(2)).to_have_text(raw.hget(keys.worker_key(worker), "pid"))
     expect(row).to_contain_text("1 \N{MULTIPLICATION SIGN} 1")  # processes x threads
     shot(page, "workers")
+    # Removing a live worker from its row makes it drain (the page hears of it at once)
+    row.locator('[data-action="remove-worker"]').click()
+    expect(page.locator("#confirm-text")).to_contain_text(f"Ask worker {worker}")
+    page.click("#confirm-ok")
+    expect(page.locator(".toast.ok", has_text=f"{worker}: draining")).to_be_visible()
+    expect(row).to_contain_text("draining")
+    assert raw.hget(keys.worker_key(worker), "stop_requested") == "1"
     page.click('#nav a[data-view="jobs"]')
     expect(page.locator("tr[data-job]")).to_have_count(3)
     shot(page, "jobs")

@@ -20,8 +20,18 @@ export function initWorkers(root, openDrawer) {
   );
   const later = perFrame(() => render(openDrawer));
   store.on("workers", later);
+  // A removal is announced as an admin event; the monitor's next list may be seconds away.
+  store.on("admin", (e) => e.action === "remove_worker" && refetch());
   setInterval(later, 1000); // beat ages, on the local clock
   render(openDrawer);
+}
+
+async function refetch() {
+  try {
+    store.setWorkers((await api.workers()).workers);
+  } catch {
+    // the monitor's next workers event brings the list anyway
+  }
 }
 
 function render(openDrawer) {
