@@ -36,6 +36,7 @@ def main() -> None:
     parser.add_argument("--skip-recovery", action="store_true", help="skip the ~20 s kill -9 recovery run")
     parser.add_argument("--skip-stream", action="store_true", help="skip the ~3 min stream gateway runs")
     parser.add_argument("--skip-api", action="store_true", help="skip the ~6 min API run over a million jobs")
+    parser.add_argument("--skip-face", action="store_true", help="skip the ~2 min face search runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = localredis.start(Path(tmp))
@@ -61,6 +62,9 @@ def main() -> None:
         from bench import stream_fanout
 
         stream_fanout.main()
+    if not args.skip_face:
+        # Its own process: BLAS threads are fixed before numpy is first imported.
+        subprocess.run([sys.executable, "-m", "bench.face_search"], check=True)
     if not args.skip_api:
         from bench import api_latency
 

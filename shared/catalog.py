@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.errors import InvalidArguments, UnknownActor
+from shared.face_jobs import FACE_QUEUE, EnrollRequest, SearchRequest
 
 #: Queue of the canary actors operators use to check a deployment end to end.
 DIAGNOSTICS_QUEUE = "diagnostics"
@@ -28,6 +29,8 @@ class Param:
     maximum: float | None = None
     max_length: int | None = None
     doc: str = ""
+    #: Deeper check of the value (raises InvalidArguments), for structured arguments.
+    validator: Callable[[Any], object] | None = None
 
     def check(self, value: Any) -> None:
         if not _TYPE_CHECKS[self.type](value):
@@ -38,6 +41,8 @@ class Param:
             raise InvalidArguments(f"{self.name}: must be <= {self.maximum}")
         if self.max_length is not None and len(value) > self.max_length:
             raise InvalidArguments(f"{self.name}: longer than {self.max_length}")
+        if self.validator is not None:
+            self.validator(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -133,6 +138,32 @@ CATALOG: Mapping[str, ActorSpec] = {
             (Param("message", "string", required=False, max_length=1000, doc="Error message."),),
             doc="Raises, exercising retries and the failed state.",
             options=_CANARY_OPTIONS,
+        ),
+        ActorSpec(
+            "face_search",
+            FACE_QUEUE,
+            (
+                Param(
+                    "request",
+                    "object",
+                    doc="image (SHA-256 of a stored image), gallery, top_k, threshold.",
+                    validator=SearchRequest.from_arg,
+                ),
+            ),
+            doc="Detects every face in an image and finds each one's best matches in a gallery.",
+        ),
+        ActorSpec(
+            "enroll",
+            FACE_QUEUE,
+            (
+                Param(
+                    "request",
+                    "object",
+                    doc="image (SHA-256 of a stored image), gallery, name.",
+                    validator=EnrollRequest.from_arg,
+                ),
+            ),
+            doc="Embeds the largest face of an image and adds it to a gallery under a name.",
         ),
     )
 }

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from shared.config import Settings, SettingsError
@@ -55,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--workers", type=int, default=1, help="worker groups (each FQ_WORKER_PROCESSES processes)"
     )
+    up.add_argument("--no-demo", action="store_true", help="do not seed the demo gallery and searches")
+    up.add_argument(
+        "--photos-cache", default=".cache/sample-photos", help="where the demo's photos are downloaded"
+    )
     s = sub.add_parser("submit", help="submit a job; prints its id")
     s.add_argument("actor")
     s.add_argument("--args", default="[]", help="JSON array (positional) or object (by name)")
@@ -81,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     elif args.command == "up":
         from shared.stack import main as up_main
 
-        raise SystemExit(up_main(settings, workers=args.workers))
+        demo = None if args.no_demo else Path(args.photos_cache)
+        raise SystemExit(up_main(settings, workers=args.workers, demo=demo))
     else:
         import importlib
 

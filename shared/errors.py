@@ -60,3 +60,21 @@ class RedisUnavailable(FacequeueError):
     """Redis could not be reached."""
 
     code = "redis_unavailable"
+
+
+class InvalidImage(FacequeueError):
+    """An uploaded image cannot be used (not an image, damaged, too many pixels, expired)."""
+
+    code = "invalid_image"
+
+
+class GalleryNotFound(FacequeueError):
+    """No gallery has this name (it holds no identity)."""
+
+    code = "gallery_not_found"
+
+
+class IdentityNotFound(FacequeueError):
+    """The gallery holds no identity with this id."""
+
+    code = "identity_not_found"

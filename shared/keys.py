@@ -35,6 +35,11 @@ WORKER_PREFIX = f"{PREFIX}:worker:"
 #: Stream of admin actions.
 AUDIT_STREAM = f"{PREFIX}:audit"
 
+#: Set of every gallery that holds at least one identity.
+GALLERIES = f"{PREFIX}:galleries"
+#: Hash of gallery -> version; never deleted, so a re-created gallery's versions keep rising.
+GALLERY_VERSIONS = f"{PREFIX}:galleries:versions"
+
 #: Dramatiq's namespace: its keys are touched only through Dramatiq and audited scripts.
 DRAMATIQ_NAMESPACE = "dramatiq"
 #: Dramatiq's broker heartbeats.
@@ -79,3 +84,28 @@ def dramatiq_messages_key(queue: str) -> str:
 def dramatiq_acks_key(broker_id: str, queue: str) -> str:
     """Dramatiq's set of messages one worker process fetched and has not acked."""
     return f"{DRAMATIQ_NAMESPACE}:__acks__.{broker_id}.{queue}"
+
+
+def image_key(sha256: str) -> str:
+    """Bytes of one uploaded image, stored once under its SHA-256 (with a TTL)."""
+    return f"{PREFIX}:image:{sha256}"
+
+
+def gallery_identities_key(gallery: str) -> str:
+    """Hash of identity id -> JSON record (name, enrolment time, image, face box)."""
+    return f"{PREFIX}:gallery:{gallery}:identities"
+
+
+def gallery_embeddings_key(gallery: str) -> str:
+    """Hash of identity id -> 128 float32 (512 bytes), the unit-length SFace embedding."""
+    return f"{PREFIX}:gallery:{gallery}:embeddings"
+
+
+def gallery_order_key(gallery: str) -> str:
+    """Sorted set of identity ids (equal scores: ordered by id, which is by age), for paging."""
+    return f"{PREFIX}:gallery:{gallery}:order"
+
+
+def gallery_changes_key(gallery: str) -> str:
+    """Sorted set of recent changes scored by version (``<version>:+|-|*:<id>``), for catch-up."""
+    return f"{PREFIX}:gallery:{gallery}:changes"

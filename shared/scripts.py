@@ -47,6 +47,9 @@ class Lua(enum.StrEnum):
     JOBS_LIST = "jobs_list"
     JOBS_SEARCH = "jobs_search"
     SNAPSHOT_COUNTS = "snapshot_counts"
+    GALLERY_ENROLL = "gallery_enroll"
+    GALLERY_FORGET = "gallery_forget"
+    GALLERY_DROP = "gallery_drop"
 
 
 def _read(name: str) -> str:

@@ -20,6 +20,7 @@ from typing import IO
 
 from shared import localredis
 from shared.config import ENV_PREFIX, Settings
+from shared.demo import seed
 
 #: Port tried first for the local redis-server (the developer's 6379 is left alone).
 LOCAL_REDIS_PORT = 6390
@@ -79,8 +80,8 @@ def _stop_rank(name: str) -> int:
     return 0 if name.startswith("worker") else 2 if name == "redis" else 1
 
 
-def main(settings: Settings, *, workers: int = 1) -> int:
-    """Run until interrupted; returns the exit code."""
+def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> int:
+    """Run until interrupted; returns the exit code. ``demo``: seed the demo, photos cached there."""
     stack = Stack(Path.cwd() / ".run")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -112,6 +113,10 @@ def main(settings: Settings, *, workers: int = 1) -> int:
             "Ctrl-C stops everything.\n",
             flush=True,
         )
+        if demo is not None and settings.admin_token:
+            base_url = f"http://{host}:{settings.api_port}"
+            args = (base_url, settings.admin_token, demo)
+            threading.Thread(target=seed, args=args, name="demo", daemon=True).start()
         while not stop.is_set():
             for name, proc in stack.children:
                 if proc.poll() is not None:

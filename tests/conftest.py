@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import redis
 
-from shared import localredis
+from shared import localredis, sample_photos
 from shared.config import Settings
 from shared.localredis import free_port
 from shared.registry import Registry
@@ -60,6 +60,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.process.wait(timeout=10)
 
 
+@pytest.fixture(scope="session")
+def photos() -> dict[str, bytes]:
+    """Real photos by file name (see shared/sample_photos.py)."""
+    return sample_photos.load_all(ROOT / ".cache" / "sample-photos")
+
+
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> str:
     client = redis.Redis.from_url(redis_server.url)
@@ -76,6 +82,7 @@ def settings(redis_url: str) -> Settings:
         worker_metrics_port=free_port(),
         worker_processes=1,
         worker_threads=1,
+        worker_queues=("diagnostics",),  # face tests ask for face_search (and pay for the models)
         heartbeat_interval_s=0.5,
         worker_dead_s=2.0,
         worker_idle_poll_ms=50,

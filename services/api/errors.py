@@ -20,6 +20,9 @@ log = get_logger(__name__)
 STATUS: dict[type[errors.FacequeueError], int] = {
     errors.JobNotFound: 404,
     errors.WorkerNotFound: 404,
+    errors.GalleryNotFound: 404,
+    errors.IdentityNotFound: 404,
+    errors.InvalidImage: 422,
     errors.JobExists: 409,
     errors.InvalidTransition: 409,
     errors.QueuePaused: 409,

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from services.api import validation
+from services.api import uploads, validation
 from services.api.auth import ROLE
 from services.api.errors import ApiError
 from services.api.models import (
+    FaceSearchForm,
     ForceQuery,
     JobList,
     JobOut,
     ListJobsQuery,
     SetPriority,
+    SubmitFaceSearch,
     SubmitJob,
+    SubmitRequest,
     Transition,
 )
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
-from shared import catalog, transitions
+from shared import catalog, galleries, transitions
+from shared.face_jobs import FACE_QUEUE, SearchRequest
+from shared.http import SETTINGS
 from shared.jobs import Job
 from shared.submit import submit_async
 
@@ -28,9 +35,29 @@ def job_json(job: Job, status: int = 200) -> web.Response:
 
 
 async def submit_job(request: web.Request) -> web.Response:
-    """201 with the new job; unknown actors and bad arguments are 422."""
-    spec = await validation.body(request, SubmitJob)
+    """201 with the new job: a face search (JSON with ``image``, or multipart) or any actor by name."""
     registry = request.app[REGISTRY]
+    if uploads.is_multipart(request):
+        form = await uploads.read_form(request, FaceSearchForm)
+        if form.gallery is not None:
+            await galleries.require(registry.client, form.gallery)  # before storing anything
+        info = await uploads.store(request, form.image)
+        options = form.model_dump(exclude={"image", "gallery", "top_k", "threshold"})
+        search = SearchRequest(info.sha256, form.gallery, form.top_k, form.threshold)
+        return await _submit_search(request, search, options)
+    data = await validation.json_data(request, uploads.json_limit(request.app[SETTINGS]))
+    if isinstance(data, dict) and "image" in data:
+        face = validation.validate(data, SubmitFaceSearch)
+        if face.queue not in (None, FACE_QUEUE):
+            raise ApiError(422, "validation_error", f"queue: face searches run on {FACE_QUEUE!r}")
+        if face.gallery is not None:
+            await galleries.require(registry.client, face.gallery)  # before storing anything
+        info = await uploads.store(request, uploads.decode_base64(face.image, request.app[SETTINGS]))
+        options = face.model_dump(include={"priority", "delay_ms", "max_retries"})
+        return await _submit_search(
+            request, SearchRequest(info.sha256, face.gallery, face.top_k, face.threshold), options
+        )
+    spec = validation.validate(data, SubmitJob)
     job_id = await submit_async(
         registry,
         spec.actor,
@@ -40,6 +67,14 @@ async def submit_job(request: web.Request) -> web.Response:
         delay_ms=spec.delay_ms,
         max_retries=spec.max_retries,
     )
+    return job_json(await registry.get(job_id), status=201)
+
+
+async def _submit_search(
+    request: web.Request, search: SearchRequest, options: dict[str, Any]
+) -> web.Response:
+    registry = request.app[REGISTRY]
+    job_id = await submit_async(registry, "face_search", [search.to_arg()], **options)
     return job_json(await registry.get(job_id), status=201)
 
 
@@ -114,11 +149,12 @@ ROUTES = [
         "POST",
         "/api/v1/jobs",
         submit_job,
-        "Submit a job",
-        body=SubmitJob,
+        "Submit a job: a face search (JSON or multipart upload) or any actor by name",
+        body=SubmitRequest,
+        form=FaceSearchForm,
         response=JobOut,
         status=201,
-        errors=(400, 403, 413, 415, 422),
+        errors=(400, 403, 404, 413, 415, 422),
     ),
     Route(
         "GET",

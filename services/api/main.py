@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import actors, auth, bulk, dashboard, jobs, openapi, overview, queues, workers
+from services.api import (
+    actors,
+    auth,
+    bulk,
+    dashboard,
+    galleries,
+    jobs,
+    openapi,
+    overview,
+    queues,
+    uploads,
+    workers,
+)
 from services.api.auth import auth_middleware
 from services.api.errors import error_middleware
 from services.api.observe import metrics_middleware
@@ -20,6 +32,7 @@ def build_app(settings: Settings) -> web.Application:
     app = base_app(settings, middlewares=[metrics_middleware, error_middleware, auth_middleware])
     app[REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app[API_METRICS] = ApiMetrics(app[METRICS])
+    app.cleanup_ctx.append(uploads.image_store_ctx)
     dashboard.add(app)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
     app.router.add_get("/login", auth.login_link)
@@ -27,6 +40,8 @@ def build_app(settings: Settings) -> web.Application:
         app,
         *bulk.ROUTES,
         *jobs.ROUTES,
+        *galleries.ROUTES,
+        *uploads.ROUTES,
         *queues.ROUTES,
         *workers.ROUTES,
         *overview.ROUTES,

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from shared.face_jobs import DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_NAME, MAX_TOP_K
+from shared.galleries import NAME_PATTERN
 from shared.jobs import Job
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY, JobState
 from shared.submit import MAX_DELAY_MS, MAX_RETRIES
@@ -33,16 +35,9 @@ class ErrorResponse(Strict):
     error: ErrorBody
 
 
-class SubmitJob(Strict):
-    """A job for any actor of the catalog, by name."""
+class JobOptions(Strict):
+    """How a job runs, whatever it does."""
 
-    actor: str = Field(min_length=1, max_length=200, description="Actor name from the catalog.")
-    args: list[Any] | dict[str, Any] = Field(
-        default_factory=list, description="Positional arguments, or arguments by name."
-    )
-    queue: str | None = Field(
-        default=None, pattern=QUEUE_PATTERN, description="Checked against the actor's queue."
-    )
     priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY, description="Lower runs first.")
     delay_ms: int = Field(
         default=0, ge=0, le=MAX_DELAY_MS, description="Run no sooner than this many ms from now."
@@ -50,6 +45,103 @@ class SubmitJob(Strict):
     max_retries: int | None = Field(
         default=None, ge=0, le=MAX_RETRIES, description="Retries after a failure."
     )
+    queue: str | None = Field(
+        default=None, pattern=QUEUE_PATTERN, description="Checked against the actor's queue."
+    )
+
+
+class SubmitJob(JobOptions):
+    """A job for any actor of the catalog, by name."""
+
+    actor: str = Field(min_length=1, max_length=200, description="Actor name from the catalog.")
+    args: list[Any] | dict[str, Any] = Field(
+        default_factory=list, description="Positional arguments, or arguments by name."
+    )
+
+
+IMAGE_DOC = "The image (JPEG, PNG, WebP, BMP or GIF), base64-encoded (a data: URL prefix is allowed)."
+
+
+class SearchOptions(Strict):
+    gallery: str | None = Field(
+        default=None, pattern=NAME_PATTERN, description="Gallery to search; none: detect faces only."
+    )
+    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Matches per face.")
+    threshold: float = Field(
+        default=DEFAULT_THRESHOLD, ge=-1, le=1, description="Least cosine similarity of a match."
+    )
+
+
+class SubmitFaceSearch(JobOptions, SearchOptions):
+    """A face search: the image inline (JSON), stored once in Redis and referenced by the job."""
+
+    image: str = Field(min_length=1, description=IMAGE_DOC)
+
+
+class FaceSearchForm(SearchOptions):
+    """A face search as a multipart upload (the options as form fields)."""
+
+    image: bytes = Field(description="The image file.")
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
+    delay_ms: int = Field(default=0, ge=0, le=MAX_DELAY_MS)
+    max_retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES)
+
+
+class SubmitRequest(RootModel[SubmitFaceSearch | SubmitJob]):
+    """A face search (has ``image``) or a job for any actor by name (has ``actor``)."""
+
+
+class EnrollIdentity(Strict):
+    name: str = Field(min_length=1, max_length=MAX_NAME, description="Who the face belongs to.")
+    image: str = Field(min_length=1, description=IMAGE_DOC)
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
+
+
+class EnrollForm(Strict):
+    name: str = Field(min_length=1, max_length=MAX_NAME)
+    image: bytes = Field(description="The image file.")
+    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
+
+
+class GalleryOut(BaseModel):
+    name: str
+    identities: int
+    version: int = Field(description="Rises with every change; workers' indexes follow it.")
+
+
+class GalleryList(BaseModel):
+    galleries: list[GalleryOut]
+
+
+class IdentityOut(BaseModel):
+    id: str
+    name: str
+    created_ms: int
+    image: str = Field(description="SHA-256 of the enrolment image (GET /api/v1/images/{sha256}).")
+    box: list[float]
+    score: float
+    job: str
+
+
+class IdentityList(BaseModel):
+    identities: list[IdentityOut]
+    next_cursor: str | None
+
+
+class IdentityQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(default=None, pattern=r"^[0-9a-z]{1,64}$")
+
+
+class IdentityRemoval(BaseModel):
+    gallery: str
+    identity: str
+    version: int
+
+
+class GalleryRemoval(BaseModel):
+    gallery: str
+    removed: int = Field(description="Identities deleted with it.")
 
 
 class ActorOut(BaseModel):

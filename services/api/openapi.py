@@ -38,6 +38,8 @@ class Route:
     handler: Handler
     summary: str
     body: type[BaseModel] | None = None
+    #: The same request as a multipart form (file uploads).
+    form: type[BaseModel] | None = None
     query: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
@@ -52,7 +54,9 @@ def add(app: web.Application, *routes: Route) -> None:
 
 
 def document(routes: list[Route], title: str = "facequeue admin API", version: str = "1") -> dict[str, Any]:
-    models = {m for r in routes for m in (r.body, r.query, r.response) if m is not None} | {ErrorResponse}
+    models = {m for r in routes for m in (r.body, r.form, r.query, r.response) if m is not None} | {
+        ErrorResponse
+    }
     _, top = models_json_schema(
         [(m, "validation") for m in sorted(models, key=lambda m: m.__name__)],
         ref_template="#/components/schemas/{model}",
@@ -70,6 +74,9 @@ def document(routes: list[Route], title: str = "facequeue admin API", version: s
         if r.body is not None:
             op["requestBody"] = {"required": True, **_content(r.body, "")}
             op["requestBody"].pop("description")
+        if r.form is not None:
+            form_ref = {"$ref": f"#/components/schemas/{r.form.__name__}"}
+            op["requestBody"]["content"]["multipart/form-data"] = {"schema": form_ref}
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -16,7 +16,7 @@ M = TypeVar("M", bound=BaseModel)
 MAX_JSON_BYTES = 1 << 20
 
 
-def _explain(exc: ValidationError) -> str:
+def explain(exc: ValidationError) -> str:
     parts = []
     for error in exc.errors()[:5]:
         where = ".".join(str(p) for p in error["loc"]) or "body"
@@ -24,23 +24,35 @@ def _explain(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-async def body(request: web.Request, model: type[M]) -> M:
-    """Parse a JSON body: 415 if not JSON, 413 if too large, 400 if malformed, 422 if invalid."""
+async def json_data(request: web.Request, max_bytes: int = MAX_JSON_BYTES) -> Any:
+    """The parsed JSON body: 415 if not JSON, 413 if too large, 400 if malformed."""
     if request.content_type != "application/json":
         raise ApiError(415, "unsupported_media_type", "send application/json")
-    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
-        raise ApiError(413, "payload_too_large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes")
-    raw = await request.read()
-    if len(raw) > MAX_JSON_BYTES:
-        raise ApiError(413, "payload_too_large", f"JSON bodies are limited to {MAX_JSON_BYTES} bytes")
+    too_large = ApiError(413, "payload_too_large", f"JSON bodies are limited to {max_bytes} bytes")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise too_large
+    raw = bytearray()
+    async for chunk in request.content.iter_chunked(65_536):
+        raw += chunk
+        if len(raw) > max_bytes:
+            raise too_large
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "bad_request", f"body is not valid JSON: {exc}") from None
+
+
+def validate(data: Any, model: type[M]) -> M:
+    """422 naming the first few fields that do not validate."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ApiError(422, "validation_error", _explain(exc)) from None
+        raise ApiError(422, "validation_error", explain(exc)) from None
+
+
+async def body(request: web.Request, model: type[M], max_bytes: int = MAX_JSON_BYTES) -> M:
+    """Parse and validate a JSON body."""
+    return validate(await json_data(request, max_bytes), model)
 
 
 def query(request: web.Request, model: type[M]) -> M:
@@ -51,4 +63,4 @@ def query(request: web.Request, model: type[M]) -> M:
     try:
         return model.model_validate(dict(params))
     except ValidationError as exc:
-        raise ApiError(400, "bad_request", _explain(exc)) from None
+        raise ApiError(400, "bad_request", explain(exc)) from None

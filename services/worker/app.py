@@ -21,7 +21,7 @@ configure_logging(settings, "worker", worker=broker.broker_id)
 logging.getLogger("dramatiq.worker.WorkerThread").addFilter(NoResultsWarning())
 dramatiq.set_broker(broker)
 
-from services.worker.actors import diagnostics  # noqa: E402,F401  (registers actors on the broker)
+from services.worker.actors import diagnostics, face  # noqa: E402,F401  (registers actors on the broker)
 
 _missing = set(CATALOG) - set(broker.actors)
 if _missing:

@@ -8,8 +8,10 @@ import sys
 import tempfile
 from pathlib import Path
 
+from services.worker.face.weights import ModelFilesError, locate
 from shared import catalog
 from shared.config import Settings
+from shared.face_jobs import FACE_QUEUE
 
 #: What the dramatiq CLI imports in each process.
 BROKER_PATH = "services.worker.app:broker"
@@ -20,9 +22,12 @@ def metrics_dir(settings: Settings) -> Path:
     return Path(tempfile.gettempdir()) / f"facequeue-worker-metrics-{settings.worker_metrics_port}"
 
 
+def queues(settings: Settings) -> tuple[str, ...]:
+    return settings.worker_queues or tuple(catalog.queues())
+
+
 def command(settings: Settings) -> list[str]:
     """The dramatiq command line for these settings."""
-    queues = settings.worker_queues or tuple(catalog.queues())
     return [
         sys.executable,
         "-m",
@@ -33,7 +38,7 @@ def command(settings: Settings) -> list[str]:
         "--threads",
         str(settings.worker_threads),
         "--queues",
-        *queues,
+        *queues(settings),
         "--skip-logging",
     ]
 
@@ -56,5 +61,10 @@ def environment(settings: Settings) -> dict[str, str]:
 def main(settings: Settings | None = None) -> None:
     """Replace this process with the dramatiq CLI, so signals reach it directly."""
     settings = settings or Settings.from_env()
+    if FACE_QUEUE in queues(settings):
+        try:
+            locate(settings.face_model_dir)  # each process checks again; failing here is clearer
+        except ModelFilesError as exc:
+            sys.exit(f"facequeue worker: {exc}")
     cmd = command(settings)
     os.execve(sys.executable, cmd, environment(settings))

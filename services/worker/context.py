@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from services.worker.runs import Runs
 from shared.config import Settings
 from shared.metrics import WorkerMetrics
 from shared.registry import Registry
+
+if TYPE_CHECKING:
+    from services.worker.face.runtime import FaceRuntime
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,3 +24,5 @@ class WorkerContext:
     metrics: WorkerMetrics
     #: Also Dramatiq's broker id, so the reaper finds this process's ack sets.
     worker_id: str
+    #: Models and indexes of the face actors; None when the process does not consume their queue.
+    face: FaceRuntime | None = None

@@ -18,9 +18,12 @@ from prometheus_client import CollectorRegistry
 
 from services.worker.broker import FacequeueBroker
 from services.worker.context import WorkerContext
-from services.worker.middleware import JobStateMiddleware, WorkerHeartbeat
+from services.worker.face.runtime import FaceRuntime
+from services.worker.middleware import FaceLifecycle, JobStateMiddleware, WorkerHeartbeat
 from services.worker.runs import Runs
+from shared import catalog
 from shared.config import Settings
+from shared.face_jobs import FACE_QUEUE
 from shared.metrics import WorkerMetrics
 from shared.registry import Registry
 
@@ -39,8 +42,14 @@ def new_worker_id() -> str:
 
 def build_broker(settings: Settings, *, exporter: bool = True) -> FacequeueBroker:
     """Wire one worker process; ``exporter`` adds Dramatiq's Prometheus middleware (CLI runs only)."""
+    consumes_faces = FACE_QUEUE in (settings.worker_queues or catalog.queues())
     ctx = WorkerContext(
-        settings, Registry(settings), Runs(), WorkerMetrics(CollectorRegistry()), new_worker_id()
+        settings,
+        Registry(settings),
+        Runs(),
+        WorkerMetrics(CollectorRegistry()),
+        new_worker_id(),
+        FaceRuntime.create(settings) if consumes_faces else None,
     )
     retries = Retries(min_backoff=settings.retry_min_backoff_ms, max_backoff=settings.retry_max_backoff_ms)
     # JobStateMiddleware first, so no other middleware can skip a job before it is marked active.
@@ -49,5 +58,6 @@ def build_broker(settings: Settings, *, exporter: bool = True) -> FacequeueBroke
         *(retries if m is Retries else m() for m in default_middleware),
         *([Prometheus()] if exporter else []),
         WorkerHeartbeat(ctx),
+        *([FaceLifecycle(ctx.face)] if ctx.face is not None else []),
     ]
     return FacequeueBroker(ctx, middleware=middleware)

@@ -134,5 +134,5 @@ async def test_stats_sum_counts_over_queues(api: TestClient[Any, Any], registry:
     registry.run(transitions.pause("other"))
     body = await (await api.get("/api/v1/stats", headers=VIEWER)).json()
     assert body["totals"]["waiting"] == 1 and body["totals"]["delayed"] == 1
-    assert {q["name"]: q["paused"] for q in body["queues"]} == {Q: False, "other": True}
+    assert {q["name"]: q["paused"] for q in body["queues"]} == {Q: False, "face_search": False, "other": True}
     assert body["workers"] == {"alive": 0, "stale": 0, "dead": 0}

@@ -72,7 +72,8 @@ async def test_session_says_which_role_the_caller_has(api: TestClient[Any, Any])
 async def test_actors_lists_the_catalog_with_argument_schemas(api: TestClient[Any, Any]) -> None:
     assert (await api.get("/api/v1/actors")).status == 401
     body = await (await api.get("/api/v1/actors", headers=VIEWER)).json()
-    assert [a["name"] for a in body["actors"]] == sorted(CATALOG)  # one queue today: by name
+    by_queue = sorted(CATALOG.values(), key=lambda spec: (spec.queue, spec.name))
+    assert [(a["queue"], a["name"]) for a in body["actors"]] == [(s.queue, s.name) for s in by_queue]
     sleep = next(a for a in body["actors"] if a["name"] == "sleep")
     assert sleep["queue"] == "diagnostics" and sleep["args"]["required"] == ["seconds"]
 

@@ -104,7 +104,9 @@ async def test_queues_report_counts_health_and_pause_state(
     assert await paused.json() == {"queue": Q, "paused": True, "changed": True}
     again = await api.post(f"/api/v1/queues/{Q}/pause", headers=ADMIN)
     assert (await again.json())["changed"] is False
-    (queue,) = (await (await api.get("/api/v1/queues", headers=VIEWER)).json())["queues"]
+    listed = (await (await api.get("/api/v1/queues", headers=VIEWER)).json())["queues"]
+    assert [q["name"] for q in listed] == [Q, "face_search"]  # every catalog queue, even empty
+    (queue,) = [q for q in listed if q["name"] == Q]
     assert queue["name"] == Q and queue["paused"] is True and queue["counts"]["waiting"] == 1
     assert queue["oldest_waiting_s"] is not None and queue["oldest_waiting_s"] >= 0
     resumed = await api.post(f"/api/v1/queues/{Q}/resume", headers=ADMIN)

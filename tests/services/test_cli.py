@@ -54,7 +54,9 @@ def test_submit_with_bad_input_fails_clearly_and_changes_nothing(
     assert raw.dbsize() == 0
 
 
-def test_up_starts_its_own_redis_and_every_service_and_stops_cleanly(tmp_path: Path) -> None:
+def test_up_starts_its_own_redis_and_every_service_seeds_the_demo_and_stops_cleanly(
+    tmp_path: Path, photos: dict[str, bytes]
+) -> None:
     # Given no FQ_REDIS_URL, When `facequeue up` runs (what `make run` does)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FQ_")}
     ports = {
@@ -67,7 +69,11 @@ def test_up_starts_its_own_redis_and_every_service_and_stops_cleanly(tmp_path: P
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [FACEQUEUE, "up"], cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT
+            [FACEQUEUE, "up", "--photos-cache", str(ROOT / ".cache" / "sample-photos")],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         # Then it prints the dashboard URL, and the dashboard and every health endpoint answer
@@ -81,6 +87,17 @@ def test_up_starts_its_own_redis_and_every_service_and_stops_cleanly(tmp_path: P
         _expect_dashboard_origin_allowed(ports["FQ_API_PORT"], ports["FQ_STREAM_PORT"])
         wait_for(lambda: "worker registered" in log.read_text(), timeout=30, what="workers")
         assert (tmp_path / ".run" / "redis").is_dir()
+        # And the demo gallery is enrolled through the API and searched
+        wait_for(lambda: "demo seeded" in log.read_text(), timeout=120, what="demo")
+        token = log.read_text().split("API token  ", 1)[1].split()[0]
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{ports['FQ_API_PORT']}/api/v1/galleries",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert json.loads(response.read())["galleries"] == [
+                {"name": "demo", "identities": 3, "version": 3}
+            ]
     finally:
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == 0, log.read_text()

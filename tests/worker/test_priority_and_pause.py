@@ -117,4 +117,8 @@ def test_paused_worker_keeps_both_heartbeats_fresh(
     first = raw.zscore("dramatiq:__heartbeats__", worker_id)
     # Then its facequeue and Dramatiq heartbeats still advance, so nothing treats it as dead
     wait_for(lambda: (raw.zscore("dramatiq:__heartbeats__", worker_id) or 0) > (first or 0), what="beat")
-    assert raw.zscore("fq:workers", worker_id) == raw.zscore("dramatiq:__heartbeats__", worker_id)
+    pipe = raw.pipeline(transaction=True)  # one beat writes both atomically; read both atomically too
+    pipe.zscore("fq:workers", worker_id)
+    pipe.zscore("dramatiq:__heartbeats__", worker_id)
+    ours, dramatiqs = pipe.execute()
+    assert ours == dramatiqs

@@ -1,6 +1,7 @@
 """Dramatiq middleware of facequeue workers, one class per module."""
 
+from services.worker.middleware.face import FaceLifecycle
 from services.worker.middleware.heartbeat import WorkerHeartbeat
 from services.worker.middleware.job_state import JobStateMiddleware
 
-__all__ = ["JobStateMiddleware", "WorkerHeartbeat"]
+__all__ = ["FaceLifecycle", "JobStateMiddleware", "WorkerHeartbeat"]

@@ -1,0 +1,191 @@
+"""Face search speed: images per second per worker process, and gallery search latency.
+
+1. Throughput. Baseline: the bare pipeline (decode, detect, embed, search) in a
+   loop in this process. Measured: the same photos as ``face_search`` jobs run by a
+   real worker (1 process x 1 thread), from first submit to last completion. The
+   ratio is what queueing, state tracking and progress events cost.
+2. Search latency at 1k / 10k / 100k identities. Baseline: exact numpy search
+   (one matrix product + argpartition). Measured: the worker's faiss index, alone
+   and as a search call (version check against Redis + index search), p50/p99.
+   Also: the time a worker takes to build its index from Redis.
+"""
+
+from __future__ import annotations
+
+import os
+
+# One BLAS thread, as faiss gets one OpenMP thread: a like-for-like baseline (set before numpy loads).
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import redis
+
+from services.worker.face.engine import FaceEngine, to_bgr
+from services.worker.face.index import GalleryIndexes
+from services.worker.face.runtime import single_threaded_kernels
+from services.worker.face.weights import locate
+from shared import images, keys, localredis, sample_photos
+from shared.config import Settings
+from shared.galleries import EMBEDDING_DIM
+from shared.registry import Registry
+from shared.states import JobState
+from shared.submit import submit
+
+PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "astronaut.png", "camera.png", "pair.jpg")
+SIZES = (1_000, 10_000, 100_000)
+QUERIES = 300
+
+
+def _pct(samples: list[float], q: float) -> float:
+    return float(np.percentile(samples, q))
+
+
+def bare_pipeline(photos: list[bytes], rounds: int) -> float:
+    """Images per second of decode + detect + embed in one thread."""
+    engine = FaceEngine(locate())
+    engine.warm_up()
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for data in photos:
+            bgr = to_bgr(images.decode(data, 40_000_000))
+            for face in engine.detect(bgr):
+                engine.embed(bgr, face)
+    return rounds * len(photos) / (time.perf_counter() - started)
+
+
+def queued_pipeline(url: str, photos: list[bytes], rounds: int) -> float:
+    """Images per second through a real worker process (1 process x 1 thread)."""
+    settings = Settings(redis_url=url, worker_processes=1, worker_threads=1, worker_queues=("face_search",))
+    client = redis.Redis.from_url(url)
+    client.flushall()
+    shas = []
+    for data in photos:
+        sha = images.sha256_of(data)
+        client.set(keys.image_key(sha), data)
+        shas.append(sha)
+    env = {**os.environ, **settings.to_env(), "FQ_LOG_LEVEL": "warning"}
+    worker = subprocess.Popen([sys.executable, "-m", "services.worker"], env=env, stdout=subprocess.DEVNULL)
+    registry = Registry(settings)
+    try:
+        while client.zcard(keys.WORKERS) < 1:
+            time.sleep(0.1)
+        time.sleep(1.0)  # threads warm their models after registration
+        started = time.perf_counter()
+        ids = [submit(registry, "face_search", [{"image": sha}]) for _ in range(rounds) for sha in shas]
+        while registry.counts(["face_search"])["face_search"][JobState.COMPLETED.value] < len(ids):
+            time.sleep(0.01)
+        return len(ids) / (time.perf_counter() - started)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+        registry.close()
+        client.close()
+
+
+def _vectors(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal((n, EMBEDDING_DIM)).astype(np.float32)
+    normed: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return normed
+
+
+def _fill_gallery(client: redis.Redis, gallery: str, vectors: np.ndarray) -> None:
+    """Bench set-up only: the enrol script's writes, pipelined (100k script calls would dominate)."""
+    pipe = client.pipeline(transaction=False)
+    for i, vector in enumerate(vectors, start=1):
+        identity = f"{i:016d}"
+        record = json.dumps({"id": identity, "name": f"person {i}", "n": i})
+        pipe.hset(keys.gallery_identities_key(gallery), identity, record)
+        pipe.hset(keys.gallery_embeddings_key(gallery), identity, vector.tobytes())
+        if i % 5000 == 0:
+            pipe.execute()
+    pipe.sadd(keys.GALLERIES, gallery)
+    pipe.hset(keys.GALLERY_VERSIONS, gallery, len(vectors))
+    pipe.execute()
+
+
+def search_latency(url: str) -> list[dict[str, float]]:
+    client = redis.Redis.from_url(url)
+    rows = []
+    queries = _vectors(QUERIES, seed=1)
+    for size in SIZES:
+        client.flushall()
+        gallery_vectors = _vectors(size, seed=size)
+        _fill_gallery(client, "bench", gallery_vectors)
+        indexes = GalleryIndexes(client)
+        started = time.perf_counter()
+        index = indexes.get("bench")  # first use: built from Redis
+        build_s = time.perf_counter() - started
+        assert len(index) == size
+        bare, synced, numpy_ms = [], [], []
+        for q in queries:
+            one = q.reshape(1, -1)
+            t0 = time.perf_counter()
+            index.search(one, 5, 0.363)
+            t1 = time.perf_counter()
+            current = indexes.get("bench")
+            with current.lock:
+                current.search(one, 5, 0.363)
+            t2 = time.perf_counter()
+            scores = gallery_vectors @ q
+            top = np.argpartition(-scores, 5)[:5]
+            top[np.argsort(-scores[top])]
+            t3 = time.perf_counter()
+            bare.append((t1 - t0) * 1000)
+            synced.append((t2 - t1) * 1000)
+            numpy_ms.append((t3 - t2) * 1000)
+        rows.append(
+            {
+                "identities": size,
+                "build_s": build_s,
+                "faiss_p50": _pct(bare, 50),
+                "faiss_p99": _pct(bare, 99),
+                "call_p50": _pct(synced, 50),
+                "call_p99": _pct(synced, 99),
+                "numpy_p50": _pct(numpy_ms, 50),
+                "numpy_p99": _pct(numpy_ms, 99),
+            }
+        )
+    client.close()
+    return rows
+
+
+def main(rounds: int = 3) -> None:
+    single_threaded_kernels()  # as in a worker, so both sides run alike
+    all_photos = sample_photos.load_all(Path(".cache") / "sample-photos")
+    photos = [all_photos[name] for name in PHOTOS]
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, url = localredis.start(Path(tmp))
+        try:
+            bare = [bare_pipeline(photos, 2) for _ in range(rounds)]
+            queued = [queued_pipeline(url, photos, 2) for _ in range(rounds)]
+            latency = search_latency(url)
+        finally:
+            proc.terminate()
+            proc.wait()
+    b, q = statistics.median(bare), statistics.median(queued)
+    print(f"face search throughput, {len(photos)} photos x 2, 1 thread, median of {rounds}:")
+    print(f"  bare pipeline in-process   {b:6.1f} images/s")
+    print(f"  face_search jobs, 1 worker {q:6.1f} images/s")
+    print(f"  ratio queued/bare: {q / b:.2f}")
+    print(f"gallery search, top-5, {QUERIES} queries (ms):")
+    print("  identities   build(s)  faiss p50/p99   call p50/p99   numpy p50/p99   faiss/numpy p50")
+    for row in latency:
+        print(
+            f"  {row['identities']:>10}   {row['build_s']:7.2f}  "
+            f"{row['faiss_p50']:6.2f}/{row['faiss_p99']:6.2f}  "
+            f"{row['call_p50']:6.2f}/{row['call_p99']:6.2f}  "
+            f"{row['numpy_p50']:6.2f}/{row['numpy_p99']:6.2f}  {row['faiss_p50'] / row['numpy_p50']:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Face detection, embedding and gallery search, run inside worker processes."""

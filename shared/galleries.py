@@ -1,0 +1,155 @@
+"""Galleries of enrolled identities: records and embeddings in Redis, changed by one script each.
+
+Every change bumps the gallery's version and appends to its change log, so a
+worker's in-memory index can catch up from any version it holds (or rebuild when
+the log no longer reaches back that far).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import redis.asyncio
+
+from shared import keys
+from shared.errors import GalleryNotFound
+from shared.scripts import Call, Lua
+
+#: Gallery names: safe in keys, URLs and the dashboard.
+NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+#: Dimensions of an SFace embedding.
+EMBEDDING_DIM = 128
+#: Bytes of one stored embedding (float32).
+EMBEDDING_BYTES = EMBEDDING_DIM * 4
+#: Changes each gallery's log keeps; a worker further behind rebuilds its index.
+CHANGES_KEPT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One enrolled person: who, and where their reference face came from."""
+
+    id: str
+    name: str
+    #: The gallery version that enrolled it, unique within the gallery: its id in the search index.
+    n: int = 0
+    created_ms: int = 0
+    #: SHA-256 of the enrolment image.
+    image: str = ""
+    #: The enrolled face's box in that image (x, y, w, h).
+    box: list[float] = field(default_factory=list)
+    score: float = 0.0
+    #: The enrol job.
+    job: str = ""
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Identity:
+        data: dict[str, Any] = json.loads(raw)
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One entry of a gallery's change log: ``+`` enrolled, ``-`` forgotten, ``*`` deleted."""
+
+    version: int
+    kind: str
+    identity: str
+
+    @classmethod
+    def parse(cls, raw: str | bytes) -> Change:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        version, kind, identity = text.split(":", 2)
+        return cls(int(version), kind, identity)
+
+
+def _gallery_keys(gallery: str) -> list[str]:
+    return [
+        keys.GALLERIES,
+        keys.GALLERY_VERSIONS,
+        keys.gallery_identities_key(gallery),
+        keys.gallery_embeddings_key(gallery),
+        keys.gallery_order_key(gallery),
+        keys.gallery_changes_key(gallery),
+    ]
+
+
+def enroll(gallery: str, identity: Identity, embedding: bytes) -> Call[tuple[Identity, bool]]:
+    """Add an identity; returns its stored record and False when it was enrolled already."""
+    if len(embedding) != EMBEDDING_BYTES:
+        raise ValueError(f"embedding must be {EMBEDDING_BYTES} bytes, got {len(embedding)}")
+    record = {k: v for k, v in identity.to_dict().items() if k not in ("id", "n", "created_ms")}
+
+    def parse(raw: Any) -> tuple[Identity, bool]:
+        return Identity.from_json(raw[0]), bool(raw[1])
+
+    return Call(
+        Lua.GALLERY_ENROLL,
+        _gallery_keys(gallery),
+        [gallery, identity.id, json.dumps(record), embedding, CHANGES_KEPT],  # type: ignore[list-item]
+        parse,
+    )
+
+
+def forget(gallery: str, identity_id: str, *, who: str) -> Call[int]:
+    """Remove one identity; returns the gallery's new version."""
+    return Call(
+        Lua.GALLERY_FORGET,
+        [*_gallery_keys(gallery), keys.AUDIT_STREAM],
+        [gallery, identity_id, CHANGES_KEPT, who],
+        int,
+    )
+
+
+def drop(gallery: str, *, who: str) -> Call[int]:
+    """Delete a gallery and every identity in it; returns how many there were."""
+    return Call(Lua.GALLERY_DROP, [*_gallery_keys(gallery), keys.AUDIT_STREAM], [gallery, who], int)
+
+
+@dataclass(frozen=True, slots=True)
+class GallerySummary:
+    name: str
+    identities: int
+    version: int
+
+
+async def summaries(client: redis.asyncio.Redis) -> list[GallerySummary]:
+    """Every gallery with its size and version, by name."""
+    names: list[str] = sorted(await client.smembers(keys.GALLERIES))  # type: ignore[arg-type]
+    if not names:
+        return []
+    async with client.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.hlen(keys.gallery_identities_key(name))
+        pipe.hmget(keys.GALLERY_VERSIONS, names)
+        *sizes, versions = await pipe.execute()
+    return [
+        GallerySummary(name, int(size), int(version or 0))
+        for name, size, version in zip(names, sizes, versions, strict=True)
+    ]
+
+
+async def require(client: redis.asyncio.Redis, gallery: str) -> None:
+    """Raise GalleryNotFound unless the gallery exists."""
+    if not await client.sismember(keys.GALLERIES, gallery):
+        raise GalleryNotFound(f"no gallery named {gallery}")
+
+
+async def identities_page(
+    client: redis.asyncio.Redis, gallery: str, limit: int, cursor: str | None
+) -> tuple[list[Identity], str | None]:
+    """Identities oldest first, ``limit`` at a time after ``cursor`` (an identity id)."""
+    await require(client, gallery)
+    start = f"({cursor}" if cursor else "-"
+    ids: list[str] = await client.zrangebylex(  # type: ignore[assignment]
+        keys.gallery_order_key(gallery), start, "+", start=0, num=limit + 1
+    )
+    page, more = ids[:limit], len(ids) > limit
+    raws = await client.hmget(keys.gallery_identities_key(gallery), page) if page else []
+    found = [Identity.from_json(raw) for raw in raws if raw is not None]
+    return found, (page[-1] if more and page else None)
