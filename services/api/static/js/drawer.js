@@ -35,7 +35,7 @@ export async function openDrawer(id) {
 export function closeDrawer() {
   current = null;
   bar = null;
-  $("#drawer").hidden = true;
+  mount($("#drawer")).hidden = true;
 }
 
 function header(id) {

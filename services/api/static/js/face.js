@@ -1,5 +1,6 @@
 // Everything face-search specific, in one module so the contract is easy to adjust:
 //   POST /api/v1/jobs (multipart: image, gallery, top_k, threshold, priority) -> 201 face_search job
+//        (every field but the image optional; no gallery: detect faces only)
 //   POST /api/v1/galleries/{gallery}/identities (multipart: name, image)     -> 201 enroll job
 //   GET  /api/v1/galleries -> {"galleries": [{"name", "identities", "version"}]}
 //   GET  /api/v1/images/{sha256} -> the uploaded image
@@ -51,18 +52,26 @@ function field(label, input) {
   return h("label", label, " ", input);
 }
 
+/** The form's fields, leaving out blank ones so the server's defaults apply. */
+function filled(form) {
+  const data = new FormData(form);
+  for (const [name, value] of [...data.entries()]) if (value === "") data.delete(name);
+  return data;
+}
+
 function searchForm(openDrawer) {
   const image = h("input", { type: "file", name: "image", accept: "image/*", required: true });
-  const gallery = h("input", { name: "gallery", list: "galleries", required: true, value: "default" });
-  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 100, value: 5 });
-  const threshold = h("input", { type: "number", name: "threshold", min: -1, max: 1, step: 0.01, value: 0.36 });
-  const priority = h("input", { type: "number", name: "priority", min: 0, max: 99, value: 5 });
+  const gallery = h("input", { name: "gallery", list: "galleries", placeholder: "none: detect faces only" });
+  const topK = h("input", { type: "number", name: "top_k", min: 1, max: 100, placeholder: "5" });
+  const threshold = h("input", { type: "number", name: "threshold", min: -1, max: 1, step: 0.001, placeholder: "0.363" });
+  const priority = h("input", { type: "number", name: "priority", min: 0, max: 99, placeholder: "5" });
   return h(
     "form.card.face-search",
     {
       onsubmit: async (e) => {
         e.preventDefault();
-        const job = await act("Face search", () => call("POST", "/api/v1/jobs", { form: new FormData(e.target) }), (j) => `face search ${j.id} submitted`);
+        const form = filled(e.target);
+        const job = await act("Face search", () => call("POST", "/api/v1/jobs", { form }), (j) => `face search ${j.id} submitted`);
         if (job) openDrawer(job.id);
       },
     },
@@ -110,7 +119,8 @@ export function renderFaceResult(job) {
     "ol.face-list",
     result.faces.map((face, i) => {
       const best = face.matches?.[0];
-      return h("li", `#${i + 1} score ${fmt(face.score)} — `, best ? `${best.name || best.identity} (${fmt(best.similarity)})` : "no match");
+      const who = best ? `${best.name || best.identity} (${fmt(best.similarity)})` : result.gallery ? "no match" : "not searched";
+      return h("li", `#${i + 1} score ${fmt(face.score)} — ${who}`);
     }),
   );
   return h("div.face-result", canvas, status, list);
@@ -129,7 +139,7 @@ function draw(canvas, img, result) {
   result.faces.forEach((face, i) => {
     const [x, y, w, hgt] = face.box.map((v) => v * scale);
     const best = face.matches?.[0];
-    const label = best ? `${best.name || best.identity} ${fmt(best.similarity)}` : `#${i + 1} unknown`;
+    const label = best ? `${best.name || best.identity} ${fmt(best.similarity)}` : result.gallery ? `#${i + 1} no match` : `#${i + 1}`;
     ctx.strokeStyle = best ? "#22c55e" : "#f59e0b";
     ctx.strokeRect(x, y, w, hgt);
     const tw = ctx.measureText(label).width + 8;
