@@ -54,7 +54,13 @@ def test_a_worker_with_altered_weights_refuses_to_start(tmp_path: Path, settings
     for name in CHECKSUMS:
         shutil.copy(default_dir() / name, tmp_path / name)
     (tmp_path / DETECTOR_FILE).write_bytes(b"not the model")
-    env = {**os.environ, **settings.to_env(), "FQ_FACE_MODEL_DIR": str(tmp_path)}
+    # The suite's workers consume only diagnostics (no models): this one must load them.
+    env = {
+        **os.environ,
+        **settings.to_env(),
+        "FQ_WORKER_QUEUES": "face_search",
+        "FQ_FACE_MODEL_DIR": str(tmp_path),
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "services.worker"], cwd=ROOT, env=env, capture_output=True, timeout=60
     )
