@@ -16,12 +16,16 @@ from shared.submit import submit
 from tests.dashboard.conftest import ADMIN_TOKEN, Stack, count, login, shot
 
 
-def _sse_clients(stack: Stack) -> float:
-    """SSE connections the gateway holds, from its own metrics."""
+def _gateway_metric(stack: Stack, name: str, labels: str) -> float:
+    """One sample of the gateway's own metrics (0 when it has none yet)."""
     with urllib.request.urlopen(f"{stack.stream_url}/metrics", timeout=5) as response:
         text = response.read().decode()
-    match = re.search(r'^facequeue_stream_clients_connected\{transport="sse"\} (\S+)$', text, re.M)
+    match = re.search(rf"^{name}\{{{re.escape(labels)}\}} (\S+)$", text, re.M)
     return float(match.group(1)) if match else 0.0
+
+
+def _sse_clients(stack: Stack) -> float:
+    return _gateway_metric(stack, "facequeue_stream_clients_connected", 'transport="sse"')
 
 
 def _api_submit(stack: Stack, actor: str) -> str:
@@ -109,6 +113,9 @@ def test_indicator_follows_the_gateway_down_and_back_and_counts_catch_up(
     expect(conn).to_have_attribute("data-state", "live", timeout=20_000)
     expect(count(page, Q, "waiting")).to_have_text("5")
     expect(count(page, Q, "delayed")).to_have_text("1")
+    # by resuming from its last event id (a replay of what it missed), not a fresh snapshot
+    assert _gateway_metric(stack, "facequeue_stream_resumes_total", 'result="replayed"') == 1
+    assert _sse_clients(stack) == 1
     # And the page keeps following events on the new connection
     submit(registry, "noop")
     expect(count(page, Q, "waiting")).to_have_text("6")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import redis
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from shared import keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
@@ -91,3 +91,17 @@ def test_workers_view_and_every_view_fits_a_phone(
         expect(page.locator(f"#view-{view}")).to_be_visible()
         assert _no_sideways_scroll(page), f"{view} is wider than a phone"
         shot(page, f"phone-{view}")
+
+
+def test_dark_and_light_themes_follow_the_system_setting(browser: Browser, stack: Stack) -> None:
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        context = browser.new_context(base_url=stack.url, color_scheme=scheme)
+        try:
+            page = context.new_page()
+            login(page)
+            backgrounds[scheme] = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            shot(page, f"overview-{scheme}")
+        finally:
+            context.close()
+    assert backgrounds == {"light": "rgb(246, 247, 249)", "dark": "rgb(15, 18, 22)"}

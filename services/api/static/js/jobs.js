@@ -53,6 +53,10 @@ export function initJobs(root, onOpen) {
   store.on("admin", refetch);
   store.on("snapshot", refetch);
   store.on("counts", renderBulk);
+  store.on("progress", (e) => {
+    const bar = el.body.querySelector(`tr[data-job="${CSS.escape(e.job)}"] progress`);
+    if (bar) bar.value = e.percent;
+  });
   renderFilters();
 }
 

@@ -52,7 +52,8 @@ export class LiveStream {
   open() {
     clearTimeout(this.timer);
     if (this.source) this.source.close();
-    const url = new URL("/stream", this.baseUrl);
+    // Appended, not resolved: a gateway behind an ingress may live under a path prefix.
+    const url = new URL(`${this.baseUrl.replace(/\/+$/, "")}/stream`, location.href);
     url.searchParams.set("topics", TOPICS);
     if (this.lastId !== null) url.searchParams.set("last_event_id", this.lastId);
     const source = new EventSource(url, { withCredentials: true });
