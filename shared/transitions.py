@@ -191,7 +191,7 @@ def _one(job_id: str, verb: str, new_state: str | None = None) -> Callable[[Any]
         if outcome.done:
             return new_state or outcome.last_state
         if outcome.last_state == "missing":
-            raise JobNotFound(job_id)
+            raise JobNotFound(f"no job {job_id!r}")
         raise InvalidTransition(f"{outcome.last_state} job cannot be {verb}", state=outcome.last_state)
 
     return parse

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import validation
+from services.api import ratelimit, validation
 from services.api.errors import Handler, error_response
 from services.api.models import Login, SessionOut
 from services.api.openapi import Route
@@ -56,8 +56,14 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     settings = request.app[SETTINGS]
     if not configured(settings):
         return error_response(401, "unauthorized", "no API token is configured: set FQ_ADMIN_TOKEN")
+    presented = "Authorization" in request.headers or SESSION_COOKIE in request.cookies
+    # Checked before the credential, so a guess past the limit learns nothing, right or wrong.
+    if presented and (refused := await ratelimit.refusal(request)):
+        return refused
     role, via = credential_of(settings, request.headers, request.cookies)
     if role is None:
+        if presented:
+            await ratelimit.record_failure(request)
         return error_response(
             401,
             "unauthorized",
@@ -91,8 +97,11 @@ def _with_session(response: web.StreamResponse, request: web.Request, role: Role
 async def login(request: web.Request) -> web.StreamResponse:
     """Exchange a token for a session cookie; 401 for a wrong token."""
     body = await validation.body(request, Login)
+    if refused := await ratelimit.refusal(request):
+        return refused
     role = role_for_token(request.app[SETTINGS], body.token)
     if role is None:
+        await ratelimit.record_failure(request)
         return error_response(401, "unauthorized", "unknown token")
     return _with_session(web.json_response(SessionOut(role=role.value).model_dump()), request, role)
 
@@ -112,8 +121,11 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 async def login_link(request: web.Request) -> web.StreamResponse:
     """``/login?token=…``, the link ``make run`` prints: sets the session, then leaves the token's URL."""
+    if refused := await ratelimit.refusal(request):
+        return refused
     role = role_for_token(request.app[SETTINGS], request.query.get("token", ""))
     if role is None:
+        await ratelimit.record_failure(request)
         return error_response(401, "unauthorized", "unknown token")
     return _with_session(web.Response(status=303, headers={"Location": "/"}), request, role)
 

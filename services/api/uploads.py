@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import redis.asyncio
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 from pydantic import BaseModel, ValidationError
 
 from services.api.errors import ApiError
@@ -78,7 +79,12 @@ async def read_form(request: web.Request, model: type[F]) -> F:
                     raise _too_large(settings)
                 raise ApiError(422, "validation_error", f"{part.name}: longer than {MAX_FIELD_BYTES} bytes")
             fields[part.name] = data if part.name == "image" else data.decode("utf-8", "replace")
-    except (ValueError, AssertionError, UnicodeDecodeError) as exc:  # aiohttp's malformed-multipart errors
+    except (
+        ValueError,
+        AssertionError,
+        UnicodeDecodeError,
+        HttpProcessingError,
+    ) as exc:  # malformed multipart
         raise ApiError(400, "bad_request", f"malformed multipart body: {exc}") from None
     try:
         return model.model_validate(fields)

@@ -14,6 +14,7 @@ from shared.errors import FacequeueError
 from shared.history import HISTORY_LENGTH, Sample, minute_of
 from shared.logging import get_logger
 from shared.metrics import MonitorMetrics
+from shared.outage import ReapGrace
 from shared.registry import AsyncRegistry
 from shared.transitions import QueueHealth
 from shared.workers import encode, read_workers
@@ -30,6 +31,7 @@ class Monitor:
         self.metrics = metrics
         #: Set to publish the worker list now rather than at the next tick.
         self.workers_changed = asyncio.Event()
+        self.grace = ReapGrace(settings.worker_dead_s)
 
     async def run(self) -> None:
         """Tick every ``monitor_interval_s``; a failed tick (Redis down) is retried next time."""
@@ -38,6 +40,7 @@ class Monitor:
                 await self.tick()
                 self.metrics.ticks.inc()
             except (FacequeueError, redis.RedisError) as exc:
+                self.grace.failed()
                 self.metrics.tick_errors.inc()
                 log.warning("monitor tick failed", error=str(exc))
             await asyncio.sleep(self.settings.monitor_interval_s)
@@ -55,12 +58,14 @@ class Monitor:
 
     async def tick(self) -> None:
         now_ms = await self.registry.now_ms()
+        self.grace.answered()
         queues = await self.queues()
         await self.dispatch(queues)
-        for worker_id, requeued in (await self.registry.reap_dead(queues, now_ms)).items():
-            log.warning("dead worker reaped", dead_worker=worker_id, requeued=requeued)
-            self.metrics.reaped.inc()
-            self.metrics.requeued.inc(requeued)
+        if self.grace.may_reap():
+            for worker_id, requeued in (await self.registry.reap_dead(queues, now_ms)).items():
+                log.warning("dead worker reaped", dead_worker=worker_id, requeued=requeued)
+                self.metrics.reaped.inc()
+                self.metrics.requeued.inc(requeued)
         health = await self.registry.run(transitions.queue_health(queues))
         self.export_health(health, now_ms)
         await self.announce_workers(now_ms, reason="tick")

@@ -6,6 +6,7 @@ import dramatiq
 
 from services.worker.broker import FacequeueBroker
 from shared import transitions
+from shared.errors import FacequeueError
 
 
 def report_progress(percent: float, stage: str = "") -> bool:
@@ -17,10 +18,11 @@ def report_progress(percent: float, stage: str = "") -> bool:
     if run is None:
         return False
     clamped = max(0.0, min(100.0, float(percent)))
-    return bool(
-        broker.ctx.registry.run(
-            transitions.progress(
-                run.job_id, run.queue, run.gen, broker.broker_id, round(clamped, 2), stage[:200]
-            )
-        )
+    call = transitions.progress(
+        run.job_id, run.queue, run.gen, broker.broker_id, round(clamped, 2), stage[:200]
     )
+    try:
+        return bool(broker.ctx.registry.run(call))
+    except FacequeueError:  # progress is informative: Redis being away must not fail the job
+        broker.ctx.metrics.redis_errors.labels("progress").inc()
+        return False

@@ -14,7 +14,7 @@ local job_key, waiting_key, dispatched_key, audit_key = KEYS[3], KEYS[4], KEYS[5
 local job_id, queue, priority, who = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 
 local f = redis.call('HMGET', job_key, 'state', 'enqueued_ms')
-if not f[1] then return fail('job_not_found', job_id) end
+if not f[1] then return fail('job_not_found', 'no job ' .. job_id) end
 if f[1] ~= 'waiting' and f[1] ~= 'delayed' then
   return fail('invalid_transition', f[1] .. ' job priority cannot change')
 end

@@ -23,7 +23,7 @@ elseif redis.call('ZSCORE', dead_key, worker_id) or redis.call('EXISTS', worker_
   redis.call('PUBLISH', changed_channel, worker_id)
   outcome = 'forgotten'
 else
-  return fail('worker_not_found', worker_id)
+  return fail('worker_not_found', 'no worker ' .. worker_id)
 end
 redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who, 'action', 'remove_worker',
   'target', worker_id, 'count', 1, 'outcome', outcome, 'ts_ms', int(now))

@@ -21,6 +21,7 @@ from services.worker.context import WorkerContext
 from shared import catalog, transitions
 from shared.errors import FacequeueError
 from shared.logging import get_logger
+from shared.outage import ReapGrace
 
 log = get_logger(__name__)
 
@@ -36,6 +37,7 @@ class WorkerHeartbeat(Middleware):
         self._stop = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
+        self.grace = ReapGrace(ctx.settings.worker_dead_s)
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self.queues = sorted(worker.consumer_whitelist or broker.get_declared_queues())
@@ -65,8 +67,11 @@ class WorkerHeartbeat(Middleware):
         while not self._stop.wait(self.ctx.settings.heartbeat_interval_s):
             try:
                 now_ms = self.beat()
-                self.reap(now_ms)
+                self.grace.answered()
+                if self.grace.may_reap():
+                    self.reap(now_ms)
             except FacequeueError:
+                self.grace.failed()
                 self.ctx.metrics.redis_errors.labels("heartbeat").inc()
                 log.warning("heartbeat failed", worker=self.ctx.worker_id)
 

@@ -18,7 +18,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 from services.worker.context import WorkerContext
 from services.worker.runs import Run
 from shared import transitions
-from shared.errors import FacequeueError
+from shared.errors import FacequeueError, RedisUnavailable
 from shared.logging import get_logger
 from shared.messages import GEN_OPTION, JOB_OPTION
 
@@ -100,12 +100,25 @@ class JobStateMiddleware(Middleware):
         return run
 
     def _record(self, operation: str, call: Any) -> bool:
-        try:
-            return bool(self.ctx.registry.run(call))
-        except FacequeueError:
-            self.ctx.metrics.redis_errors.labels(operation).inc()
-            log.exception("could not record job outcome", operation=operation)
-            return False
+        """Record an outcome, waiting out a Redis outage: a dropped outcome would leave the job
+        active under a live worker for good (nobody reaps a live worker)."""
+        deadline = time.monotonic() + self.ctx.settings.outcome_retry_s
+        delay = 0.05
+        while True:
+            try:
+                return bool(self.ctx.registry.run(call))
+            except RedisUnavailable as exc:
+                self.ctx.metrics.redis_errors.labels(operation).inc()
+                if time.monotonic() + delay > deadline:
+                    log.error("gave up recording job outcome; the job will be recovered", operation=operation)
+                    return False
+                log.warning("Redis unavailable; retrying job outcome", operation=operation, error=str(exc))
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+            except FacequeueError:
+                self.ctx.metrics.redis_errors.labels(operation).inc()
+                log.exception("could not record job outcome", operation=operation)
+                return False
 
 
 def _encode(result: Any) -> str:

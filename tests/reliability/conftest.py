@@ -1,0 +1,155 @@
+"""Reliability fixtures: a Redis that persists every write and can be killed and restarted."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from shared import localredis
+from shared.config import Settings
+from shared.stream_client import read_events
+from tests.conftest import RedisServer, ServiceProcess, free_port, launch
+
+#: appendfsync always: a kill -9 loses no acknowledged write, so the registry must match reality.
+PERSIST_ARGS = ("--appendfsync", "always")
+
+
+@dataclasses.dataclass
+class RestartableRedis(RedisServer):
+    data_dir: Path
+    port: int
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def start(self) -> None:
+        self.process, _ = localredis.start(
+            self.data_dir, port=self.port, persist=True, extra_args=PERSIST_ARGS
+        )
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RestartableRedis]:
+    """Overrides the suite's Redis for this folder: persistent, restartable on the same port."""
+    data_dir = tmp_path_factory.mktemp("redis-aof")
+    port = free_port()
+    proc, url = localredis.start(data_dir, port=port, persist=True, extra_args=PERSIST_ARGS)
+    server = RestartableRedis(proc, url, data_dir, port)
+    yield server
+    if server.process.poll() is None:
+        server.process.terminate()
+        server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def start_service(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """Factory of api/stream processes on free ports; always stopped."""
+    started: list[ServiceProcess] = []
+
+    def start(service: str, **overrides: Any) -> ServiceProcess:
+        fields = {f"{service}_port": free_port(), **overrides}
+        own = dataclasses.replace(settings, **fields)
+        port = fields[f"{service}_port"]
+        started.append(launch(service, own, port, tmp_path / f"{service}-{len(started)}.log"))
+        return started[-1]
+
+    yield start
+    for service in started:
+        service.stop()
+
+
+class ResumingClient:
+    """A dashboard's stream connection: reconnects after any failure, resuming by Last-Event-ID."""
+
+    def __init__(self, url: str, token: str = "test-viewer-token") -> None:
+        self.url, self.token = url, token
+        self.seqs: list[int] = []
+        self.last_id: str | None = None
+        self.connects = 0
+        self.resets = 0
+        self.snapshots = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self, session: aiohttp.ClientSession) -> None:
+        self._task = asyncio.create_task(self._run(session))
+
+    async def _run(self, session: aiohttp.ClientSession) -> None:
+        while True:
+            headers = {"Authorization": f"Bearer {self.token}"}
+            if self.last_id is not None:
+                headers["Last-Event-ID"] = self.last_id
+            try:
+                async with session.get(
+                    self.url, headers=headers, timeout=aiohttp.ClientTimeout(sock_read=30)
+                ) as r:
+                    if r.status != 200:
+                        await asyncio.sleep(0.2)
+                        continue
+                    self.connects += 1
+                    async for event in read_events(r):
+                        if event.id:
+                            self.last_id = event.id
+                        if event.event == "reset":
+                            self.resets += 1
+                        if event.event == "snapshot":
+                            self.snapshots += 1
+                        if event.event in ("job", "admin", "gallery", "pause", "workers", "progress"):
+                            seq = json.loads(event.data)["seq"]
+                            self.seqs.append(int(seq))
+            except (TimeoutError, aiohttp.ClientError, ConnectionError):
+                pass
+            await asyncio.sleep(0.1)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def worker_children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+
+
+def kill9(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+async def eventually(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
+    """Async polling (the event loop keeps serving the stream clients meanwhile)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        await asyncio.sleep(0.05)
+
+
+def http_status(url: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0

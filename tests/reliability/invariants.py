@@ -1,0 +1,55 @@
+"""What must hold after any fault: the registry agrees with itself and the event stream has no gap."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import redis
+
+from shared import keys
+from shared.states import JobState
+
+
+def check(raw: redis.Redis) -> dict[str, int]:
+    """Assert every invariant; returns jobs per state (for the scenario's own assertions)."""
+    job_ids: list[str] = raw.zrange(keys.JOBS_INDEX, 0, -1)  # type: ignore[assignment]
+    queues: list[str] = sorted(raw.smembers(keys.QUEUES))  # type: ignore[arg-type]
+    member_of: dict[str, list[str]] = {}
+    per_state: Counter[str] = Counter()
+    for queue in queues:
+        for state in JobState:
+            for job_id in raw.zrange(keys.state_key(queue, state.value), 0, -1):  # type: ignore[union-attr]
+                member_of.setdefault(job_id, []).append(state.value)
+                per_state[state.value] += 1
+    # The per-state counts add up to the jobs in the registry, each job in exactly one set...
+    assert sum(per_state.values()) == len(job_ids), (dict(per_state), len(job_ids))
+    assert set(member_of) == set(job_ids)
+    doubles = {j: s for j, s in member_of.items() if len(s) != 1}
+    assert not doubles, f"jobs in more than one state set: {list(doubles.items())[:5]}"
+    # ...and the set it is in is the state its record says
+    pipe = raw.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hget(keys.job_key(job_id), "state")
+    recorded = pipe.execute()
+    wrong = [(j, r, member_of[j][0]) for j, r in zip(job_ids, recorded, strict=True) if r != member_of[j][0]]
+    assert not wrong, f"records disagree with their sets: {wrong[:5]}"
+    # Event sequence numbers are gap-free and unique
+    seqs = [int(fields["seq"]) for _, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+")]  # type: ignore[union-attr]
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True, "event seq gap or duplicate"
+    assert int(raw.get(keys.EVENTS_SEQ) or 0) == (seqs[-1] if seqs else 0)
+    return dict(per_state)
+
+
+def job_transitions(raw: redis.Redis) -> dict[str, list[tuple[str | None, str | None]]]:
+    """Every job's (from, to) transitions, from the event stream."""
+    out: dict[str, list[tuple[str | None, str | None]]] = {}
+    for _, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+"):  # type: ignore[union-attr]
+        if fields["type"] == "job":
+            data = json.loads(fields["data"])
+            out.setdefault(data["job"], []).append((data["from"], data["to"]))
+    return out
+
+
+def audit_actions(raw: redis.Redis) -> Counter[str]:
+    return Counter(fields["action"] for _, fields in raw.xrange(keys.AUDIT_STREAM, "-", "+"))  # type: ignore[union-attr]
