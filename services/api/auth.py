@@ -138,10 +138,23 @@ ROUTES = [
         "Log in with a token: sets the session cookie",
         body=Login,
         response=SessionOut,
-        errors=(400, 415, 422),
+        errors=(400, 401, 415, 422, 429),
+        public=True,
     ),
     Route(
-        "GET", "/api/v1/session", whoami, "The caller's role (null when not logged in)", response=SessionOut
+        "DELETE",
+        "/api/v1/session",
+        logout,
+        "Log out: clears the session cookie",
+        response=SessionOut,
+        public=True,
     ),
-    Route("DELETE", "/api/v1/session", logout, "Log out: clears the session cookie", response=SessionOut),
+    Route(
+        "GET",
+        "/api/v1/session",
+        whoami,
+        "The caller's role (null when not logged in)",
+        response=SessionOut,
+        public=True,
+    ),
 ]

@@ -12,8 +12,7 @@ from aiohttp import web
 
 from services.api import validation
 from services.api.auth import ROLE
-from services.api.errors import ApiError
-from services.api.models import BulkAction, BulkResult, CleanQueue, CleanResult
+from services.api.models import BulkAction, BulkByFilter, BulkByIds, BulkResult, CleanQueue, CleanResult
 from services.api.openapi import Route
 from services.api.queues import queue_name
 from services.api.state import REGISTRY, record
@@ -32,26 +31,26 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 
 
 async def bulk_action(request: web.Request) -> web.Response:
-    spec = await validation.body(request, BulkAction)
-    if (spec.ids is None) == (spec.filter is None):
-        raise ApiError(422, "validation_error", "give exactly one of ids and filter")
+    """Exactly one of ids and filter; jobs the action does not apply to are counted as skipped."""
+    spec = (await validation.body(request, BulkAction)).root
     registry, who = request.app[REGISTRY], request[ROLE].value
-    if spec.ids is not None:
+    if isinstance(spec, BulkByIds):
         result = await _by_ids(registry, spec, who)
     else:
-        assert spec.filter is not None
         required = _SOURCE.get(spec.action)
-        if required is not None and spec.filter.state is not required:
-            raise ApiError(422, "validation_error", f"{spec.action} applies to {required.value} jobs only")
-        if spec.filter.state is JobState.ACTIVE and not spec.force:
-            raise ApiError(422, "validation_error", "active jobs are deleted only with force")
-        result = await _by_filter(registry, spec, who)
+        wrong_state = required is not None and spec.filter.state is not required
+        if wrong_state or (spec.filter.state is JobState.ACTIVE and not spec.force):
+            # Nothing in that set can take the action: report it, touch nothing.
+            count = await registry.client.zcard(keys.state_key(spec.filter.queue, spec.filter.state.value))
+            result = BulkResult(matched=count, done=0, skipped=count)
+        else:
+            result = await _by_filter(registry, spec, who)
     record(request, f"bulk_{spec.action}", result.done)
     return web.json_response(result.model_dump())
 
 
-async def _by_ids(registry: AsyncRegistry, spec: BulkAction, who: str) -> BulkResult:
-    ids = list(dict.fromkeys(spec.ids or []))
+async def _by_ids(registry: AsyncRegistry, spec: BulkByIds, who: str) -> BulkResult:
+    ids = list(dict.fromkeys(spec.ids))
     queues: dict[str, list[str]] = {}
     missing = 0
     for chunk in _chunks(ids, BULK_BATCH):
@@ -74,8 +73,7 @@ async def _by_ids(registry: AsyncRegistry, spec: BulkAction, who: str) -> BulkRe
     return BulkResult(matched=len(ids), done=done, skipped=skipped + missing)
 
 
-async def _by_filter(registry: AsyncRegistry, spec: BulkAction, who: str) -> BulkResult:
-    assert spec.filter is not None
+async def _by_filter(registry: AsyncRegistry, spec: BulkByFilter, who: str) -> BulkResult:
     done = skipped = 0
     while True:
         outcome = await registry.run(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool
 
 from shared.face_jobs import DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_NAME, MAX_TOP_K
 from shared.galleries import NAME_PATTERN
@@ -18,6 +18,18 @@ from shared.submit import MAX_DELAY_MS, MAX_RETRIES
 #: Most jobs one list page returns.
 MAX_PAGE = 500
 QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,200}$"
+
+
+def _not_bool(value: Any) -> Any:
+    """JSON true/false is not a number here (pydantic would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not a boolean")
+    return value
+
+
+#: Integers and floats of request bodies.
+Int = Annotated[int, BeforeValidator(_not_bool)]
+Float = Annotated[float, BeforeValidator(_not_bool)]
 
 
 class Strict(BaseModel):
@@ -38,11 +50,11 @@ class ErrorResponse(Strict):
 class JobOptions(Strict):
     """How a job runs, whatever it does."""
 
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY, description="Lower runs first.")
-    delay_ms: int = Field(
+    priority: Int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY, description="Lower runs first.")
+    delay_ms: Int = Field(
         default=0, ge=0, le=MAX_DELAY_MS, description="Run no sooner than this many ms from now."
     )
-    max_retries: int | None = Field(
+    max_retries: Int | None = Field(
         default=None, ge=0, le=MAX_RETRIES, description="Retries after a failure."
     )
     queue: str | None = Field(
@@ -66,8 +78,8 @@ class SearchOptions(Strict):
     gallery: str | None = Field(
         default=None, pattern=NAME_PATTERN, description="Gallery to search; none: detect faces only."
     )
-    top_k: int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Matches per face.")
-    threshold: float = Field(
+    top_k: Int = Field(default=DEFAULT_TOP_K, ge=1, le=MAX_TOP_K, description="Matches per face.")
+    threshold: Float = Field(
         default=DEFAULT_THRESHOLD, ge=-1, le=1, description="Least cosine similarity of a match."
     )
 
@@ -82,9 +94,9 @@ class FaceSearchForm(SearchOptions):
     """A face search as a multipart upload (the options as form fields)."""
 
     image: bytes = Field(description="The image file.")
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
-    delay_ms: int = Field(default=0, ge=0, le=MAX_DELAY_MS)
-    max_retries: int | None = Field(default=None, ge=0, le=MAX_RETRIES)
+    priority: Int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
+    delay_ms: Int = Field(default=0, ge=0, le=MAX_DELAY_MS)
+    max_retries: Int | None = Field(default=None, ge=0, le=MAX_RETRIES)
 
 
 class SubmitRequest(RootModel[SubmitFaceSearch | SubmitJob]):
@@ -94,19 +106,19 @@ class SubmitRequest(RootModel[SubmitFaceSearch | SubmitJob]):
 class EnrollIdentity(Strict):
     name: str = Field(min_length=1, max_length=MAX_NAME, description="Who the face belongs to.")
     image: str = Field(min_length=1, description=IMAGE_DOC)
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
+    priority: Int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
 
 
 class EnrollForm(Strict):
     name: str = Field(min_length=1, max_length=MAX_NAME)
     image: bytes = Field(description="The image file.")
-    priority: int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
+    priority: Int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
 
 
 class GalleryOut(BaseModel):
     name: str
     identities: int
-    version: int = Field(description="Rises with every change; workers' indexes follow it.")
+    version: Int = Field(description="Rises with every change; workers' indexes follow it.")
 
 
 class GalleryList(BaseModel):
@@ -129,7 +141,7 @@ class IdentityList(BaseModel):
 
 
 class IdentityQuery(Strict):
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    limit: Int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, pattern=r"^[0-9a-z]{1,64}$")
 
 
@@ -141,7 +153,7 @@ class IdentityRemoval(BaseModel):
 
 class GalleryRemoval(BaseModel):
     gallery: str
-    removed: int = Field(description="Identities deleted with it.")
+    removed: Int = Field(description="Identities deleted with it.")
 
 
 class ActorOut(BaseModel):
@@ -156,7 +168,7 @@ class ActorList(BaseModel):
 
 
 class SetPriority(Strict):
-    priority: int = Field(ge=0, le=MAX_PRIORITY, description="Lower runs first.")
+    priority: Int = Field(ge=0, le=MAX_PRIORITY, description="Lower runs first.")
 
 
 class JobOut(RootModel[Job]):
@@ -182,7 +194,7 @@ class ListJobsQuery(Strict):
         pattern=r"^[A-Za-z0-9_.:-]+$",
         description="An actor name, or the start of a job id.",
     )
-    limit: int = Field(default=50, ge=1, le=MAX_PAGE)
+    limit: Int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(
         default=None,
         max_length=200,
@@ -205,8 +217,8 @@ class QueueOut(BaseModel):
     paused: bool
     counts: dict[str, int]
     oldest_waiting_s: float | None = Field(description="Age of the oldest waiting job.")
-    completed_per_s: float = Field(description="Completions per second over the last minute.")
-    failed_per_s: float = Field(description="Failures per second over the last minute.")
+    completed_per_s: Float = Field(description="Completions per second over the last minute.")
+    failed_per_s: Float = Field(description="Failures per second over the last minute.")
 
 
 class QueueList(BaseModel):
@@ -253,29 +265,40 @@ class BulkFilter(Strict):
     state: JobState
 
 
-class BulkAction(Strict):
-    """One action over many jobs: by ids, or every job of one queue and state."""
-
-    action: Literal["retry", "delete", "promote"]
-    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
-        default=None, max_length=100_000
+class BulkBase(Strict):
+    action: Literal["retry", "delete", "promote"] = Field(
+        description="retry applies to failed jobs, promote to delayed ones, delete to any (active: with"
+        " force); jobs it does not apply to are counted as skipped."
     )
-    filter: BulkFilter | None = None
-    force: bool = Field(default=False, description="Delete active jobs too (their outcomes are dropped).")
+    force: StrictBool = Field(
+        default=False, description="Delete active jobs too (their outcomes are dropped)."
+    )
+
+
+class BulkByIds(BulkBase):
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100_000)
+
+
+class BulkByFilter(BulkBase):
+    filter: BulkFilter = Field(description="Every job of one queue in one state.")
+
+
+class BulkAction(RootModel[BulkByIds | BulkByFilter]):
+    """One action over many jobs: by ids, or every job of one queue and state."""
 
 
 class BulkResult(BaseModel):
-    matched: int = Field(description="Jobs the action was tried on.")
+    matched: Int = Field(description="Jobs the action was tried on.")
     done: int
-    skipped: int = Field(description="Jobs not in a state the action applies to, or unknown.")
+    skipped: Int = Field(description="Jobs not in a state the action applies to, or unknown.")
 
 
 class CleanQueue(Strict):
     states: list[Literal["completed", "failed"]] = Field(min_length=1, max_length=2)
-    older_than_s: int = Field(
+    older_than_s: Int = Field(
         default=0, ge=0, le=10 * 365 * 86_400, description="Finished at least this long ago."
     )
-    limit: int = Field(default=1_000_000, ge=1, le=10_000_000, description="Most jobs removed.")
+    limit: Int = Field(default=1_000_000, ge=1, le=10_000_000, description="Most jobs removed.")
 
 
 class CleanResult(BaseModel):
@@ -315,9 +338,9 @@ class AuditEntry(BaseModel):
 
 
 class AuditQuery(Strict):
-    limit: int = Field(default=100, ge=1, le=1000)
+    limit: Int = Field(default=100, ge=1, le=1000)
     before: str | None = Field(
-        default=None, pattern=r"^[0-9]+-[0-9]+$", description="Entries older than this id."
+        default=None, pattern=r"^[0-9]{1,19}-[0-9]{1,19}$", description="Entries older than this id."
     )
 
 

@@ -11,7 +11,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from services.api.models import ErrorResponse
+from services.api.models import QUEUE_PATTERN, ErrorResponse
+from shared.galleries import NAME_PATTERN
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -27,6 +28,7 @@ _ERROR_TEXT = {
     413: "Body too large.",
     415: "Unsupported content type.",
     422: "The request does not validate.",
+    429: "Too many failed credentials from this address; see Retry-After.",
     503: "Redis is unreachable.",
 }
 
@@ -44,6 +46,16 @@ class Route:
     response: type[BaseModel] | None = None
     status: int = 200
     errors: tuple[int, ...] = field(default=())
+    #: Open to anyone (no credentials needed).
+    public: bool = False
+
+
+#: Patterns path parameters must match; anything else is refused (400 or 404) before any lookup.
+PATH_PATTERNS = {
+    "queue": QUEUE_PATTERN,
+    "gallery": NAME_PATTERN,
+    "sha256": r"^[0-9a-f]{64}$",
+}
 
 
 def add(app: web.Application, *routes: Route) -> None:
@@ -69,8 +81,10 @@ def document(routes: list[Route], title: str = "facequeue admin API", version: s
             "parameters": _parameters(r),
             "responses": {str(r.status): _content(r.response, "Success.")},
         }
-        for status in sorted({401, *r.errors}):
+        for status in sorted({*r.errors, 503, *(() if r.public else (401, 429))}):
             op["responses"][str(status)] = _content(ErrorResponse, _ERROR_TEXT.get(status, "Error."))
+        if r.public:
+            op["security"] = []
         if r.body is not None:
             op["requestBody"] = {"required": True, **_content(r.body, "")}
             op["requestBody"].pop("description")
@@ -102,7 +116,16 @@ def _content(model: type[BaseModel] | None, description: str) -> dict[str, Any]:
 
 def _parameters(r: Route) -> list[dict[str, Any]]:
     params = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {
+                "type": "string",
+                "minLength": 1,
+                **({"pattern": PATH_PATTERNS[name]} if name in PATH_PATTERNS else {}),
+            },
+        }
         for name in re.findall(r"{(\w+)}", r.path)
     ]
     if r.query is not None:

@@ -78,7 +78,10 @@ async def read_form(request: web.Request, model: type[F]) -> F:
                 if part.name == "image":
                     raise _too_large(settings)
                 raise ApiError(422, "validation_error", f"{part.name}: longer than {MAX_FIELD_BYTES} bytes")
-            fields[part.name] = data if part.name == "image" else data.decode("utf-8", "replace")
+            if part.name == "image":
+                fields["image"] = data
+            elif data:  # an empty field is an absent one, as browsers send unset inputs
+                fields[part.name] = data.decode("utf-8", "replace")
     except (
         ValueError,
         AssertionError,

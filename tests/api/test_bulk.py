@@ -9,7 +9,7 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
-from shared import transitions
+from shared import keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
@@ -87,9 +87,9 @@ async def test_bulk_retry_by_filter_and_by_ids_counts_skips(
     [
         {"action": "retry"},
         {"action": "retry", "ids": [], "filter": {"queue": Q, "state": "failed"}},
-        {"action": "retry", "filter": {"queue": Q, "state": "waiting"}},
-        {"action": "promote", "filter": {"queue": Q, "state": "failed"}},
-        {"action": "delete", "filter": {"queue": Q, "state": "active"}},
+        {"action": "retry", "ids": []},
+        {"action": "retry", "ids": None, "filter": None},
+        {"action": "retry", "ids": ["x"], "force": 1},
         {"action": "explode", "ids": ["x"]},
         {"action": "delete", "ids": ["x" * 65]},
         {"action": "delete", "filter": {"queue": "bad queue", "state": "waiting"}},
@@ -102,6 +102,27 @@ async def test_invalid_bulk_requests_are_422_and_change_nothing(
     before = snapshot(raw)
     response = await api.post("/api/v1/jobs/bulk", json=body, headers=ADMIN)
     assert response.status == 422, await response.text()
+    assert snapshot(raw) == before
+
+
+@pytest.mark.parametrize(
+    ("body", "state"),
+    [
+        ({"action": "retry", "filter": {"queue": Q, "state": "waiting"}}, "waiting"),
+        ({"action": "promote", "filter": {"queue": Q, "state": "failed"}}, "failed"),
+        ({"action": "delete", "filter": {"queue": Q, "state": "active"}}, "active"),
+    ],
+)
+async def test_a_filter_the_action_does_not_apply_to_skips_every_job_and_changes_nothing(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, body: dict[str, Any], state: str
+) -> None:
+    for _ in range(3):
+        submit(registry, "noop")
+    before = snapshot(raw)
+    count = raw.zcard(keys.state_key(Q, state))
+    response = await api.post("/api/v1/jobs/bulk", json=body, headers=ADMIN)
+    assert response.status == 200
+    assert await response.json() == {"matched": count, "done": 0, "skipped": count}
     assert snapshot(raw) == before
 
 

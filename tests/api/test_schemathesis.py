@@ -1,4 +1,11 @@
-"""Property-based requests from the OpenAPI document: no input may produce a server error."""
+"""Property-based requests from the OpenAPI document: no server error, no departure from the document.
+
+Every schemathesis check runs but two. ``positive_data_acceptance`` expects every schema-valid
+request to succeed, which a schema cannot promise here: base64 that decodes to bytes that are
+not an image (415), a cursor handed to the other listing mode (400). ``allow_header_conformance``
+trips on ``/api/v1/jobs/bulk`` (POST) sharing its path shape with ``/api/v1/jobs/{job_id}``
+(GET, DELETE), so a 405 there lists all three methods.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +26,8 @@ def test_no_generated_request_causes_a_server_error(settings: Any, registry: Any
     # Given a real API process over a registry with jobs in it
     for _ in range(5):
         submit(registry, "noop")
-    api_settings = dataclasses.replace(settings, api_port=free_port())
+    # (generated wrong credentials must not trip the login rate limit mid-run)
+    api_settings = dataclasses.replace(settings, api_port=free_port(), login_max_failures=1_000_000)
     log_path = tmp_path / "api.log"
     service = launch("api", api_settings, api_settings.api_port, log_path)
     base = f"http://127.0.0.1:{api_settings.api_port}"
@@ -31,7 +39,9 @@ def test_no_generated_request_causes_a_server_error(settings: Any, registry: Any
                 "run",
                 f"{base}/api/v1/openapi.json",
                 "--checks",
-                "not_a_server_error",
+                "all",
+                "--exclude-checks",
+                "positive_data_acceptance,allow_header_conformance",
                 "-H",
                 "Authorization: Bearer test-admin-token",
                 "--max-examples",
