@@ -89,24 +89,53 @@ def test_retry_a_failed_job_from_its_row(
 def test_bulk_delete_by_filter_confirms_the_count_and_removes_them_all(
     page: Page, stack: Stack, registry: Registry, raw: redis.Redis
 ) -> None:
-    delayed = [submit(registry, "noop", delay_ms=600_000) for _ in range(25)]
+    delayed = [submit(registry, "noop", delay_ms=600_000) for _ in range(60)]
     kept = submit(registry, "noop")
     login(page)
-    expect(count(page, Q, "delayed")).to_have_text("25")
+    expect(count(page, Q, "delayed")).to_have_text("60")
     count(page, Q, "delayed").click()  # the overview's count opens that queue and state
-    expect(page.locator("tr[data-job]")).to_have_count(25)
+    # The table pages by cursor: 50, then the other 10, and back
+    rows = page.locator("tr[data-job]")
+    expect(rows).to_have_count(50)
+    page.click('[data-page="next"]')
+    expect(rows).to_have_count(10)
+    page.click('[data-page="previous"]')
+    expect(rows).to_have_count(50)
     # When the admin deletes everything matching the filter, the confirm states how many
     page.click('[data-bulk="delete-filter"]')
-    expect(page.locator("#confirm-text")).to_contain_text("25 delayed jobs of diagnostics")
+    expect(page.locator("#confirm-text")).to_contain_text("60 delayed jobs of diagnostics")
     shot(page, "bulk-confirm")
     page.click("#confirm-ok")
-    # Then all of them are gone, on screen and in Redis, and nothing else is
-    expect(toast(page, "25 deleted")).to_be_visible()
-    expect(page.locator("tr[data-job]")).to_have_count(0)
+    # Then all of them are gone (not only the page on screen), and nothing else is
+    expect(toast(page, "60 deleted")).to_be_visible()
+    expect(rows).to_have_count(0)
     expect(count(page, Q, "delayed")).to_have_text("0")
     assert raw.zcard(keys.state_key(Q, "delayed")) == 0
     assert not any(raw.exists(keys.job_key(j)) for j in delayed)
     assert registry.get(kept).state is JobState.WAITING
+
+
+def test_row_actions_promote_reprioritise_and_delete(
+    page: Page, stack: Stack, registry: Registry, raw: redis.Redis
+) -> None:
+    later, urgent, doomed = (submit(registry, "noop", delay_ms=600_000) for _ in range(3))
+    login(page)
+    page.goto("/#jobs")
+    page.click('[data-state-tab="delayed"]')
+    row = page.locator(f'tr[data-job="{urgent}"]')
+    row.locator("input.prio").fill("0")
+    row.locator('[data-action="priority"]').click()
+    expect(toast(page, f"{urgent}: priority 0")).to_be_visible()
+    row.locator('[data-action="promote"]').click()
+    expect(toast(page, f"{urgent} runs now")).to_be_visible()
+    expect(row).to_have_count(0)  # it left the delayed list
+    page.locator(f'tr[data-job="{doomed}"] [data-action="delete"]').click()
+    expect(toast(page, f"{doomed} deleted")).to_be_visible()
+    expect(page.locator("tr[data-job]")).to_have_count(1)
+    job = registry.get(urgent)
+    assert (job.state, job.priority) == (JobState.WAITING, 0)
+    assert registry.get(later).state is JobState.DELAYED
+    assert not raw.exists(keys.job_key(doomed))
 
 
 def test_bulk_on_a_selection_touches_only_the_selected_jobs(

@@ -202,13 +202,13 @@ function selectPage(on) {
 function renderPager() {
   mount(
     el.pager,
-    button("« First", () => go(0), "ghost", { disabled: view.page === 0 }),
-    button("‹ Previous", () => go(view.page - 1), "ghost", { disabled: view.page === 0 }),
+    button("« First", () => go(0), "ghost", { disabled: view.page === 0, "data-page": "first" }),
+    button("‹ Previous", () => go(view.page - 1), "ghost", { disabled: view.page === 0, "data-page": "previous" }),
     h("span.muted", `page ${view.page + 1}`),
     button("Next ›", () => {
       view.cursors[view.page + 1] = view.next;
       return go(view.page + 1);
-    }, "ghost", { disabled: !view.next }),
+    }, "ghost", { disabled: !view.next, "data-page": "next" }),
   );
 }
 
