@@ -16,10 +16,12 @@ const BULK = { retry: "failed", promote: "delayed", delete: null };
 const view = { queue: "", state: "", q: "", cursors: [null], page: 0, next: null, jobs: [] };
 const selected = new Set();
 let el = {};
+let stale = true;
 let openDrawer = () => {};
 
 export function initJobs(root, onOpen) {
   openDrawer = onOpen;
+  el.root = root;
   el.queue = h("select", { "aria-label": "queue", onchange: () => setFilter({ queue: el.queue.value }) });
   el.tabs = h("div.state-tabs", { role: "tablist" });
   el.search = h("input", { type: "search", placeholder: "job id prefix or actor", "aria-label": "search" });
@@ -58,6 +60,11 @@ export function initJobs(root, onOpen) {
     if (bar) bar.value = e.percent;
   });
   renderFilters();
+}
+
+/** The view became visible: catch up if events touched it while hidden. */
+export function jobsShown() {
+  if (stale) load();
 }
 
 /** Show one queue and state (from the overview's counts). */
@@ -102,6 +109,11 @@ export function renderFilters() {
 
 async function load() {
   if (!el.body) return;
+  if (el.root.hidden) {
+    stale = true; // re-read when shown: a hidden table costs no requests
+    return;
+  }
+  stale = false;
   if (view.q && !SEARCH_PATTERN.test(view.q)) {
     el.note.textContent = "Search takes an actor name or the start of a job id (letters, digits, _.:-).";
     return;

@@ -4,7 +4,7 @@
 import { api, onUnauthorized } from "./api.js";
 import { $ } from "./dom.js";
 import { closeDrawer, initDrawer, openDrawer } from "./drawer.js";
-import { initJobs, renderFilters, showJobs } from "./jobs.js";
+import { initJobs, jobsShown, renderFilters, showJobs } from "./jobs.js";
 import { initOverview } from "./overview.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
@@ -77,8 +77,8 @@ function start(role) {
     started = true;
     if (!store.canMutate) for (const el of document.querySelectorAll("[data-admin]")) el.remove();
     initOverview($("#view-overview"), (queue, state) => {
-      location.hash = "#jobs";
       showJobs(queue, state);
+      location.hash = "#jobs";
     });
     initJobs($("#view-jobs"), openDrawer);
     initWorkers($("#view-workers"), openDrawer);
@@ -114,6 +114,7 @@ function route() {
   let view = location.hash.slice(1) || "overview";
   if (!VIEWS.includes(view) || (view === "submit" && !store.canMutate)) view = "overview";
   for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
+  if (view === "jobs") jobsShown();
   for (const link of document.querySelectorAll("#nav a")) link.setAttribute("aria-current", String(link.dataset.view === view));
 }
 

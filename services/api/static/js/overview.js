@@ -14,9 +14,11 @@ const UNITS = { min: 60, h: 3600, d: 86400 };
 const cards = new Map();
 let root;
 let totals;
+let openJobs = () => {};
 
-export function initOverview(el, openJobs) {
+export function initOverview(el, onOpenJobs) {
   root = el;
+  openJobs = onOpenJobs;
   totals = h("div.totals");
   mount(root, totals, h("div.cards"));
   const refetch = throttle(refetchHealth, HEALTH_REFETCH_MS);
@@ -30,7 +32,6 @@ export function initOverview(el, openJobs) {
     if (e.from === "waiting" || e.to === "waiting") refetch();
   });
   setInterval(tickAges, 1000); // local clock only: ages grow between events
-  root.openJobs = openJobs;
 }
 
 async function refetchHealth() {
@@ -92,7 +93,7 @@ function buildCard(queue) {
       countEls[state] = h("strong", { "data-count": state }, "0");
       return h(
         "a.count",
-        { href: "#jobs", dataset: { state }, onclick: (e) => (e.preventDefault(), root.openJobs(queue, state)) },
+        { href: "#jobs", dataset: { state }, onclick: (e) => (e.preventDefault(), openJobs(queue, state)) },
         h("span.label", state),
         countEls[state],
       );

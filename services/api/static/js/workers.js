@@ -20,9 +20,9 @@ export function initWorkers(root, openDrawer) {
   );
   const later = perFrame(() => render(openDrawer));
   store.on("workers", later);
+  setInterval(tickBeats, 1000); // beat ages grow on the local clock; rows stay (and their buttons)
   // A removal is announced as an admin event; the monitor's next list may be seconds away.
   store.on("admin", (e) => e.action === "remove_worker" && refetch());
-  setInterval(later, 1000); // beat ages, on the local clock
   render(openDrawer);
 }
 
@@ -50,12 +50,19 @@ function render(openDrawer) {
         h("td", w.current_jobs.length ? w.current_jobs.map((id) => h("button.link.mono", { type: "button", onclick: () => openDrawer(id) }, id)) : "—"),
         h("td.num", num(w.processed)),
         h("td.num", num(w.failed)),
-        h("td", { title: when(w.last_beat_ms) }, `${age(store.beatAge(w))} ago`),
+        h("td", { title: when(w.last_beat_ms), "data-beat": w.id }, `${age(store.beatAge(w))} ago`),
         h("td", h(`span.badge.w-${w.status}`, w.draining ? `${w.status}, draining` : w.status)),
         store.canMutate ? h("td", removeButton(w)) : null,
       ),
     ),
   );
+}
+
+function tickBeats() {
+  for (const w of store.workers) {
+    const cell = body.querySelector(`[data-beat="${CSS.escape(w.id)}"]`);
+    if (cell) cell.textContent = `${age(store.beatAge(w))} ago`;
+  }
 }
 
 function removeButton(w) {
