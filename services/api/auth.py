@@ -108,9 +108,18 @@ async def login(request: web.Request) -> web.StreamResponse:
 
 async def whoami(request: web.Request) -> web.StreamResponse:
     """The role the caller's session or token grants (null: not logged in), so a page can
-    tell without reading its HttpOnly cookie."""
-    role, _ = credential_of(request.app[SETTINGS], request.headers, request.cookies)
-    return web.json_response(SessionOut(role=role.value if role else None).model_dump())
+    tell without reading its HttpOnly cookie. A wrong credential counts toward the rate
+    limit (else this would be a way to guess tokens), and a dead session cookie is cleared."""
+    presented = "Authorization" in request.headers or SESSION_COOKIE in request.cookies
+    if presented and (refused := await ratelimit.refusal(request)):
+        return refused
+    role, via = credential_of(request.app[SETTINGS], request.headers, request.cookies)
+    response = web.json_response(SessionOut(role=role.value if role else None).model_dump())
+    if role is None and presented:
+        await ratelimit.record_failure(request)
+        if via == "cookie":
+            response.del_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -155,6 +164,7 @@ ROUTES = [
         whoami,
         "The caller's role (null when not logged in)",
         response=SessionOut,
+        errors=(429,),
         public=True,
     ),
 ]

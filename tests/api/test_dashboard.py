@@ -69,6 +69,26 @@ async def test_session_says_which_role_the_caller_has(api: TestClient[Any, Any])
     assert await (await api.get("/api/v1/session")).json() == {"role": None}
 
 
+async def test_session_role_is_no_way_around_the_login_rate_limit(
+    aiohttp_client: Callable[..., Any], settings: Settings
+) -> None:
+    client: TestClient[Any, Any] = await aiohttp_client(
+        build_app(dataclasses.replace(settings, login_max_failures=3))
+    )
+    # A dead session cookie reads as no role, and is cleared
+    stale = await client.get("/api/v1/session", cookies={"fq_session": "forged.value"})
+    assert await stale.json() == {"role": None}
+    assert 'fq_session=""' in stale.headers["Set-Cookie"]
+    client.session.cookie_jar.clear()
+    # Wrong tokens count as failed logins: past the limit even the right one gets 429
+    for _ in range(2):
+        wrong = await client.get("/api/v1/session", headers={"Authorization": "Bearer guess"})
+        assert await wrong.json() == {"role": None}
+    refused = await client.get("/api/v1/session", headers=ADMIN)
+    assert refused.status == 429 and refused.headers["Retry-After"]
+    assert (await client.get("/api/v1/session")).status == 200  # nothing presented, nothing guessed
+
+
 async def test_actors_lists_the_catalog_with_argument_schemas(api: TestClient[Any, Any]) -> None:
     assert (await api.get("/api/v1/actors")).status == 401
     body = await (await api.get("/api/v1/actors", headers=VIEWER)).json()
