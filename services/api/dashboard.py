@@ -22,10 +22,11 @@ STATIC_PREFIX = "/static/"
 
 
 def stream_url(request: web.Request) -> str:
-    """The gateway as this browser reaches it: the configured public URL, else this host on its port."""
+    """The gateway as this browser reaches it: the configured public URL (a path such as ``/``
+    when a proxy serves ``/stream`` on the page's own origin), else this host on its port."""
     settings = request.app[SETTINGS]
     if settings.stream_public_url:
-        return settings.stream_public_url.rstrip("/")
+        return settings.stream_public_url.rstrip("/") or "/"
     host = request.url.host or "127.0.0.1"
     return str(URL.build(scheme=request.scheme, host=host, port=settings.stream_port))
 

@@ -57,6 +57,11 @@ async def test_config_gives_the_gateway_on_this_host_or_the_public_url(
     assert body["stream_url"] == "https://live.example/events"
     page = await client.get("/")
     assert "connect-src 'self' https://live.example;" in page.headers["Content-Security-Policy"]
+    # Behind the deploy/ proxy, /stream is on the page's own origin
+    proxied = dataclasses.replace(own, stream_public_url="/")
+    client = await aiohttp_client(build_app(proxied))
+    assert (await (await client.get("/config.json")).json())["stream_url"] == "/"
+    assert "connect-src 'self';" in (await client.get("/")).headers["Content-Security-Policy"]
 
 
 async def test_session_says_which_role_the_caller_has(api: TestClient[Any, Any]) -> None:
