@@ -13,8 +13,10 @@ const SEARCH_PATTERN = /^[A-Za-z0-9_.:-]+$/;
 //: Bulk actions and the state a filtered one must name (delete: any state but active).
 const BULK = { retry: "failed", promote: "delayed", delete: null };
 
-const view = { queue: "", state: "", q: "", cursors: [null], page: 0, next: null, jobs: [] };
+const view = { queue: "", state: "", q: "", cursors: [null], page: 0, next: null, jobs: [], signature: "" };
 const selected = new Set();
+//: Priorities typed but not yet set, by job: a live re-render must not wipe them.
+const edits = new Map();
 let el = {};
 let stale = true;
 let openDrawer = () => {};
@@ -78,7 +80,7 @@ function touches(e) {
 }
 
 function setFilter(change) {
-  Object.assign(view, change, { cursors: [null], page: 0 });
+  Object.assign(view, change, { cursors: [null], page: 0, signature: "" });
   selected.clear();
   renderFilters();
   load();
@@ -119,8 +121,12 @@ async function load() {
     return;
   }
   const query = { queue: view.queue, state: view.state, q: view.q, limit: PAGE_SIZE, cursor: view.cursors[view.page] };
+  let unchanged;
   try {
     const page = await api.jobs(query);
+    const signature = JSON.stringify(page);
+    unchanged = signature === view.signature;
+    view.signature = signature;
     view.jobs = page.jobs;
     view.next = page.next_cursor;
     el.note.textContent = page.jobs.length ? "" : "No jobs match.";
@@ -128,6 +134,7 @@ async function load() {
     el.note.textContent = `Could not list jobs: ${err.message}`;
     return;
   }
+  if (unchanged) return; // an event that changed nothing on this page redraws nothing
   const shown = new Set(view.jobs.map((j) => j.id));
   for (const id of selected) if (!shown.has(id)) selected.delete(id);
   renderRows();
@@ -136,7 +143,11 @@ async function load() {
 }
 
 function renderRows() {
+  const focused = document.activeElement?.closest?.("tr[data-job]")?.dataset.job;
+  const shown = new Set(view.jobs.map((j) => j.id));
+  for (const id of edits.keys()) if (!shown.has(id)) edits.delete(id);
   mount(el.body, view.jobs.map(row));
+  if (focused) el.body.querySelector(`tr[data-job="${CSS.escape(focused)}"] input.prio`)?.focus();
   if (el.all) el.all.checked = view.jobs.length > 0 && view.jobs.every((j) => selected.has(j.id));
 }
 
@@ -166,14 +177,23 @@ function rowActions(job) {
   if (job.state === "failed") out.push(button("Retry", () => act("Retry", () => api.retry(job.id), () => `${job.id} retried`).then(done), "small", { "data-action": "retry" }));
   if (job.state === "delayed") out.push(button("Promote", () => act("Promote", () => api.promote(job.id), () => `${job.id} runs now`).then(done), "small", { "data-action": "promote" }));
   if (job.state === "waiting" || job.state === "delayed") {
-    const input = h("input.prio", { type: "number", min: 0, max: 99, value: job.priority, "aria-label": "priority" });
+    const input = h("input.prio", {
+      type: "number",
+      min: 0,
+      max: 99,
+      value: edits.get(job.id) ?? job.priority,
+      "aria-label": "priority",
+      oninput: (e) => edits.set(job.id, e.target.value),
+    });
     out.push(
       h(
         "form.prio-form",
         {
           onsubmit: async (e) => {
             e.preventDefault();
-            await act("Priority", () => api.priority(job.id, Number(input.value)), () => `${job.id}: priority ${input.value}`);
+            const value = input.value;
+            const ok = await act("Priority", () => api.priority(job.id, Number(value)), () => `${job.id}: priority ${value}`);
+            if (ok) edits.delete(job.id);
             done();
           },
         },
@@ -227,6 +247,7 @@ function renderPager() {
 function go(page) {
   view.page = Math.max(0, page);
   view.cursors.length = view.page + 1;
+  view.signature = ""; // the selection is cleared: draw the rows again even if they are the same
   selected.clear();
   return load();
 }
@@ -260,7 +281,10 @@ async function bulkSelected(action) {
   const ids = [...selected];
   if (!(await confirmAction(`${cap(action)} ${num(ids.length)} selected job${ids.length === 1 ? "" : "s"}?`, cap(action)))) return;
   const result = await act(`${cap(action)} selected`, () => api.bulk({ action, ids }), (r) => summary(action, r));
-  if (result) selected.clear();
+  if (result) {
+    selected.clear();
+    view.signature = ""; // redraw the checkboxes even if no row changed
+  }
   await load();
 }
 
