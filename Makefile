@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-slow lint bench clean
+.PHONY: install run test soak lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -m "not soak"
+
+soak: $(STAMP)
+	$(BIN)/pytest -m soak -s
 
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests bench

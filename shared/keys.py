@@ -66,11 +66,6 @@ def worker_key(worker_id: str) -> str:
     return WORKER_PREFIX + worker_id
 
 
-def worker_jobs_key(worker_id: str) -> str:
-    """Set of job ids a worker is running now."""
-    return f"{WORKER_PREFIX}{worker_id}:jobs"
-
-
 def dramatiq_queue_key(queue: str) -> str:
     """Dramatiq's list of message ids ready for a queue."""
     return f"{DRAMATIQ_NAMESPACE}:{queue}"

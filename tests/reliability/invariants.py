@@ -35,9 +35,13 @@ def check(raw: redis.Redis) -> dict[str, int]:
     wrong = [(j, r, member_of[j][0]) for j, r in zip(job_ids, recorded, strict=True) if r != member_of[j][0]]
     assert not wrong, f"records disagree with their sets: {wrong[:5]}"
     # Event sequence numbers are gap-free and unique
-    seqs = [int(fields["seq"]) for _, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+")]  # type: ignore[union-attr]
+    pipe = raw.pipeline(transaction=True)  # read both at one instant: services may still be emitting
+    pipe.xrange(keys.EVENTS_STREAM, "-", "+")
+    pipe.get(keys.EVENTS_SEQ)
+    entries, counter = pipe.execute()
+    seqs = [int(fields["seq"]) for _, fields in entries]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))) if seqs else True, "event seq gap or duplicate"
-    assert int(raw.get(keys.EVENTS_SEQ) or 0) == (seqs[-1] if seqs else 0)
+    assert int(counter or 0) == (seqs[-1] if seqs else 0), "the last event is not the last seq issued"
     return dict(per_state)
 
 
