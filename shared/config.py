@@ -92,6 +92,9 @@ class Settings:
     stream_snapshot_jobs: int = 20
     #: The dashboard's origin (scheme://host:port) allowed cross-origin; empty: same origin only.
     dashboard_origin: str = ""
+    #: URL browsers reach the gateway at; ``/`` when a proxy serves ``/stream`` on the dashboard's
+    #: own origin (deploy/); empty: the dashboard page's host on ``stream_port``.
+    stream_public_url: str = ""
     #: Failed logins (or wrong tokens) one address may make per window before it gets 429.
     login_max_failures: int = 10
     #: Length of that window, in seconds.

@@ -91,6 +91,11 @@ def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> i
         if not (settings.admin_token or settings.viewer_token):
             # Never run open by accident: a fresh admin token for this run.
             settings = dataclasses.replace(settings, admin_token=secrets.token_urlsafe(24))
+        host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "") else settings.bind_host
+        if not settings.dashboard_origin:
+            # The page (API port) opens its EventSource on the gateway (another port): a
+            # cross-origin request the gateway allows only for this origin.
+            settings = dataclasses.replace(settings, dashboard_origin=f"http://{host}:{settings.api_port}")
         env = {**os.environ, **settings.to_env()}
         python = sys.executable
         for name in ("api", "stream", "monitor"):
@@ -98,7 +103,6 @@ def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> i
         for i in range(workers):
             group = dataclasses.replace(settings, worker_metrics_port=settings.worker_metrics_port + i)
             stack.spawn(f"worker{i}", [python, "-m", "services.worker"], {**env, **group.to_env()})
-        host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "") else settings.bind_host
         print(
             f"\nfacequeue is up (Redis {settings.redis_url})\n"
             f"  dashboard  http://{host}:{settings.api_port}/\n"

@@ -26,9 +26,19 @@ from shared.auth import (
 )
 from shared.http import SETTINGS
 
-#: Paths anyone may read: probes, metrics, the page shell, the API's description and logging in.
+#: Paths anyone may read: probes, metrics, the page shell and its config, the API's description
+#: and logging in (static files live outside /api/ and are public too).
 PUBLIC_PATHS = frozenset(
-    {"/", "/healthz", "/readyz", "/metrics", "/login", "/api/v1/openapi.json", "/api/v1/session"}
+    {
+        "/",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/login",
+        "/config.json",
+        "/api/v1/openapi.json",
+        "/api/v1/session",
+    }
 )
 #: Methods a viewer may use (and that need no CSRF header).
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -96,6 +106,22 @@ async def login(request: web.Request) -> web.StreamResponse:
     return _with_session(web.json_response(SessionOut(role=role.value).model_dump()), request, role)
 
 
+async def whoami(request: web.Request) -> web.StreamResponse:
+    """The role the caller's session or token grants (null: not logged in), so a page can
+    tell without reading its HttpOnly cookie. A wrong credential counts toward the rate
+    limit (else this would be a way to guess tokens), and a dead session cookie is cleared."""
+    presented = "Authorization" in request.headers or SESSION_COOKIE in request.cookies
+    if presented and (refused := await ratelimit.refusal(request)):
+        return refused
+    role, via = credential_of(request.app[SETTINGS], request.headers, request.cookies)
+    response = web.json_response(SessionOut(role=role.value if role else None).model_dump())
+    if role is None and presented:
+        await ratelimit.record_failure(request)
+        if via == "cookie":
+            response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
 async def logout(request: web.Request) -> web.StreamResponse:
     response = web.json_response({"role": None})
     response.del_cookie(SESSION_COOKIE, path="/")
@@ -130,6 +156,15 @@ ROUTES = [
         logout,
         "Log out: clears the session cookie",
         response=SessionOut,
+        public=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/session",
+        whoami,
+        "The caller's role (null when not logged in)",
+        response=SessionOut,
+        errors=(429,),
         public=True,
     ),
 ]

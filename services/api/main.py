@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api import auth, bulk, galleries, jobs, openapi, overview, queues, uploads, workers
+from services.api import (
+    actors,
+    auth,
+    bulk,
+    dashboard,
+    galleries,
+    jobs,
+    openapi,
+    overview,
+    queues,
+    uploads,
+    workers,
+)
 from services.api.auth import auth_middleware
 from services.api.errors import error_middleware
 from services.api.observe import metrics_middleware
 from services.api.state import API_METRICS, REGISTRY
-from services.api.status_page import status_page
 from shared.config import Settings
 from shared.http import METRICS, REDIS, base_app, serve
 from shared.logging import configure_logging
@@ -22,7 +33,7 @@ def build_app(settings: Settings) -> web.Application:
     app[REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app[API_METRICS] = ApiMetrics(app[METRICS])
     app.cleanup_ctx.append(uploads.image_store_ctx)
-    app.router.add_get("/", status_page)
+    dashboard.add(app)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
     app.router.add_get("/login", auth.login_link)
     openapi.add(
@@ -35,6 +46,7 @@ def build_app(settings: Settings) -> web.Application:
         *workers.ROUTES,
         *overview.ROUTES,
         *auth.ROUTES,
+        *actors.ROUTES,
     )
     return app
 

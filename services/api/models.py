@@ -156,6 +156,17 @@ class GalleryRemoval(BaseModel):
     removed: Int = Field(description="Identities deleted with it.")
 
 
+class ActorOut(BaseModel):
+    name: str
+    queue: str
+    doc: str
+    args: dict[str, Any] = Field(description="JSON Schema of the arguments, by name.")
+
+
+class ActorList(BaseModel):
+    actors: list[ActorOut]
+
+
 class SetPriority(Strict):
     priority: Int = Field(ge=0, le=MAX_PRIORITY, description="Lower runs first.")
 
@@ -299,6 +310,20 @@ class Stats(BaseModel):
     queues: list[QueueOut]
     totals: dict[str, int] = Field(description="Jobs per state over every queue.")
     workers: dict[str, int] = Field(description="Worker processes by status.")
+
+
+class HistoryQuery(Strict):
+    minutes: int = Field(default=60, ge=1, le=24 * 60, description="Most recent samples returned.")
+
+
+class HistorySample(BaseModel):
+    minute_ms: int = Field(description="End of the sampled minute (Redis clock, ms).")
+    completed: dict[str, int] = Field(description="Jobs completed per queue in that minute.")
+    failed: dict[str, int] = Field(description="Jobs failed per queue in that minute.")
+
+
+class HistoryList(BaseModel):
+    samples: list[HistorySample] = Field(description="Oldest first; empty until the monitor samples.")
 
 
 class AuditEntry(BaseModel):

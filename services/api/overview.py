@@ -1,4 +1,5 @@
-"""``/api/v1/stats`` and ``/api/v1/audit``: the fleet at a glance, and who did what."""
+"""``/api/v1/stats``, ``/api/v1/history`` and ``/api/v1/audit``: the fleet at a glance, its recent
+throughput, and who did what."""
 
 from __future__ import annotations
 
@@ -6,11 +7,20 @@ import redis
 from aiohttp import web
 
 from services.api import validation
-from services.api.models import AuditEntry, AuditList, AuditQuery, Stats
+from services.api.models import (
+    AuditEntry,
+    AuditList,
+    AuditQuery,
+    HistoryList,
+    HistoryQuery,
+    HistorySample,
+    Stats,
+)
 from services.api.openapi import Route
 from services.api.queues import queue_health
 from services.api.state import REGISTRY
 from shared import keys
+from shared.history import Sample
 from shared.states import JobState
 from shared.workers import read_workers
 
@@ -23,6 +33,21 @@ async def stats(request: web.Request) -> web.Response:
     for worker in await read_workers(registry.client, now_ms, registry.settings):
         by_status[worker["status"]] += 1
     return web.json_response(Stats(queues=queues, totals=totals, workers=by_status).model_dump(mode="json"))
+
+
+async def history(request: web.Request) -> web.Response:
+    """The monitor's one-minute samples of completions and failures, oldest first."""
+    params = validation.query(request, HistoryQuery)
+    rows: list[tuple[str, dict[str, str]]] = await request.app[REGISTRY].client.xrevrange(  # type: ignore[assignment]
+        keys.HISTORY_STREAM, count=params.minutes
+    )
+    samples = [Sample.from_entry(entry_id, fields) for entry_id, fields in reversed(rows)]
+    out = HistoryList(
+        samples=[
+            HistorySample(minute_ms=s.minute_ms, completed=s.completed, failed=s.failed) for s in samples
+        ]
+    )
+    return web.json_response(out.model_dump())
 
 
 async def audit(request: web.Request) -> web.Response:
@@ -52,6 +77,15 @@ async def audit(request: web.Request) -> web.Response:
 
 ROUTES = [
     Route("GET", "/api/v1/stats", stats, "Counts, health and workers at a glance", response=Stats),
+    Route(
+        "GET",
+        "/api/v1/history",
+        history,
+        "Completions and failures per queue and minute",
+        query=HistoryQuery,
+        response=HistoryList,
+        errors=(400,),
+    ),
     Route(
         "GET",
         "/api/v1/audit",

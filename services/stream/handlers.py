@@ -101,7 +101,10 @@ async def _prologue(request: web.Request, last_id: str | None) -> web.Response |
 
 
 async def stream_sse(request: web.Request) -> web.StreamResponse:
-    prologue = await _prologue(request, request.headers.get("Last-Event-ID"))
+    # The header is what EventSource sends on its own reconnects; the query parameter lets a
+    # page that had to open a new EventSource (after an HTTP error ends the old one) resume too.
+    resume_from = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
+    prologue = await _prologue(request, resume_from)
     if isinstance(prologue, web.Response):
         return prologue
     topics, queue, last_id = prologue

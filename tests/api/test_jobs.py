@@ -22,13 +22,13 @@ from tests.helpers import snapshot
 async def test_submitted_job_runs_and_reads_back_with_its_timeline(
     api: TestClient[Any, Any], registry: Registry, start_worker: Callable[..., Any]
 ) -> None:
-    start_worker()
     response = await api.post(
         "/api/v1/jobs", json={"actor": "sleep", "args": {"seconds": 0.1}, "priority": 2}, headers=ADMIN
     )
     assert response.status == 201
     job = await response.json()
     assert (job["actor"], job["state"], job["priority"], job["args"]) == ("sleep", "waiting", 2, [0.1])
+    start_worker()  # only now, so the job is certainly still waiting when the response is built
     wait_for(lambda: registry.get(job["id"]).state is JobState.COMPLETED, what="completion")
     read = await api.get(f"/api/v1/jobs/{job['id']}", headers=VIEWER)
     body = await read.json()

@@ -53,9 +53,9 @@ def test_killed_worker_job_is_completed_elsewhere_and_the_death_reported(
 ) -> None:
     start_monitor()
     start_worker()
-    job_id = submit(registry, "sleep", {"seconds": 1.0})
+    start_worker()  # both up before the job, so it is mid-run whichever takes it
+    job_id = submit(registry, "sleep", {"seconds": 2.0})
     wait_for(lambda: registry.get(job_id).state is JobState.ACTIVE, what="job to start")
-    start_worker()
     victim = registry.get(job_id).worker
     os.kill(int(raw.hget(f"fq:worker:{victim}", "pid")), signal.SIGKILL)  # type: ignore[arg-type]
     killed = time.monotonic()

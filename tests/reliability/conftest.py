@@ -153,3 +153,12 @@ def http_status(url: str) -> int:
         return int(exc.code)
     except OSError:
         return 0
+
+
+def record_figure(scenario: str, **figures: float | int) -> None:
+    """Keep what a scenario measured in tests/artifacts/reliability.json (for the closing note)."""
+    path = Path(__file__).resolve().parent.parent / "artifacts" / "reliability.json"
+    path.parent.mkdir(exist_ok=True)
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[scenario] = figures
+    path.write_text(json.dumps(data, indent=2, sort_keys=True))

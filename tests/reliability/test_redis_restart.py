@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,13 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit_call
 from tests.reliability import invariants
-from tests.reliability.conftest import RestartableRedis, ResumingClient, eventually, http_status
+from tests.reliability.conftest import (
+    RestartableRedis,
+    ResumingClient,
+    eventually,
+    http_status,
+    record_figure,
+)
 
 JOBS = 300
 
@@ -70,18 +77,22 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
         for client in clients:
             client.start(session)
         await eventually(lambda: all(c.snapshots for c in clients), what="dashboards connected")
-        producer = Producer(registry, JOBS, per_s=100)
+        producer = Producer(registry, JOBS, per_s=60)  # 5 s of submissions: the outage lands mid-flow
         producer.start()
-        await eventually(lambda: len(producer.ids) >= 100, what="first jobs")
+        await eventually(lambda: len(producer.ids) >= 60, what="first jobs")
         # When Redis dies mid-flow (jobs running, dashboards connected)...
         redis_server.kill()
+        killed = time.monotonic()
         await eventually(lambda: http_status(api_ready) == 503, what="api readiness 503")
         await eventually(lambda: http_status(gateway_ready) == 503, what="gateway readiness 503")
         await asyncio.sleep(3.0)  # longer than worker_dead_s (2 s): every beat goes stale
         # ...and comes back with its AOF
         redis_server.start()
+        back = time.monotonic()
         await eventually(lambda: http_status(api_ready) == 200, what="api ready again")
+        api_s = time.monotonic() - back
         await eventually(lambda: http_status(gateway_ready) == 200, what="gateway ready again")
+        gateway_s = time.monotonic() - back
         await asyncio.to_thread(producer.join, 60)
         assert len(producer.ids) == JOBS and producer.retried > 0
 
@@ -89,6 +100,7 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
             return registry.counts(["diagnostics"])["diagnostics"][JobState.COMPLETED.value] == JOBS
 
         await eventually(all_completed, timeout=120, what="every job completed")
+        drained_s = time.monotonic() - back
         # Then the registry matches reality: each job in exactly one state, started and completed once
         per_state = invariants.check(raw)
         assert per_state == {"completed": JOBS}
@@ -116,5 +128,16 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
         # (the gateway kept its clients connected: it re-subscribed and healed from the stream)
         with urllib.request.urlopen(f"http://127.0.0.1:{gateway.settings.stream_port}/metrics") as response:
             metrics = response.read().decode()
+        record_figure(
+            "redis_restart",
+            jobs=JOBS,
+            outage_s=round(back - killed, 2),
+            api_ready_after_s=round(api_s, 2),
+            gateway_ready_after_s=round(gateway_s, 2),
+            all_completed_after_s=round(drained_s, 2),
+            submissions_retried=producer.retried,
+            lost=JOBS - per_state.get("completed", 0),
+            started_twice=sum(steps.count(("waiting", "active")) > 1 for steps in transitions.values()),
+        )
         reconnects = re.search(r"^facequeue_stream_redis_reconnects_total (\S+)$", metrics, re.M)
         assert reconnects is not None and float(reconnects.group(1)) >= 1

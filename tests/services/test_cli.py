@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -82,6 +83,8 @@ def test_up_starts_its_own_redis_and_every_service_seeds_the_demo_and_stops_clea
                 lambda p=port: _get(f"http://127.0.0.1:{p}/readyz") == 200, timeout=30, what=f"port {port}"
             )
         assert _get(f"http://127.0.0.1:{ports['FQ_API_PORT']}/") == 200
+        # and the page's EventSource, cross-origin on the stream port, is let in
+        _expect_dashboard_origin_allowed(ports["FQ_API_PORT"], ports["FQ_STREAM_PORT"])
         wait_for(lambda: "worker registered" in log.read_text(), timeout=30, what="workers")
         assert (tmp_path / ".run" / "redis").is_dir()
         # And the demo gallery is enrolled through the API and searched
@@ -110,3 +113,19 @@ def _get(url: str) -> int:
             return int(response.status)
     except OSError:
         return 0
+
+
+def _expect_dashboard_origin_allowed(api_port: int, stream_port: int) -> None:
+    origin = f"http://127.0.0.1:{api_port}"
+    with urllib.request.urlopen(f"{origin}/config.json", timeout=2) as response:
+        config = json.loads(response.read())
+    assert config == {"stream_url": f"http://127.0.0.1:{stream_port}", "dashboard_origin": origin}
+    request = urllib.request.Request(f"{config['stream_url']}/stream", headers={"Origin": origin})
+    try:
+        urllib.request.urlopen(request, timeout=2)
+    except urllib.error.HTTPError as refused:  # no session: 401, but readable by the page
+        assert refused.code == 401
+        assert refused.headers["Access-Control-Allow-Origin"] == origin
+        assert refused.headers["Access-Control-Allow-Credentials"] == "true"
+    else:
+        raise AssertionError("the gateway streamed without a session")

@@ -42,17 +42,3 @@ async def test_readyz_is_503_with_a_json_error_when_redis_is_unreachable(
     ready = await client.get("/readyz")
     body = await ready.json()
     assert ready.status == 503 and body["error"]["code"] == "redis_unavailable" and body["error"]["message"]
-
-
-async def test_status_page_shows_counts_per_queue_and_state(
-    aiohttp_client: Callable[..., Any], settings: Settings, registry: Any
-) -> None:
-    from shared.submit import submit
-
-    submit(registry, "noop")
-    submit(registry, "noop", delay_ms=60_000)
-    client: TestClient[Any, Any] = await aiohttp_client(api_app(settings))
-    page = await client.get("/")
-    text = await page.text()
-    assert page.status == 200
-    assert "<td>diagnostics</td><td>1</td><td>1</td><td>0</td><td>0</td><td>0</td>" in text

@@ -126,6 +126,24 @@ async def test_last_event_id_replays_exactly_what_was_missed(
     resumed.close()
 
 
+async def test_a_new_event_source_resumes_by_query_parameter_and_the_header_wins(
+    gateway: TestClient[Any, Any], registry: Registry
+) -> None:
+    # Given events a page missed after its EventSource ended for good (an HTTP error)
+    for _ in range(3):
+        submit(registry, "noop")
+    # When it opens a new one with the last id it saw in the query (EventSource sets no headers)
+    resumed = await open_stream(gateway, topics="jobs", last_event_id="1")
+    # Then it gets what followed, not a snapshot
+    assert [e.seq for e in await resumed.take(2)] == [2, 3]
+    resumed.close()
+    # And the browser's own reconnects (header, newer) win over the query it started with
+    again = await open_stream(gateway, topics="jobs", last_id=2, last_event_id="1")
+    first = await again.next()
+    assert (first.event, first.seq) == ("job", 3)
+    again.close()
+
+
 async def test_resume_beyond_retention_gets_reset_and_fresh_snapshot(
     aiohttp_client: Callable[..., Any], settings: Settings, registry: Registry, raw: redis.Redis
 ) -> None:

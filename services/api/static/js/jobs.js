@@ -1,0 +1,305 @@
+// Jobs: a table by queue and state (or a search), cursor paging, multi-select, per-row and bulk
+// actions. The page on screen is re-fetched when an event touches it (throttled), never polled.
+
+import { api } from "./api.js";
+import { h, mount, num, when } from "./dom.js";
+import { STATES, store } from "./store.js";
+import { act, button, confirmAction, throttle } from "./ui.js";
+
+const PAGE_SIZE = 50;
+//: Shortest interval between two re-fetches of the page on screen, in ms.
+const REFETCH_MS = 400;
+const SEARCH_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+//: Bulk actions and the state a filtered one must name (delete: any state but active).
+const BULK = { retry: "failed", promote: "delayed", delete: null };
+
+const view = { queue: "", state: "", q: "", cursors: [null], page: 0, next: null, jobs: [], signature: "" };
+const selected = new Set();
+//: Priorities typed but not yet set, by job: a live re-render must not wipe them.
+const edits = new Map();
+let el = {};
+let stale = true;
+let openDrawer = () => {};
+
+export function initJobs(root, onOpen) {
+  openDrawer = onOpen;
+  el.root = root;
+  el.queue = h("select", { "aria-label": "queue", onchange: () => setFilter({ queue: el.queue.value }) });
+  el.tabs = h("div.state-tabs", { role: "tablist" });
+  el.search = h("input", { type: "search", placeholder: "job id prefix or actor", "aria-label": "search" });
+  const searchForm = h(
+    "form.search",
+    { onsubmit: (e) => (e.preventDefault(), setFilter({ q: el.search.value.trim() })) },
+    el.search,
+    h("button.ghost", { type: "submit" }, "Search"),
+  );
+  el.bulk = h("div.bulk");
+  el.body = h("tbody");
+  el.all = h("input", { type: "checkbox", "aria-label": "select page", onchange: () => selectPage(el.all.checked) });
+  el.pager = h("div.pager");
+  el.note = h("p.muted.note");
+  const head = h(
+    "tr",
+    store.canMutate ? h("th.sel", el.all) : null,
+    ["id", "actor", "queue", "state", "priority", "tries", "created", "progress"].map((c) => h("th", c)),
+    store.canMutate ? h("th", "actions") : null,
+  );
+  mount(
+    root,
+    h("div.filters", el.queue, el.tabs, searchForm),
+    el.bulk,
+    h("div.table-wrap", h("table.jobs", h("thead", head), el.body)),
+    el.note,
+    el.pager,
+  );
+  const refetch = throttle(load, REFETCH_MS);
+  store.on("job", (e) => touches(e) && refetch());
+  store.on("admin", refetch);
+  store.on("snapshot", refetch);
+  store.on("counts", renderBulk);
+  store.on("progress", (e) => {
+    const bar = el.body.querySelector(`tr[data-job="${CSS.escape(e.job)}"] progress`);
+    if (bar) bar.value = e.percent;
+  });
+  renderFilters();
+}
+
+/** The view became visible: catch up if events touched it while hidden. */
+export function jobsShown() {
+  if (stale) load();
+}
+
+/** Show one queue and state (from the overview's counts). */
+export function showJobs(queue, state) {
+  setFilter({ queue, state, q: "" });
+}
+
+function touches(e) {
+  if (view.queue && e.queue !== view.queue) return false;
+  return !view.state || e.from === view.state || e.to === view.state;
+}
+
+function setFilter(change) {
+  Object.assign(view, change, { cursors: [null], page: 0, signature: "" });
+  selected.clear();
+  renderFilters();
+  load();
+}
+
+export function renderFilters() {
+  if (!el.queue) return;
+  const queues = store.queues();
+  mount(
+    el.queue,
+    h("option", { value: "" }, "all queues"),
+    queues.map((q) => h("option", { value: q, selected: q === view.queue }, q)),
+  );
+  el.queue.value = view.queue;
+  el.search.value = view.q;
+  mount(
+    el.tabs,
+    ["", ...STATES].map((s) =>
+      h(
+        "button.tab",
+        { type: "button", role: "tab", "aria-selected": String(s === view.state), "data-state-tab": s || "all", onclick: () => setFilter({ state: s }) },
+        s || "all",
+      ),
+    ),
+  );
+  renderBulk();
+}
+
+async function load() {
+  if (!el.body) return;
+  if (el.root.hidden) {
+    stale = true; // re-read when shown: a hidden table costs no requests
+    return;
+  }
+  stale = false;
+  if (view.q && !SEARCH_PATTERN.test(view.q)) {
+    el.note.textContent = "Search takes an actor name or the start of a job id (letters, digits, _.:-).";
+    return;
+  }
+  const query = { queue: view.queue, state: view.state, q: view.q, limit: PAGE_SIZE, cursor: view.cursors[view.page] };
+  let unchanged;
+  try {
+    const page = await api.jobs(query);
+    const signature = JSON.stringify(page);
+    unchanged = signature === view.signature;
+    view.signature = signature;
+    view.jobs = page.jobs;
+    view.next = page.next_cursor;
+    el.note.textContent = page.jobs.length ? "" : "No jobs match.";
+  } catch (err) {
+    el.note.textContent = `Could not list jobs: ${err.message}`;
+    return;
+  }
+  if (unchanged) return; // an event that changed nothing on this page redraws nothing
+  const shown = new Set(view.jobs.map((j) => j.id));
+  for (const id of selected) if (!shown.has(id)) selected.delete(id);
+  renderRows();
+  renderPager();
+  renderBulk();
+}
+
+function renderRows() {
+  const focused = document.activeElement?.closest?.("tr[data-job]")?.dataset.job;
+  const shown = new Set(view.jobs.map((j) => j.id));
+  for (const id of edits.keys()) if (!shown.has(id)) edits.delete(id);
+  mount(el.body, view.jobs.map(row));
+  if (focused) el.body.querySelector(`tr[data-job="${CSS.escape(focused)}"] input.prio`)?.focus();
+  if (el.all) el.all.checked = view.jobs.length > 0 && view.jobs.every((j) => selected.has(j.id));
+}
+
+function row(job) {
+  const box = store.canMutate
+    ? h("td.sel", h("input", { type: "checkbox", checked: selected.has(job.id), "aria-label": `select ${job.id}`, onchange: (e) => toggle(job.id, e.target.checked) }))
+    : null;
+  return h(
+    "tr",
+    { "data-job": job.id, "data-state": job.state },
+    box,
+    h("td", h("button.link.mono", { type: "button", onclick: () => openDrawer(job.id) }, job.id)),
+    h("td", job.actor),
+    h("td", job.queue),
+    h("td", h(`span.state.s-${job.state}`, job.state)),
+    h("td.num", job.priority),
+    h("td.num", `${job.attempts}/${job.max_retries + 1}`),
+    h("td", when(job.created_ms)),
+    h("td", job.state === "active" ? h("progress", { max: 100, value: job.progress }) : job.state === "completed" ? "100%" : ""),
+    store.canMutate ? h("td.actions", h("div.row-actions", rowActions(job))) : null,
+  );
+}
+
+function rowActions(job) {
+  const done = () => load();
+  const out = [];
+  if (job.state === "failed") out.push(button("Retry", () => act("Retry", () => api.retry(job.id), () => `${job.id} retried`).then(done), "small", { "data-action": "retry" }));
+  if (job.state === "delayed") out.push(button("Promote", () => act("Promote", () => api.promote(job.id), () => `${job.id} runs now`).then(done), "small", { "data-action": "promote" }));
+  if (job.state === "waiting" || job.state === "delayed") {
+    const input = h("input.prio", {
+      type: "number",
+      min: 0,
+      max: 99,
+      value: edits.get(job.id) ?? job.priority,
+      "aria-label": "priority",
+      oninput: (e) => edits.set(job.id, e.target.value),
+    });
+    out.push(
+      h(
+        "form.prio-form",
+        {
+          onsubmit: async (e) => {
+            e.preventDefault();
+            const value = input.value;
+            const ok = await act("Priority", () => api.priority(job.id, Number(value)), () => `${job.id}: priority ${value}`);
+            if (ok) edits.delete(job.id);
+            done();
+          },
+        },
+        input,
+        h("button.small.ghost", { type: "submit", "data-action": "priority" }, "Set"),
+      ),
+    );
+  }
+  out.push(
+    button(
+      "Delete",
+      async () => {
+        const force = job.state === "active";
+        if (force && !(await confirmAction(`${job.id} is running: delete it anyway (its outcome is dropped)?`, "Delete"))) return;
+        await act("Delete", () => api.remove(job.id, force), () => `${job.id} deleted`);
+        done();
+      },
+      "small.danger",
+      { "data-action": "delete" },
+    ),
+  );
+  return out;
+}
+
+function toggle(id, on) {
+  if (on) selected.add(id);
+  else selected.delete(id);
+  el.all.checked = view.jobs.length > 0 && view.jobs.every((j) => selected.has(j.id));
+  renderBulk();
+}
+
+function selectPage(on) {
+  for (const job of view.jobs) on ? selected.add(job.id) : selected.delete(job.id);
+  renderRows();
+  renderBulk();
+}
+
+function renderPager() {
+  mount(
+    el.pager,
+    button("« First", () => go(0), "ghost", { disabled: view.page === 0, "data-page": "first" }),
+    button("‹ Previous", () => go(view.page - 1), "ghost", { disabled: view.page === 0, "data-page": "previous" }),
+    h("span.muted", `page ${view.page + 1}`),
+    button("Next ›", () => {
+      view.cursors[view.page + 1] = view.next;
+      return go(view.page + 1);
+    }, "ghost", { disabled: !view.next, "data-page": "next" }),
+  );
+}
+
+function go(page) {
+  view.page = Math.max(0, page);
+  view.cursors.length = view.page + 1;
+  view.signature = ""; // the selection is cleared: draw the rows again even if they are the same
+  selected.clear();
+  return load();
+}
+
+function renderBulk() {
+  if (!el.bulk || !store.canMutate) return;
+  const parts = [];
+  if (selected.size > 0) {
+    parts.push(h("span", { "data-selected": selected.size }, `${num(selected.size)} selected`));
+    for (const action of Object.keys(BULK)) {
+      parts.push(button(`${cap(action)} selected`, () => bulkSelected(action), action === "delete" ? "small.danger" : "small", { "data-bulk": `${action}-selected` }));
+    }
+  }
+  if (view.queue && view.state && !view.q) {
+    const count = store.counts[view.queue]?.[view.state] ?? 0;
+    for (const [action, source] of Object.entries(BULK)) {
+      if ((source && source !== view.state) || (action === "delete" && view.state === "active")) continue;
+      parts.push(
+        button(`${cap(action)} all ${num(count)} ${view.state}`, () => bulkFilter(action), action === "delete" ? "small.danger" : "small", {
+          "data-bulk": `${action}-filter`,
+          disabled: count === 0,
+        }),
+      );
+    }
+  }
+  mount(el.bulk, parts);
+  el.bulk.hidden = parts.length === 0;
+}
+
+async function bulkSelected(action) {
+  const ids = [...selected];
+  if (!(await confirmAction(`${cap(action)} ${num(ids.length)} selected job${ids.length === 1 ? "" : "s"}?`, cap(action)))) return;
+  const result = await act(`${cap(action)} selected`, () => api.bulk({ action, ids }), (r) => summary(action, r));
+  if (result) {
+    selected.clear();
+    view.signature = ""; // redraw the checkboxes even if no row changed
+  }
+  await load();
+}
+
+async function bulkFilter(action) {
+  const { queue, state } = view;
+  const count = store.counts[queue]?.[state] ?? 0;
+  const text = `${cap(action)} all ${num(count)} ${state} jobs of ${queue}? This touches ${num(count)} job${count === 1 ? "" : "s"}.`;
+  if (!(await confirmAction(text, cap(action)))) return;
+  await act(`${cap(action)} all ${state}`, () => api.bulk({ action, filter: { queue, state } }), (r) => summary(action, r));
+  await load();
+}
+
+function summary(action, r) {
+  const past = { retry: "retried", promote: "promoted", delete: "deleted" }[action];
+  return `${num(r.done)} ${past}${r.skipped ? `, ${num(r.skipped)} skipped` : ""}`;
+}
+
+const cap = (s) => s[0].toUpperCase() + s.slice(1);

@@ -1,0 +1,140 @@
+"""Dashboard fixtures: the real API and gateway as subprocesses on loopback, driven by headless Chromium.
+
+Debian's ``chromium`` runs through Playwright's ``executable_path`` (no browser
+download); one browser serves every dashboard test, each test gets its own
+context (cookies) and its own stack on fresh ports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from shared.config import Settings
+from tests.conftest import ROOT, ServiceProcess, free_port, launch
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Screenshots of the main views (git-ignored), for a person to look at after a run.
+ARTIFACTS = ROOT / "tests" / "artifacts"
+ADMIN_TOKEN = "test-admin-token"
+VIEWER_TOKEN = "test-viewer-token"
+#: Seconds Playwright's expectations wait by default.
+EXPECT_TIMEOUT_S = 10
+
+expect.set_options(timeout=EXPECT_TIMEOUT_S * 1000)
+
+
+@pytest.fixture(scope="package")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (.ci/run does)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """The suite's settings on free ports, with the page's origin allowed by the gateway."""
+    api_port = free_port()
+    return dataclasses.replace(
+        settings,
+        api_port=api_port,
+        stream_port=free_port(),
+        dashboard_origin=f"http://127.0.0.1:{api_port}",
+        stream_drain_s=0.2,
+    )
+
+
+@dataclasses.dataclass
+class Stack:
+    """The API (serving the page) and the gateway, as a browser reaches them."""
+
+    settings: Settings
+    tmp: Path
+    api: ServiceProcess
+    gateway: ServiceProcess | None = None
+    gateways: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.api_port}"
+
+    @property
+    def stream_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.stream_port}"
+
+    def start_gateway(self) -> None:
+        """A gateway on the stack's stream port (the same port after a restart)."""
+        self.gateways += 1
+        log = self.tmp / f"stream-{self.gateways}.log"
+        self.gateway = launch("stream", self.settings, self.settings.stream_port, log)
+
+    def stop_gateway(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
+
+
+@pytest.fixture
+def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
+    api = launch("api", settings, settings.api_port, tmp_path / "api.log")
+    running = Stack(settings, tmp_path, api)
+    try:
+        running.start_gateway()
+        yield running
+    finally:
+        running.stop_gateway()
+        api.stop()
+
+
+@pytest.fixture
+def page(browser: Browser, stack: Stack) -> Iterator[Page]:
+    """A fresh browser context (no cookies) on the stack; uncaught page errors fail the test."""
+    context = browser.new_context(base_url=stack.url, viewport={"width": 1280, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    context.close()
+    assert errors == [], f"uncaught errors in the page: {errors}"
+
+
+def login(page: Page, token: str = ADMIN_TOKEN) -> None:
+    """Log in through the page's own form and wait for the stream to be live."""
+    page.goto("/")
+    page.fill("#login-token", token)
+    page.click("#login-form button[type=submit]")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+
+
+def count(page: Page, queue: str, state: str) -> Any:
+    """The overview's count cell of one queue and state."""
+    return page.locator(f'[data-queue="{queue}"] [data-count="{state}"]')
+
+
+def toast(page: Page, text: str | re.Pattern[str]) -> Any:
+    return page.locator(".toast", has_text=text)
+
+
+def shot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
