@@ -29,6 +29,10 @@ class Client:
     snapshot_slots: asyncio.Semaphore = field(init=False)
     #: The handler's task, cancelled to close the connection.
     task: asyncio.Task[object] | None = None
+    #: Waiting for a snapshot slot: every frame offered meanwhile is older than the snapshot
+    #: it will get, so none is queued (a connection storm while jobs flow used to fill these
+    #: queues and drop the waiting clients as slow; issue 9, bench/redis_load.py).
+    awaiting_snapshot: bool = False
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.buffer)
@@ -77,7 +81,7 @@ class Clients:
 
     def offer(self, client: Client, item: Frame | str) -> None:
         """Queue without waiting; a client whose queue is full is dropped, never waited for."""
-        if client.closed_reason is not None:
+        if client.closed_reason is not None or client.awaiting_snapshot:
             return
         try:
             client.queue.put_nowait(item)

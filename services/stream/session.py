@@ -72,8 +72,16 @@ async def begin(
 
 
 async def snapshot(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
-    async with client.snapshot_slots:
-        frame = await build_snapshot(registry, client.queue_filter, registry.settings.stream_snapshot_jobs)
+    client.awaiting_snapshot = True
+    try:
+        async with client.snapshot_slots:
+            # From here on, frames may be newer than the snapshot read next: queue them again.
+            client.awaiting_snapshot = False
+            frame = await build_snapshot(
+                registry, client.queue_filter, registry.settings.stream_snapshot_jobs
+            )
+    finally:
+        client.awaiting_snapshot = False
     await sink.send([frame])
     return frame.last_id
 
