@@ -14,6 +14,7 @@ The subclass changes three things (DESIGN.md, "Flow of a job"):
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any
 
 import dramatiq
@@ -41,6 +42,8 @@ class FacequeueBroker(RedisBroker):
         #: facequeue worker id lets the reaper find a dead worker's messages.
         self.broker_id = ctx.worker_id
         self.ctx = ctx
+        #: Every consumer alive in this process (Dramatiq replaces one after a connection error).
+        self.consumers: weakref.WeakSet[FacequeueConsumer] = weakref.WeakSet()
 
     @property
     def consumer_class(self) -> type[FacequeueConsumer]:
@@ -101,6 +104,17 @@ class FacequeueConsumer(_RedisConsumer):
 
     def __init__(self, broker: FacequeueBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         super().__init__(broker, queue_name, prefetch, min(timeout, broker.ctx.settings.worker_idle_poll_ms))
+        broker.consumers.add(self)
+
+    def held_message_ids(self) -> set[str]:
+        """Job ids of the messages this consumer holds: prefetched, or handed to a worker thread."""
+        for _ in range(3):  # the consumer thread may change them while they are copied
+            try:
+                cached = [Message.decode(data).message_id for data in list(self.message_cache) if data]
+                return set(self.queued_message_ids) | set(cached)
+            except RuntimeError:
+                continue
+        return set(self.queued_message_ids)
 
     def __next__(self) -> Any:
         if not self.message_cache:

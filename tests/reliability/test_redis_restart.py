@@ -56,6 +56,19 @@ class Producer(threading.Thread):
             threading.Event().wait(self.interval)
 
 
+def diagnose(registry: Registry, raw: redis.Redis, ids: list[str]) -> str:
+    """What a stuck run looks like: counts, stuck jobs, Dramatiq's lists and the workers."""
+    stuck = [registry.get(j) for j in ids if registry.get(j).state is not JobState.COMPLETED][:5]
+    dramatiq_keys = {k: raw.type(k) for k in raw.keys("dramatiq:*")}  # type: ignore[union-attr]
+    return (
+        f"counts {registry.counts(['diagnostics'])}\nstuck {stuck}\n"
+        f"dispatched {raw.zrange(keys.dispatched_key('diagnostics'), 0, 10, withscores=True)}\n"
+        f"dramatiq keys {dramatiq_keys}\nlist {raw.lrange('dramatiq:diagnostics', 0, 10)}\n"
+        f"workers {raw.zrange(keys.WORKERS, 0, -1, withscores=True)}\n"
+        f"dead {raw.zrange(keys.WORKERS_DEAD, 0, -1)}"
+    )
+
+
 async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
     redis_server: RestartableRedis,
     registry: Registry,
@@ -99,7 +112,10 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
         def all_completed() -> bool:
             return registry.counts(["diagnostics"])["diagnostics"][JobState.COMPLETED.value] == JOBS
 
-        await eventually(all_completed, timeout=120, what="every job completed")
+        try:
+            await eventually(all_completed, timeout=120, what="every job completed")
+        except AssertionError:
+            raise AssertionError(diagnose(registry, raw, producer.ids)) from None
         drained_s = time.monotonic() - back
         # Then the registry matches reality: each job in exactly one state, started and completed once
         per_state = invariants.check(raw)

@@ -15,9 +15,12 @@ import time
 from pathlib import Path
 
 import dramatiq
+import redis
 from dramatiq.middleware import Middleware
 
+from services.worker.broker import FacequeueBroker
 from services.worker.context import WorkerContext
+from services.worker.reconcile import AckReconciler
 from shared import catalog, transitions
 from shared.errors import FacequeueError
 from shared.logging import get_logger
@@ -38,9 +41,12 @@ class WorkerHeartbeat(Middleware):
         self._stopping = False
         self._thread: threading.Thread | None = None
         self.grace = ReapGrace(ctx.settings.worker_dead_s)
+        self.reconciler: AckReconciler | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self.queues = sorted(worker.consumer_whitelist or broker.get_declared_queues())
+        if isinstance(broker, FacequeueBroker):
+            self.reconciler = AckReconciler(broker)
         self.threads = worker.worker_threads
         self.started_ms = int(time.time() * 1000)
         self.beat()
@@ -70,7 +76,9 @@ class WorkerHeartbeat(Middleware):
                 self.grace.answered()
                 if self.grace.may_reap():
                     self.reap(now_ms)
-            except FacequeueError:
+                if self.reconciler is not None:
+                    self.reconciler.check(self.queues)
+            except (FacequeueError, redis.RedisError):
                 self.grace.failed()
                 self.ctx.metrics.redis_errors.labels("heartbeat").inc()
                 log.warning("heartbeat failed", worker=self.ctx.worker_id)
