@@ -61,6 +61,11 @@ def dispatched_key(queue: str) -> str:
     return f"{PREFIX}:q:{queue}:dispatched"
 
 
+def wake_key(queue: str) -> str:
+    """A list holding at most one token, pushed when a job becomes waiting; idle consumers block on it."""
+    return f"{PREFIX}:q:{queue}:wake"
+
+
 def worker_key(worker_id: str) -> str:
     """Hash describing one worker process."""
     return WORKER_PREFIX + worker_id

@@ -66,6 +66,7 @@ def submit(
             keys.state_key(queue, JobState.DELAYED),
             keys.QUEUES,
             keys.JOBS_INDEX,
+            keys.wake_key(queue),
         ],
         [job_id, queue, actor, priority, json.dumps(args), max_retries, delay_ms, template],
         _text,

@@ -18,11 +18,13 @@ import weakref
 from typing import Any
 
 import dramatiq
+import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
+from dramatiq.common import compute_backoff
 from dramatiq.message import Message
 
 from services.worker.context import WorkerContext
-from shared import transitions
+from shared import keys, transitions
 from shared.errors import FacequeueError
 from shared.logging import get_logger
 from shared.messages import JOB_OPTION
@@ -103,7 +105,8 @@ class FacequeueConsumer(_RedisConsumer):
     broker: FacequeueBroker
 
     def __init__(self, broker: FacequeueBroker, queue_name: str, prefetch: int, timeout: int) -> None:
-        super().__init__(broker, queue_name, prefetch, min(timeout, broker.ctx.settings.worker_idle_poll_ms))
+        # The idle wait is facequeue's own (woken by submissions), not Dramatiq's worker timeout.
+        super().__init__(broker, queue_name, prefetch, broker.ctx.settings.worker_idle_poll_ms)
         broker.consumers.add(self)
 
     def held_message_ids(self) -> set[str]:
@@ -117,11 +120,26 @@ class FacequeueConsumer(_RedisConsumer):
         return set(self.queued_message_ids)
 
     def __next__(self) -> Any:
-        if not self.message_cache:
-            want = self.prefetch - self.outstanding_message_count
-            if want > 0 and self._dispatch(want):
-                time.sleep(self.timeout / 1000)
+        if self.message_cache:
+            return super().__next__()
+        want = self.prefetch - self.outstanding_message_count
+        if want <= 0:  # every prefetched message is still being worked on
+            self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
+            time.sleep(backoff_ms / 1000)
+            return None
+        if self._dispatch(want):
+            time.sleep(self.timeout / 1000)
+            return None
+        try:
+            self.message_cache = self.broker.do_fetch(self.queue_name, want)
+            if not self.message_cache:
+                # Idle: block until a submission's wake token (or the poll interval) instead of
+                # sleeping the interval out, so a job on an idle queue starts at once.
+                self.broker.client.blpop([keys.wake_key(self.queue_name)], self.timeout / 1000)
                 return None
+        except redis.ConnectionError as exc:
+            raise dramatiq.errors.ConnectionClosed(exc) from None
+        self.misses = 0
         return super().__next__()
 
     def _dispatch(self, want: int) -> bool:

@@ -4,6 +4,7 @@
 -- KEYS[5] delayed set     fq:q:<queue>:delayed
 -- KEYS[6] queues set      fq:queues
 -- KEYS[7] jobs index      fq:jobs (every id, lexicographic: ids sort by age)
+-- KEYS[8] wake list       fq:q:<queue>:wake (one token wakes an idle consumer at once)
 -- ARGV[4] job id
 -- ARGV[5] queue
 -- ARGV[6] actor name
@@ -29,6 +30,8 @@ if delay_ms > 0 then
   redis.call('ZADD', delayed_key, eta, job_id)
 else
   redis.call('ZADD', waiting_key, waiting_score(priority, now), job_id)
+  redis.call('LPUSH', KEYS[8], 1)
+  redis.call('LTRIM', KEYS[8], 0, 0)
 end
 redis.call('HSET', job_key, 'id', job_id, 'queue', queue, 'actor', actor, 'state', state,
   'priority', priority, 'args', args_json, 'created_ms', int(now), 'enqueued_ms', int(now),

@@ -122,3 +122,18 @@ def test_paused_worker_keeps_both_heartbeats_fresh(
     pipe.zscore("dramatiq:__heartbeats__", worker_id)
     ours, dramatiqs = pipe.execute()
     assert ours == dramatiqs
+
+
+def test_an_idle_worker_is_woken_by_a_submission_instead_of_polling(
+    registry: Registry, start_worker: Callable[..., Any]
+) -> None:
+    # Given a worker idle on a queue, polling only every 5 s
+    start_worker(worker_idle_poll_ms=5000)
+    time.sleep(1.0)  # let it settle into its idle wait
+    # When five jobs are submitted one after another, each once the previous is done
+    started = time.monotonic()
+    for _ in range(5):
+        job_id = submit(registry, "noop")
+        wait_for(lambda j=job_id: registry.get(j).state is JobState.COMPLETED, timeout=30, what="a run")
+    # Then each started at once: polling alone would average 2.5 s per job (12.5 s for five)
+    assert time.monotonic() - started < 2.5
