@@ -63,7 +63,7 @@ def dispatched_key(queue: str) -> str:
 
 def wake_key(queue: str) -> str:
     """A list holding at most one token, pushed when a job becomes waiting; idle consumers block on it."""
-    return f"{PREFIX}:q:{queue}:wake"
+    return f"{PREFIX}:wake:{queue}"
 
 
 def worker_key(worker_id: str) -> str:

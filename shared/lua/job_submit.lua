@@ -4,7 +4,7 @@
 -- KEYS[5] delayed set     fq:q:<queue>:delayed
 -- KEYS[6] queues set      fq:queues
 -- KEYS[7] jobs index      fq:jobs (every id, lexicographic: ids sort by age)
--- KEYS[8] wake list       fq:q:<queue>:wake (one token wakes an idle consumer at once)
+-- KEYS[8] wake list       fq:wake:<queue> (one token wakes an idle consumer at once)
 -- ARGV[4] job id
 -- ARGV[5] queue
 -- ARGV[6] actor name
