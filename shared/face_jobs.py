@@ -12,6 +12,7 @@ from typing import Any
 
 from shared.errors import InvalidArguments
 from shared.galleries import NAME_PATTERN
+from shared.images import SHA256_PATTERN
 
 #: Queue of both face actors.
 FACE_QUEUE = "face_search"
@@ -23,7 +24,7 @@ DEFAULT_THRESHOLD = 0.363
 #: Longest identity name.
 MAX_NAME = 200
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_SHA256 = re.compile(SHA256_PATTERN)
 _GALLERY = re.compile(NAME_PATTERN)
 
 

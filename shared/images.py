@@ -25,6 +25,9 @@ FORMATS = {
     "GIF": "image/gif",
 }
 
+#: What an image's id (the SHA-256 of its bytes, lowercase hex) looks like.
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
 # Our own pixel limit applies (per settings); Pillow's global one would raise elsewhere.
 Image.MAX_IMAGE_PIXELS = None
 

@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from services.api.models import QUEUE_PATTERN, ErrorResponse
 from shared.galleries import NAME_PATTERN
+from shared.images import SHA256_PATTERN
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -54,7 +55,7 @@ class Route:
 PATH_PATTERNS = {
     "queue": QUEUE_PATTERN,
     "gallery": NAME_PATTERN,
-    "sha256": r"^[0-9a-f]{64}$",
+    "sha256": SHA256_PATTERN,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 from collections.abc import AsyncIterator
 from typing import TypeVar
 
@@ -133,7 +134,7 @@ async def image_store_ctx(app: web.Application) -> AsyncIterator[None]:
 async def get_image(request: web.Request) -> web.Response:
     """The stored bytes of an image, for the dashboard's job drawer."""
     sha256 = request.match_info["sha256"]
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+    if not re.match(images.SHA256_PATTERN, sha256):
         raise ApiError(404, "image_not_found", "image ids are SHA-256 digests in lowercase hex")
     data: bytes | None = await request.app[IMAGE_STORE].get(keys.image_key(sha256))  # type: ignore[assignment]
     if data is None:
