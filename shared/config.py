@@ -81,8 +81,12 @@ class Settings:
     stream_ping_s: float = 15.0
     #: Seconds over which a stopping gateway closes its clients, so they reconnect gradually.
     stream_drain_s: float = 30.0
-    #: Frames a stream client may have queued before it counts as too slow and is dropped.
+    #: Frames a stream client may have queued (while its snapshot or replay is written) before it
+    #: counts as too slow and is dropped.
     stream_client_buffer: int = 1000
+    #: Bytes a live stream client may leave in the gateway's own buffer (beyond the kernel's)
+    #: before it counts as too slow and is dropped.
+    stream_client_max_bytes: int = 524_288
     #: Kernel send buffer of each stream socket, in bytes: bounds memory per connection (Linux
     #: would grow it to 4 MiB) and lets a stalled client fill its queue, and be dropped, quickly.
     stream_socket_sndbuf: int = 65_536

@@ -1,16 +1,46 @@
-"""Connected clients: each has a bounded queue the fan-out fills and its handler drains."""
+"""Connected clients, and the fan-out's writes to them.
+
+A client starts in *queued* mode: while its handler sends the snapshot (or the
+replay of what it missed) the fan-out puts frames on its bounded queue, and the
+handler drains them in batches. Once the queue is empty the client goes *live*:
+from then on the fan-out writes straight to its socket, with bytes encoded once
+per group of clients that want the same frames. A reset puts it back in queued
+mode for its new snapshot.
+
+Frames broadcast within one turn of the event loop leave together: the flush
+runs when the loop next gets round to it, so under load batches grow and
+syscalls stay per batch, not per event.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from services.stream.frames import CONTROL_TYPES, Frame
+from services.stream.wire import Socket, Wire
 from shared.metrics import StreamMetrics
 
 #: Put on a client's queue to make its handler send a reset and a fresh snapshot.
 RESNAPSHOT = "resnapshot"
+#: Seconds a live client's socket may stay backed up before the client counts as stalled.
+STALL_S = 10.0
+
+
+@dataclass(frozen=True)
+class Interest:
+    """What a client subscribed to; clients with equal interests want the same frames."""
+
+    topics: frozenset[str]
+    queue_filter: str | None
+
+    def wants(self, frame: Frame) -> bool:
+        if frame.type not in CONTROL_TYPES and frame.topic not in self.topics:
+            return False
+        return self.queue_filter is None or frame.queue is None or frame.queue == self.queue_filter
 
 
 @dataclass(eq=False)
@@ -22,6 +52,7 @@ class Client:
     queue_filter: str | None
     buffer: int
     queue: asyncio.Queue[Frame | str] = field(init=False)
+    interest: Interest = field(init=False)
     #: Why it was closed by the gateway (slow, drain), if it was.
     closed_reason: str | None = None
     #: The process's snapshot slots (set by Clients.add): a reconnect storm queues there
@@ -33,65 +64,168 @@ class Client:
     #: it will get, so none is queued (a connection storm while jobs flow used to fill these
     #: queues and drop the waiting clients as slow; issue 9, bench/redis_load.py).
     awaiting_snapshot: bool = False
+    #: Its socket, once live (the fan-out writes there instead of queueing).
+    live: Socket | None = None
+    #: Monotonic time its live socket was first seen backed up, if it still is.
+    backed_up_since: float | None = None
 
     def __post_init__(self) -> None:
         self.queue = asyncio.Queue(self.buffer)
+        self.interest = Interest(self.topics, self.queue_filter)
 
     def wants(self, frame: Frame) -> bool:
-        if frame.type not in CONTROL_TYPES and frame.topic not in self.topics:
-            return False
-        return self.queue_filter is None or frame.queue is None or frame.queue == self.queue_filter
+        return self.interest.wants(frame)
 
     def close(self, reason: str) -> None:
         """End the connection from the gateway's side; the client resumes by Last-Event-ID."""
         if self.closed_reason is None:
             self.closed_reason = reason
+            self.live = None
             if self.task is not None:
                 self.task.cancel()
 
 
 class Clients:
-    """Every connected client of this process."""
+    """Every connected client of this process, grouped by interest."""
 
     #: Snapshots built at once by this process.
     SNAPSHOT_CONCURRENCY = 16
 
-    def __init__(self, metrics: StreamMetrics) -> None:
-        self._clients: set[Client] = set()
+    def __init__(self, metrics: StreamMetrics, max_buffered_bytes: int = 512 * 1024) -> None:
+        self._groups: dict[Interest, set[Client]] = {}
+        self._count = 0
         self.metrics = metrics
+        #: Bytes a live client may leave in the gateway's buffer before it is dropped as slow.
+        self.max_buffered_bytes = max_buffered_bytes
         self.snapshot_slots = asyncio.Semaphore(self.SNAPSHOT_CONCURRENCY)
+        self._pending: list[Frame] = []
+        #: Seq of the last frame broadcast (a client ahead of it is not live yet).
+        self.last_seq = 0
+        self._flush_scheduled = False
 
     def __iter__(self) -> Iterator[Client]:
-        return iter(list(self._clients))
+        return iter([client for group in self._groups.values() for client in group])
 
     def __len__(self) -> int:
-        return len(self._clients)
+        return self._count
 
     def add(self, client: Client) -> None:
         client.snapshot_slots = self.snapshot_slots
-        self._clients.add(client)
+        self._groups.setdefault(client.interest, set()).add(client)
+        self._count += 1
         self.metrics.connections.labels(client.transport).inc()
         self.metrics.clients.labels(client.transport).inc()
 
     def remove(self, client: Client, reason: str) -> None:
-        if client in self._clients:
-            self._clients.discard(client)
-            self.metrics.clients.labels(client.transport).dec()
-            self.metrics.disconnects.labels(client.closed_reason or reason).inc()
+        group = self._groups.get(client.interest)
+        if group is None or client not in group:
+            return
+        group.discard(client)
+        if not group:
+            del self._groups[client.interest]
+        self._count -= 1
+        client.live = None
+        self.metrics.clients.labels(client.transport).dec()
+        self.metrics.disconnects.labels(client.closed_reason or reason).inc()
+
+    def go_live(self, client: Client, socket: Socket, cursor: int) -> bool:
+        """Switch a caught-up client to direct writes; False while it is not (yet).
+
+        ``cursor`` is the last seq the client has (its snapshot may be ahead of this
+        process's subscription): live writes never filter, so until the fan-out has
+        passed it, the client stays queued and its handler skips what it already has.
+        """
+        self.flush()  # frames broadcast but not yet flushed belong on its queue, in order
+        if not client.queue.empty() or client.closed_reason is not None or cursor > self.last_seq:
+            return False
+        client.live = socket
+        client.backed_up_since = None
+        return True
 
     def offer(self, client: Client, item: Frame | str) -> None:
-        """Queue without waiting; a client whose queue is full is dropped, never waited for."""
+        """Hand one client a frame (or RESNAPSHOT) without waiting, after what is pending."""
         if client.closed_reason is not None or client.awaiting_snapshot:
             return
+        self.flush()
+        if client.live is not None:
+            if isinstance(item, Frame):
+                self._write(client, client.live.wire.encode((item,)))
+                self.count_sent((item,), 1)
+                return
+            client.live = None  # RESNAPSHOT: its handler takes over again
+        self._enqueue(client, item)
+
+    def broadcast(self, frame: Frame) -> None:
+        """Send a frame to every client that wants it, at the next flush."""
+        self._pending.append(frame)
+        if frame.seq is not None:
+            self.last_seq = frame.seq
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the pending frames: once per group of clients, encoded once per wire."""
+        self._flush_scheduled = False
+        frames, self._pending = self._pending, []
+        if not frames:
+            return
+        for interest, group in self._groups.items():
+            wanted = [frame for frame in frames if interest.wants(frame)]
+            if not wanted:
+                continue
+            encoded: dict[Wire, bytes] = {}
+            written = 0
+            for client in group:
+                socket = client.live
+                if socket is None:
+                    if client.closed_reason is None and not client.awaiting_snapshot:
+                        for frame in wanted:
+                            self._enqueue(client, frame)
+                    continue
+                data = encoded.get(socket.wire)
+                if data is None:
+                    data = encoded[socket.wire] = socket.wire.encode(wanted)
+                self._written(client, socket.write(data))
+                written += 1
+            if written:
+                self.count_sent(wanted, written)
+
+    def sweep(self) -> None:
+        """Drop live clients whose sockets stayed backed up for STALL_S (a stalled reader)."""
+        now = time.monotonic()
+        for client in self:
+            since = client.backed_up_since
+            if client.live is not None and since is not None and now - since > STALL_S:
+                if client.live.transport.get_write_buffer_size() > 0:
+                    self._drop_slow(client)
+                else:
+                    client.backed_up_since = None
+
+    def _write(self, client: Client, data: bytes) -> None:
+        assert client.live is not None
+        self._written(client, client.live.write(data))
+
+    def _written(self, client: Client, buffered: int) -> None:
+        if buffered <= 0:
+            client.backed_up_since = None
+        elif buffered > self.max_buffered_bytes:
+            self._drop_slow(client)
+        elif client.backed_up_since is None:
+            client.backed_up_since = time.monotonic()
+
+    def _enqueue(self, client: Client, item: Frame | str) -> None:
         try:
             client.queue.put_nowait(item)
         except asyncio.QueueFull:
-            self.metrics.slow_drops.inc()
-            client.close("slow")
+            self._drop_slow(client)
 
-    def broadcast(self, frame: Frame) -> None:
-        # The hot path: no copy of the set; offer() never adds or removes clients
-        # (a dropped client leaves in its own handler, later).
-        for client in self._clients:
-            if client.wants(frame):
-                self.offer(client, frame)
+    def _drop_slow(self, client: Client) -> None:
+        self.metrics.slow_drops.inc()
+        client.close("slow")
+
+    def count_sent(self, frames: Sequence[Frame], clients: int) -> None:
+        """Frames by type; lag once per write of a batch, from its oldest frame (the worst)."""
+        for kind, count in Counter(frame.type for frame in frames).items():
+            self.metrics.sent.labels(kind).inc(count * clients)
+        self.metrics.lag.observe(max(0.0, time.time() - frames[0].ts))

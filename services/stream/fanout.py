@@ -38,11 +38,18 @@ class Fanout:
         self.metrics = metrics
         #: Most events healed from the stream before giving up and resetting clients.
         self.limit = limit
-        #: Seq of the last event offered to clients.
-        self.last_seq = 0
         #: Set when job counts may have changed (the stats ticker's cue).
         self.dirty = asyncio.Event()
         self.subscribed = asyncio.Event()
+
+    @property
+    def last_seq(self) -> int:
+        """Seq of the last event offered to clients (kept by them: it gates their going live)."""
+        return self.clients.last_seq
+
+    @last_seq.setter
+    def last_seq(self, seq: int) -> None:
+        self.clients.last_seq = seq
 
     async def run(self) -> None:
         attempt = 0

@@ -7,6 +7,7 @@ event is encoded once (per transport) and tested without a socket.
 from __future__ import annotations
 
 import json
+import struct
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -64,6 +65,11 @@ class Frame:
     def ws(self) -> str:
         return self.payload
 
+    @cached_property
+    def ws_wire(self) -> bytes:
+        """The WebSocket text frame, header included (servers do not mask)."""
+        return ws_text(self.payload.encode())
+
 
 def sse_frame(event: str, data: str, event_id: int | None, retry_ms: int | None = None) -> bytes:
     """``id``/``event``/``data``/``retry`` lines then a blank line; data is one line of JSON."""
@@ -75,6 +81,16 @@ def sse_frame(event: str, data: str, event_id: int | None, retry_ms: int | None 
     if retry_ms is not None:
         lines.append(f"retry: {retry_ms}")
     return (SEP.join(lines) + SEP + SEP).encode()
+
+
+def ws_text(payload: bytes) -> bytes:
+    """One unmasked, uncompressed, final text frame (RFC 6455 §5.2), as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x81, size)) + payload
+    if size < 0x10000:
+        return struct.pack("!BBH", 0x81, 126, size) + payload
+    return struct.pack("!BBQ", 0x81, 127, size) + payload
 
 
 def from_published(payload: str) -> Frame:

@@ -14,13 +14,15 @@ import re
 import socket
 
 from aiohttp import WSMsgType, web
+from aiohttp.abc import AbstractStreamWriter
 from aiohttp_sse import EventSourceResponse
 
 from services.stream.clients import Client
 from services.stream.frames import DEFAULT_TOPICS, TOPICS
-from services.stream.session import Sink, serve_client
-from services.stream.sinks import SseSink, WsSink
+from services.stream.session import serve_client
+from services.stream.sinks import Sink, sse_wire
 from services.stream.state import CLIENTS, FANOUT
+from services.stream.wire import Wire
 from shared.auth import configured, role_of
 from shared.http import DRAINING, SETTINGS
 
@@ -111,10 +113,11 @@ async def stream_sse(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     client = Client("sse", topics, queue, settings.stream_client_buffer)
     response = EventSourceResponse(ping_interval=settings.stream_ping_s, headers=cors_headers(request))
-    await response.prepare(request)
+    writer = await response.prepare(request)
+    assert writer is not None
     try:
         await response.write(f"retry: {random.randint(*RETRY_MS)}\r\n\r\n".encode())
-        await _run(request, client, SseSink(response, request), last_id)
+        await _run(request, client, writer, sse_wire(writer), last_id)
     finally:
         response.stop_streaming()  # ends aiohttp-sse's ping task with the connection
     if client.closed_reason == "slow":
@@ -136,8 +139,10 @@ async def stream_ws(request: web.Request) -> web.StreamResponse:
     topics, queue, last_id = prologue
     settings = request.app[SETTINGS]
     client = Client("ws", topics, queue, settings.stream_client_buffer)
-    ws = web.WebSocketResponse(heartbeat=settings.stream_ping_s)
-    await ws.prepare(request)
+    # Uncompressed: frames are encoded once for every client (compression is per connection).
+    ws = web.WebSocketResponse(heartbeat=settings.stream_ping_s, compress=False)
+    writer = await ws.prepare(request)
+    assert writer is not None
 
     async def read_until_closed() -> None:
         async for message in ws:
@@ -148,7 +153,7 @@ async def stream_ws(request: web.Request) -> web.StreamResponse:
 
     reader = asyncio.create_task(read_until_closed())
     try:
-        await _run(request, client, WsSink(ws, request), last_id)
+        await _run(request, client, writer, Wire("ws"), last_id)
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -166,7 +171,9 @@ def _bound_socket_buffer(request: web.Request) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, request.app[SETTINGS].stream_socket_sndbuf)
 
 
-async def _run(request: web.Request, client: Client, sink: Sink, last_id: int | None) -> None:
+async def _run(
+    request: web.Request, client: Client, writer: AbstractStreamWriter, wire: Wire, last_id: int | None
+) -> None:
     """Serve until the client leaves (cancellation) or the gateway closes it (slow, drain)."""
     _bound_socket_buffer(request)
     clients = request.app[CLIENTS]
@@ -174,7 +181,7 @@ async def _run(request: web.Request, client: Client, sink: Sink, last_id: int | 
     clients.add(client)
     reason = "client"
     try:
-        await serve_client(request, client, sink, last_id)
+        await serve_client(request, client, Sink(writer, wire, request), last_id)
     except asyncio.CancelledError:
         if client.closed_reason is None:
             raise  # the connection is gone: let aiohttp finish the cancellation

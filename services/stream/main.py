@@ -21,10 +21,17 @@ from shared.registry import AsyncRegistry
 log = get_logger(__name__)
 
 
+async def sweep(clients: Clients) -> None:
+    """Once a second: drop live clients whose sockets stopped draining."""
+    while True:
+        await asyncio.sleep(1.0)
+        clients.sweep()
+
+
 def build_app(settings: Settings) -> web.Application:
     app = base_app(settings)
     metrics = StreamMetrics(app[METRICS])
-    clients = Clients(metrics)
+    clients = Clients(metrics, settings.stream_client_max_bytes)
     fanout = Fanout(app[REDIS], clients, metrics, settings.events_maxlen)
     app[STREAM_METRICS] = metrics
     app[CLIENTS] = clients
@@ -38,6 +45,7 @@ def build_app(settings: Settings) -> web.Application:
         tasks = [
             asyncio.create_task(fanout.run(), name="fanout"),
             asyncio.create_task(ticker.run(), name="stats"),
+            asyncio.create_task(sweep(clients), name="sweep"),
         ]
         yield
         await stop_tasks(tasks)

@@ -7,15 +7,14 @@ skipped by seq.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from aiohttp import web
 
 from services.stream.clients import RESNAPSHOT, Client
 from services.stream.frames import Frame, gateway_frame
 from services.stream.replay import read_after
+from services.stream.sinks import Sink
 from services.stream.snapshot import build_snapshot
-from services.stream.state import STREAM_METRICS, STREAM_REGISTRY
+from services.stream.state import CLIENTS, STREAM_METRICS, STREAM_REGISTRY
 from shared.metrics import StreamMetrics
 from shared.registry import AsyncRegistry
 
@@ -23,24 +22,24 @@ from shared.registry import AsyncRegistry
 MAX_BATCH = 256
 
 
-class Sink(Protocol):
-    async def send(self, frames: list[Frame]) -> None: ...
-
-
 async def serve_client(request: web.Request, client: Client, sink: Sink, last_id: int | None) -> None:
-    """Snapshot (or replay), then frames until the connection or the gateway ends."""
+    """Snapshot (or replay), then queued frames until the queue is empty and the client goes live."""
     app = request.app
     registry = app[STREAM_REGISTRY]
+    clients = app[CLIENTS]
     cursor = await begin(registry, client, sink, last_id, app[STREAM_METRICS])
     while True:
-        # Everything already queued goes out in one write: under load, one syscall per
-        # batch instead of one per frame.
+        if client.queue.empty():
+            # Caught up: the fan-out writes from here on, and only a reset comes this way.
+            clients.go_live(client, sink.socket, cursor)
+        # Everything already queued goes out in one write: one syscall per batch.
         items = [await client.queue.get()]
         while len(items) < MAX_BATCH and not client.queue.empty():
             items.append(client.queue.get_nowait())
         batch: list[Frame] = []
         for item in items:
             if item == RESNAPSHOT:
+                client.live = None
                 await sink.send(batch)
                 batch = []
                 cursor = await reset(registry, client, sink)

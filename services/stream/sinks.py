@@ -1,50 +1,47 @@
-"""Writing frames to one connection, SSE or WebSocket, with a stall deadline."""
+"""A handler's own writes to its connection (snapshot, replay, queued frames), with a stall deadline.
+
+The bytes are the fan-out's (wire.py), so a connection's frames look the same
+whichever path wrote them; the handler, unlike the fan-out, waits for a
+backed-up socket to drain.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections import Counter
+from collections.abc import Sequence
 
 from aiohttp import web
-from aiohttp_sse import EventSourceResponse
+from aiohttp.abc import AbstractStreamWriter
 
 from services.stream.frames import Frame
-from services.stream.state import STREAM_METRICS
-from shared.metrics import StreamMetrics
+from services.stream.state import CLIENTS
+from services.stream.wire import DRAIN_ABOVE, Socket, Wire
 
 #: Seconds a write may take before the client counts as stalled.
 SEND_TIMEOUT_S = 10.0
 
 
-class SseSink:
-    def __init__(self, response: EventSourceResponse, request: web.Request) -> None:
-        self.response = response
-        self.metrics = request.app[STREAM_METRICS]
+class Sink:
+    def __init__(self, writer: AbstractStreamWriter, wire: Wire, request: web.Request) -> None:
+        transport = request.transport
+        if transport is None:
+            raise ConnectionResetError("the connection is gone")
+        assert isinstance(transport, asyncio.Transport)
+        self.writer = writer
+        self.socket = Socket(transport, wire)
+        self.clients = request.app[CLIENTS]
 
-    async def send(self, frames: list[Frame]) -> None:
+    async def send(self, frames: Sequence[Frame]) -> None:
         if not frames:
             return
-        async with asyncio.timeout(SEND_TIMEOUT_S):
-            await self.response.write(b"".join(frame.sse for frame in frames))
-        observe(self.metrics, frames)
+        buffered = self.socket.write(self.socket.wire.encode(frames))
+        if buffered < 0:
+            raise ConnectionResetError("the connection is closing")
+        if buffered > DRAIN_ABOVE:
+            async with asyncio.timeout(SEND_TIMEOUT_S):
+                await self.writer.drain()
+        self.clients.count_sent(frames, 1)
 
 
-class WsSink:
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request) -> None:
-        self.ws = ws
-        self.metrics = request.app[STREAM_METRICS]
-
-    async def send(self, frames: list[Frame]) -> None:
-        async with asyncio.timeout(SEND_TIMEOUT_S):
-            for frame in frames:
-                await self.ws.send_str(frame.ws)
-        observe(self.metrics, frames)
-
-
-def observe(metrics: StreamMetrics, frames: list[Frame]) -> None:
-    """Count frames by type; lag once per write, from its oldest frame (the batch's worst)."""
-    for kind, count in Counter(frame.type for frame in frames).items():
-        metrics.sent.labels(kind).inc(count)
-    if frames:
-        metrics.lag.observe(max(0.0, time.time() - frames[0].ts))
+def sse_wire(writer: AbstractStreamWriter) -> Wire:
+    return Wire("sse", chunked=bool(getattr(writer, "chunked", False)))

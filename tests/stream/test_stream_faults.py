@@ -133,7 +133,9 @@ TOTAL, RATE = 2000, 250
 async def test_stalled_client_is_dropped_while_healthy_ones_keep_low_lag(
     registry: Registry, start_gateway: Callable[..., ServiceProcess]
 ) -> None:
-    gateway = start_gateway(stream_client_buffer=500, stream_socket_sndbuf=16_384)
+    gateway = start_gateway(
+        stream_client_buffer=500, stream_client_max_bytes=65_536, stream_socket_sndbuf=16_384
+    )
     port = gateway.settings.stream_port
     # Given a client that connects and then never reads
     stalled = socket.socket()
