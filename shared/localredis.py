@@ -57,6 +57,11 @@ def start(
             "--dir",
             str(data_dir),
             *persistence,
+            # jemalloc's purging thread competes with Redis's one thread for a small machine's
+            # cores: cleaning a million jobs saw scripts stall 10-22 ms off-CPU with it, at most
+            # 7 ms without (issue 9; bench/api_latency.py).
+            "--jemalloc-bg-thread",
+            "no",
             *extra_args,
         ],
         stdout=output,

@@ -170,9 +170,10 @@ SYSTEM = "system"
 #: Most jobs one admin script call handles, so no call blocks Redis for long.
 BULK_BATCH = 1000
 #: Most jobs one clean call removes. Each removal also writes and publishes its event
-#: (~17 µs a job on a 2-core machine: a 1000-job call blocked Redis ~17 ms); 250 keeps a
-#: call near 5 ms, under issue 9's 10 ms for any command while a million jobs are cleaned.
-CLEAN_BATCH = 250
+#: (~8 µs a job on a 2-core machine): 100 keeps a call near 1 ms and its worst, when
+#: freeing memory stalls it, near 7 ms, under issue 9's 10 ms for any command while a
+#: million jobs are cleaned (250: 2 ms typical, 9 ms worst; bench/api_latency.py).
+CLEAN_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
