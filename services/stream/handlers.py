@@ -22,7 +22,7 @@ from services.stream.frames import DEFAULT_TOPICS, TOPICS
 from services.stream.session import serve_client
 from services.stream.sinks import Sink, sse_wire
 from services.stream.state import CLIENTS, FANOUT
-from services.stream.wire import Wire
+from services.stream.wire import WEBSOCKET, Wire
 from shared.auth import configured, role_of
 from shared.http import DRAINING, SETTINGS
 
@@ -153,7 +153,7 @@ async def stream_ws(request: web.Request) -> web.StreamResponse:
 
     reader = asyncio.create_task(read_until_closed())
     try:
-        await _run(request, client, writer, Wire("ws"), last_id)
+        await _run(request, client, writer, WEBSOCKET, last_id)
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -15,7 +15,7 @@ from aiohttp.abc import AbstractStreamWriter
 
 from services.stream.frames import Frame
 from services.stream.state import CLIENTS
-from services.stream.wire import DRAIN_ABOVE, Socket, Wire
+from services.stream.wire import DRAIN_ABOVE, SSE_CHUNKED, SSE_PLAIN, Socket, Wire
 
 #: Seconds a write may take before the client counts as stalled.
 SEND_TIMEOUT_S = 10.0
@@ -44,4 +44,5 @@ class Sink:
 
 
 def sse_wire(writer: AbstractStreamWriter) -> Wire:
-    return Wire("sse", chunked=bool(getattr(writer, "chunked", False)))
+    """HTTP/1.1 responses of unknown length go chunked (aiohttp decides; HTTP/1.0 does not)."""
+    return SSE_CHUNKED if getattr(writer, "chunked", False) else SSE_PLAIN

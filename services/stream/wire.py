@@ -23,9 +23,12 @@ def chunk(data: bytes) -> bytes:
     return f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Wire:
-    """How frames look on one connection; connections with equal wires share their bytes."""
+    """How frames look on one connection; connections on one wire share their bytes.
+
+    There are three, below; compared by identity (the fan-out looks one up per client).
+    """
 
     #: "sse" or "ws".
     kind: str
@@ -37,6 +40,11 @@ class Wire:
             return b"".join(frame.ws_wire for frame in frames)
         data = b"".join(frame.sse for frame in frames)
         return chunk(data) if self.chunked else data
+
+
+SSE_CHUNKED = Wire("sse", chunked=True)
+SSE_PLAIN = Wire("sse")
+WEBSOCKET = Wire("ws")
 
 
 class Socket:

@@ -9,7 +9,7 @@ from prometheus_client import CollectorRegistry
 
 from services.stream.clients import RESNAPSHOT, Client, Clients
 from services.stream.frames import from_published, ws_text
-from services.stream.wire import Socket, Wire
+from services.stream.wire import SSE_CHUNKED, SSE_PLAIN, WEBSOCKET, Socket
 from shared.metrics import StreamMetrics
 
 
@@ -68,7 +68,7 @@ def read_all(peer: socket.socket) -> bytes:
 async def test_live_clients_get_one_write_per_flush_in_order_and_queued_ones_their_queue() -> None:
     clients = Clients(StreamMetrics(CollectorRegistry()))
     transports = [await pair() for _ in range(3)]
-    wires = [Wire("sse", chunked=True), Wire("sse"), Wire("ws")]
+    wires = [SSE_CHUNKED, SSE_PLAIN, WEBSOCKET]
     live = [Client("sse", frozenset({"jobs"}), None, 10) for _ in wires]
     queued = Client("sse", frozenset({"jobs"}), None, 10)
     other_topic = Client("sse", frozenset({"workers"}), None, 10)
@@ -111,7 +111,7 @@ async def test_a_live_client_that_stops_reading_is_dropped_once_its_buffer_passe
     stalled, reading = (Client("sse", frozenset({"jobs"}), None, 10) for _ in range(2))
     for client, t in ((stalled, transport), (reading, fast_transport)):
         clients.add(client)
-        assert clients.go_live(client, Socket(t, Wire("sse")), 0)
+        assert clients.go_live(client, Socket(t, SSE_PLAIN), 0)
     received = 0
     for seq in range(1, 2001):
         clients.broadcast(from_published(job_frame(seq)))
