@@ -39,6 +39,8 @@ def job_overhead(jobs: int, threads: int, rounds: int, samples: int) -> Results:
     """No-op throughput and enqueue-to-start latency, Dramatiq alone vs facequeue."""
     sides = ("dramatiq", "facequeue")
     times: dict[str, list[float]] = {s: [] for s in sides}
+    #: Microseconds of CPU per job, worker process and Redis server, per round.
+    cpu: dict[str, list[tuple[float, float]]] = {s: [] for s in sides}
     with tempfile.TemporaryDirectory() as tmp:
         proc, url = localredis.start(Path(tmp))
         try:
@@ -46,6 +48,8 @@ def job_overhead(jobs: int, threads: int, rounds: int, samples: int) -> Results:
                 for side in sides:
                     run = _run("bench.noop_throughput", side, url, str(jobs), str(threads))
                     times[side].append(float(run["seconds"]))  # type: ignore[arg-type]
+                    process_s, redis_s = float(run["cpu_s"]), float(run["redis_cpu_s"])  # type: ignore[arg-type]
+                    cpu[side].append((process_s / jobs * 1e6, redis_s / jobs * 1e6))
             lat: dict[str, list[float]] = {}
             for side in (*sides, "facequeue-poll10"):
                 run = _run("bench.noop_throughput", f"latency-{side}", url, str(samples))
@@ -57,6 +61,11 @@ def job_overhead(jobs: int, threads: int, rounds: int, samples: int) -> Results:
     print(f"no-op throughput, {jobs} jobs, 1 process x {threads} threads, median of {rounds}:")
     for side, t in times.items():
         print(f"  {side:<10} {rate[side]:8.0f} jobs/s   (runs: {', '.join(f'{x:.2f}s' for x in t)})")
+    cpu_per_job = {side: statistics.median(p + r for p, r in runs) for side, runs in cpu.items()}
+    print("CPU per job over the same runs (worker process + Redis), median:")
+    for side, runs in cpu.items():
+        detail = ", ".join(f"{p:.0f}+{r:.0f}" for p, r in runs)
+        print(f"  {side:<10} {cpu_per_job[side]:8.0f} us/job   (runs: {detail} us)")
     print(f"enqueue-to-start on an idle worker, {samples} jobs one at a time:")
     for side, values in lat.items():
         print(
@@ -72,7 +81,10 @@ def job_overhead(jobs: int, threads: int, rounds: int, samples: int) -> Results:
             "plain Dramatiq, same worker",
             target="ratio >= 0.77 (<= 1.3x)",
             ok=ratio >= 1 / 1.3,
-        )
+        ),
+        "noop_cpu_per_job": row(
+            cpu_per_job["facequeue"], "us", cpu_per_job["dramatiq"], "plain Dramatiq, same worker"
+        ),
     }
     for q, name in ((0.5, "p50"), (0.99, "p99")):
         value = percentile(lat["facequeue"], q)

@@ -2,7 +2,10 @@
 
 Run one side per process (Dramatiq keeps a global broker):
 ``python -m bench.noop_throughput {dramatiq|facequeue} REDIS_URL JOBS THREADS``
-prints ``{"side": ..., "jobs": n, "seconds": s}``.
+prints ``{"side": ..., "jobs": n, "seconds": s, "cpu_s": c, "redis_cpu_s": r}``: the
+CPU the process (worker threads and the completion poll) and the Redis server spent
+over the same window. Both sides' throughput is bounded by Dramatiq's consumer
+backoff when the machine is idle, so the CPU shows the per-job cost it hides.
 
 ``python -m bench.noop_throughput latency-{dramatiq|facequeue|facequeue-poll10} REDIS_URL SAMPLES`` measures
 enqueue-to-start on an idle worker (1 thread): one job at a time, each sent after a
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import resource
 import sys
 import threading
 import time
@@ -46,7 +50,29 @@ def _wait(done: Any, jobs: int, timeout_s: float = 600) -> None:
         time.sleep(POLL_S)
 
 
-def run_dramatiq(url: str, jobs: int, threads: int) -> float:
+def _redis_cpu_s(client: redis.Redis) -> float:
+    info: dict[str, Any] = client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+def _process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(worker: dramatiq.Worker, done: Any, jobs: int, client: redis.Redis) -> dict[str, float]:
+    """Start the worker and wait until ``done``: seconds, process CPU and Redis CPU over that window."""
+    redis0, cpu0 = _redis_cpu_s(client), _process_cpu_s()
+    start = time.perf_counter()
+    worker.start()
+    _wait(done, jobs)
+    elapsed = time.perf_counter() - start
+    cpu, redis_cpu = _process_cpu_s() - cpu0, _redis_cpu_s(client) - redis0
+    worker.stop()
+    return {"seconds": elapsed, "cpu_s": cpu, "redis_cpu_s": redis_cpu}
+
+
+def run_dramatiq(url: str, jobs: int, threads: int) -> dict[str, float]:
     broker = RedisBroker(url=url)
     dramatiq.set_broker(broker)
     actor = dramatiq.Actor(_noop, broker=broker, actor_name="noop", queue_name=QUEUE, priority=0, options={})
@@ -54,16 +80,11 @@ def run_dramatiq(url: str, jobs: int, threads: int) -> float:
         actor.send()
     client = redis.Redis.from_url(url)
     worker = dramatiq.Worker(broker, worker_threads=threads)
-    start = time.perf_counter()
-    worker.start()
     # Acked messages leave the .msgs hash: empty means every message was processed and acked.
-    _wait(lambda: client.hlen(keys.dramatiq_messages_key(QUEUE)) == 0, jobs)
-    elapsed = time.perf_counter() - start
-    worker.stop()
-    return elapsed
+    return _timed(worker, lambda: client.hlen(keys.dramatiq_messages_key(QUEUE)) == 0, jobs, client)
 
 
-def run_facequeue(url: str, jobs: int, threads: int) -> float:
+def run_facequeue(url: str, jobs: int, threads: int) -> dict[str, float]:
     from services.worker.wiring import build_broker
     from shared.registry import Registry
     from shared.submit import submit
@@ -77,12 +98,7 @@ def run_facequeue(url: str, jobs: int, threads: int) -> float:
         submit(registry, "noop")
     completed = keys.state_key(QUEUE, JobState.COMPLETED)
     worker = dramatiq.Worker(broker, worker_threads=threads)
-    start = time.perf_counter()
-    worker.start()
-    _wait(lambda: registry.client.zcard(completed) == jobs, jobs)
-    elapsed = time.perf_counter() - start
-    worker.stop()
-    return elapsed
+    return _timed(worker, lambda: registry.client.zcard(completed) == jobs, jobs, redis.Redis.from_url(url))
 
 
 #: Seconds between two latency samples: past the idle backoff of both brokers
@@ -151,8 +167,8 @@ def main(argv: list[str]) -> None:
         print(json.dumps({"side": side, "latencies_ms": latency(side, argv[1], int(argv[2]))}))
         return
     side, url, jobs, threads = argv[0], argv[1], int(argv[2]), int(argv[3])
-    seconds = {"dramatiq": run_dramatiq, "facequeue": run_facequeue}[side](url, jobs, threads)
-    print(json.dumps({"side": side, "jobs": jobs, "seconds": seconds}))
+    figures = {"dramatiq": run_dramatiq, "facequeue": run_facequeue}[side](url, jobs, threads)
+    print(json.dumps({"side": side, "jobs": jobs, **figures}))
 
 
 if __name__ == "__main__":

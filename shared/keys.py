@@ -28,6 +28,9 @@ WORKERS = f"{PREFIX}:workers"
 WORKERS_DEAD = f"{PREFIX}:workers:dead"
 #: Pub/sub channel told a worker id whenever a worker joins, leaves or dies.
 WORKERS_CHANGED_CHANNEL = f"{PREFIX}:workers:changed"
+#: Pub/sub channel told a gallery's name whenever it changes (its ``gallery`` event also goes to
+#: UPDATES_CHANNEL): face workers follow this one instead of reading every job event.
+GALLERY_CHANGED_CHANNEL = f"{PREFIX}:galleries:changed"
 #: Stream of one-minute samples of counts and throughput (explicit ids: one entry per minute).
 HISTORY_STREAM = f"{PREFIX}:history"
 #: Prefix of per-worker hashes.

@@ -111,9 +111,20 @@ def start(job_id: str, queue: str, gen: int, worker: str) -> Call[str]:
 
 
 def complete(
-    job_id: str, queue: str, gen: int, worker: str, result_json: str, settings: Settings
+    job_id: str,
+    queue: str,
+    gen: int,
+    worker: str,
+    result_json: str,
+    settings: Settings,
+    *,
+    message_id: str = "",
 ) -> Call[bool]:
-    """active -> completed, applying the completed-jobs retention policy."""
+    """active -> completed, applying the completed-jobs retention policy.
+
+    With ``message_id`` (the Dramatiq copy's redis message id) the same script acks
+    that copy from ``worker``'s ack set, as Dramatiq's ack would.
+    """
     return Call(
         Lua.JOB_COMPLETE,
         [
@@ -121,6 +132,8 @@ def complete(
             keys.state_key(queue, JobState.ACTIVE),
             keys.state_key(queue, JobState.COMPLETED),
             keys.JOBS_INDEX,
+            keys.dramatiq_acks_key(worker, queue),
+            keys.dramatiq_messages_key(queue),
         ],
         [
             job_id,
@@ -130,6 +143,7 @@ def complete(
             result_json,
             settings.completed_keep_count,
             int(settings.completed_keep_age_s * 1000),
+            message_id,
         ],
         _bool,
     )

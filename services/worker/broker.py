@@ -25,7 +25,7 @@ from dramatiq.message import Message
 
 from services.worker.context import WorkerContext
 from shared import keys, transitions
-from shared.errors import FacequeueError
+from shared.errors import FacequeueError, RedisUnavailable
 from shared.logging import get_logger
 from shared.messages import JOB_OPTION
 from shared.submit import submit_call
@@ -155,6 +155,38 @@ class FacequeueConsumer(_RedisConsumer):
         if sent:
             metrics.dispatched.labels(self.queue_name).inc(sent)
         return paused
+
+    def ack(self, message: Any) -> None:
+        """Ack a successful run's copy in the script that records its completion; others as Dramatiq does.
+
+        One round trip instead of two per job (issue 9), and no crash can fall between
+        the ack and the outcome. JobStateMiddleware.after_ack reads ``run.completed``.
+        """
+        ctx = self.broker.ctx
+        run = ctx.runs.current()
+        if run is None or not run.succeeded(message):
+            super().ack(message)
+            return
+        call = transitions.complete(
+            run.job_id,
+            run.queue,
+            run.gen,
+            ctx.worker_id,
+            run.result_json(),
+            ctx.settings,
+            message_id=message.options["redis_message_id"],
+        )
+        try:
+            run.completed = ctx.registry.run(call)
+        except RedisUnavailable as exc:
+            # Dramatiq retries the ack (and so the completion) until Redis answers.
+            raise dramatiq.errors.ConnectionClosed(exc) from exc
+        except FacequeueError:
+            # after_ack records the outcome on its own, as for any run not completed here.
+            log.exception("could not complete the job with its ack", job_id=run.job_id)
+            super().ack(message)
+        finally:
+            self.queued_message_ids.discard(message.message_id)
 
     def nack(self, message: Any) -> None:
         """Drop the copy instead of dead-lettering it: the registry keeps the failed job."""

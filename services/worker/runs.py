@@ -6,10 +6,13 @@ the heartbeat thread reads the set of all runs to report the worker's current jo
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from shared.messages import JOB_OPTION
 
 
 @dataclass(slots=True)
@@ -25,6 +28,25 @@ class Run:
     exception: BaseException | None = None
     #: Set when Dramatiq's Retries re-enqueued the job (it is already delayed).
     retried: bool = False
+    #: Set when the consumer recorded the completion with the ack: whether the script
+    #: recorded it (False: this run had been superseded). None: not recorded at the ack.
+    completed: bool | None = None
+
+    def succeeded(self, message: Any) -> bool:
+        """Whether ``message`` is this run's copy and the run ended in success (not failed, not retried)."""
+        return (
+            message.options.get(JOB_OPTION) == self.job_id
+            and not message.failed
+            and self.exception is None
+            and not self.retried
+        )
+
+    def result_json(self) -> str:
+        """The actor's return value as stored on the job (its repr when it is not JSON)."""
+        try:
+            return json.dumps(self.result)
+        except (TypeError, ValueError):
+            return json.dumps(repr(self.result))
 
 
 class Runs:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from shared import transitions
+from shared import keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.errors import InvalidTransition, JobExists, JobNotFound
 from shared.registry import Registry
@@ -271,6 +271,54 @@ def test_outcome_from_another_worker_or_generation_is_refused(registry: Registry
     assert not registry.run(transitions.complete(job_id, Q, 0, "other-worker", "1", registry.settings))
     assert not registry.run(transitions.complete(job_id, Q, 7, W, "1", registry.settings))
     assert snapshot(raw) == before
+
+
+def fetch_copy(raw: redis.Redis, worker: str) -> str:
+    """Do what Dramatiq's fetch does to the next dispatched copy: list -> the worker's ack set."""
+    message_id = raw.lpop(keys.dramatiq_queue_key(Q))
+    assert message_id is not None
+    raw.sadd(keys.dramatiq_acks_key(worker, Q), message_id)
+    return str(message_id)
+
+
+def test_complete_with_its_message_id_acks_the_copy_in_the_same_script(
+    registry: Registry, raw: redis.Redis
+) -> None:
+    # Given a job whose Dramatiq copy a worker fetched and started
+    job_id = submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 1))
+    message_id = fetch_copy(raw, W)
+    start(registry, job_id)
+    # When the worker completes it, naming the copy
+    call = transitions.complete(job_id, Q, 0, W, "null", registry.settings, message_id=message_id)
+    assert registry.run(call)
+    # Then the job is completed and the copy is gone from the ack set and Dramatiq's bodies
+    assert registry.get(job_id).state is JobState.COMPLETED
+    assert not raw.smembers(keys.dramatiq_acks_key(W, Q))
+    assert not raw.hexists(keys.dramatiq_messages_key(Q), message_id)
+    # and a replay (a reply lost, the call retried) changes nothing
+    before = snapshot(raw)
+    assert not registry.run(call)
+    assert snapshot(raw) == before
+
+
+def test_a_superseded_run_still_acks_its_copy_and_changes_nothing_else(
+    registry: Registry, raw: redis.Redis
+) -> None:
+    # Given a started job that an operator force-deleted while it ran
+    job_id = submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 1))
+    message_id = fetch_copy(raw, W)
+    start(registry, job_id)
+    registry.run(transitions.delete(job_id, Q, force=True))
+    # When the worker completes its copy
+    assert not registry.run(
+        transitions.complete(job_id, Q, 0, W, "null", registry.settings, message_id=message_id)
+    )
+    # Then the copy is acked all the same, and the job stays deleted
+    assert not raw.smembers(keys.dramatiq_acks_key(W, Q))
+    assert not raw.hexists(keys.dramatiq_messages_key(Q), message_id)
+    assert not raw.exists(f"fq:job:{job_id}")
 
 
 @pytest.mark.parametrize("action", ["retry", "promote", "priority", "delete"])

@@ -7,6 +7,8 @@ from typing import Any
 
 import redis
 
+from shared import keys
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
@@ -35,6 +37,10 @@ def test_job_runs_waiting_active_completed_with_result(
     assert job.finished_ms - job.started_ms >= 200
     progress = [e["data"]["percent"] for e in events(raw) if e["type"] == "progress"]
     assert progress == sorted(progress) and progress[-1] == 100 and len(progress) == 10
+    # and its Dramatiq copy was acked with the completion: no body, no ack-set entry left
+    (worker_id,) = raw.zrange(keys.WORKERS, 0, -1)
+    assert not raw.hlen(keys.dramatiq_messages_key(Q))
+    assert not raw.scard(keys.dramatiq_acks_key(worker_id, Q))
 
 
 def test_failing_job_retries_with_backoff_then_fails_with_traceback(

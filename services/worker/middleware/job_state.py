@@ -1,14 +1,15 @@
 """Records every transition of the jobs this worker runs, from Dramatiq's own hooks.
 
-Final states come from ``after_ack`` / ``after_nack``: only then has Dramatiq
-settled the message (``after_process_message`` runs before Retries decides).
+Final states come from the ack: only then has Dramatiq settled the message
+(``after_process_message`` runs before Retries decides). A success is recorded
+by ``FacequeueConsumer.ack`` in the script that acks the copy (one round trip);
+``after_ack`` / ``after_nack`` record failures and count the outcome.
 Stale copies — deleted, re-prioritised, recovered, already run — are skipped
 by comparing the message's generation with the registry in ``job_start.lua``.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -65,16 +66,19 @@ class JobStateMiddleware(Middleware):
         run = self._finish(failed=False)
         if run is None or run.retried:
             return
-        if run.exception is not None:
+        if run.completed is not None:
+            recorded = run.completed  # recorded with the ack, by FacequeueConsumer.ack
+        elif run.exception is not None:
             # Acked with an error means no Retries middleware took it: it failed.
             self._fail(run, message)
             return
-        recorded = self._record(
-            "complete",
-            transitions.complete(
-                run.job_id, run.queue, run.gen, self.ctx.worker_id, _encode(run.result), self.ctx.settings
-            ),
-        )
+        else:
+            recorded = self._record(
+                "complete",
+                transitions.complete(
+                    run.job_id, run.queue, run.gen, self.ctx.worker_id, run.result_json(), self.ctx.settings
+                ),
+            )
         if recorded:
             self.ctx.metrics.transitions.labels(run.queue, "completed").inc()
 
@@ -119,10 +123,3 @@ class JobStateMiddleware(Middleware):
                 self.ctx.metrics.redis_errors.labels(operation).inc()
                 log.exception("could not record job outcome", operation=operation)
                 return False
-
-
-def _encode(result: Any) -> str:
-    try:
-        return json.dumps(result)
-    except (TypeError, ValueError):
-        return json.dumps(repr(result))
