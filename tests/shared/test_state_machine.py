@@ -281,21 +281,31 @@ def fetch_copy(raw: redis.Redis, worker: str) -> str:
     return str(message_id)
 
 
-def test_complete_with_its_message_id_acks_the_copy_in_the_same_script(
-    registry: Registry, raw: redis.Redis
-) -> None:
-    # Given a job whose Dramatiq copy a worker fetched and started
+def started_with_its_copy(registry: Registry, raw: redis.Redis) -> tuple[str, str]:
+    """A job dispatched, its copy fetched by worker W, and started: its id and the copy's."""
     job_id = submit(registry, "noop")
     registry.run(transitions.dispatch(Q, 1))
     message_id = fetch_copy(raw, W)
     start(registry, job_id)
+    return job_id, message_id
+
+
+def assert_copy_acked(raw: redis.Redis, message_id: str) -> None:
+    assert not raw.smembers(keys.dramatiq_acks_key(W, Q))
+    assert not raw.hexists(keys.dramatiq_messages_key(Q), message_id)
+
+
+def test_complete_with_its_message_id_acks_the_copy_in_the_same_script(
+    registry: Registry, raw: redis.Redis
+) -> None:
+    # Given a job whose Dramatiq copy a worker fetched and started
+    job_id, message_id = started_with_its_copy(registry, raw)
     # When the worker completes it, naming the copy
     call = transitions.complete(job_id, Q, 0, W, "null", registry.settings, message_id=message_id)
     assert registry.run(call)
     # Then the job is completed and the copy is gone from the ack set and Dramatiq's bodies
     assert registry.get(job_id).state is JobState.COMPLETED
-    assert not raw.smembers(keys.dramatiq_acks_key(W, Q))
-    assert not raw.hexists(keys.dramatiq_messages_key(Q), message_id)
+    assert_copy_acked(raw, message_id)
     # and a replay (a reply lost, the call retried) changes nothing
     before = snapshot(raw)
     assert not registry.run(call)
@@ -306,18 +316,14 @@ def test_a_superseded_run_still_acks_its_copy_and_changes_nothing_else(
     registry: Registry, raw: redis.Redis
 ) -> None:
     # Given a started job that an operator force-deleted while it ran
-    job_id = submit(registry, "noop")
-    registry.run(transitions.dispatch(Q, 1))
-    message_id = fetch_copy(raw, W)
-    start(registry, job_id)
+    job_id, message_id = started_with_its_copy(registry, raw)
     registry.run(transitions.delete(job_id, Q, force=True))
     # When the worker completes its copy
     assert not registry.run(
         transitions.complete(job_id, Q, 0, W, "null", registry.settings, message_id=message_id)
     )
     # Then the copy is acked all the same, and the job stays deleted
-    assert not raw.smembers(keys.dramatiq_acks_key(W, Q))
-    assert not raw.hexists(keys.dramatiq_messages_key(Q), message_id)
+    assert_copy_acked(raw, message_id)
     assert not raw.exists(f"fq:job:{job_id}")
 
 
