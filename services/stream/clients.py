@@ -181,7 +181,8 @@ class Clients:
                 if socket is None:
                     if client.closed_reason is None and not client.awaiting_snapshot:
                         for frame in wanted:
-                            self._enqueue(client, frame)
+                            if not self._enqueue(client, frame):
+                                break  # dropped as slow: the rest would only count it again
                     continue
                 data = encoded.get(socket.wire)
                 if data is None:
@@ -214,11 +215,13 @@ class Clients:
         elif client.backed_up_since is None:
             client.backed_up_since = time.monotonic()
 
-    def _enqueue(self, client: Client, item: Frame | str) -> None:
+    def _enqueue(self, client: Client, item: Frame | str) -> bool:
         try:
             client.queue.put_nowait(item)
         except asyncio.QueueFull:
             self._drop_slow(client)
+            return False
+        return True
 
     def _drop_slow(self, client: Client) -> None:
         self.metrics.slow_drops.inc()

@@ -22,7 +22,8 @@ def job_frame(seq: int) -> str:
 
 async def test_a_client_waiting_for_its_snapshot_is_not_dropped_however_much_flows() -> None:
     # Given a client with room for 2 frames, waiting for a snapshot slot
-    clients = Clients(StreamMetrics(CollectorRegistry()))
+    registry = CollectorRegistry()
+    clients = Clients(StreamMetrics(registry))
     client = Client("sse", frozenset({"jobs"}), None, 2)
     clients.add(client)
     client.awaiting_snapshot = True
@@ -34,10 +35,12 @@ async def test_a_client_waiting_for_its_snapshot_is_not_dropped_however_much_flo
     assert client.closed_reason is None and client.queue.empty()
     # And once its snapshot is being read, frames queue again, and overflow still drops it
     client.awaiting_snapshot = False
-    for seq in range(11, 14):
+    for seq in range(11, 16):
         clients.broadcast(from_published(job_frame(seq)))
     clients.flush()
     assert client.closed_reason == "slow"
+    # once, however many frames overflowed
+    assert registry.get_sample_value("facequeue_stream_slow_client_drops_total") == 1
 
 
 async def pair(sndbuf: int | None = None) -> tuple[asyncio.Transport, socket.socket]:
