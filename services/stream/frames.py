@@ -61,12 +61,8 @@ class Frame:
     def sse(self) -> bytes:
         return sse_frame(self.type, self.payload, self.last_id, self.retry_ms)
 
-    @property
-    def ws(self) -> str:
-        return self.payload
-
     @cached_property
-    def ws_wire(self) -> bytes:
+    def ws(self) -> bytes:
         """The WebSocket text frame, header included (servers do not mask)."""
         return ws_text(self.payload.encode())
 

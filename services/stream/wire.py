@@ -37,7 +37,7 @@ class Wire:
 
     def encode(self, frames: Sequence[Frame]) -> bytes:
         if self.kind == "ws":
-            return b"".join(frame.ws_wire for frame in frames)
+            return b"".join(frame.ws for frame in frames)
         data = b"".join(frame.sse for frame in frames)
         return chunk(data) if self.chunked else data
 
