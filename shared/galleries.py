@@ -91,14 +91,7 @@ def enroll(gallery: str, identity: Identity, embedding: bytes) -> Call[tuple[Ide
     return Call(
         Lua.GALLERY_ENROLL,
         _gallery_keys(gallery),
-        [
-            gallery,
-            identity.id,
-            json.dumps(record),
-            embedding,  # type: ignore[list-item]
-            CHANGES_KEPT,
-            keys.GALLERY_CHANGED_CHANNEL,
-        ],
+        [gallery, identity.id, json.dumps(record), embedding, CHANGES_KEPT],  # type: ignore[list-item]
         parse,
     )
 
@@ -108,19 +101,14 @@ def forget(gallery: str, identity_id: str, *, who: str) -> Call[int]:
     return Call(
         Lua.GALLERY_FORGET,
         [*_gallery_keys(gallery), keys.AUDIT_STREAM],
-        [gallery, identity_id, CHANGES_KEPT, who, keys.GALLERY_CHANGED_CHANNEL],
+        [gallery, identity_id, CHANGES_KEPT, who],
         int,
     )
 
 
 def drop(gallery: str, *, who: str) -> Call[int]:
     """Delete a gallery and every identity in it; returns how many there were."""
-    return Call(
-        Lua.GALLERY_DROP,
-        [*_gallery_keys(gallery), keys.AUDIT_STREAM],
-        [gallery, who, keys.GALLERY_CHANGED_CHANNEL],
-        int,
-    )
+    return Call(Lua.GALLERY_DROP, [*_gallery_keys(gallery), keys.AUDIT_STREAM], [gallery, who], int)
 
 
 @dataclass(frozen=True, slots=True)

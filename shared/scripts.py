@@ -58,7 +58,11 @@ def _read(name: str) -> str:
 
 def load_source(script: Lua) -> str:
     """The full text Redis runs: the shared prelude, then the script."""
-    prelude = _read("_prelude").replace("__PRIORITY_SCALE__", str(PRIORITY_SCALE))
+    prelude = (
+        _read("_prelude")
+        .replace("__PRIORITY_SCALE__", str(PRIORITY_SCALE))
+        .replace("__GALLERY_CHANGED_CHANNEL__", keys.GALLERY_CHANGED_CHANNEL)
+    )
     return prelude + "\n" + _read(script.value)
 
 

@@ -17,8 +17,9 @@ local channel = ARGV[1]
 local events_maxlen = ARGV[2]
 local job_prefix = ARGV[3]
 
--- Replaced from shared/states.py when the script is loaded.
+-- Replaced from shared/states.py and shared/keys.py when the script is loaded.
 local PRIORITY_SCALE = __PRIORITY_SCALE__
+local GALLERY_CHANGED_CHANNEL = '__GALLERY_CHANGED_CHANNEL__'
 
 -- Milliseconds on the Redis clock, so every host agrees on time.
 local function now_ms()
@@ -53,6 +54,13 @@ end
 
 local function emit(etype, data, ts_ms)
   return emit_raw(etype, cjson.encode(data), ts_ms)
+end
+
+-- A gallery changed: its `gallery` event, and its name on the workers' own channel
+-- (face workers' indexes follow that one instead of reading every job event).
+local function gallery_event(data, ts_ms)
+  emit('gallery', data, ts_ms)
+  redis.call('PUBLISH', GALLERY_CHANGED_CHANNEL, data.gallery)
 end
 
 -- Bytes of timeline a job keeps (its oldest entries are dropped beyond this).

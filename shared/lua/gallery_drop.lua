@@ -9,12 +9,10 @@
 -- KEYS[9] audit stream         fq:audit
 -- ARGV[4] gallery
 -- ARGV[5] who
--- ARGV[6] gallery channel     fq:galleries:changed, told the gallery's name (workers' indexes follow it
---                         without reading every event on queue:updates)
 -- Returns the number of identities deleted.
 local galleries_key, versions_key, identities_key = KEYS[3], KEYS[4], KEYS[5]
 local embeddings_key, order_key, changes_key, audit_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local gallery, who, changed_channel = ARGV[4], ARGV[5], ARGV[6]
+local gallery, who = ARGV[4], ARGV[5]
 
 if redis.call('SREM', galleries_key, gallery) == 0 then
   return fail('gallery_not_found', 'no gallery named ' .. gallery)
@@ -24,8 +22,7 @@ local count = redis.call('HLEN', identities_key)
 local version = redis.call('HINCRBY', versions_key, gallery, 1)
 redis.call('UNLINK', identities_key, embeddings_key, order_key, changes_key)
 redis.call('ZADD', changes_key, version, version .. ':*:')
-emit('gallery', {gallery = gallery, action = 'deleted', version = version, identities = 0,
+gallery_event({gallery = gallery, action = 'deleted', version = version, identities = 0,
   removed = count, who = who}, now)
-redis.call('PUBLISH', changed_channel, gallery)
 audit(audit_key, who, 'delete_gallery', gallery, count, 0, gallery, false, now)
 return count

@@ -11,13 +11,11 @@
 -- ARGV[6] record JSON (name, image, box, score, job); "n" and "created_ms" are added here
 -- ARGV[7] embedding (512 bytes: 128 float32)
 -- ARGV[8] changes kept for catch-up
--- ARGV[9] gallery channel     fq:galleries:changed, told the gallery's name (workers' indexes follow it
---                         without reading every event on queue:updates)
 -- Returns {record JSON, 1 if enrolled now or 0 if it already was}.
 local galleries_key, versions_key, identities_key = KEYS[3], KEYS[4], KEYS[5]
 local embeddings_key, order_key, changes_key = KEYS[6], KEYS[7], KEYS[8]
 local gallery, identity, record_json, embedding = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local keep, changed_channel = tonumber(ARGV[8]), ARGV[9]
+local keep = tonumber(ARGV[8])
 
 local existing = redis.call('HGET', identities_key, identity)
 if existing then
@@ -36,7 +34,6 @@ redis.call('ZADD', order_key, 0, identity)
 redis.call('ZADD', changes_key, version, version .. ':+:' .. identity)
 redis.call('ZREMRANGEBYRANK', changes_key, 0, -keep - 1)
 redis.call('SADD', galleries_key, gallery)
-emit('gallery', {gallery = gallery, action = 'enrolled', identity = identity, name = record.name,
+gallery_event({gallery = gallery, action = 'enrolled', identity = identity, name = record.name,
   version = version, identities = redis.call('HLEN', identities_key)}, now)
-redis.call('PUBLISH', changed_channel, gallery)
 return {encoded, 1}

@@ -10,13 +10,10 @@
 -- ARGV[5] identity id
 -- ARGV[6] changes kept for catch-up
 -- ARGV[7] who
--- ARGV[8] gallery channel     fq:galleries:changed, told the gallery's name (workers' indexes follow it
---                         without reading every event on queue:updates)
 -- Returns the gallery's new version.
 local galleries_key, versions_key, identities_key = KEYS[3], KEYS[4], KEYS[5]
 local embeddings_key, order_key, changes_key, audit_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local gallery, identity, keep, who = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
-local changed_channel = ARGV[8]
 
 if redis.call('SISMEMBER', galleries_key, gallery) == 0 then
   return fail('gallery_not_found', 'no gallery named ' .. gallery)
@@ -32,9 +29,8 @@ redis.call('HDEL', embeddings_key, identity)
 redis.call('ZREM', order_key, identity)
 redis.call('ZADD', changes_key, version, version .. ':-:' .. identity)
 redis.call('ZREMRANGEBYRANK', changes_key, 0, -keep - 1)
-emit('gallery', {gallery = gallery, action = 'forgotten', identity = identity,
+gallery_event({gallery = gallery, action = 'forgotten', identity = identity,
   name = cjson.decode(existing).name, version = version,
   identities = redis.call('HLEN', identities_key), who = who}, now)
-redis.call('PUBLISH', changed_channel, gallery)
 audit(audit_key, who, 'forget_identity', gallery, 1, 0, identity, false, now)
 return version
