@@ -164,7 +164,8 @@ class FacequeueConsumer(_RedisConsumer):
         """
         ctx = self.broker.ctx
         run = ctx.runs.current()
-        if run is None or not run.succeeded(message):
+        # Dramatiq acks on the consumer's queue: the script can only when that is the job's.
+        if run is None or not run.succeeded(message) or run.queue != self.queue_name:
             super().ack(message)
             return
         call = transitions.complete(
