@@ -67,8 +67,14 @@ class Settings:
     retry_max_backoff_ms: int = 3_600_000
     #: Seconds a worker keeps retrying to record a job's outcome while Redis is unreachable.
     outcome_retry_s: float = 600.0
-    #: Default retries of a job that names none.
+    #: Retries of a facequeue worker's job when neither its message nor its actor sets
+    #: ``max_retries`` (the default of the workers' Retries middleware).
     default_max_retries: int = 3
+    #: Seconds a job may keep reaching workers that do not define its actor before it
+    #: fails (a rolling deploy gets this long to bring a worker that does).
+    unknown_actor_grace_s: float = 300.0
+    #: Seconds such a job waits, delayed, before it is offered to a worker again.
+    unknown_actor_recheck_s: float = 10.0
     #: Log level of every process.
     log_level: str = "info"
     #: ``json`` for machines, ``console`` for a developer's terminal.

@@ -9,6 +9,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from shared.messages import decode_template, visible_options
 from shared.states import JobState
 
 #: Crockford's base32: no I, L, O or U, so ids survive being read aloud or retyped.
@@ -55,6 +56,10 @@ class Job:
     state: JobState
     priority: int
     args: list[Any]
+    #: Keyword arguments of the actor call (jobs sent from Dramatiq code may have them).
+    kwargs: dict[str, Any]
+    #: Dramatiq message options a producer or middleware set (on_success, time_limit, pipe_target, ...).
+    options: dict[str, Any]
     created_ms: int
     enqueued_ms: int
     eta_ms: int | None
@@ -76,6 +81,7 @@ class Job:
     def from_hash(cls, fields: dict[str, str]) -> Job:
         """Parse a ``fq:job:<id>`` hash (decoded responses)."""
         result = fields.get("result")
+        message = decode_template(fields["msg"]) if fields.get("msg") else {}
         return cls(
             id=fields["id"],
             queue=fields["queue"],
@@ -83,6 +89,8 @@ class Job:
             state=JobState(fields["state"]),
             priority=int(fields["priority"]),
             args=json.loads(fields.get("args") or "[]"),
+            kwargs=message.get("kwargs") or {},
+            options=visible_options(message.get("options") or {}),
             created_ms=int(fields["created_ms"]),
             enqueued_ms=int(fields["enqueued_ms"]),
             eta_ms=_opt_int(fields.get("eta_ms")),

@@ -31,6 +31,7 @@ class Lua(enum.StrEnum):
     JOB_COMPLETE = "job_complete"
     JOB_FAIL = "job_fail"
     JOB_RETRY_LATER = "job_retry_later"
+    JOB_UNKNOWN_ACTOR = "job_unknown_actor"
     JOB_RETRY = "job_retry"
     JOB_PROMOTE = "job_promote"
     JOB_SET_PRIORITY = "job_set_priority"

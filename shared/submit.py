@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
@@ -9,6 +10,7 @@ from shared import catalog, transitions
 from shared.config import Settings
 from shared.errors import InvalidArguments
 from shared.jobs import new_job_id
+from shared.messages import message_template
 from shared.registry import AsyncRegistry, Registry
 from shared.scripts import Call
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY
@@ -45,20 +47,32 @@ def submit_call(
     bound = spec.bind(args)
     priority = options.get("priority", DEFAULT_PRIORITY)
     delay_ms = options.get("delay_ms", 0)
-    max_retries = options.get("max_retries")
-    max_retries = settings.default_max_retries if max_retries is None else max_retries
-    _check_int("priority", priority, 0, MAX_PRIORITY)
-    _check_int("delay_ms", delay_ms, 0, MAX_DELAY_MS)
-    _check_int("max_retries", max_retries, 0, MAX_RETRIES)
+    asked = options.get("max_retries")
+    check_int("priority", priority, 0, MAX_PRIORITY)
+    check_int("delay_ms", delay_ms, 0, MAX_DELAY_MS)
+    if asked is not None:
+        check_int("max_retries", asked, 0, MAX_RETRIES)
     job_id = job_id or new_job_id()
+    # Only a max_retries the caller names becomes a message option (it then beats the actor's,
+    # as in Dramatiq); otherwise the actor's own applies, and the settings' default only
+    # where neither sets one (the worker's Retries middleware).
+    template = message_template(
+        job_id=job_id,
+        queue=spec.queue,
+        actor=spec.name,
+        args=bound,
+        options={} if asked is None else {"max_retries": asked},
+        created_ms=int(time.time() * 1000),
+    )
     return job_id, transitions.submit(
         job_id=job_id,
         queue=spec.queue,
         actor=spec.name,
         args=bound,
         priority=priority,
-        max_retries=max_retries,
+        max_retries=settings.default_max_retries if asked is None else asked,
         delay_ms=delay_ms,
+        template=template,
     )
 
 
@@ -86,6 +100,6 @@ async def submit_async(
     return job_id
 
 
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
+def check_int(name: str, value: Any, low: int, high: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
         raise InvalidArguments(f"{name}: expected an integer from {low} to {high}, got {value!r}")

@@ -44,20 +44,22 @@ def submit(
     job_id: str,
     queue: str,
     actor: str,
-    args: list[Any],
+    args: Sequence[Any],
     priority: int,
     max_retries: int,
     delay_ms: int,
+    template: str | None = None,
 ) -> Call[str]:
-    """Create a job as waiting or delayed."""
-    template = message_template(
-        job_id=job_id,
-        queue=queue,
-        actor=actor,
-        args=args,
-        max_retries=max_retries,
-        created_ms=int(time.time() * 1000),
-    )
+    """Create a job as waiting or delayed.
+
+    ``template`` is the job's Dramatiq message (shared/messages.py); by default a
+    message with no options. ``max_retries`` is what the job shows until a worker
+    knows the actor's own (job_start.lua records the one that applies).
+    """
+    if template is None:
+        template = message_template(
+            job_id=job_id, queue=queue, actor=actor, args=args, created_ms=int(time.time() * 1000)
+        )
     return Call(
         Lua.JOB_SUBMIT,
         [
@@ -68,7 +70,7 @@ def submit(
             keys.JOBS_INDEX,
             keys.wake_key(queue),
         ],
-        [job_id, queue, actor, priority, json.dumps(args), max_retries, delay_ms, template],
+        [job_id, queue, actor, priority, json.dumps(list(args)), max_retries, delay_ms, template],
         _text,
     )
 
@@ -94,8 +96,12 @@ def dispatch(queue: str, target: int) -> Call[tuple[int, int, bool]]:
     )
 
 
-def start(job_id: str, queue: str, gen: int, worker: str) -> Call[str]:
-    """waiting -> active for the copy a worker is about to run."""
+def start(job_id: str, queue: str, gen: int, worker: str, max_retries: int | None = None) -> Call[str]:
+    """waiting -> active for the copy a worker is about to run.
+
+    ``max_retries``: the retries that apply to this run (message, actor or the
+    Retries middleware's default, as Dramatiq decides), recorded on the job.
+    """
     return Call(
         Lua.JOB_START,
         [
@@ -105,7 +111,25 @@ def start(job_id: str, queue: str, gen: int, worker: str) -> Call[str]:
             keys.state_key(queue, JobState.ACTIVE),
             keys.PAUSED,
         ],
-        [job_id, queue, gen, worker],
+        [job_id, queue, gen, worker, "" if max_retries is None else max_retries],
+        _text,
+    )
+
+
+def unknown_actor(
+    job_id: str, queue: str, gen: int, worker: str, error: str, grace_ms: int, recheck_ms: int
+) -> Call[str]:
+    """A copy reached a worker without its actor: delayed for a recheck, or failed after the grace."""
+    return Call(
+        Lua.JOB_UNKNOWN_ACTOR,
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.WAITING),
+            keys.dispatched_key(queue),
+            keys.state_key(queue, JobState.DELAYED),
+            keys.state_key(queue, JobState.FAILED),
+        ],
+        [job_id, queue, gen, worker, error, grace_ms, recheck_ms],
         _text,
     )
 
@@ -164,9 +188,20 @@ def fail(job_id: str, queue: str, gen: int, worker: str, error: str, traceback: 
 
 
 def retry_later(
-    job_id: str, queue: str, gen: int, worker: str, backoff_ms: int, error: str, traceback: str
+    job_id: str,
+    queue: str,
+    gen: int,
+    worker: str,
+    backoff_ms: int,
+    error: str,
+    traceback: str,
+    template: str = "",
 ) -> Call[bool]:
-    """active -> delayed, for a retry after ``backoff_ms``."""
+    """active -> delayed, for a retry after ``backoff_ms``.
+
+    ``template``: the message as the middleware left it (options added between
+    attempts are kept for the next one); '' keeps the stored one.
+    """
     return Call(
         Lua.JOB_RETRY_LATER,
         [
@@ -174,7 +209,7 @@ def retry_later(
             keys.state_key(queue, JobState.ACTIVE),
             keys.state_key(queue, JobState.DELAYED),
         ],
-        [job_id, queue, gen, worker, backoff_ms, error, traceback],
+        [job_id, queue, gen, worker, backoff_ms, error, traceback, template],
         _bool,
     )
 

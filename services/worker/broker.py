@@ -1,51 +1,103 @@
 """facequeue's Dramatiq broker: Dramatiq executes, facequeue owns the job state.
 
-The subclass changes three things (DESIGN.md, "Flow of a job"):
-  * every ``enqueue`` goes to facequeue's registry: a delay becomes the
-    ``delayed`` state (Dramatiq's Retries included), a plain ``actor.send()``
-    becomes a submitted job, so Dramatiq's list only ever holds due jobs;
+A drop-in for ``dramatiq.brokers.redis.RedisBroker``: an app switches by changing
+its broker line to ``FacequeueBroker(url=...)`` (README, "Use facequeue with your
+Dramatiq app"). The subclass changes what happens between ``send()`` and a worker
+(DESIGN.md, "Flow of a job" and "Dramatiq's contract"):
+  * every ``enqueue`` goes to facequeue's registry with the whole message (options,
+    keyword arguments, id, timestamp): a plain ``send()`` becomes a job whose id is
+    the message id, a delay becomes the ``delayed`` state, and Dramatiq's Retries
+    re-enqueue becomes ``active -> delayed`` with the options as the middleware left
+    them; the enqueue hooks fire for each, as on RedisBroker;
   * before each fetch the consumer runs the dispatch script, which releases due
-    delayed jobs and tops the list up from the priority-ordered waiting set,
-    and tells it the queue is paused (then it fetches nothing);
-  * Dramatiq's own maintenance and dead-letter set are off: the registry keeps
-    failed jobs and the reaper recovers dead workers at once.
+    delayed jobs and tops the list up from the priority-ordered waiting set, handing
+    Dramatiq the stored message back; a paused queue fetches nothing;
+  * Dramatiq's maintenance and dead-letter set are off: the registry keeps failed
+    jobs and the reaper recovers dead workers at once;
+  * ``join``, ``flush`` and ``do_qsize`` count and drop facequeue's jobs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import weakref
+from collections.abc import Iterable
 from typing import Any
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff
+from dramatiq.errors import ActorNotFound
 from dramatiq.message import Message
+from dramatiq.middleware import Middleware, Retries, default_middleware
 
 from services.worker.context import WorkerContext
+from services.worker.middleware.heartbeat import WorkerHeartbeat
+from services.worker.middleware.job_state import JobStateMiddleware
 from shared import keys, transitions
-from shared.errors import FacequeueError, RedisUnavailable
+from shared.config import Settings
+from shared.errors import FacequeueError, JobExists, RedisUnavailable
 from shared.logging import get_logger
-from shared.messages import JOB_OPTION
-from shared.submit import submit_call
+from shared.messages import GEN_OPTION, JOB_OPTION, template_of
+from shared.registry import Registry
+from shared.states import DEFAULT_PRIORITY, JobState
+from shared.submit import MAX_DELAY_MS, check_int
 
 log = get_logger(__name__)
 
+#: Dramatiq's key namespace; facequeue's scripts name Dramatiq's keys with it (shared/keys.py).
+NAMESPACE = "dramatiq"
+#: Retries shown on a job whose actor allows unlimited ones (``max_retries=None``).
+UNLIMITED_RETRIES = -1
+
 
 class FacequeueBroker(RedisBroker):
-    """RedisBroker whose queue contents are decided by facequeue's registry."""
+    """RedisBroker whose queue contents are decided by facequeue's registry.
 
-    def __init__(self, ctx: WorkerContext, *, middleware: list[Any] | None = None) -> None:
-        # maintenance_chance=0: Dramatiq would requeue a dead worker's messages
-        # only after 60 s and by chance; workers_reap.lua does it at once.
-        super().__init__(url=ctx.settings.redis_url, middleware=middleware, maintenance_chance=0)
+    Takes RedisBroker's arguments (``url``, ``middleware``, ``client`` and Redis
+    connection parameters, ``heartbeat_timeout``, ``dead_message_ttl``), plus
+    ``settings`` (default: the ``FQ_*`` environment) and ``context`` (built when
+    omitted). ``middleware`` defaults to Dramatiq's default middleware, as on
+    RedisBroker; facequeue's job-state middleware always runs first.
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        middleware: Iterable[Middleware] | None = None,
+        namespace: str = NAMESPACE,
+        settings: Settings | None = None,
+        context: WorkerContext | None = None,
+        **options: Any,
+    ) -> None:
+        if namespace != NAMESPACE:
+            raise ValueError(f"FacequeueBroker keeps Dramatiq's keys under {NAMESPACE!r}, not {namespace!r}")
+        # Dramatiq would requeue a dead worker's messages only after 60 s and by chance;
+        # workers_reap.lua does it at once.
+        options["maintenance_chance"] = 0
+        settings = context.settings if context is not None else (settings or Settings.from_env())
+        if url is not None:
+            settings = dataclasses.replace(settings, redis_url=url)
+        elif "client" not in options and not _connection_parameters(options):
+            url = settings.redis_url
+        super().__init__(url=url, middleware=[], **options)
+        if context is None:
+            registry = None if url is not None else Registry(settings, _decoding_client(self.client))
+            context = WorkerContext.create(settings, registry=registry)
+        self.ctx = context
         #: Dramatiq names its ack sets after the broker id; making it the
         #: facequeue worker id lets the reaper find a dead worker's messages.
-        self.broker_id = ctx.worker_id
-        self.ctx = ctx
+        self.broker_id = context.worker_id
         #: Every consumer alive in this process (Dramatiq replaces one after a connection error).
         self.consumers: weakref.WeakSet[FacequeueConsumer] = weakref.WeakSet()
+        chosen = [m() for m in default_middleware] if middleware is None else list(middleware)
+        # Job state first, so no other middleware can skip a job before it is marked active
+        # (and, as after-hooks run in reverse, it records the outcome after all the others).
+        for m in [JobStateMiddleware(context), WorkerHeartbeat(context), *chosen]:
+            self.add_middleware(m)
 
     @property
     def consumer_class(self) -> type[FacequeueConsumer]:
@@ -59,44 +111,97 @@ class FacequeueBroker(RedisBroker):
             self.emit_after("declare_queue", queue_name)
 
     def enqueue(self, message: Message[Any], *, delay: int | None = None) -> Message[Any]:
-        job_id = message.options.get(JOB_OPTION)
-        if job_id is None:
-            self._submit(message, delay)
-            return message
+        """Record the message as a job (or, from its own run, as the job's retry); returns it.
+
+        The returned message's ``message_id`` is the job id. Raises TypeError for an
+        argument or option JSON cannot hold, as RedisBroker's JSON encoder does.
+        """
+        self.emit_before("enqueue", message, delay)
         run = self.ctx.runs.current()
-        if run is None or run.job_id != job_id:
-            log.warning("re-enqueue of a job outside its run ignored", job_id=job_id)
-            return message
+        if run is not None and message.options.get(JOB_OPTION) == run.job_id:
+            self._retry_later(message, delay)
+        else:
+            self._submit(message, delay)
+        self.emit_after("enqueue", message, delay)
+        return message
+
+    def _submit(self, message: Message[Any], delay: int | None) -> None:
+        """A ``send()``: a new job whose id is the message id (so pipelines and results find it)."""
+        delay_ms = int(delay or 0)
+        check_int("delay", delay_ms, 0, MAX_DELAY_MS)
+        call = transitions.submit(
+            job_id=message.message_id,
+            queue=message.queue_name,
+            actor=message.actor_name,
+            args=message.args,
+            priority=DEFAULT_PRIORITY,
+            max_retries=self.max_retries_for(message),
+            delay_ms=delay_ms,
+            template=template_of(message),
+        )
+        try:
+            self.ctx.registry.run(call)
+        except JobExists:
+            # The same message sent twice (a replayed callback): one job, as one message id.
+            log.info("message already enqueued", job_id=message.message_id)
+
+    def _retry_later(self, message: Message[Any], delay: int | None) -> None:
+        """The running job re-enqueued (Dramatiq's Retries): active -> delayed, options kept."""
+        run = self.ctx.runs.current()
+        assert run is not None
         exc = getattr(message, "_exception", None)
         run.retried = self.ctx.registry.run(
             transitions.retry_later(
-                job_id,
+                run.job_id,
                 run.queue,
                 run.gen,
                 self.broker_id,
                 int(delay or 0),
                 _one_line(exc),
                 str(message.options.get("traceback", "")),
+                template_of(message),
             )
         )
         if run.retried:
             self.ctx.metrics.transitions.labels(run.queue, "delayed").inc()
-        return message
 
-    def _submit(self, message: Message[Any], delay: int | None) -> None:
-        """A plain ``actor.send()``: becomes a facequeue job like any submission."""
-        if message.kwargs:
-            raise FacequeueError("facequeue jobs take positional arguments only")
-        retries = message.options.get("max_retries")
-        _, call = submit_call(
-            message.actor_name,
-            list(message.args),
-            settings=self.ctx.settings,
-            queue=message.queue_name,
-            delay_ms=int(delay or 0),
-            max_retries=None if retries is None else int(retries),
-        )
-        self.ctx.registry.run(call)
+    def max_retries_for(self, message: Message[Any]) -> int:
+        """The retries Dramatiq's Retries grants this message: its option, its actor's, the middleware's."""
+        retries = next((m for m in self.middleware if isinstance(m, Retries)), None)
+        if retries is None:
+            return 0
+        try:
+            actor_options = self.get_actor(message.actor_name).options
+        except ActorNotFound:
+            actor_options = {}
+        value = message.options.get("max_retries", actor_options.get("max_retries", retries.max_retries))
+        return UNLIMITED_RETRIES if value is None else int(value)
+
+    def do_qsize(self, queue_name: str) -> int:
+        """Jobs of the queue not finished yet: waiting (dispatched included), delayed and active."""
+        pipe = self.ctx.registry.client.pipeline(transaction=False)
+        for state in (JobState.WAITING, JobState.DELAYED, JobState.ACTIVE):
+            pipe.zcard(keys.state_key(queue_name, state))
+        return sum(int(n) for n in pipe.execute())
+
+    def flush(self, queue_name: str) -> None:
+        """Drop the queue's waiting and delayed jobs (and Dramatiq's copies); running ones finish."""
+        for state in (JobState.WAITING, JobState.DELAYED):
+            while self.ctx.registry.run(transitions.bulk("delete", queue_name, source=state)).done:
+                pass
+        self.do_purge(queue_name)
+
+
+def _connection_parameters(options: dict[str, Any]) -> bool:
+    """Whether RedisBroker's options name a Redis connection (``host=``, ``connection_pool=`` ...)."""
+    return bool(set(options) - {"maintenance_chance", "heartbeat_timeout", "dead_message_ttl"})
+
+
+def _decoding_client(client: redis.Redis) -> redis.Redis:
+    """A client of the same server as ``client`` that decodes replies, as the registry reads them."""
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "decode_responses": True}
+    return redis.Redis(connection_pool=pool.__class__(connection_class=pool.connection_class, **kwargs))
 
 
 class FacequeueConsumer(_RedisConsumer):
@@ -190,8 +295,37 @@ class FacequeueConsumer(_RedisConsumer):
             self.queued_message_ids.discard(message.message_id)
 
     def nack(self, message: Any) -> None:
-        """Drop the copy instead of dead-lettering it: the registry keeps the failed job."""
+        """Drop the copy instead of dead-lettering it: the registry keeps the failed job.
+
+        A copy rejected because this worker does not define its actor is offered again
+        later, and fails once no worker has defined it for the grace period.
+        """
+        if isinstance(getattr(message, "_exception", None), ActorNotFound):
+            self._unknown_actor(message)
         self.ack(message)
+
+    def _unknown_actor(self, message: Any) -> None:
+        job_id = message.options.get(JOB_OPTION)
+        if job_id is None:
+            return
+        ctx = self.broker.ctx
+        error = f"no worker consuming {message.queue_name!r} defines actor {message.actor_name!r}"
+        call = transitions.unknown_actor(
+            job_id,
+            message.queue_name,
+            int(message.options.get(GEN_OPTION, -1)),
+            ctx.worker_id,
+            error,
+            int(ctx.settings.unknown_actor_grace_s * 1000),
+            int(ctx.settings.unknown_actor_recheck_s * 1000),
+        )
+        try:
+            outcome = ctx.registry.run(call)
+        except FacequeueError:
+            # The dispatch script's orphan check offers the job again once Redis answers.
+            log.exception("could not record an unknown actor", job_id=job_id)
+            return
+        log.warning("job for an actor this worker does not define", job_id=job_id, outcome=outcome)
 
 
 def _one_line(exc: BaseException | None) -> str:

@@ -10,10 +10,11 @@
 -- ARGV[8] backoff (ms)
 -- ARGV[9] error (one line)
 -- ARGV[10] traceback
+-- ARGV[11] the job's Dramatiq message as the middleware left it ('' = keep the stored one)
 -- Returns 1 when recorded, 0 when this run was superseded (nothing changed).
 local job_key, active_key, delayed_key = KEYS[3], KEYS[4], KEYS[5]
 local job_id, queue, gen, worker = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
-local backoff_ms, err, tb = tonumber(ARGV[8]), ARGV[9], ARGV[10]
+local backoff_ms, err, tb, template = tonumber(ARGV[8]), ARGV[9], ARGV[10], ARGV[11]
 
 if not owns_run(job_key, gen, worker) then
   return 0
@@ -24,6 +25,9 @@ redis.call('ZREM', active_key, job_id)
 redis.call('ZADD', delayed_key, eta, job_id)
 redis.call('HSET', job_key, 'state', 'delayed', 'eta_ms', eta, 'finished_ms', int(now), 'error', err,
   'traceback', tb, 'worker', '')
+if template ~= '' then
+  redis.call('HSET', job_key, 'msg', template)
+end
 job_event(job_id, queue, 'active', 'delayed', {reason = 'retry', worker = worker, error = err,
   eta_ms = tonumber(eta)}, now)
 return 1

@@ -9,10 +9,11 @@
 -- ARGV[5] queue
 -- ARGV[6] generation carried by the message
 -- ARGV[7] worker id
+-- ARGV[8] retries that apply to this run, as Dramatiq's Retries decides ('' = keep the record's)
 -- Returns 'started', 'gone' (no record), 'stale' (superseded copy) or 'paused'
 -- (the job stays waiting and is dispatched again after resume).
 local job_key, waiting_key, dispatched_key, active_key, paused_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local job_id, queue, gen, worker = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local job_id, queue, gen, worker, max_retries = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 
 local f = redis.call('HMGET', job_key, 'state', 'gen')
 if not f[1] then
@@ -31,6 +32,10 @@ redis.call('ZREM', dispatched_key, job_id)
 redis.call('ZADD', active_key, now, job_id)
 redis.call('HSET', job_key, 'state', 'active', 'started_ms', int(now), 'worker', worker,
   'progress', 0, 'stage', '', 'finished_ms', '')
+redis.call('HDEL', job_key, 'unknown_actor_ms')
+if max_retries ~= '' then
+  redis.call('HSET', job_key, 'max_retries', max_retries)
+end
 local attempts = redis.call('HINCRBY', job_key, 'attempts', 1)
 job_event(job_id, queue, 'waiting', 'active', {worker = worker, attempt = attempts}, now)
 return 'started'

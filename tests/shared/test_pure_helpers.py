@@ -38,17 +38,39 @@ def test_waiting_score_orders_priority_then_age(a: tuple[int, int], b: tuple[int
 
 
 def test_message_template_completes_to_a_dramatiq_message() -> None:
-    template = message_template(job_id="j1", queue="q", actor="a", args=[[], {}], max_retries=2, created_ms=5)
+    template = message_template(
+        job_id="j1",
+        queue="q",
+        actor="a",
+        args=[[], {}],
+        kwargs={"k": []},
+        # Per-dispatch options a retried message still carries are dropped: dispatch sets them afresh.
+        options={"max_retries": 2, "retries": 7, "eta": 1, "redis_message_id": "x", "on_success": "cb"},
+        created_ms=5,
+    )
     # What jobs_dispatch.lua appends:
     message = json.loads(template + ',"fq_gen":3,"retries":1,"redis_message_id":"j1:1"}}')
     assert message["args"] == [[], {}]
+    assert message["kwargs"] == {"k": []}
+    assert message["message_timestamp"] == 5
     assert message["options"] == {
         "fq_job": "j1",
         "max_retries": 2,
+        "on_success": "cb",
         "fq_gen": 3,
         "retries": 1,
         "redis_message_id": "j1:1",
     }
+
+
+def test_message_template_refuses_what_json_cannot_hold() -> None:
+    # Dramatiq's JSON encoder refuses these too: a class as a message option cannot travel.
+    with pytest.raises(TypeError):
+        message_template(
+            job_id="j", queue="q", actor="a", args=[], options={"throws": ValueError}, created_ms=1
+        )
+    with pytest.raises(ValueError):
+        message_template(job_id="j", queue="q", actor="a", args=[float("nan")], created_ms=1)
 
 
 @pytest.mark.parametrize(

@@ -13,18 +13,21 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dramatiq
 import redis
 from dramatiq.middleware import Middleware
 
-from services.worker.broker import FacequeueBroker
 from services.worker.context import WorkerContext
 from services.worker.reconcile import AckReconciler
 from shared import catalog, transitions
 from shared.errors import FacequeueError
 from shared.logging import get_logger
 from shared.outage import ReapGrace
+
+if TYPE_CHECKING:
+    from services.worker.broker import FacequeueBroker
 
 log = get_logger(__name__)
 
@@ -44,9 +47,10 @@ class WorkerHeartbeat(Middleware):
         self.reconciler: AckReconciler | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        # Only FacequeueBroker installs this middleware.
+        ours: FacequeueBroker = broker  # type: ignore[assignment]
         self.queues = sorted(worker.consumer_whitelist or broker.get_declared_queues())
-        if isinstance(broker, FacequeueBroker):
-            self.reconciler = AckReconciler(broker)
+        self.reconciler = AckReconciler(ours)
         self.threads = worker.worker_threads
         self.started_ms = int(time.time() * 1000)
         self.beat()

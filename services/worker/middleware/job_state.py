@@ -39,7 +39,9 @@ class JobStateMiddleware(Middleware):
             raise SkipMessage("message carries no facequeue job id")
         queue, gen = message.queue_name, int(message.options.get(GEN_OPTION, -1))
         try:
-            status = self.ctx.registry.run(transitions.start(job_id, queue, gen, self.ctx.worker_id))
+            status = self.ctx.registry.run(
+                transitions.start(job_id, queue, gen, self.ctx.worker_id, broker.max_retries_for(message))
+            )
         except FacequeueError as exc:
             # Never run a job the registry does not know is running; the copy is
             # dispatched again once Redis answers (jobs_dispatch.lua's orphan check).
