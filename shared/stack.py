@@ -60,6 +60,8 @@ class Stack:
         assert proc.stdout is not None
         threading.Thread(target=_pump, args=("redis", proc.stdout), daemon=True).start()
         self.children.append(("redis", proc))
+        # Where `make example` finds the stack's Redis.
+        (self.run_dir / "redis_url").write_text(url + "\n")
         return url
 
     def stop(self) -> None:
