@@ -198,7 +198,7 @@ class ListJobsQuery(Strict):
     cursor: str | None = Field(
         default=None,
         max_length=200,
-        pattern=r"^([0-9]+(\.[0-9]+)?(e\+[0-9]+)?:)?[0-9a-z]{1,64}$",
+        pattern=r"^([0-9]+(\.[0-9]+)?(e\+[0-9]+)?:)?[0-9a-z-]{1,64}$",
         description="The next_cursor of the previous page.",
     )
 

@@ -12,7 +12,9 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+import pytest
 import redis
+from dramatiq.results import ResultFailure
 
 from shared import transitions
 from shared.jobs import Job
@@ -158,6 +160,9 @@ def test_on_success_and_on_failure_callbacks(
     assert wait_for(lambda: seen(raw, "on_success")) == [{"id": ok.message_id, "result": 3}]
     (failure,) = wait_for(lambda: seen(raw, "on_failure"))
     assert failure["id"] == broken.message_id and failure["error"]["type"] == "KeyError"
+    # and Dramatiq's Results middleware stored the failure, as it does on a dead-lettered message
+    with pytest.raises(ResultFailure):
+        broken.get_result(block=True, timeout=10_000)
     # and the callbacks are facequeue jobs like any other
     assert registry.get(ok.message_id).options["on_success"] == "on_done"
 
