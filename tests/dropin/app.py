@@ -138,3 +138,26 @@ def group_done(tag: str) -> None:
 def explode(tag: str) -> None:
     see(tag)
     raise KeyError("nope")
+
+
+@dramatiq.actor(
+    queue_name=QUEUE, max_retries=1, min_backoff=50, max_backoff=50, on_retry_exhausted="exhausted"
+)
+def gives_up(tag: str) -> None:
+    see(tag)
+    raise RuntimeError("still broken")
+
+
+@dramatiq.actor(queue_name=QUEUE)
+def exhausted(message_data: dict[str, Any], info: dict[str, Any]) -> None:
+    """on_retry_exhausted target: the message and its retry counts."""
+    client.rpush("seen:exhausted", json.dumps({"id": message_data["message_id"], **info}))
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=3)
+def asks_for_later(tag: str) -> str:
+    """Asks to be retried in exactly 300 ms the first time (dramatiq.Retry with a delay)."""
+    see(tag)
+    if client.llen(f"seen:{tag}") == 1:
+        raise dramatiq.Retry(delay=300)
+    return "later"

@@ -204,3 +204,19 @@ def test_group_completion_callback_runs_once(
     group.run()
     assert sorted(group.get_results(block=True, timeout=20_000)) == [1, 2, 3]
     wait_for(lambda: raw.lrange("seen:grouped", 0, -1) == ["done"], what="group callback")
+
+
+def test_retry_with_a_delay_and_on_retry_exhausted(
+    app: ModuleType, registry: Registry, raw: redis.Redis, start_app_worker: Worker
+) -> None:
+    start_app_worker()
+    # An actor raising Retry(delay=300) is retried after exactly that delay
+    later = app.asks_for_later.send("later")
+    job = settled(registry, later.message_id, JobState.COMPLETED)
+    assert backoffs_ms(job) == [300] and job.result == "later"
+    # and when retries run out, the on_retry_exhausted actor hears of it
+    gave_up = app.gives_up.send("gave_up")
+    settled(registry, gave_up.message_id, JobState.FAILED)
+    (told,) = wait_for(lambda: seen(raw, "exhausted"), what="on_retry_exhausted")
+    assert told == {"id": gave_up.message_id, "retries": 1, "max_retries": 1}
+    assert len(seen(raw, "gave_up")) == 2
