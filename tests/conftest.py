@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -58,6 +60,22 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     yield server
     server.process.terminate()
     server.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def dropin_module(redis_server: RedisServer) -> ModuleType:
+    """tests/dropin/app.py, the drop-in tests' Dramatiq app, imported once per run (it reads
+    FQ_REDIS_URL at import)."""
+    previous = os.environ.get("FQ_REDIS_URL")
+    os.environ["FQ_REDIS_URL"] = redis_server.url
+    try:
+        module = importlib.import_module("tests.dropin.app")
+    finally:  # the rest of the suite keeps the environment it had
+        if previous is None:
+            os.environ.pop("FQ_REDIS_URL", None)
+        else:
+            os.environ["FQ_REDIS_URL"] = previous
+    return module
 
 
 @pytest.fixture(scope="session")

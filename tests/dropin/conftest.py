@@ -4,7 +4,6 @@ would, and run by the plain ``dramatiq`` CLI in a subprocess as its workers woul
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import os
 import signal
 import subprocess
@@ -18,21 +17,7 @@ import pytest
 import redis
 
 from shared.config import Settings
-from tests.conftest import ROOT, RedisServer, wait_for
-
-
-@pytest.fixture(scope="session")
-def dropin_module(redis_server: RedisServer) -> Iterator[ModuleType]:
-    """The app, imported once per run against the suite's Redis (it reads FQ_REDIS_URL at import)."""
-    previous = os.environ.get("FQ_REDIS_URL")
-    os.environ["FQ_REDIS_URL"] = redis_server.url
-    try:
-        yield importlib.import_module("tests.dropin.app")
-    finally:
-        if previous is None:
-            os.environ.pop("FQ_REDIS_URL", None)
-        else:
-            os.environ["FQ_REDIS_URL"] = previous
+from tests.conftest import ROOT, wait_for
 
 
 @pytest.fixture

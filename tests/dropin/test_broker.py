@@ -174,3 +174,27 @@ def _search(queue: str) -> Any:
     from shared import transitions
 
     return transitions.search_jobs(limit=50, queue=queue)
+
+
+def test_the_broker_takes_redis_brokers_connection_arguments(redis_url: str, registry: Registry) -> None:
+    from urllib.parse import urlparse
+
+    from facequeue import FacequeueBroker
+
+    address = urlparse(redis_url)
+    # Given brokers built as RedisBroker accepts: connection parameters, or a client
+    by_parameters = FacequeueBroker(host=address.hostname, port=address.port, middleware=[])
+    by_client = FacequeueBroker(client=redis.Redis(host=address.hostname, port=address.port))
+    for broker in (by_parameters, by_client):
+
+        @dramatiq.actor(queue_name="connected", broker=broker)
+        def noted(x: int) -> None:
+            """Sent only."""
+
+        # When a message is sent, the job lands in that Redis, its record readable
+        message = noted.send(7)
+        assert registry.get(message.message_id).args == [7]
+        assert broker.do_qsize("connected") >= 1
+    # A namespace other than Dramatiq's is refused at once, not silently split
+    with pytest.raises(ValueError, match="keys under 'dramatiq'"):
+        FacequeueBroker(url=redis_url, namespace="elsewhere")
