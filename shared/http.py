@@ -13,6 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.config import Settings
+from shared.forwarded import Origin, TrustedProxies
 from shared.logging import get_logger
 
 #: Redis client of the process, closed on shutdown.
@@ -23,6 +24,10 @@ METRICS = web.AppKey("metrics", CollectorRegistry)
 SETTINGS = web.AppKey("settings", Settings)
 #: Set while the process drains before exit: /readyz answers 503.
 DRAINING = web.AppKey("draining", asyncio.Event)
+#: The proxies whose forwarding headers the process believes (FQ_TRUSTED_PROXIES).
+PROXIES = web.AppKey("proxies", TrustedProxies)
+#: Where a request came from, worked out once per request by :func:`origin`.
+ORIGIN = web.RequestKey("origin", Origin)
 
 #: Redis connections a process opens at most.
 REDIS_POOL_SIZE = 64
@@ -54,6 +59,24 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+def origin(request: web.Request) -> Origin:
+    """The client's address and whether it used TLS, through trusted proxies only (shared/forwarded.py)."""
+    found = request.get(ORIGIN)
+    if found is None:
+        found = request.app[PROXIES].origin(request.remote, request.headers, socket_tls=request.secure)
+        if request.app[SETTINGS].force_tls and not found.tls:
+            found = Origin(found.address, True)
+        request[ORIGIN] = found
+    return found
+
+
+async def _strict_transport(request: web.Request, response: web.StreamResponse) -> None:
+    # HSTS only on a response that itself came over TLS: over plain HTTP browsers ignore it.
+    if origin(request).tls:
+        max_age = request.app[SETTINGS].hsts_max_age_s
+        response.headers["Strict-Transport-Security"] = f"max-age={max_age}; includeSubDomains"
+
+
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -67,6 +90,8 @@ def base_app(
     app[SETTINGS] = settings
     app[METRICS] = registry or CollectorRegistry()
     app[DRAINING] = asyncio.Event()
+    app[PROXIES] = TrustedProxies.from_settings(settings)
+    app.on_response_prepare.append(_strict_transport)
     # A blocking pool: a burst (thousands of dashboards reconnecting at once) waits for a
     # connection instead of failing with "Too many connections".
     pool = redis.asyncio.BlockingConnectionPool.from_url(

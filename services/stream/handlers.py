@@ -21,10 +21,14 @@ from services.stream.clients import Client
 from services.stream.frames import DEFAULT_TOPICS, TOPICS
 from services.stream.session import serve_client
 from services.stream.sinks import Sink, sse_wire
-from services.stream.state import CLIENTS, FANOUT
+from services.stream.state import CLIENTS, FANOUT, STREAM_LIMITER, STREAM_SESSIONS
 from services.stream.wire import WEBSOCKET, Wire
-from shared.auth import configured, role_of
-from shared.http import DRAINING, SETTINGS
+from shared.auth import configured
+from shared.http import DRAINING, SETTINGS, origin
+from shared.logging import get_logger
+from shared.sessions import SESSION_COOKIE
+
+log = get_logger(__name__)
 
 #: Seconds a new client waits for the gateway's subscription (after a Redis outage) before a 503.
 SUBSCRIBE_WAIT_S = 5.0
@@ -72,21 +76,36 @@ def parse(request: web.Request, last_id: str | None) -> tuple[frozenset[str], st
     return topics, queue, last
 
 
-def refuse(request: web.Request) -> web.Response | None:
-    """401 without a valid token or session cookie; a viewer may stream."""
+async def refuse(request: web.Request) -> web.Response | None:
+    """401 without a valid token or session; a viewer may stream. A wrong credential counts
+    toward the same failure limit as the API's (429 past it), so the gateway is no token oracle."""
     settings = request.app[SETTINGS]
     if not configured(settings):
         return error(401, "unauthorized", "no token is configured: set FQ_ADMIN_TOKEN", request)
-    if role_of(settings, request.headers, request.cookies) is None:
-        return error(401, "unauthorized", "a valid bearer token or session cookie is required", request)
-    return None
+    caller = await request.app[STREAM_SESSIONS].identify(request.headers, request.cookies)
+    if caller.role is not None:
+        return None
+    if caller.presented:
+        address = origin(request).address
+        wait = await request.app[STREAM_LIMITER].fail(address, caller.token)
+        log.info("credential refused", client=address, via=caller.via, limited=wait is not None)
+        if wait is not None:
+            response = error(
+                429, "too_many_attempts", f"too many wrong credentials; retry in {wait} s", request
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+    response = error(401, "unauthorized", "a valid bearer token or session cookie is required", request)
+    if caller.via == "cookie":
+        response.del_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 Params = tuple[frozenset[str], str | None, int | None]
 
 
 async def _prologue(request: web.Request, last_id: str | None) -> web.Response | Params:
-    if (refused := refuse(request)) is not None:
+    if (refused := await refuse(request)) is not None:
         return refused
     try:
         params = parse(request, last_id)

@@ -67,7 +67,7 @@ async def test_config_gives_the_gateway_on_this_host_or_the_public_url(
 async def test_session_says_which_role_the_caller_has(api: TestClient[Any, Any]) -> None:
     assert await (await api.get("/api/v1/session")).json() == {"role": None}
     assert await (await api.get("/api/v1/session", headers=VIEWER)).json() == {"role": "viewer"}
-    await api.post("/api/v1/session", json={"token": "test-admin-token"})
+    await api.post("/api/v1/session", json={"token": "test-admin-token-with-thirty-two-chars"})
     assert await (await api.get("/api/v1/session")).json() == {"role": "admin"}
     await api.delete("/api/v1/session")
     api.session.cookie_jar.clear()

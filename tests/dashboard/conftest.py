@@ -31,8 +31,8 @@ CHROMIUM_ARGS = [
 ]
 #: Screenshots of the main views (git-ignored), for a person to look at after a run.
 ARTIFACTS = ROOT / "tests" / "artifacts"
-ADMIN_TOKEN = "test-admin-token"
-VIEWER_TOKEN = "test-viewer-token"
+ADMIN_TOKEN = "test-admin-token-with-thirty-two-chars"
+VIEWER_TOKEN = "test-viewer-token-with-thirty-two-chars"
 #: Seconds Playwright's expectations wait by default.
 EXPECT_TIMEOUT_S = 10
 

@@ -23,8 +23,8 @@ from shared.registry import Registry
 from shared.submit import submit
 from tests.helpers import snapshot
 
-ADMIN = {"Authorization": "Bearer test-admin-token"}
-VIEWER = {"Authorization": "Bearer test-viewer-token"}
+ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
+VIEWER = {"Authorization": "Bearer test-viewer-token-with-thirty-two-chars"}
 
 
 @pytest.fixture
@@ -173,11 +173,11 @@ async def test_failed_logins_are_rate_limited_per_address(
         wrong = await api.post("/api/v1/session", json={"token": "guess"})
         assert wrong.status == 401
     # Past the limit, even the right token is refused (a guess learns nothing), as are bearer guesses
-    blocked = await api.post("/api/v1/session", json={"token": "test-admin-token"})
+    blocked = await api.post("/api/v1/session", json={"token": "test-admin-token-with-thirty-two-chars"})
     assert blocked.status == 429 and (await blocked.json())["error"]["code"] == "too_many_attempts"
     assert 1 <= int(blocked.headers["Retry-After"]) <= settings.login_window_s
     assert (await api.get("/api/v1/stats", headers={"Authorization": "Bearer guess"})).status == 429
-    assert (await api.get("/login?token=test-admin-token")).status == 429
+    assert (await api.get("/login?token=test-admin-token-with-thirty-two-chars")).status == 429
 
 
 async def test_tokens_and_cookies_never_reach_the_logs(
@@ -187,15 +187,20 @@ async def test_tokens_and_cookies_never_reach_the_logs(
     gateway = start_service("stream", log_level="debug")
     base = f"http://127.0.0.1:{api.settings.api_port}"
     cookie = issue_session(settings, Role.ADMIN)
-    secrets_sent = ["test-admin-token", "test-viewer-token", "wrong-token-xyz", cookie]
+    secrets_sent = [
+        "test-admin-token-with-thirty-two-chars",
+        "test-viewer-token-with-thirty-two-chars",
+        "wrong-token-xyz",
+        cookie,
+    ]
     requests = [
         urllib.request.Request(f"{base}/api/v1/stats", headers=ADMIN),
         urllib.request.Request(f"{base}/api/v1/stats", headers={"Authorization": "Bearer wrong-token-xyz"}),
-        urllib.request.Request(f"{base}/login?token=test-admin-token"),
+        urllib.request.Request(f"{base}/login?token=test-admin-token-with-thirty-two-chars"),
         urllib.request.Request(f"{base}/login?token=wrong-token-xyz"),
         urllib.request.Request(
             f"{base}/api/v1/session",
-            data=b'{"token": "test-viewer-token"}',
+            data=b'{"token": "test-viewer-token-with-thirty-two-chars"}',
             headers={"Content-Type": "application/json"},
         ),
         urllib.request.Request(f"{base}/api/v1/jobs/nope", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}),

@@ -21,14 +21,33 @@ async function boot() {
   $("#logout").addEventListener("click", logout);
   window.addEventListener("hashchange", route);
   onUnauthorized(() => showLogin("Your session has ended: log in again."));
+  const code = takeLoginCode();
   try {
     config = await api.config();
+    let refused = "";
+    if (code) {
+      try {
+        await api.loginWithCode(code);
+      } catch (err) {
+        refused = `That login link no longer works (${err.message}): log in with a token.`;
+      }
+    }
     const { role } = await api.session();
     if (role) start(role);
-    else showLogin();
+    else showLogin(refused);
   } catch (err) {
     banner(`The API is unreachable: ${err.message}`);
   }
+}
+
+// A one-time login link (`facequeue up`, `facequeue login-link`) carries its code in the URL's
+// fragment, which no server or proxy log ever sees; it leaves the address bar and history
+// before anything else runs, and is posted once for a session.
+function takeLoginCode() {
+  const match = /^#code=([A-Za-z0-9_-]{1,200})$/.exec(location.hash);
+  if (!match) return null;
+  history.replaceState(null, "", location.pathname + location.search);
+  return match[1];
 }
 
 function showLogin(message = "") {
