@@ -93,6 +93,9 @@ class Settings:
     stream_socket_sndbuf: int = 65_536
     #: Shortest interval between two ``stats`` events to a client, in ms.
     stream_stats_interval_ms: int = 100
+    #: Seconds between two checks of the sessions behind open stream connections: at most this
+    #: long after logout, "end all sessions" or a token rotation, their streams are closed.
+    stream_session_check_s: float = 5.0
     #: Jobs per queue and state in a stream's snapshot.
     stream_snapshot_jobs: int = 20
     #: The dashboard's origin (scheme://host:port) allowed cross-origin; empty: same origin only.

@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -162,6 +162,25 @@ class SessionStore:
             pipe.get(keys.SESSIONS_EPOCH)
             record, epoch = await pipe.execute()
         return _valid(self.settings, session_id, record, epoch or "0", now)
+
+    async def still_live(self, sessions: Collection[Session], now: float | None = None) -> set[str]:
+        """Which of these sessions are still live, in one round trip (the gateway re-checks the
+        sessions behind its open connections, so logout and rotation end those too)."""
+        if not sessions:
+            return set()
+        now = time.time() if now is None else now
+        async with self.client.pipeline(transaction=False) as pipe:
+            for session in sessions:
+                pipe.hgetall(keys.session_key(session.id))
+            pipe.get(keys.SESSIONS_EPOCH)
+            *records, epoch = await pipe.execute()
+        ttl_ms = self.settings.session_ttl_s * 1000
+        return {
+            session.id
+            for session, record in zip(sessions, records, strict=True)
+            if session.created_ms + ttl_ms > now * 1000
+            and _valid(self.settings, session.id, record, epoch or "0", now) is not None
+        }
 
     async def end(self, session: Session) -> None:
         """Logout: the record goes, so the cookie is worthless wherever it was copied."""

@@ -132,7 +132,7 @@ def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> i
             f"  API        http://{host}:{settings.api_port}/api/v1\n"
             f"  stream     http://{host}:{settings.stream_port}/stream\n"
             f"  log in     {login_link(settings, f'http://{host}:{settings.api_port}')}\n"
-            f"             (one-time, for {settings.login_code_ttl_s} s; `facequeue login-link` prints another)\n"
+            f"             (one-time, {settings.login_code_ttl_s} s; `facequeue login-link` makes more)\n"
             f"  API token  {settings.admin_token} (Authorization: Bearer …)\n"
             "Ctrl-C stops everything.\n",
             flush=True,

@@ -21,7 +21,14 @@ from services.stream.clients import Client
 from services.stream.frames import DEFAULT_TOPICS, TOPICS
 from services.stream.session import serve_client
 from services.stream.sinks import Sink, sse_wire
-from services.stream.state import CLIENTS, FANOUT, STREAM_LIMITER, STREAM_SESSIONS
+from services.stream.state import (
+    CLIENTS,
+    FANOUT,
+    REQUEST_SESSION,
+    SESSION_WATCH,
+    STREAM_LIMITER,
+    STREAM_SESSIONS,
+)
 from services.stream.wire import WEBSOCKET, Wire
 from shared.auth import configured
 from shared.http import DRAINING, SETTINGS, origin
@@ -84,6 +91,8 @@ async def refuse(request: web.Request) -> web.Response | None:
         return error(401, "unauthorized", "no token is configured: set FQ_ADMIN_TOKEN", request)
     caller = await request.app[STREAM_SESSIONS].identify(request.headers, request.cookies)
     if caller.role is not None:
+        if caller.session is not None:
+            request[REQUEST_SESSION] = caller.session  # watched while the connection lasts
         return None
     if caller.presented:
         address = origin(request).address
@@ -198,6 +207,9 @@ async def _run(
     clients = request.app[CLIENTS]
     client.task = asyncio.current_task()
     clients.add(client)
+    watch = request.app[SESSION_WATCH]
+    if (session := request.get(REQUEST_SESSION)) is not None:
+        watch.watch(client, session)
     reason = "client"
     try:
         await serve_client(request, client, Sink(writer, wire, request), last_id)
@@ -212,4 +224,5 @@ async def _run(
         client.closed_reason = client.closed_reason or "slow"
         reason = client.closed_reason
     finally:
+        watch.forget(client)
         clients.remove(client, reason)

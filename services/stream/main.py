@@ -10,9 +10,11 @@ from aiohttp import web
 from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.handlers import stream_sse, stream_ws
+from services.stream.revocation import SessionWatch
 from services.stream.state import (
     CLIENTS,
     FANOUT,
+    SESSION_WATCH,
     STREAM_LIMITER,
     STREAM_METRICS,
     STREAM_REGISTRY,
@@ -51,6 +53,7 @@ def build_app(settings: Settings) -> web.Application:
     app[STREAM_REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app[STREAM_SESSIONS] = SessionStore(app[STREAM_REGISTRY])
     app[STREAM_LIMITER] = FailureLimiter(app[REDIS], settings)
+    app[SESSION_WATCH] = SessionWatch(app[STREAM_SESSIONS], settings.stream_session_check_s)
     app.router.add_get("/stream", stream_sse)
     app.router.add_get("/ws", stream_ws)
 
@@ -60,6 +63,7 @@ def build_app(settings: Settings) -> web.Application:
             asyncio.create_task(fanout.run(), name="fanout"),
             asyncio.create_task(ticker.run(), name="stats"),
             asyncio.create_task(sweep(clients), name="sweep"),
+            asyncio.create_task(app[SESSION_WATCH].run(), name="sessions"),
         ]
         yield
         await stop_tasks(tasks)

@@ -6,10 +6,11 @@ from aiohttp import web
 
 from services.stream.clients import Clients
 from services.stream.fanout import Fanout
+from services.stream.revocation import SessionWatch
 from shared.metrics import StreamMetrics
 from shared.ratelimit import FailureLimiter
 from shared.registry import AsyncRegistry
-from shared.sessions import SessionStore
+from shared.sessions import Session, SessionStore
 
 CLIENTS = web.AppKey("clients", Clients)
 FANOUT = web.AppKey("fanout", Fanout)
@@ -21,3 +22,7 @@ STREAM_REGISTRY = web.AppKey("stream_registry", AsyncRegistry)
 STREAM_SESSIONS = web.AppKey("stream_sessions", SessionStore)
 #: Counts wrong credentials per client address and token prefix (the same counters as the API's).
 STREAM_LIMITER = web.AppKey("stream_limiter", FailureLimiter)
+#: The sessions behind open connections, re-checked so that ending a session closes its streams.
+SESSION_WATCH = web.AppKey("session_watch", SessionWatch)
+#: The session a cookie-authenticated request proved (absent for bearer tokens).
+REQUEST_SESSION = web.RequestKey("request_session", Session)

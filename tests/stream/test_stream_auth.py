@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -106,3 +107,33 @@ async def test_the_gateway_sends_hsts_when_a_trusted_proxy_says_tls(
     plain = await gateway.get("/stream", headers=auth)
     assert "Strict-Transport-Security" not in plain.headers
     plain.close()
+
+
+async def test_ending_a_session_closes_the_streams_it_already_holds(
+    aiohttp_client: Callable[..., Any], settings: Settings
+) -> None:
+    fast = dataclasses.replace(settings, stream_session_check_s=0.1)
+    api: TestClient[Any, Any] = await aiohttp_client(build_api(fast))
+    gateway: TestClient[Any, Any] = await aiohttp_client(build_gateway(fast))
+    viewer = session_cookie(await api.post("/api/v1/session", json={"token": VIEWER_TOKEN}))
+    bearer = await gateway.get("/stream", headers={"Authorization": f"Bearer {VIEWER_TOKEN}"})
+    # Given an open stream on the viewer's session, past its snapshot
+    gateway.session.cookie_jar.clear()
+    stream = await gateway.get("/stream", headers=_cookie(viewer))
+    assert stream.status == 200
+    async with asyncio.timeout(5):
+        while b"event: snapshot" not in await stream.content.readline():
+            pass
+    # When the viewer logs out elsewhere
+    api.session.cookie_jar.clear()
+    await api.delete("/api/v1/session", headers=_cookie(viewer))
+    # Then the gateway ends the stream within a check interval (the body reaches its end)
+    async with asyncio.timeout(5):
+        while await stream.content.readany():
+            pass
+    assert stream.content.at_eof()
+    metrics = await (await gateway.get("/metrics")).text()
+    assert 'reason="session"' in metrics
+    # while a bearer-token stream, which no session backs, stays open
+    assert not bearer.content.at_eof()
+    bearer.close()
