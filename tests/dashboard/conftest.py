@@ -61,6 +61,7 @@ def settings(settings: Settings) -> Settings:
         stream_port=free_port(),
         dashboard_origin=f"http://127.0.0.1:{api_port}",
         stream_drain_s=0.2,
+        stream_session_check_s=0.5,
     )
 
 
