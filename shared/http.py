@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.asyncio
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -70,6 +71,15 @@ def origin(request: web.Request) -> Origin:
     return found
 
 
+@web.middleware
+async def client_logging(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every line logged while a request is handled names its client (through trusted proxies)."""
+    with structlog.contextvars.bound_contextvars(client=origin(request).address):
+        return await handler(request)
+
+
 async def _strict_transport(request: web.Request, response: web.StreamResponse) -> None:
     # HSTS only on a response that itself came over TLS: over plain HTTP browsers ignore it.
     if origin(request).tls:
@@ -86,7 +96,7 @@ def base_app(
     settings: Settings, registry: CollectorRegistry | None = None, middlewares: list[Any] | None = None
 ) -> web.Application:
     """An application with the operational endpoints and a Redis client closed on cleanup."""
-    app = web.Application(middlewares=middlewares or [])
+    app = web.Application(middlewares=[client_logging, *(middlewares or [])])
     app[SETTINGS] = settings
     app[METRICS] = registry or CollectorRegistry()
     app[DRAINING] = asyncio.Event()

@@ -97,7 +97,7 @@ async def refuse(request: web.Request) -> web.Response | None:
     if caller.presented:
         address = origin(request).address
         wait = await request.app[STREAM_LIMITER].fail(address, caller.token)
-        log.info("credential refused", client=address, via=caller.via, limited=wait is not None)
+        log.info("credential refused", via=caller.via, limited=wait is not None)
         if wait is not None:
             response = error(
                 429, "too_many_attempts", f"too many wrong credentials; retry in {wait} s", request

@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient
 
 from services.api.main import build_app
 from services.api.openapi import ROUTES
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.registry import Registry
 from shared.sessions import SESSION_COOKIE
@@ -235,3 +236,48 @@ async def test_tokens_and_cookies_never_reach_the_logs(
         assert log.strip(), "the service logged nothing at all: the check would prove nothing"
         for secret in secrets_sent:
             assert secret not in log
+
+
+HOSTILE_HEADERS: list[dict[str, str]] = [
+    {"Cookie": f"{SESSION_COOKIE}=" + "a." * 2000},
+    {"Cookie": f"{SESSION_COOKIE}=x.99999999999999999999999.y"},
+    {"Cookie": f"{SESSION_COOKIE}=x.-1.y"},
+    {"Cookie": f"{SESSION_COOKIE}=x.\uff11\uff12\uff13.y"},  # full-width digits
+    {"Cookie": f"{SESSION_COOKIE}=%C3%A9t%C3%A9.1.2"},
+    {"Authorization": "Bearer " + "é" * 300},
+    {"Authorization": "Bearer"},
+    {"Authorization": "Basic Zm9vOmJhcg=="},
+    {"X-Forwarded-For": "1.2.3.4, [::1, 999.1.1.1, , unknown, 1.2.3.4:99999"},
+    {"X-Forwarded-For": ",".join(["10.0.0.1"] * 500)},
+    {"Forwarded": 'for="[2001:db8::1;proto=https, for=;by=, ;;;, for="_hidden"'},
+    {"X-Forwarded-Proto": "https, javascript"},
+]
+
+
+@pytest.mark.parametrize("headers", HOSTILE_HEADERS)
+async def test_hostile_credentials_and_forwarding_headers_are_clean_refusals(
+    aiohttp_client: Callable[..., Any], settings: Settings, raw: redis.Redis, headers: dict[str, str]
+) -> None:
+    from services.stream.main import build_app as build_gateway
+
+    lenient = dataclasses.replace(settings, login_max_failures=1_000_000)
+    behind = dataclasses.replace(lenient, trusted_proxies=("127.0.0.1/32",), proxy_header="forwarded")
+    for proxied in (lenient, behind, dataclasses.replace(behind, proxy_header="x-forwarded-for")):
+        api: TestClient[Any, Any] = await aiohttp_client(build_app(proxied))
+        gateway: TestClient[Any, Any] = await aiohttp_client(build_gateway(proxied))
+        before = {k: v for k, v in snapshot(raw).items() if "failures" not in k}
+        for client, method, path, body in [
+            (api, "GET", "/api/v1/session", None),
+            (api, "GET", "/api/v1/stats", None),
+            (api, "POST", f"/api/v1/queues/{Q}/pause", None),
+            (api, "DELETE", "/api/v1/session", None),
+            (api, "DELETE", "/api/v1/sessions", None),
+            (api, "POST", "/api/v1/session/code", {"code": headers.get("Cookie", "é" * 50)}),
+            (gateway, "GET", "/stream", None),
+        ]:
+            response = await client.request(method, path, headers=headers, json=body)
+            assert response.status in (200, 400, 401, 403, 422), (method, path, response.status)
+            if response.status != 200:
+                assert (await response.json())["error"]["code"]
+            response.close()
+        assert {k: v for k, v in snapshot(raw).items() if "failures" not in k} == before
