@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 
+import redis
 import redis.asyncio
 
 from shared import keys
 from shared.config import Settings
+from shared.errors import RedisUnavailable
 
 #: Characters of a presented token that key its failure counter (a digest of them is stored).
 TOKEN_PREFIX_CHARS = 8
@@ -39,12 +41,15 @@ class FailureLimiter:
         counters = [keys.login_failures_key(address)]
         if token:
             counters.append(_token_key(token))
-        async with self.client.pipeline(transaction=True) as pipe:
-            for key in counters:
-                pipe.incr(key)
-                pipe.expire(key, self.window_s, nx=True)
-                pipe.ttl(key)
-            results = await pipe.execute()
+        try:
+            async with self.client.pipeline(transaction=True) as pipe:
+                for key in counters:
+                    pipe.incr(key)
+                    pipe.expire(key, self.window_s, nx=True)
+                    pipe.ttl(key)
+                results = await pipe.execute()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise RedisUnavailable(str(exc)) from exc
         waits = [
             max(1, int(results[i + 2]))
             for i in range(0, len(results), 3)

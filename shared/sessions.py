@@ -11,11 +11,12 @@ Used by the API (which opens sessions) and the stream gateway (which checks them
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ import redis.asyncio
 from shared import keys
 from shared.auth import Role, current_fingerprint, fingerprint, role_for_token, sign
 from shared.config import Settings
+from shared.errors import RedisUnavailable
 from shared.registry import AsyncRegistry
 from shared.scripts import Call, Lua
 
@@ -87,6 +89,15 @@ def issue_login_code(client: redis.Redis, settings: Settings, role: Role = Role.
     return code
 
 
+@contextlib.contextmanager
+def _redis_boundary() -> Iterator[None]:
+    """redis-py's connection errors as facequeue's (503 in the API, not a 500)."""
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise RedisUnavailable(str(exc)) from exc
+
+
 def _created(raw: Any) -> tuple[int, int]:
     created, expires = raw
     return int(created), int(expires)
@@ -127,7 +138,8 @@ class SessionStore:
         unknown, expired, used, or its token has changed since it was issued."""
         if not code.isascii() or len(code) > MAX_COOKIE_CHARS:
             return None
-        stored = await self.client.getdel(_code_key(code))
+        with _redis_boundary():
+            stored = await self.client.getdel(_code_key(code))
         if not isinstance(stored, str):
             return None
         role_text, _, token_fp = stored.partition(":")
@@ -157,10 +169,11 @@ class SessionStore:
         # Against the TTL configured now, not the one the session was opened under (issue 16).
         if issued > now + CLOCK_SKEW_S or now - issued >= self.settings.session_ttl_s:
             return None
-        async with self.client.pipeline(transaction=False) as pipe:
-            pipe.hgetall(keys.session_key(session_id))
-            pipe.get(keys.SESSIONS_EPOCH)
-            record, epoch = await pipe.execute()
+        with _redis_boundary():
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.hgetall(keys.session_key(session_id))
+                pipe.get(keys.SESSIONS_EPOCH)
+                record, epoch = await pipe.execute()
         return _valid(self.settings, session_id, record, epoch or "0", now)
 
     async def still_live(self, sessions: Collection[Session], now: float | None = None) -> set[str]:
@@ -169,11 +182,12 @@ class SessionStore:
         if not sessions:
             return set()
         now = time.time() if now is None else now
-        async with self.client.pipeline(transaction=False) as pipe:
-            for session in sessions:
-                pipe.hgetall(keys.session_key(session.id))
-            pipe.get(keys.SESSIONS_EPOCH)
-            *records, epoch = await pipe.execute()
+        with _redis_boundary():
+            async with self.client.pipeline(transaction=False) as pipe:
+                for session in sessions:
+                    pipe.hgetall(keys.session_key(session.id))
+                pipe.get(keys.SESSIONS_EPOCH)
+                *records, epoch = await pipe.execute()
         ttl_ms = self.settings.session_ttl_s * 1000
         return {
             session.id
@@ -184,10 +198,11 @@ class SessionStore:
 
     async def end(self, session: Session) -> None:
         """Logout: the record goes, so the cookie is worthless wherever it was copied."""
-        async with self.client.pipeline(transaction=True) as pipe:
-            pipe.delete(keys.session_key(session.id))
-            pipe.zrem(keys.SESSIONS, session.id)
-            await pipe.execute()
+        with _redis_boundary():
+            async with self.client.pipeline(transaction=True) as pipe:
+                pipe.delete(keys.session_key(session.id))
+                pipe.zrem(keys.SESSIONS, session.id)
+                await pipe.execute()
 
     async def end_all(self, who: str, address: str) -> int:
         """End every session (audited); returns how many were live."""

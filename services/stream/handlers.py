@@ -31,6 +31,7 @@ from services.stream.state import (
 )
 from services.stream.wire import WEBSOCKET, Wire
 from shared.auth import configured
+from shared.errors import FacequeueError
 from shared.http import DRAINING, SETTINGS, origin
 from shared.logging import get_logger
 from shared.sessions import SESSION_COOKIE
@@ -89,14 +90,20 @@ async def refuse(request: web.Request) -> web.Response | None:
     settings = request.app[SETTINGS]
     if not configured(settings):
         return error(401, "unauthorized", "no token is configured: set FQ_ADMIN_TOKEN", request)
-    caller = await request.app[STREAM_SESSIONS].identify(request.headers, request.cookies)
+    try:
+        caller = await request.app[STREAM_SESSIONS].identify(request.headers, request.cookies)
+    except FacequeueError:
+        return error(503, "redis_unavailable", "sessions cannot be checked: Redis is unreachable", request)
     if caller.role is not None:
         if caller.session is not None:
             request[REQUEST_SESSION] = caller.session  # watched while the connection lasts
         return None
     if caller.presented:
         address = origin(request).address
-        wait = await request.app[STREAM_LIMITER].fail(address, caller.token)
+        try:
+            wait = await request.app[STREAM_LIMITER].fail(address, caller.token)
+        except FacequeueError:
+            wait = None  # Redis away: the failure goes uncounted, the caller still gets 401
         log.info("credential refused", via=caller.via, limited=wait is not None)
         if wait is not None:
             response = error(

@@ -12,7 +12,11 @@ from __future__ import annotations
 import asyncio
 
 from services.stream.clients import Client
+from shared.errors import FacequeueError
+from shared.logging import get_logger
 from shared.sessions import Session, SessionStore
+
+log = get_logger(__name__)
 
 #: Close reason of a connection whose session ended.
 SESSION_ENDED = "session"
@@ -35,7 +39,11 @@ class SessionWatch:
     async def run(self) -> None:
         while True:
             await asyncio.sleep(self.interval_s)
-            await self.check()
+            try:
+                await self.check()
+            except FacequeueError as exc:
+                # Redis away: nothing can be checked, and nobody is closed for it.
+                log.warning("session check failed", error=str(exc))
 
     async def check(self) -> int:
         """Close every watched connection whose session is over; returns how many."""

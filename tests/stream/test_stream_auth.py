@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from services.api.main import build_app as build_api
 from services.stream.main import build_app as build_gateway
 from shared.config import Settings
 from shared.sessions import SESSION_COOKIE
-from tests.helpers import session_cookie
+from tests.helpers import resign, session_cookie
 
 ADMIN_TOKEN = "test-admin-token-with-thirty-two-chars"
 VIEWER_TOKEN = "test-viewer-token-with-thirty-two-chars"
@@ -137,3 +138,29 @@ async def test_ending_a_session_closes_the_streams_it_already_holds(
     # while a bearer-token stream, which no session backs, stays open
     assert not bearer.content.at_eof()
     bearer.close()
+
+
+async def test_without_redis_credentials_get_503_not_500(
+    aiohttp_client: Callable[..., Any], settings: Settings
+) -> None:
+    from shared.localredis import free_port
+
+    gone = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    api: TestClient[Any, Any] = await aiohttp_client(build_api(gone))
+    gateway: TestClient[Any, Any] = await aiohttp_client(build_gateway(gone))
+    forged = _cookie("some-session.1700000000.0000")  # refused before any lookup
+    signed = _cookie(resign(settings.secret, "some-session", int(time.time())))  # needs its record
+    for client, method, path, headers, status in [
+        (api, "GET", "/api/v1/stats", {"Authorization": "Bearer wrong"}, 503),
+        (api, "GET", "/api/v1/session", forged, 503),  # the failure cannot be counted
+        (api, "GET", "/api/v1/stats", signed, 503),
+        (api, "POST", "/api/v1/session/code", {}, 503),
+        (api, "DELETE", "/api/v1/sessions", {"Authorization": f"Bearer {ADMIN_TOKEN}"}, 503),
+        (gateway, "GET", "/stream", signed, 503),
+        (gateway, "GET", "/stream", forged, 401),  # uncounted, still refused
+    ]:
+        body = {"code": "abc"} if path.endswith("/code") else None
+        response = await client.request(method, path, headers=headers, json=body)
+        assert response.status == status, (path, headers, await response.text())
+        code = (await response.json())["error"]["code"]
+        assert code == ("redis_unavailable" if status == 503 else "unauthorized")
