@@ -81,6 +81,12 @@ def test_login_link_prints_a_one_time_link_the_api_accepts_once(settings: Settin
     assert viewer_only.returncode == 2 and "FQ_ADMIN_TOKEN" in viewer_only.stderr
 
 
+def test_up_refuses_a_weak_secret_it_was_given_instead_of_replacing_it(settings: Settings) -> None:
+    result = run_cli(dataclasses.replace(settings, secret="weak"), "up", "--no-demo")
+    assert result.returncode == 2 and "FQ_SECRET: must be at least 32 bytes" in result.stderr
+    assert "facequeue is up" not in result.stdout
+
+
 def _post_code(port: int, code: str) -> tuple[int, str | None]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/api/v1/session/code",
