@@ -68,7 +68,7 @@ def test_login_turns_a_token_into_a_session_and_a_live_dashboard(page: Page, sta
     assert "fq_session" not in {c["name"] for c in page.context.cookies()}
 
 
-def test_a_one_time_link_logs_in_once_and_ending_every_session_logs_the_page_out(
+def test_a_one_time_link_logs_in_once_and_ending_every_session_logs_every_page_out(
     page: Page, stack: Stack, raw: redis.Redis
 ) -> None:
     # Given a link as `facequeue up` prints it
@@ -79,20 +79,27 @@ def test_a_one_time_link_logs_in_once_and_ending_every_session_logs_the_page_out
     expect(page.locator("#who")).to_have_text("admin")
     assert code not in page.url
     # And the same link opened again (another browser) lands on the login form, saying why
-    again = page.context.browser.new_context(base_url=stack.url)  # type: ignore[union-attr]
-    second = again.new_page()
+    other = page.context.browser.new_context(base_url=stack.url)  # type: ignore[union-attr]
+    second = other.new_page()
     second.goto(f"/#code={code}")
     expect(second.locator("#view-login")).to_be_visible()
     expect(second.locator("#login-error")).to_contain_text("no longer works")
-    again.close()
-    # When an admin ends every session, Then the open page loses its stream and asks to log in
+    login(second)
+    # When the admin ends every session from the page
+    page.click("#end-sessions")
+    expect(page.locator("#confirm-text")).to_contain_text("End every dashboard session")
+    page.click("#confirm-ok")
+    # Then this page and the other browser's both ask to log in again (the other's stream is cut)
+    expect(page.locator("#view-login")).to_be_visible()
+    expect(second.locator("#view-login")).to_be_visible()
+    expect(second.locator("#login-error")).to_contain_text("session has ended")
+    other.close()
     request = urllib.request.Request(
-        f"{stack.url}/api/v1/sessions", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, method="DELETE"
+        f"{stack.url}/api/v1/audit", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
     )
     with urllib.request.urlopen(request, timeout=5) as response:
-        assert json.loads(response.read()) == {"ended": 1}
-    expect(page.locator("#view-login")).to_be_visible()
-    expect(page.locator("#login-error")).to_contain_text("session has ended")
+        entry = json.loads(response.read())["entries"][0]
+    assert (entry["action"], entry["count"], entry["address"]) == ("end_sessions", 2, "127.0.0.1")
 
 
 def test_counts_change_within_a_second_of_a_job_submitted_elsewhere(

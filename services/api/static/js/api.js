@@ -70,6 +70,7 @@ export const api = {
   login: (token) => call("POST", "/api/v1/session", { json: { token } }),
   loginWithCode: (code) => call("POST", "/api/v1/session/code", { json: { code } }),
   logout: () => call("DELETE", "/api/v1/session"),
+  endAllSessions: () => call("DELETE", "/api/v1/sessions"),
   queues: () => call("GET", "/api/v1/queues"),
   history: (minutes) => call("GET", "/api/v1/history", { query: { minutes } }),
   actors: () => call("GET", "/api/v1/actors"),

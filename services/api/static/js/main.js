@@ -9,6 +9,7 @@ import { initOverview } from "./overview.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
 import { initSubmit } from "./submit.js";
+import { confirmAction } from "./ui.js";
 import { initWorkers } from "./workers.js";
 
 const VIEWS = ["overview", "jobs", "workers", "submit"];
@@ -19,6 +20,7 @@ let started = false;
 async function boot() {
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", logout);
+  $("#end-sessions").addEventListener("click", endAllSessions);
   window.addEventListener("hashchange", route);
   onUnauthorized(() => showLogin("Your session has ended: log in again."));
   const code = takeLoginCode();
@@ -55,6 +57,7 @@ function showLogin(message = "") {
   $("#nav").hidden = true;
   $("#who").hidden = true;
   $("#logout").hidden = true;
+  $("#end-sessions")?.setAttribute("hidden", ""); // a viewer's page no longer has it
   closeDrawer();
   for (const view of VIEWS) $(`#view-${view}`).hidden = true;
   $("#view-login").hidden = false;
@@ -83,6 +86,18 @@ async function logout() {
   }
 }
 
+// After a leaked cookie or a departure: every browser (this one too) must log in again.
+async function endAllSessions() {
+  if (!(await confirmAction("End every dashboard session, this one included? Bearer tokens keep working.", "End all"))) return;
+  try {
+    await api.endAllSessions();
+  } catch (err) {
+    banner(`Sessions were not ended: ${err.message}`);
+    return;
+  }
+  location.replace("/");
+}
+
 function start(role) {
   store.role = role;
   document.body.dataset.role = role;
@@ -92,6 +107,7 @@ function start(role) {
   who.hidden = false;
   who.textContent = role;
   $("#logout").hidden = false;
+  if (store.canMutate) $("#end-sessions").hidden = false;
   if (!started) {
     started = true;
     if (!store.canMutate) for (const el of document.querySelectorAll("[data-admin]")) el.remove();
