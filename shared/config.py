@@ -26,8 +26,32 @@ class SettingsError(ValueError):
 class Settings:
     """Every tunable of every facequeue process; field ``x`` is read from ``FQ_X``."""
 
-    #: Redis holding facequeue's and Dramatiq's keys.
+    #: Redis holding facequeue's and Dramatiq's keys. In Sentinel mode only its database number,
+    #: username, password and scheme (``rediss`` for TLS) are used; Sentinel names the host.
     redis_url: str = "redis://127.0.0.1:6379/0"
+    #: Sentinels (``host:port,...``) to ask for the primary; empty: connect to ``redis_url``.
+    redis_sentinels: tuple[str, ...] = ()
+    #: Name of the primary the Sentinels monitor (``sentinel monitor <name> ...``).
+    redis_sentinel_service: str = "facequeue"
+    #: Password of the Sentinels themselves (``requirepass`` in sentinel.conf); empty: none.
+    redis_sentinel_password: str = ""
+    #: Password of the data Redis (overrides one in ``redis_url``); empty: the URL's, if any.
+    redis_password: str = ""
+    #: Seconds a Redis reply may take before the connection counts as dead (above every
+    #: blocking read's own wait: wake-token BLPOP waits ``worker_idle_poll_ms``).
+    redis_socket_timeout_s: float = 10.0
+    #: Seconds a new Redis (or Sentinel) connection may take to open.
+    redis_connect_timeout_s: float = 2.0
+    #: Seconds a pooled connection may sit idle before it is PINGed on its next use.
+    redis_health_check_s: int = 15
+    #: Retries of a command whose connection failed, with jittered backoff from 50 ms to 1 s:
+    #: the default rides out a Sentinel failover of about 10 s.
+    redis_retries: int = 12
+    #: Replicas that must acknowledge acknowledged changes (``WAIT``): submissions, admin actions
+    #: and job-ending transitions. 0: do not wait (a failover may lose the last writes).
+    redis_min_replicas_ack: int = 0
+    #: Milliseconds such a ``WAIT`` may take; on timeout a submission answers 503.
+    redis_wait_timeout_ms: int = 1000
     #: Address the HTTP servers bind to.
     bind_host: str = "127.0.0.1"
     #: Port of the admin API (and the dashboard page).
@@ -187,6 +211,7 @@ class Settings:
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be at least 1")
+        self._validate_redis()
         if self.worker_dead_s <= self.heartbeat_interval_s:
             raise SettingsError(f"{ENV_PREFIX}WORKER_DEAD_S must exceed {ENV_PREFIX}HEARTBEAT_INTERVAL_S")
         if self.log_format not in ("json", "console"):
@@ -200,6 +225,25 @@ class Settings:
                 raise SettingsError(
                     f"{ENV_PREFIX}TRUSTED_PROXIES: {proxy!r} is not an address or CIDR"
                 ) from None
+
+    def _validate_redis(self) -> None:
+        for name in ("redis_retries", "redis_min_replicas_ack", "redis_health_check_s"):
+            if getattr(self, name) < 0:
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must not be negative")
+        if self.redis_socket_timeout_s <= 0 or self.redis_connect_timeout_s <= 0:
+            raise SettingsError(
+                f"{ENV_PREFIX}REDIS_SOCKET_TIMEOUT_S and REDIS_CONNECT_TIMEOUT_S must be positive"
+            )
+        if self.redis_socket_timeout_s * 1000 <= self.worker_idle_poll_ms:
+            raise SettingsError(
+                f"{ENV_PREFIX}REDIS_SOCKET_TIMEOUT_S must exceed the wake-token wait (WORKER_IDLE_POLL_MS)"
+            )
+        if self.redis_wait_timeout_ms < 1:
+            raise SettingsError(f"{ENV_PREFIX}REDIS_WAIT_TIMEOUT_MS: must be at least 1")
+        for entry in self.redis_sentinels:
+            host, sep, port = entry.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise SettingsError(f"{ENV_PREFIX}REDIS_SENTINELS: {entry!r} is not host:port")
 
     def to_env(self) -> dict[str, str]:
         """The ``FQ_*`` variables that rebuild these settings in a child process."""

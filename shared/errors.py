@@ -62,6 +62,15 @@ class RedisUnavailable(FacequeueError):
     code = "redis_unavailable"
 
 
+class NotReplicated(FacequeueError):
+    """A change made on the primary that fewer than ``FQ_REDIS_MIN_REPLICAS_ACK`` replicas confirmed in time.
+
+    A failover now could lose it; the caller should treat it as not acknowledged.
+    """
+
+    code = "not_replicated"
+
+
 class InvalidImage(FacequeueError):
     """An uploaded image cannot be used (not an image, damaged, too many pixels, expired)."""
 

@@ -13,6 +13,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from shared import redis_clients
 from shared.config import Settings
 from shared.forwarded import Origin, TrustedProxies
 from shared.logging import get_logger
@@ -52,10 +53,12 @@ async def readyz(request: web.Request) -> web.Response:
             {"status": "draining", "error": {"code": "draining", "message": "shutting down"}}, status=503
         )
     try:
-        await request.app[REDIS].ping()
-    except (redis.RedisError, OSError) as exc:
+        # Bounded: the client retries through a failover for seconds, a probe must answer now.
+        await asyncio.wait_for(request.app[REDIS].ping(), READY_TIMEOUT_S)
+    except (redis.RedisError, OSError, TimeoutError) as exc:
+        message = str(exc) or f"no answer from Redis within {READY_TIMEOUT_S} s"
         return web.json_response(
-            {"status": "unavailable", "error": {"code": "redis_unavailable", "message": str(exc)}}, status=503
+            {"status": "unavailable", "error": {"code": "redis_unavailable", "message": message}}, status=503
         )
     return web.json_response({"status": "ready"})
 
@@ -104,15 +107,9 @@ def base_app(
     app.on_response_prepare.append(_strict_transport)
     # A blocking pool: a burst (thousands of dashboards reconnecting at once) waits for a
     # connection instead of failing with "Too many connections".
-    pool = redis.asyncio.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=REDIS_POOL_SIZE,
-        timeout=REDIS_POOL_WAIT_S,
-        decode_responses=True,
-        socket_connect_timeout=READY_TIMEOUT_S,
-        socket_timeout=5,
+    app[REDIS] = redis_clients.async_client(
+        settings, max_connections=REDIS_POOL_SIZE, pool_wait_s=REDIS_POOL_WAIT_S
     )
-    app[REDIS] = redis.asyncio.Redis(connection_pool=pool)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

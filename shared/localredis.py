@@ -68,7 +68,7 @@ def start(
         stderr=subprocess.STDOUT,
     )
     url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+    client = redis.Redis(host="127.0.0.1", port=port)
     deadline = time.monotonic() + START_TIMEOUT_S
     try:
         while True:

@@ -72,6 +72,19 @@ class WorkerMetrics:
         )
 
 
+class ReplicationMetrics:
+    """Changes that fewer replicas than ``FQ_REDIS_MIN_REPLICAS_ACK`` confirmed in time (issue 17)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = CollectorRegistry() if registry is None else registry
+        self.wait_timeouts = Counter(
+            "facequeue_redis_wait_timeouts_total",
+            "Scripts whose WAIT for replicas timed out (the change may be lost by a failover).",
+            ["script"],
+            registry=registry,
+        )
+
+
 class MonitorMetrics:
     """Queue health and worker fleet, as an autoscaler and the alerts read them."""
 

@@ -12,23 +12,39 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio
 
-from shared import keys, transitions
+from shared import keys, redis_clients, transitions
 from shared.config import Settings
 from shared.errors import JobNotFound, RedisUnavailable
 from shared.jobs import Job
-from shared.scripts import AsyncScripts, Call, Scripts
+from shared.metrics import ReplicationMetrics
+from shared.scripts import AsyncScripts, Call, Durability, Lua, Scripts
 from shared.states import JobState
 
 T = TypeVar("T")
 
 
+def durability(
+    settings: Settings, metrics: ReplicationMetrics | None = None, strict: frozenset[Lua] = frozenset()
+) -> Durability:
+    """The ``FQ_REDIS_MIN_REPLICAS_ACK`` policy; shortfalls are counted on ``metrics`` (private if None)."""
+    counter = (metrics or ReplicationMetrics()).wait_timeouts
+    return Durability(
+        settings.redis_min_replicas_ack,
+        settings.redis_wait_timeout_ms,
+        strict,
+        lambda script: counter.labels(script).inc(),
+    )
+
+
 class Registry:
     """Synchronous registry for worker threads, producers and the CLI."""
 
-    def __init__(self, settings: Settings, client: redis.Redis | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: redis.Redis | None = None, policy: Durability | None = None
+    ) -> None:
         self.settings = settings
-        self.client = client or redis.Redis.from_url(settings.redis_url, decode_responses=True)
-        self.scripts = Scripts(self.client, settings.events_maxlen)
+        self.client = client or redis_clients.sync_client(settings)
+        self.scripts = Scripts(self.client, settings.events_maxlen, policy or durability(settings))
 
     def run(self, call: Call[T]) -> T:
         """Execute one transition or read."""
@@ -76,10 +92,12 @@ class Registry:
 class AsyncRegistry:
     """Asyncio registry for the api, stream and monitor services."""
 
-    def __init__(self, settings: Settings, client: redis.asyncio.Redis | None = None) -> None:
+    def __init__(
+        self, settings: Settings, client: redis.asyncio.Redis | None = None, policy: Durability | None = None
+    ) -> None:
         self.settings = settings
-        self.client = client or redis.asyncio.Redis.from_url(settings.redis_url, decode_responses=True)
-        self.scripts = AsyncScripts(self.client, settings.events_maxlen)
+        self.client = client or redis_clients.async_client(settings)
+        self.scripts = AsyncScripts(self.client, settings.events_maxlen, policy or durability(settings))
 
     async def run(self, call: Call[T]) -> T:
         """Execute one transition or read."""

@@ -1,7 +1,13 @@
 """The Lua scripts behind every state transition, loaded through redis-py ``Script``.
 
 ``Script`` runs EVALSHA and reloads the source on NOSCRIPT, so a Redis restart
-(which empties the script cache) costs one extra round trip, never an error.
+(which empties the script cache) costs one extra round trip, never an error; so does
+a Sentinel failover, whose new primary never ran our EVALSHAs (a replica applies a
+script's effects, not the script).
+
+With ``FQ_REDIS_MIN_REPLICAS_ACK`` > 0 the scripts in :data:`DURABLE` are sent in one
+pipeline with ``WAIT n timeout`` behind them: WAIT counts the replicas that have the
+writes of *its own connection*, so it must ride on the script's connection (issue 17).
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ import redis.asyncio
 from redis.commands.core import AsyncScript, Script
 
 from shared import errors, keys
+from shared.logging import get_logger
 from shared.states import PRIORITY_SCALE
+
+log = get_logger(__name__)
 
 T = TypeVar("T")
 
@@ -69,6 +78,54 @@ def load_source(script: Lua) -> str:
     return prelude + "\n" + _read(script.value)
 
 
+#: Scripts whose change is acknowledged to someone (the API's submissions and admin actions) or
+#: ends a job: with ``FQ_REDIS_MIN_REPLICAS_ACK`` > 0 they are followed by ``WAIT`` (issue 17).
+DURABLE = frozenset(
+    {
+        Lua.JOB_SUBMIT,
+        Lua.JOB_COMPLETE,
+        Lua.JOB_FAIL,
+        Lua.JOB_UNKNOWN_ACTOR,
+        Lua.JOB_RETRY,
+        Lua.JOB_PROMOTE,
+        Lua.JOB_SET_PRIORITY,
+        Lua.JOB_DELETE,
+        Lua.QUEUE_CLEAN,
+        Lua.QUEUE_PAUSE,
+        Lua.QUEUE_RESUME,
+        Lua.WORKER_REMOVE,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Durability:
+    """How many replicas must hold a :data:`DURABLE` change, and what a shortfall does.
+
+    A shortfall of a script in ``strict`` raises :class:`errors.NotReplicated` (the API's
+    submissions: 503 with Retry-After); of any other it is counted and logged, since the
+    change was made and its caller can do nothing better than go on.
+    """
+
+    replicas: int = 0
+    timeout_ms: int = 1000
+    strict: frozenset[Lua] = frozenset()
+    #: Called with the script's name when WAIT timed out (a metric).
+    on_shortfall: Callable[[str], None] | None = None
+
+    def check(self, script: Lua, acked: int) -> None:
+        if acked >= self.replicas:
+            return
+        if self.on_shortfall is not None:
+            self.on_shortfall(script.value)
+        message = (
+            f"{acked} of {self.replicas} replicas acknowledged {script.value} within {self.timeout_ms} ms"
+        )
+        if script in self.strict:
+            raise errors.NotReplicated(message)
+        log.warning("change not replicated in time", script=script.value, acked=acked, wanted=self.replicas)
+
+
 #: Source of every script, read once at import (package data, not the environment).
 SOURCES: dict[Lua, str] = {script: load_source(script) for script in Lua}
 
@@ -104,46 +161,78 @@ def translate(exc: redis.ResponseError) -> errors.FacequeueError | redis.Respons
 class _Bound:
     """Scripts registered on one client, plus the prelude's fixed slots."""
 
-    def __init__(self, scripts: dict[Lua, Any], events_maxlen: int) -> None:
+    def __init__(self, scripts: dict[Lua, Any], events_maxlen: int, durability: Durability | None) -> None:
         self._scripts = scripts
         self._head_keys = [keys.EVENTS_STREAM, keys.EVENTS_SEQ]
         self._head_args: list[str | int | float] = [keys.UPDATES_CHANNEL, events_maxlen, keys.JOB_PREFIX]
+        self.durability = durability or Durability()
 
-    def _invoke(self, call: Call[Any]) -> Any:
+    def _invoke(self, call: Call[Any], client: Any = None) -> Any:
         script = self._scripts[call.script]
-        return script(keys=[*self._head_keys, *call.keys], args=[*self._head_args, *call.args])
+        return script(keys=[*self._head_keys, *call.keys], args=[*self._head_args, *call.args], client=client)
+
+    def _waits(self, call: Call[Any]) -> bool:
+        return self.durability.replicas > 0 and call.script in DURABLE
+
+    def _settle(self, call: Call[Any], replies: list[Any]) -> Any:
+        """The script's reply from a ``[script, WAIT]`` pipeline (a refused script changed nothing)."""
+        raw, acked = replies
+        if isinstance(raw, Exception):
+            raise raw
+        self.durability.check(call.script, int(acked))
+        return raw
 
 
 class Scripts(_Bound):
     """Every script on a synchronous client (worker threads, CLI)."""
 
-    def __init__(self, client: redis.Redis, events_maxlen: int) -> None:
+    def __init__(self, client: redis.Redis, events_maxlen: int, durability: Durability | None = None) -> None:
         scripts: dict[Lua, Script] = {s: client.register_script(src) for s, src in SOURCES.items()}
-        super().__init__(dict(scripts), events_maxlen)
+        super().__init__(dict(scripts), events_maxlen, durability)
+        self.client = client
 
     def run(self, call: Call[T]) -> T:
         try:
-            raw = self._invoke(call)
+            raw = self._invoke_durably(call) if self._waits(call) else self._invoke(call)
         except redis.ResponseError as exc:
             raise translate(exc) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise errors.RedisUnavailable(str(exc)) from exc
         return call.parse(raw)
+
+    def _invoke_durably(self, call: Call[Any]) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        self._invoke(call, pipe)
+        pipe.execute_command("WAIT", self.durability.replicas, self.durability.timeout_ms)  # type: ignore[no-untyped-call]
+        return self._settle(call, pipe.execute(raise_on_error=False))
 
 
 class AsyncScripts(_Bound):
     """Every script on an asyncio client (api, stream, monitor)."""
 
-    def __init__(self, client: redis.asyncio.Redis, events_maxlen: int) -> None:
+    def __init__(
+        self, client: redis.asyncio.Redis, events_maxlen: int, durability: Durability | None = None
+    ) -> None:
         scripts: dict[Lua, AsyncScript] = {s: client.register_script(src) for s, src in SOURCES.items()}
-        super().__init__(dict(scripts), events_maxlen)
+        super().__init__(dict(scripts), events_maxlen, durability)
+        self.client = client
 
     async def run(self, call: Call[T]) -> T:
         try:
-            pending: Awaitable[Any] = self._invoke(call)
-            raw = await pending
+            if self._waits(call):
+                raw = await self._invoke_durably(call)
+            else:
+                pending: Awaitable[Any] = self._invoke(call)
+                raw = await pending
         except redis.ResponseError as exc:
             raise translate(exc) from exc
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise errors.RedisUnavailable(str(exc)) from exc
         return call.parse(raw)
+
+    async def _invoke_durably(self, call: Call[Any]) -> Any:
+        pipe = self.client.pipeline(transaction=False)
+        pending: Awaitable[Any] = self._invoke(call, pipe)
+        await pending
+        pipe.execute_command("WAIT", self.durability.replicas, self.durability.timeout_ms)
+        return self._settle(call, await pipe.execute(raise_on_error=False))

@@ -4,7 +4,8 @@
                               (api, stream or monitor; a worker group's metrics port answers
                               any path), probing the ports its ``FQ_*`` variables name.
 ``healthcheck.py URL...``     exit 0 when one of the URLs answers 200 (e.g. ``/readyz``).
-``healthcheck.py --redis``    exit 0 when ``FQ_REDIS_URL`` answers PING (worker readiness).
+``healthcheck.py --redis``    exit 0 when the process's Redis answers PING (worker readiness):
+                              ``FQ_REDIS_URL``, or the primary ``FQ_REDIS_SENTINELS`` name.
 """
 
 from __future__ import annotations
@@ -33,13 +34,21 @@ def answers(url: str) -> bool:
 
 
 def redis_answers() -> bool:
+    """The process's Redis (the URL, or the primary its Sentinels name) answers PING."""
+    import dataclasses
+
     import redis  # installed with facequeue
 
-    client = redis.Redis.from_url(
-        os.environ.get("FQ_REDIS_URL", "redis://127.0.0.1:6379/0"),
-        socket_connect_timeout=TIMEOUT_S,
-        socket_timeout=TIMEOUT_S,
+    from shared.config import Settings
+    from shared.redis_clients import sync_client
+
+    settings = dataclasses.replace(
+        Settings.from_env(),
+        redis_connect_timeout_s=TIMEOUT_S,
+        redis_socket_timeout_s=TIMEOUT_S,
+        redis_retries=0,
     )
+    client = sync_client(settings)
     try:
         return bool(client.ping())
     except (redis.RedisError, OSError):

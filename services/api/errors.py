@@ -29,7 +29,11 @@ STATUS: dict[type[errors.FacequeueError], int] = {
     errors.UnknownActor: 422,
     errors.InvalidArguments: 422,
     errors.RedisUnavailable: 503,
+    errors.NotReplicated: 503,
 }
+
+#: Seconds a client should wait before retrying, for errors a retry can cure (a failover).
+RETRY_AFTER_S: dict[type[errors.FacequeueError], int] = {errors.RedisUnavailable: 1, errors.NotReplicated: 1}
 
 #: Codes for aiohttp's own HTTP errors (unknown route, wrong method, body too large...).
 _HTTP_CODES = {
@@ -70,7 +74,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as exc:
         return error_response(exc.status_code, exc.code, exc.message)
     except errors.FacequeueError as exc:
-        return error_response(STATUS.get(type(exc), 400), exc.code, str(exc))
+        wait = RETRY_AFTER_S.get(type(exc))
+        headers = None if wait is None else {"Retry-After": str(wait)}
+        return error_response(STATUS.get(type(exc), 400), exc.code, str(exc), headers)
     except web.HTTPException as exc:
         if exc.status_code < 400:
             raise

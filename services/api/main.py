@@ -25,9 +25,10 @@ from shared.auth import check_credentials
 from shared.config import Settings, SettingsError
 from shared.http import METRICS, REDIS, base_app, serve
 from shared.logging import configure_logging
-from shared.metrics import ApiMetrics
+from shared.metrics import ApiMetrics, ReplicationMetrics
 from shared.ratelimit import FailureLimiter
-from shared.registry import AsyncRegistry
+from shared.registry import AsyncRegistry, durability
+from shared.scripts import Lua
 from shared.sessions import SessionStore
 
 
@@ -35,7 +36,9 @@ def build_app(settings: Settings) -> web.Application:
     """The API; refuses (SettingsError) credentials that could be forged or guessed."""
     check_credentials(settings)
     app = base_app(settings, middlewares=[metrics_middleware, error_middleware, auth_middleware])
-    app[REGISTRY] = AsyncRegistry(settings, app[REDIS])
+    # A submission fewer replicas than FQ_REDIS_MIN_REPLICAS_ACK confirmed answers 503 (issue 17).
+    policy = durability(settings, ReplicationMetrics(app[METRICS]), strict=frozenset({Lua.JOB_SUBMIT}))
+    app[REGISTRY] = AsyncRegistry(settings, app[REDIS], policy)
     app[API_METRICS] = ApiMetrics(app[METRICS])
     app[SESSIONS] = SessionStore(app[REGISTRY])
     app[LIMITER] = FailureLimiter(app[REDIS], settings)

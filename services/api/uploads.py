@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from services.api.errors import ApiError
 from services.api.openapi import Route
 from services.api.validation import explain
-from shared import images, keys
+from shared import images, keys, redis_clients
 from shared.config import Settings
 from shared.errors import InvalidImage
 from shared.http import SETTINGS
@@ -125,7 +125,7 @@ def is_multipart(request: web.Request) -> bool:
 
 
 async def image_store_ctx(app: web.Application) -> AsyncIterator[None]:
-    client = redis.asyncio.Redis.from_url(app[SETTINGS].redis_url, socket_timeout=5)
+    client = redis_clients.async_client(app[SETTINGS], decode=False)
     app[IMAGE_STORE] = client
     yield
     await client.aclose()

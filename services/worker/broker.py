@@ -27,6 +27,7 @@ from typing import Any
 
 import dramatiq
 import redis
+import redis.sentinel
 from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff
 from dramatiq.errors import ActorNotFound
@@ -37,7 +38,7 @@ from services.worker.context import WorkerContext
 from services.worker.middleware.heartbeat import WorkerHeartbeat
 from services.worker.middleware.job_state import JobStateMiddleware
 from services.worker.runs import error_line
-from shared import keys, transitions
+from shared import keys, redis_clients, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError, JobExists, RedisUnavailable
 from shared.logging import get_logger
@@ -80,13 +81,18 @@ class FacequeueBroker(RedisBroker):
         # workers_reap.lua does it at once.
         options["maintenance_chance"] = 0
         settings = context.settings if context is not None else (settings or Settings.from_env())
+        from_settings = False
         if url is not None:
             settings = dataclasses.replace(settings, redis_url=url)
         elif "client" not in options and not _connection_parameters(options):
-            url = settings.redis_url
+            # FQ_REDIS_URL or FQ_REDIS_SENTINELS through the one factory, whose client follows a
+            # failover and has timeouts and keepalive (issue 17).
+            options["client"] = redis_clients.sync_client(settings, decode=False)
+            from_settings = True
         super().__init__(url=url, middleware=[], **options)
         if context is None:
-            registry = None if url is not None else Registry(settings, _decoding_client(self.client))
+            own = url is not None or from_settings  # the registry builds its client from settings
+            registry = None if own else Registry(settings, _decoding_client(self.client))
             context = WorkerContext.create(settings, registry=registry)
         self.ctx = context
         #: Dramatiq names its ack sets after the broker id; making it the
@@ -202,6 +208,9 @@ def _decoding_client(client: redis.Redis) -> redis.Redis:
     """A client of the same server as ``client`` that decodes replies, as the registry reads them."""
     pool = client.connection_pool
     kwargs = {**pool.connection_kwargs, "decode_responses": True}
+    if isinstance(pool, redis.sentinel.SentinelConnectionPool):  # Sentinel.master_for(...)
+        kwargs.pop("connection_pool", None)
+        return pool.sentinel_manager.master_for(pool.service_name, **kwargs)  # type: ignore[no-any-return]
     return redis.Redis(connection_pool=pool.__class__(connection_class=pool.connection_class, **kwargs))
 
 

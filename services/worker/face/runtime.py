@@ -18,7 +18,7 @@ import redis
 from services.worker.face.engine import FaceEngine, to_bgr
 from services.worker.face.index import GalleryIndexes
 from services.worker.face.weights import locate
-from shared import images, keys
+from shared import images, keys, redis_clients
 from shared.config import Settings
 from shared.errors import InvalidImage
 from shared.logging import get_logger
@@ -49,7 +49,7 @@ class FaceRuntime:
         engine = FaceEngine(
             files, max_side=settings.face_detect_max_side, score_threshold=settings.face_detect_score
         )
-        raw = redis.Redis.from_url(settings.redis_url)
+        raw = redis_clients.sync_client(settings, decode=False)
         return cls(settings, engine, raw, GalleryIndexes(raw))
 
     def load_image(self, sha256: str) -> npt.NDArray[np.uint8]:
