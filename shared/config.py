@@ -44,9 +44,9 @@ class Settings:
     redis_connect_timeout_s: float = 2.0
     #: Seconds a pooled connection may sit idle before it is PINGed on its next use.
     redis_health_check_s: int = 15
-    #: Retries of a command whose connection failed, with jittered backoff from 50 ms to 1 s:
-    #: the default rides out a Sentinel failover of about 10 s.
-    redis_retries: int = 12
+    #: Retries of a command whose connection failed, with jittered backoff from 50 ms up to 1 s:
+    #: the default keeps trying for about 15 s, longer than a Sentinel failover takes.
+    redis_retries: int = 20
     #: Replicas that must acknowledge acknowledged changes (``WAIT``): submissions, admin actions
     #: and job-ending transitions. 0: do not wait (a failover may lose the last writes).
     redis_min_replicas_ack: int = 0

@@ -87,7 +87,9 @@ def _retry_count(settings: Settings) -> int:
 def sync_client(settings: Settings, *, decode: bool = True, **options: Any) -> redis.Redis:
     """A thread-safe client of the current primary; ``options`` override connection options."""
     kwargs = {**connection_options(settings, decode=decode), **options}
-    retry = Retry(ExponentialWithJitterBackoff(RETRY_BASE_S, RETRY_CAP_S), _retry_count(settings), RETRY_ON)
+    retry = Retry(
+        ExponentialWithJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), _retry_count(settings), RETRY_ON
+    )
     if not settings.redis_sentinels:
         if settings.redis_password:
             kwargs.setdefault("password", settings.redis_password)
@@ -96,7 +98,11 @@ def sync_client(settings: Settings, *, decode: bool = True, **options: Any) -> r
         sentinel_addresses(settings), sentinel_kwargs=_sentinel_kwargs(settings)
     )
     master: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
-        settings.redis_sentinel_service, retry=retry, **_url_credentials(settings), **kwargs
+        settings.redis_sentinel_service,
+        redis_class=_SentinelRedis,
+        retry=retry,
+        **_url_credentials(settings),
+        **kwargs,
     )
     return master
 
@@ -116,7 +122,7 @@ def async_client(
     """
     kwargs = {**connection_options(settings, decode=decode), **options}
     retry = redis.asyncio.retry.Retry(
-        ExponentialWithJitterBackoff(RETRY_BASE_S, RETRY_CAP_S), _retry_count(settings), RETRY_ON
+        ExponentialWithJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), _retry_count(settings), RETRY_ON
     )
     if not settings.redis_sentinels:
         if settings.redis_password:
@@ -140,7 +146,11 @@ def async_client(
         kwargs["timeout"] = pool_wait_s
     kwargs.update(_url_credentials(settings))
     master: redis.asyncio.Redis = sentinel.master_for(
-        settings.redis_sentinel_service, connection_pool_class=pool_class_s, retry=retry, **kwargs
+        settings.redis_sentinel_service,
+        redis_class=_AsyncSentinelRedis,
+        connection_pool_class=pool_class_s,
+        retry=retry,
+        **kwargs,
     )
     return master
 
@@ -155,6 +165,22 @@ def _sentinel_kwargs(settings: Settings) -> dict[str, Any]:
     if settings.redis_sentinel_password:
         found["password"] = settings.redis_sentinel_password
     return found
+
+
+class _SentinelRedis(redis.Redis):
+    """A primary's client that also closes its connections to the Sentinels (redis-py leaves them open)."""
+
+    def close(self) -> None:
+        super().close()
+        self.connection_pool.sentinel_manager.close()  # type: ignore[attr-defined]
+
+
+class _AsyncSentinelRedis(redis.asyncio.Redis):
+    """Asyncio twin of :class:`_SentinelRedis`."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        await self.connection_pool.sentinel_manager.aclose()  # type: ignore[attr-defined]
 
 
 class _BlockingSentinelPool(
