@@ -1,4 +1,4 @@
-"""The one Redis factory: timeouts on every client, Sentinel clients that follow a failover, WAIT (issue 17)."""
+"""The one Redis factory: timeouts on every client, Sentinel failover followed, WAIT (issue 17)."""
 
 from __future__ import annotations
 
