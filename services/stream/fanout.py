@@ -4,6 +4,12 @@ Each message is decoded once into a :class:`Frame` and offered to every client
 that wants it. Sequence numbers are checked on the way: a gap (messages lost
 while the subscription reconnected) is healed from ``fq:events``; a sequence
 that went backwards (Redis lost its data) resets every client.
+
+A Sentinel failover can lose the primary's last events and then reuse their
+numbers for new ones (issue 17), so a seq alone does not say which event it is:
+on every resubscription the stream entry of the last delivered event is looked
+up by its stream id (part of every envelope); when it is gone, the numbering
+belongs to another history (an epoch) and every client is reset.
 """
 
 from __future__ import annotations
@@ -27,6 +33,19 @@ log = get_logger(__name__)
 MAX_BACKOFF_S = 2.0
 
 
+#: What precedes the stream id in a published envelope (``{"v":1,"seq":N,"id":"<id>",...}``).
+_ID_MARKER = '"id":"'
+
+
+def stream_id(payload: str) -> str | None:
+    """The ``fq:events`` entry id an envelope carries, found without decoding it again."""
+    at = payload.find(_ID_MARKER)
+    if at < 0:
+        return None
+    start = at + len(_ID_MARKER)
+    return payload[start : payload.find('"', start)]
+
+
 class Fanout:
     """Reads ``queue:updates`` and feeds the clients' queues."""
 
@@ -41,6 +60,8 @@ class Fanout:
         #: Set when job counts may have changed (the stats ticker's cue).
         self.dirty = asyncio.Event()
         self.subscribed = asyncio.Event()
+        #: Stream id of the last event offered to clients (its identity across failovers).
+        self.last_stream_id: str | None = None
 
     @property
     def last_seq(self) -> int:
@@ -70,14 +91,28 @@ class Fanout:
         pubsub = self.redis.pubsub()
         try:
             await pubsub.subscribe(keys.UPDATES_CHANNEL)
-            # Whatever was published while we were not subscribed comes from the stream.
-            await self.heal(first=self.last_seq == 0)
-            self.subscribed.set()
-            async for message in pubsub.listen():
-                if message["type"] == "message":
-                    await self.on_message(message["data"])
+            connection = pubsub.connection
+            assert connection is not None
+            # redis-py's retry reconnects and resubscribes by itself (to a new primary after a
+            # failover): heal then too, not only when an error reaches run().
+            connection.register_connect_callback(self._reconnected)
+            try:
+                # Whatever was published while we were not subscribed comes from the stream.
+                await self.heal(first=self.last_seq == 0)
+                self.subscribed.set()
+                async for message in pubsub.listen():
+                    if message["type"] == "message":
+                        await self.on_message(message["data"])
+            finally:
+                connection.deregister_connect_callback(self._reconnected)
         finally:
             await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _reconnected(self, connection: object) -> None:
+        """Called by redis-py once the subscription is back on a (maybe new) primary."""
+        self.metrics.redis_reconnects.inc()
+        log.warning("subscription reconnected; healing from the stream")
+        await self.heal()
 
     async def on_message(self, payload: str) -> None:
         frame = from_published(payload)
@@ -98,6 +133,7 @@ class Fanout:
     def deliver(self, frame: Frame) -> None:
         assert frame.seq is not None
         self.last_seq = frame.seq
+        self.last_stream_id = stream_id(frame.payload)
         if frame.type in ("job", "pause"):
             self.dirty.set()
         self.clients.broadcast(frame)
@@ -107,6 +143,15 @@ class Fanout:
         current = int(await self.redis.get(keys.EVENTS_SEQ) or 0)
         if first:
             self.last_seq = current
+            return
+        if not await self.same_history():
+            self.metrics.heals.labels("reset").inc()
+            log.warning(
+                "the last delivered event is not in the stream (failover); resetting clients",
+                last_seq=self.last_seq,
+                now=current,
+            )
+            self.reset_all(current)
             return
         if current == self.last_seq:
             return
@@ -122,8 +167,18 @@ class Fanout:
         for frame in missed:
             self.deliver(frame)
 
+    async def same_history(self) -> bool:
+        """Whether the stream still holds the last delivered event under its seq (one XRANGE by id)."""
+        if self.last_stream_id is None:
+            return True
+        entries: list[tuple[str, dict[str, str]]] = await self.redis.xrange(  # type: ignore[assignment]
+            keys.EVENTS_STREAM, min=self.last_stream_id, max=self.last_stream_id, count=1
+        )
+        return bool(entries) and int(entries[0][1].get("seq", -1)) == self.last_seq
+
     def reset_all(self, seq: int) -> None:
         self.last_seq = seq
+        self.last_stream_id = None
         self.dirty.set()
         for client in self.clients:
             self.clients.offer(client, RESNAPSHOT)
