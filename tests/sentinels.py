@@ -79,6 +79,21 @@ class SentinelGroup:
         self.primary.send_signal(signal.SIGKILL)
         self.primary.wait(timeout=10)
 
+    def restart_old_primary(self) -> None:
+        """Bring the killed primary back (as a supervisor would); Sentinel makes it a replica."""
+        self.primary, _ = localredis.start(self.root / "primary", port=self.primary_port)
+
+    def replicas_of_primary(self) -> int:
+        """Replicas in sync with the current primary."""
+        port = self.master_port()
+        if port is None:
+            return 0
+        try:
+            with redis.Redis(port=port, socket_timeout=1) as r:
+                return int(r.info("replication").get("connected_slaves", 0))
+        except redis.RedisError:
+            return 0
+
     def wait_promoted(self, timeout: float = 30.0) -> float:
         """Seconds until a quorum of Sentinels names the replica as primary and it accepts writes."""
         began = time.monotonic()
