@@ -129,3 +129,37 @@ def test_the_proxy_routes_one_origin_and_streams_unbuffered() -> None:
     assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in conf
     assert "proxy_set_header Connection $connection_upgrade;" in locations["/ws"]
+
+
+def test_the_ha_profile_adds_a_replica_and_three_sentinels_every_process_asks(tmp_path: Path) -> None:
+    # Given the "ha" profile and the Sentinels named as the compose file's header says
+    sentinels = "sentinel-1:26379,sentinel-2:26379,sentinel-3:26379"
+    done = config(
+        tmp_path,
+        {
+            **CREDENTIALS,
+            "COMPOSE_PROFILES": "ha",
+            "FQ_REDIS_SENTINELS": sentinels,
+            "FQ_REDIS_MIN_REPLICAS_ACK": "1",
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    # Then a replica of "redis" and three Sentinels watching it with a quorum of two run too
+    assert {"redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"} <= set(services)
+    replica = services["redis-replica"]["command"]
+    assert replica[replica.index("--replicaof") + 1 :][:2] == ["redis", "6379"]
+    for name in ("sentinel-1", "sentinel-2", "sentinel-3"):
+        script = services[name]["command"][-1]
+        assert "sentinel monitor facequeue redis 6379 2" in script and "exec redis-sentinel" in script
+        assert services[name]["healthcheck"]["test"][0] == "CMD"
+    # And every facequeue process asks them for the primary, waiting for one replica's ack
+    for name in FACEQUEUE:
+        env = services[name]["environment"]
+        assert env["FQ_REDIS_SENTINELS"] == sentinels and env["FQ_REDIS_SENTINEL_SERVICE"] == "facequeue"
+        assert env["FQ_REDIS_MIN_REPLICAS_ACK"] == "1"
+
+
+def test_without_the_ha_profile_processes_use_the_url(project: dict[str, Any]) -> None:
+    assert "sentinel-1" not in project["services"]
+    assert project["services"]["api"]["environment"]["FQ_REDIS_SENTINELS"] == ""
