@@ -9,8 +9,9 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 
-from tests.deploy.helpers import OVERLAYS, of_kind, render
+from tests.deploy.helpers import K8S, OVERLAYS, of_kind, render
 
 #: Kubernetes version whose schemas (bundled in kubernetes-validate, offline) the manifests must meet.
 KUBERNETES_VERSION = "1.30.0"
@@ -292,7 +293,7 @@ def test_api_and_stream_trust_only_the_ingress_for_client_addresses(
     assert config["data"]["FQ_PROXY_HEADER"] == "x-forwarded-for"  # what ingress-nginx writes
 
 
-@pytest.mark.parametrize("overlay", ["prod", "prod-keda"])
+@pytest.mark.parametrize("overlay", ["prod", "prod-keda", "prod-sentinel"])
 def test_prod_reads_redis_and_credentials_from_secrets_it_does_not_ship(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
@@ -309,3 +310,30 @@ def test_prod_reads_redis_and_credentials_from_secrets_it_does_not_ship(
                 ref = env[var]["valueFrom"]["secretKeyRef"]
                 assert ref["name"] == "facequeue-secrets" and not ref.get("optional", False)
     assert all(ingress["spec"]["tls"] for ingress in of_kind(docs, "Ingress").values())
+
+
+def test_prod_sentinel_asks_the_charts_sentinels_for_the_primary(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    # Given the Bitnami chart's values the overlay documents (release "redis-sentinel")
+    values = yaml.safe_load((K8S / "redis-sentinel" / "values.yaml").read_text())
+    assert values["sentinel"]["enabled"] and values["architecture"] == "replication"
+    assert values["replica"]["replicaCount"] >= 3  # a primary and two replicas: one may fail
+    assert values["sentinel"]["quorum"] == 2 and values["auth"]["sentinel"] is True
+    docs = rendered["prod-sentinel"]
+    (config,) = of_kind(docs, "ConfigMap").values()
+    # Then every process asks that release's Sentinels for that master set, with one replica's ack
+    assert config["data"]["FQ_REDIS_SENTINELS"] == "redis-sentinel:26379"
+    assert config["data"]["FQ_REDIS_SENTINEL_SERVICE"] == values["sentinel"]["masterSet"]
+    assert int(config["data"]["FQ_REDIS_MIN_REPLICAS_ACK"]) == 1
+    for deployment in of_kind(docs, "Deployment").values():
+        env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+        for var in ("FQ_REDIS_PASSWORD", "FQ_REDIS_SENTINEL_PASSWORD"):
+            assert env[var]["valueFrom"]["secretKeyRef"] == {
+                "name": "redis-sentinel",
+                "key": "redis-password",
+            }
+    # And the other overlays keep FQ_REDIS_URL alone
+    for overlay in ("dev", "prod"):
+        (other,) = of_kind(rendered[overlay], "ConfigMap").values()
+        assert "FQ_REDIS_SENTINELS" not in other["data"]
