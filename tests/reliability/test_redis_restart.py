@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import threading
 import time
@@ -90,7 +91,10 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
         for client in clients:
             client.start(session)
         await eventually(lambda: all(c.snapshots for c in clients), what="dashboards connected")
-        producer = Producer(registry, JOBS, per_s=60)  # 5 s of submissions: the outage lands mid-flow
+        # 5 s of submissions: the outage lands mid-flow. The producer's client gives up after one
+        # retry (the default, FQ_REDIS_RETRIES, would ride the outage out), so it retries itself.
+        impatient = Registry(dataclasses.replace(registry.settings, redis_retries=1))
+        producer = Producer(impatient, JOBS, per_s=60)
         producer.start()
         await eventually(lambda: len(producer.ids) >= 60, what="first jobs")
         # When Redis dies mid-flow (jobs running, dashboards connected)...
@@ -108,6 +112,7 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
         gateway_s = time.monotonic() - back
         await asyncio.to_thread(producer.join, 60)
         assert len(producer.ids) == JOBS and producer.retried > 0
+        impatient.close()
 
         def all_completed() -> bool:
             return registry.counts(["diagnostics"])["diagnostics"][JobState.COMPLETED.value] == JOBS
