@@ -133,7 +133,7 @@ def async_client(
         sized = {} if max_connections is None else {"max_connections": max_connections}
         waits = {} if pool_wait_s is None else {"timeout": pool_wait_s}
         pool = pool_class.from_url(settings.redis_url, retry=retry, **sized, **waits, **kwargs)
-        return redis.asyncio.Redis(connection_pool=pool)
+        return redis.asyncio.Redis.from_pool(pool)  # owns it: aclose() closes the pool
     sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
         sentinel_addresses(settings), sentinel_kwargs=_sentinel_kwargs(settings)
     )
