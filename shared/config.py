@@ -71,6 +71,9 @@ class Settings:
     #: Retries of a facequeue worker's job when neither its message nor its actor sets
     #: ``max_retries`` (the default of the workers' Retries middleware).
     default_max_retries: int = 3
+    #: Deaths of the workers running a job (OOM, segfault, kill -9) after which it fails as
+    #: ``worker_lost`` even with retries left, so one poison job cannot take the fleet down.
+    max_worker_losses: int = 3
     #: Seconds a job may keep reaching workers that do not define its actor before it
     #: fails (a rolling deploy gets this long to bring a worker that does).
     unknown_actor_grace_s: float = 300.0

@@ -397,9 +397,13 @@ def worker_beat(worker_id: str, fields: dict[str, str | int | float]) -> Call[tu
 
 
 def reap_worker(
-    worker_id: str, queues: Sequence[str], dead_after_ms: int, *, forget: bool = False
+    worker_id: str, queues: Sequence[str], dead_after_ms: int, *, max_losses: int, forget: bool = False
 ) -> Call[int]:
-    """Recover a dead (or, with ``forget``, departing) worker's jobs; -1 when it turned out alive."""
+    """Recover a dead (or, with ``forget``, departing) worker's jobs; -1 when it turned out alive.
+
+    A dead worker's job fails as ``worker_lost`` once it has no retries left or its
+    runs' workers died ``max_losses`` times (a poison job must not crash-loop the fleet).
+    """
     per_queue: list[str] = []
     for queue in queues:
         per_queue += [
@@ -408,11 +412,20 @@ def reap_worker(
             keys.state_key(queue, JobState.WAITING),
             keys.dispatched_key(queue),
             keys.state_key(queue, JobState.ACTIVE),
+            keys.state_key(queue, JobState.FAILED),
         ]
     return Call(
         Lua.WORKERS_REAP,
         [keys.worker_key(worker_id), keys.WORKERS, keys.DRAMATIQ_HEARTBEATS, keys.WORKERS_DEAD, *per_queue],
-        [worker_id, dead_after_ms, int(forget), DEAD_WORKER_KEEP_MS, keys.WORKERS_CHANGED_CHANNEL, *queues],
+        [
+            worker_id,
+            dead_after_ms,
+            int(forget),
+            DEAD_WORKER_KEEP_MS,
+            keys.WORKERS_CHANGED_CHANNEL,
+            max_losses,
+            *queues,
+        ],
         _int,
     )
 

@@ -154,8 +154,8 @@ def test_delete_active_needs_force_and_drops_the_running_outcome(
 def test_reap_moves_dead_workers_active_job_back_to_waiting(registry: Registry, raw: redis.Redis) -> None:
     job_id = make(registry, JobState.ACTIVE)
     registry.run(transitions.worker_beat(W, {"pid": 1}))
-    assert registry.run(transitions.reap_worker(W, [Q], 60_000)) == -1  # alive: untouched
-    assert registry.run(transitions.reap_worker(W, [Q], 0)) == 1
+    assert registry.run(transitions.reap_worker(W, [Q], 60_000, max_losses=3)) == -1  # alive: untouched
+    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3)) == 1
     job = registry.get(job_id)
     assert (job.state, job.gen, job.worker) == (JobState.WAITING, 1, "")
     # and the worker is listed as dead for a while, no longer live
@@ -163,15 +163,53 @@ def test_reap_moves_dead_workers_active_job_back_to_waiting(registry: Registry, 
     assert raw.zscore("fq:workers", W) is None and raw.zscore("fq:workers:dead", W) is not None
 
 
+@pytest.mark.parametrize(
+    ("max_retries", "max_losses", "survived"),
+    [
+        (3, 3, 2),  # the third worker death fails it: a poison job cannot crash-loop the fleet
+        (0, 3, 0),  # no retries: the first death fails it
+        (1, 5, 1),  # one retry: the second death (attempt 2 > 1 retry) fails it
+    ],
+)
+def test_a_job_whose_workers_keep_dying_fails_as_worker_lost(
+    registry: Registry, raw: redis.Redis, max_retries: int, max_losses: int, survived: int
+) -> None:
+    # Given a job that kills every worker that runs it
+    job_id = make(registry, JobState.ACTIVE, max_retries=max_retries)
+    for _ in range(survived):
+        # When its worker dies, it goes back to waiting and runs again
+        registry.run(transitions.worker_beat(W, {"pid": 1}))
+        assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=max_losses)) == 1
+        assert registry.get(job_id).state is JobState.WAITING
+        start(registry, job_id)
+    # Then the death past its allowance fails it, saying why, and requeues nothing
+    registry.run(transitions.worker_beat(W, {"pid": 1}))
+    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=max_losses)) == 0
+    job = registry.get(job_id)
+    assert job.state is JobState.FAILED and job.error.startswith("worker_lost: ")
+    assert job.timeline[-1]["reason"] == "worker_lost" and job.timeline[-1]["to"] == "failed"
+    assert job.attempts == survived + 1
+    assert registry.counts([Q])[Q] == {"waiting": 0, "delayed": 0, "active": 0, "completed": 0, "failed": 1}
+
+
+def test_a_clean_exit_does_not_count_against_the_job(registry: Registry, raw: redis.Redis) -> None:
+    # A worker draining out (forget) gives its job back even when the job has no retries left
+    job_id = make(registry, JobState.ACTIVE, max_retries=0)
+    registry.run(transitions.worker_beat(W, {"pid": 1}))
+    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=1, forget=True)) == 1
+    assert registry.get(job_id).state is JobState.WAITING
+    assert not raw.hexists(f"fq:job:{job_id}", "worker_losses")
+
+
 def test_reap_with_forget_removes_a_departing_worker_entirely(registry: Registry, raw: redis.Redis) -> None:
     registry.run(transitions.worker_beat(W, {"pid": 1}))
-    assert registry.run(transitions.reap_worker(W, [Q], 0, forget=True)) == 0
+    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3, forget=True)) == 0
     assert not raw.exists(f"fq:worker:{W}") and raw.zscore("fq:workers:dead", W) is None
 
 
 def test_worker_wrongly_declared_dead_comes_back_alive(registry: Registry, raw: redis.Redis) -> None:
     registry.run(transitions.worker_beat(W, {"pid": 1}))
-    registry.run(transitions.reap_worker(W, [Q], 0))
+    registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3))
     _, stop = registry.run(transitions.worker_beat(W, {"pid": 1}))
     assert not stop
     assert raw.hget(f"fq:worker:{W}", "status") is None and raw.pttl(f"fq:worker:{W}") == -1

@@ -67,7 +67,13 @@ class WorkerHeartbeat(Middleware):
         # A clean exit reaps itself at once: jobs it still held go back to waiting.
         try:
             self.ctx.registry.run(
-                transitions.reap_worker(self.ctx.worker_id, self._all_queues(), 0, forget=True)
+                transitions.reap_worker(
+                    self.ctx.worker_id,
+                    self._all_queues(),
+                    0,
+                    max_losses=self.ctx.settings.max_worker_losses,
+                    forget=True,
+                )
             )
         except FacequeueError:
             log.warning("could not deregister worker", worker=self.ctx.worker_id)
