@@ -32,6 +32,7 @@ class Lua(enum.StrEnum):
     JOB_FAIL = "job_fail"
     JOB_RETRY_LATER = "job_retry_later"
     JOB_UNKNOWN_ACTOR = "job_unknown_actor"
+    JOB_ORPHANED = "job_orphaned"
     JOB_RETRY = "job_retry"
     JOB_PROMOTE = "job_promote"
     JOB_SET_PRIORITY = "job_set_priority"

@@ -134,6 +134,20 @@ def unknown_actor(
     )
 
 
+def orphaned(job_id: str, queue: str, gen: int, worker: str) -> Call[bool]:
+    """active -> waiting for a job ``worker`` is recorded as running but does not run."""
+    return Call(
+        Lua.JOB_ORPHANED,
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.ACTIVE),
+            keys.state_key(queue, JobState.WAITING),
+        ],
+        [job_id, queue, gen, worker],
+        _bool,
+    )
+
+
 def complete(
     job_id: str,
     queue: str,
