@@ -39,6 +39,8 @@ class Lua(enum.StrEnum):
     JOB_DELETE = "job_delete"
     JOB_PROGRESS = "job_progress"
     QUEUE_CLEAN = "queue_clean"
+    QUEUE_TRIM = "queue_trim"
+    QUEUE_RETENTION = "queue_retention"
     QUEUE_PAUSE = "queue_pause"
     QUEUE_RESUME = "queue_resume"
     WORKER_BEAT = "worker_beat"

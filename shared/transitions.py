@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import keys
-from shared.config import Settings
 from shared.errors import InvalidTransition, JobNotFound
 from shared.jobs import Job
 from shared.messages import message_template
@@ -154,11 +153,10 @@ def complete(
     gen: int,
     worker: str,
     result_json: str,
-    settings: Settings,
     *,
     message_id: str = "",
 ) -> Call[bool]:
-    """active -> completed, applying the completed-jobs retention policy.
+    """active -> completed (the monitor trims completed jobs by each queue's retention).
 
     With ``message_id`` (the Dramatiq copy's redis message id) the same script acks
     that copy from ``worker``'s ack set, as Dramatiq's ack would.
@@ -169,20 +167,10 @@ def complete(
             keys.job_key(job_id),
             keys.state_key(queue, JobState.ACTIVE),
             keys.state_key(queue, JobState.COMPLETED),
-            keys.JOBS_INDEX,
             keys.dramatiq_acks_key(worker, queue),
             keys.dramatiq_messages_key(queue),
         ],
-        [
-            job_id,
-            queue,
-            gen,
-            worker,
-            result_json,
-            settings.completed_keep_count,
-            int(settings.completed_keep_age_s * 1000),
-            message_id,
-        ],
+        [job_id, queue, gen, worker, result_json, message_id],
         _bool,
     )
 

@@ -281,7 +281,6 @@ class FacequeueConsumer(_RedisConsumer):
             run.gen,
             ctx.worker_id,
             run.result_json(),
-            ctx.settings,
             message_id=message.options["redis_message_id"],
         )
         try:

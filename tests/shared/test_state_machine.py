@@ -26,7 +26,7 @@ def make(registry: Registry, state: JobState, **kw: object) -> str:
         return job_id
     start(registry, job_id)
     if state is JobState.COMPLETED:
-        assert registry.run(transitions.complete(job_id, Q, 0, W, '{"ok": 1}', registry.settings))
+        assert registry.run(transitions.complete(job_id, Q, 0, W, '{"ok": 1}'))
     elif state is JobState.FAILED:
         assert registry.run(transitions.fail(job_id, Q, 0, W, "Boom: x", "tb"))
     return job_id
@@ -147,7 +147,7 @@ def test_delete_active_needs_force_and_drops_the_running_outcome(
     assert snapshot(raw) == before
     assert registry.run(transitions.delete(job_id, Q, force=True)) == "active"
     # The worker finishing later must not resurrect the record.
-    assert not registry.run(transitions.complete(job_id, Q, 0, W, "1", registry.settings))
+    assert not registry.run(transitions.complete(job_id, Q, 0, W, "1"))
     assert not raw.exists(f"fq:job:{job_id}")
 
 
@@ -294,7 +294,7 @@ def test_worker_transition_from_wrong_state_is_refused_and_changes_nothing(
     job_id = make(registry, state)
     call = {
         "start": transitions.start(job_id, Q, 0, W),
-        "complete": transitions.complete(job_id, Q, 0, W, "1", registry.settings),
+        "complete": transitions.complete(job_id, Q, 0, W, "1"),
         "fail": transitions.fail(job_id, Q, 0, W, "e", "t"),
         "retry_later": transitions.retry_later(job_id, Q, 0, W, 10, "e", "t"),
     }[action]
@@ -306,8 +306,8 @@ def test_worker_transition_from_wrong_state_is_refused_and_changes_nothing(
 def test_outcome_from_another_worker_or_generation_is_refused(registry: Registry, raw: redis.Redis) -> None:
     job_id = make(registry, JobState.ACTIVE)
     before = snapshot(raw)
-    assert not registry.run(transitions.complete(job_id, Q, 0, "other-worker", "1", registry.settings))
-    assert not registry.run(transitions.complete(job_id, Q, 7, W, "1", registry.settings))
+    assert not registry.run(transitions.complete(job_id, Q, 0, "other-worker", "1"))
+    assert not registry.run(transitions.complete(job_id, Q, 7, W, "1"))
     assert snapshot(raw) == before
 
 
@@ -339,7 +339,7 @@ def test_complete_with_its_message_id_acks_the_copy_in_the_same_script(
     # Given a job whose Dramatiq copy a worker fetched and started
     job_id, message_id = started_with_its_copy(registry, raw)
     # When the worker completes it, naming the copy
-    call = transitions.complete(job_id, Q, 0, W, "null", registry.settings, message_id=message_id)
+    call = transitions.complete(job_id, Q, 0, W, "null", message_id=message_id)
     assert registry.run(call)
     # Then the job is completed and the copy is gone from the ack set and Dramatiq's bodies
     assert registry.get(job_id).state is JobState.COMPLETED
@@ -357,9 +357,7 @@ def test_a_superseded_run_still_acks_its_copy_and_changes_nothing_else(
     job_id, message_id = started_with_its_copy(registry, raw)
     registry.run(transitions.delete(job_id, Q, force=True))
     # When the worker completes its copy
-    assert not registry.run(
-        transitions.complete(job_id, Q, 0, W, "null", registry.settings, message_id=message_id)
-    )
+    assert not registry.run(transitions.complete(job_id, Q, 0, W, "null", message_id=message_id))
     # Then the copy is acked all the same, and the job stays deleted
     assert_copy_acked(raw, message_id)
     assert not raw.exists(f"fq:job:{job_id}")
@@ -376,17 +374,6 @@ def test_admin_action_on_missing_job_is_not_found(registry: Registry, raw: redis
     with pytest.raises(JobNotFound):
         registry.run(call)
     assert raw.dbsize() == 0
-
-
-def test_completed_retention_trims_oldest_beyond_count(registry: Registry, raw: redis.Redis) -> None:
-    import dataclasses
-
-    registry.settings = dataclasses.replace(registry.settings, completed_keep_count=3)
-    ids = [make(registry, JobState.COMPLETED) for _ in range(5)]
-    kept = raw.zrange(f"fq:q:{Q}:completed", 0, -1)
-    assert kept == ids[2:]
-    assert not raw.exists(f"fq:job:{ids[0]}") and not raw.exists(f"fq:job:{ids[1]}")
-    assert transitions_of(raw, ids[0])[-1] == ("completed", None)
 
 
 def test_scripts_survive_a_flushed_script_cache(registry: Registry, raw: redis.Redis) -> None:

@@ -77,9 +77,7 @@ class JobStateMiddleware(Middleware):
         else:
             recorded = self.ctx.record(
                 "complete",
-                transitions.complete(
-                    run.job_id, run.queue, run.gen, self.ctx.worker_id, run.result_json(), self.ctx.settings
-                ),
+                transitions.complete(run.job_id, run.queue, run.gen, self.ctx.worker_id, run.result_json()),
             )
         if recorded:
             self.ctx.metrics.transitions.labels(run.queue, "completed").inc()
