@@ -30,7 +30,7 @@ def lifecycle(registry: Registry, job_id: str) -> tuple[float, float]:
     submitted = time.perf_counter()
     registry.run(transitions.dispatch(QUEUE, 1))
     registry.run(transitions.start(job_id, QUEUE, 0, "bench"))
-    registry.run(transitions.complete(job_id, QUEUE, 0, "bench", "null", settings))
+    registry.run(transitions.complete(job_id, QUEUE, 0, "bench", "null"))
     registry.client.delete(f"dramatiq:{QUEUE}")  # the copy no worker fetches here
     return submitted - began, time.perf_counter() - began
 

@@ -71,6 +71,18 @@ class NotReplicated(FacequeueError):
     code = "not_replicated"
 
 
+class ImageStoreFull(FacequeueError):
+    """The images' share of Redis (``FQ_IMAGE_QUOTA_BYTES``) is spent until older ones expire."""
+
+    code = "image_store_full"
+
+
+class RedisFull(RedisUnavailable):
+    """Redis refused a write: its memory budget (maxmemory, noeviction) is spent. Nothing changed."""
+
+    code = "redis_full"
+
+
 class InvalidImage(FacequeueError):
     """An uploaded image cannot be used (not an image, damaged, too many pixels, expired)."""
 

@@ -41,12 +41,16 @@ class Lua(enum.StrEnum):
     JOB_FAIL = "job_fail"
     JOB_RETRY_LATER = "job_retry_later"
     JOB_UNKNOWN_ACTOR = "job_unknown_actor"
+    JOB_ORPHANED = "job_orphaned"
+    IMAGE_STORE = "image_store"
     JOB_RETRY = "job_retry"
     JOB_PROMOTE = "job_promote"
     JOB_SET_PRIORITY = "job_set_priority"
     JOB_DELETE = "job_delete"
     JOB_PROGRESS = "job_progress"
     QUEUE_CLEAN = "queue_clean"
+    QUEUE_TRIM = "queue_trim"
+    QUEUE_RETENTION = "queue_retention"
     QUEUE_PAUSE = "queue_pause"
     QUEUE_RESUME = "queue_resume"
     WORKER_BEAT = "worker_beat"
@@ -91,9 +95,11 @@ DURABLE = frozenset(
         Lua.JOB_SET_PRIORITY,
         Lua.JOB_DELETE,
         Lua.QUEUE_CLEAN,
+        Lua.QUEUE_RETENTION,
         Lua.QUEUE_PAUSE,
         Lua.QUEUE_RESUME,
         Lua.WORKER_REMOVE,
+        Lua.WORKERS_REAP,  # may fail a job its dead workers lost too often (worker_lost)
     }
 )
 
@@ -129,9 +135,14 @@ class Durability:
 #: Source of every script, read once at import (package data, not the environment).
 SOURCES: dict[Lua, str] = {script: load_source(script) for script in Lua}
 
+
 #: Error classes by the code a script raises ("FQ <code> <message>").
+def _error_classes(base: type[errors.FacequeueError]) -> list[type[errors.FacequeueError]]:
+    return [c for sub in base.__subclasses__() for c in (sub, *_error_classes(sub))]
+
+
 _ERRORS: dict[str, type[errors.FacequeueError]] = {
-    cls.code: cls for cls in errors.FacequeueError.__subclasses__()
+    cls.code: cls for cls in _error_classes(errors.FacequeueError)
 }
 
 
@@ -141,13 +152,17 @@ class Call(Generic[T]):
 
     script: Lua
     keys: Sequence[str]
-    args: Sequence[str | int | float]
+    args: Sequence[str | bytes | int | float]
     parse: Callable[[Any], T]
 
 
 def translate(exc: redis.ResponseError) -> errors.FacequeueError | redis.ResponseError:
-    """Turn a script's ``FQ <code> <message>`` error into its typed error."""
+    """Turn a script's ``FQ <code> <message>`` error into its typed error, and Redis's refusal
+    of a write past maxmemory (redis-py's OutOfMemoryError) into RedisFull. Redis refuses only
+    a script's first write when it starts out of memory, so a refused script changed nothing."""
     text = str(exc)
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        return errors.RedisFull(f"Redis is full: {text}")
     if text.startswith("FQ "):
         _, code, message = [*text.split(" ", 2), ""][:3]
         cls = _ERRORS.get(code)
