@@ -173,6 +173,28 @@ def test_the_broker_in_sentinel_mode_uses_a_sentinel_client(group: SentinelGroup
         broker.ctx.registry.close()
 
 
+def test_a_broker_given_an_apps_own_sentinel_client_reads_the_registry_through_sentinel(
+    group: SentinelGroup,
+) -> None:
+    from services.worker.broker import FacequeueBroker
+
+    # Given a Dramatiq app's own client, as it would pass it to RedisBroker(client=...)
+    sentinel = redis.sentinel.Sentinel([("127.0.0.1", p) for p in group.sentinel_ports])
+    client = sentinel.master_for(SERVICE)
+    broker = FacequeueBroker(client=client, settings=Settings(), middleware=[])
+    try:
+        # Then the registry decodes replies from the same Sentinel-managed primary
+        registry = broker.ctx.registry
+        assert isinstance(registry.client.connection_pool, redis.sentinel.SentinelConnectionPool)
+        registry.run(submit_call("noop", [], settings=registry.settings, job_id="app")[1])
+        assert registry.get("app").state.value == "waiting"
+        assert client.hget("fq:job:app", "state") == b"waiting"
+    finally:
+        broker.ctx.registry.close()
+        client.close()
+        sentinel.close()
+
+
 def test_a_submission_no_replica_confirms_is_refused_and_counted(
     replicated: tuple[str, subprocess.Popen[bytes]],
 ) -> None:
