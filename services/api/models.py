@@ -36,7 +36,7 @@ Float = Annotated[float, BeforeValidator(_not_bool)]
 class Strict(BaseModel):
     """Unknown fields are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ErrorBody(Strict):
