@@ -67,9 +67,11 @@ class Monitor:
         now_ms = await self.registry.now_ms()
         self.grace.answered()
         queues = await self.dispatch(await self.queues())
-        if self.grace.may_reap():
-            await self.reap(queues, now_ms)
+        # Read before reaping, so a reap (whose script could fail halfway through its
+        # queues, leaving what it wrote) only ever sees queues Redis can read.
         health = await self.health(queues)
+        if self.grace.may_reap() and await self.reap(list(health), now_ms):
+            health = await self.health(list(health))  # the reaped jobs moved
         self.export_health(health, now_ms)
         await self.announce_workers(now_ms, reason="tick")
         await self.sample_history(health, now_ms)
@@ -97,18 +99,19 @@ class Monitor:
         self.metrics.released.inc(released)
         return usable
 
-    async def reap(self, queues: list[str], now_ms: int) -> None:
-        """Recover dead workers' jobs; a refused reap is logged and retried next tick."""
+    async def reap(self, queues: list[str], now_ms: int) -> bool:
+        """Recover dead workers' jobs; True when some were. A refused reap is retried next tick."""
         try:
             reaped = await self.registry.reap_dead(queues, now_ms)
         except redis.ResponseError as exc:
             self.metrics.tick_errors.inc()
             log.warning("reaping failed; retried next tick", error=str(exc), queues=queues)
-            return
+            return False
         for worker_id, requeued in reaped.items():
             log.warning("dead worker reaped", dead_worker=worker_id, requeued=requeued)
             self.metrics.reaped.inc()
             self.metrics.requeued.inc(requeued)
+        return bool(reaped)
 
     async def health(self, queues: list[str]) -> dict[str, QueueHealth]:
         """Every queue's health in one call; queue by queue, skipping refused ones, if that fails."""
