@@ -15,7 +15,9 @@ import redis
 from aiohttp.test_utils import TestClient
 
 from services.stream import replay
+from services.stream.clients import Clients
 from services.stream.main import build_app
+from services.stream.state import CLIENTS
 from shared import keys
 from shared.config import Settings
 from tests.stream.conftest import AUTH, open_stream
@@ -175,3 +177,27 @@ async def test_a_refused_websocket_upgrade_is_json(gateway: TestClient[Any, Any]
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await gateway.ws_connect("/ws", headers=AUTH, params={"last_event_id": "\u0663"})
     assert refused.value.status == 400
+
+
+async def test_replays_wait_for_the_snapshot_slots_like_snapshots(
+    aiohttp_client: Callable[..., Any], settings: Settings, raw: redis.Redis
+) -> None:
+    # Given a gateway whose snapshot slots are all taken (a reconnect storm)
+    newest = backfill(raw, 50)
+    gateway = await bounded_gateway(aiohttp_client, settings)
+    slots = gateway.app[CLIENTS].snapshot_slots
+    for _ in range(Clients.SNAPSHOT_CONCURRENCY):
+        await slots.acquire()
+    # When a client resumes
+    resumed = await open_stream(gateway, topics="jobs", last_id=newest - 10)
+    # Then its replay waits for a slot, sending nothing meanwhile
+    first = asyncio.create_task(resumed.next(timeout=10))
+    await asyncio.sleep(0.5)
+    assert not first.done()
+    # and goes ahead once one is free
+    slots.release()
+    replayed = [await first, *await resumed.take(9)]
+    assert [e.seq for e in replayed] == list(range(newest - 9, newest + 1))
+    for _ in range(Clients.SNAPSHOT_CONCURRENCY - 1):
+        slots.release()
+    resumed.close()
