@@ -466,8 +466,9 @@ async def hostile_viewer(port: int, last_id: int) -> asyncio.StreamWriter:
 HONEST, HOSTILE = 100, 100
 #: Events in fq:events before it starts (a resume from seq 1 used to buffer them all, per viewer).
 BACKLOG = 30_000
-#: Growth of the gateway's RSS the scenario may cause, in KiB.
-HOSTILE_RSS_BOUND_KIB = 64 * 1024
+#: Growth of the gateway's RSS the scenario may cause, in KiB. Measured 12-38 MB (one page per
+#: replay in flight); a whole-backlog buffer per viewer was +1.05 GB, past the pod's 1 GiB limit.
+HOSTILE_RSS_BOUND_KIB = 96 * 1024
 
 
 async def test_hostile_viewers_replaying_from_seq_1_keep_the_gateway_bounded_and_dashboards_live(
@@ -520,7 +521,7 @@ async def test_hostile_viewers_replaying_from_seq_1_keep_the_gateway_bounded_and
         rss_peak_kib=peak,
         rss_growth_kib=growth,
     )
-    # and the gateway's memory grew by a bounded amount (a whole-backlog buffer per viewer: ~1.5 GB)
+    # and the gateway's memory grew by a bounded amount, whatever the backlog
     assert growth < HOSTILE_RSS_BOUND_KIB, growth
 
 
