@@ -23,7 +23,7 @@ from services.stream.frames import DEFAULT_TOPICS, TOPICS
 from services.stream.peers import client_address
 from services.stream.session import serve_client
 from services.stream.sinks import Sink, sse_wire
-from services.stream.state import ADDRESS_CAP, CLIENTS, FANOUT
+from services.stream.state import ADDRESS_CAP, CLIENTS, FANOUT, STREAM_METRICS
 from services.stream.wire import WEBSOCKET, Wire
 from shared.auth import configured, role_of
 from shared.http import DRAINING, SETTINGS
@@ -107,6 +107,7 @@ async def _prologue(request: web.Request, last_id: str | None) -> web.Response |
         return error(503, "redis_unavailable", "the gateway is not subscribed to Redis", request)
     cap = request.app[ADDRESS_CAP]
     if not cap.acquire(client_address(request)):
+        request.app[STREAM_METRICS].refused.inc()
         return error(
             429,
             "too_many_connections",

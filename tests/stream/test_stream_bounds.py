@@ -131,6 +131,8 @@ async def test_connections_per_client_address_are_capped_and_given_back(
         # Then it is refused with a JSON 429
         assert refused.status == 429
         assert (await refused.json())["error"]["code"] == "too_many_connections"
+    metrics = await (await gateway.get("/metrics")).text()
+    assert "facequeue_stream_refused_connections_total 2.0" in metrics
     # and once one closes, the address may connect again
     held.pop().close()
     deadline = time.monotonic() + 10
