@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test soak lint bench clean
+.PHONY: install run test soak lint bench example clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,9 +26,15 @@ soak: $(STAMP)
 	$(BIN)/pytest -m soak -s
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests bench
-	$(BIN)/ruff format --check shared services tests bench
+	$(BIN)/ruff check shared services tests bench facequeue examples
+	$(BIN)/ruff format --check shared services tests bench facequeue examples
 	$(BIN)/mypy
+
+# The example Dramatiq app (examples/orders.py) against the stack `make run` started:
+# its worker runs until the sends are done and their results are in, then stops.
+example: $(STAMP)
+	FQ_REDIS_URL="$${FQ_REDIS_URL:-$$(cat .run/redis_url 2>/dev/null || echo redis://127.0.0.1:6379/0)}" \
+		$(BIN)/python -m examples
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

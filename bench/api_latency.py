@@ -28,7 +28,7 @@ from typing import Any
 
 import redis
 
-from bench.procs import AUTH, TOKEN, service, stop, wait_http
+from bench.procs import AUTH, SECRET, TOKEN, service, stop, wait_http
 from bench.report import Results, row
 from shared import keys, localredis
 from shared.catalog import DIAGNOSTICS_QUEUE
@@ -160,7 +160,7 @@ def run(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
     sample = load(client, jobs)
     load_s = time.perf_counter() - t0
     settings = Settings(
-        redis_url=url, api_port=localredis.free_port(), admin_token=TOKEN, log_level="warning"
+        redis_url=url, api_port=localredis.free_port(), admin_token=TOKEN, secret=SECRET, log_level="warning"
     )
     proc = service("services.api", settings, tmp / "api.log")
     base = f"http://127.0.0.1:{settings.api_port}"

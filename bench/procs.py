@@ -12,8 +12,11 @@ from pathlib import Path
 
 from shared.config import Settings
 
-#: Bearer token every benchmark configures on the services it starts.
-TOKEN = "bench-token"
+#: Bearer token every benchmark configures on the services it starts (api and stream refuse
+#: tokens under 32 characters).
+TOKEN = "bench-token-of-at-least-thirty-two-chars"
+#: Session secret of those services (required with a token: at least 32 bytes).
+SECRET = "bench-session-secret-of-thirty-two-bytes-or-more"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 _TICK = os.sysconf("SC_CLK_TCK")
 

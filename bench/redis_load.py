@@ -26,7 +26,7 @@ from typing import Any
 
 import redis
 
-from bench.procs import TOKEN, raise_nofile, service, stop, wait_http
+from bench.procs import SECRET, TOKEN, raise_nofile, service, stop, wait_http
 from bench.report import Results, row
 from shared import keys, localredis, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE
@@ -128,6 +128,7 @@ def measure(url: str, tmp: Path, sizes: tuple[int, ...], window_s: float) -> dic
         stream_port=localredis.free_port(),
         worker_metrics_port=localredis.free_port(),
         admin_token=TOKEN,
+        secret=SECRET,
         log_level="warning",
         worker_processes=1,
         worker_threads=2,

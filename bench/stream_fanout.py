@@ -23,7 +23,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.procs import TOKEN, cpu_seconds, percentile, raise_nofile, rss_bytes, service, stop, wait_http
+from bench.procs import (
+    SECRET,
+    TOKEN,
+    cpu_seconds,
+    percentile,
+    raise_nofile,
+    rss_bytes,
+    service,
+    stop,
+    wait_http,
+)
 from bench.report import Results, row
 from shared import localredis
 from shared.config import Settings
@@ -41,6 +51,7 @@ def start_server(kind: str, url: str, port: int, log: Path) -> subprocess.Popen[
             redis_url=url,
             stream_port=port,
             admin_token=TOKEN,
+            secret=SECRET,
             log_level="warning",
             stream_drain_s=1.0,
             stream_ping_s=120.0,  # the raw load client does not answer WebSocket pings

@@ -1,25 +1,32 @@
-"""Who is calling: bearer tokens and the dashboard's signed session cookie.
+"""Who may call: the two tokens, their fingerprints, and the start-up check of the credentials.
 
-Shared by the API (which issues the cookie) and the stream gateway (which
-accepts it, since a browser's EventSource cannot send an Authorization header).
+Shared by the API and the stream gateway. Sessions (what a browser carries after
+logging in) live in :mod:`shared.sessions`; this module knows only the tokens.
 """
 
 from __future__ import annotations
 
-import base64
 import enum
 import hashlib
 import hmac
-import json
-import time
-from collections.abc import Mapping
 
-from shared.config import Settings
+from shared.config import ENV_PREFIX, Settings, SettingsError
 
-#: Name of the session cookie (HttpOnly, SameSite=Strict, signed with FQ_SECRET).
-SESSION_COOKIE = "fq_session"
-#: Seconds a session lasts.
-SESSION_TTL_S = 12 * 3600
+#: Shortest token accepted at start, in characters: ``secrets.token_urlsafe(32)`` gives 43, and
+#: 32 characters of a random alphabet put online guessing out of reach whatever the rate limit.
+MIN_TOKEN_CHARS = 32
+#: Shortest ``FQ_SECRET``, in bytes: HMAC-SHA256 keys shorter than its 32-byte output weaken it.
+MIN_SECRET_BYTES = 32
+#: Secrets that were ever published (old defaults, examples): a cookie signed with one is forgeable.
+KNOWN_SECRETS = frozenset(
+    {
+        "dev-insecure-secret",
+        "dev-session-secret-not-for-production",
+        "changeme",
+        "change-me",
+        "secret",
+    }
+)
 
 
 class Role(enum.StrEnum):
@@ -36,52 +43,51 @@ def configured(settings: Settings) -> bool:
     return bool(settings.admin_token or settings.viewer_token)
 
 
+def check_credentials(settings: Settings) -> None:
+    """Refuse to start with credentials that would let someone forge or guess their way in.
+
+    Raised at start by api and stream (issue 16): with a token set, ``FQ_SECRET`` must be
+    at least 32 bytes and not a published value, and every token at least 32 characters.
+    """
+    if not configured(settings):
+        return
+    for name, token in (("ADMIN_TOKEN", settings.admin_token), ("VIEWER_TOKEN", settings.viewer_token)):
+        if token and len(token.strip()) < MIN_TOKEN_CHARS:
+            raise SettingsError(f"{ENV_PREFIX}{name}: must be at least {MIN_TOKEN_CHARS} characters")
+    if settings.admin_token and settings.admin_token.strip() == settings.viewer_token.strip():
+        raise SettingsError(f"{ENV_PREFIX}VIEWER_TOKEN: must differ from {ENV_PREFIX}ADMIN_TOKEN")
+    secret = settings.secret
+    if not secret:
+        raise SettingsError(f"{ENV_PREFIX}SECRET: required when a token is set (it signs sessions)")
+    if secret.strip().lower() in KNOWN_SECRETS:
+        raise SettingsError(f"{ENV_PREFIX}SECRET: a published example value; generate a random one")
+    if len(secret.encode()) < MIN_SECRET_BYTES:
+        raise SettingsError(f"{ENV_PREFIX}SECRET: must be at least {MIN_SECRET_BYTES} bytes")
+
+
 def role_for_token(settings: Settings, token: str) -> Role | None:
     # Compared as bytes: compare_digest refuses non-ASCII str, and a token is any text a caller sends.
     given = token.strip().encode()
-    if settings.admin_token and hmac.compare_digest(given, settings.admin_token.encode()):
+    if settings.admin_token and hmac.compare_digest(given, settings.admin_token.strip().encode()):
         return Role.ADMIN
-    if settings.viewer_token and hmac.compare_digest(given, settings.viewer_token.encode()):
+    if settings.viewer_token and hmac.compare_digest(given, settings.viewer_token.strip().encode()):
         return Role.VIEWER
     return None
 
 
-def _sign(settings: Settings, payload: bytes) -> str:
-    digest = hmac.new(settings.secret.encode(), payload, hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+def fingerprint(settings: Settings, token: str) -> str:
+    """A keyed digest of a token, stored with each session it opens: rotating the token (a new
+    value at the next start) changes it, which ends every session the old token opened."""
+    digest = hmac.new(settings.secret.encode(), b"token:" + token.strip().encode(), hashlib.sha256)
+    return digest.hexdigest()[:32]
 
 
-def issue_session(settings: Settings, role: Role, now: float | None = None) -> str:
-    """A cookie value naming the role and its expiry, signed."""
-    body = json.dumps({"role": role.value, "exp": int((now or time.time()) + SESSION_TTL_S)}).encode()
-    payload = base64.urlsafe_b64encode(body).decode().rstrip("=")
-    return f"{payload}.{_sign(settings, payload.encode())}"
+def current_fingerprint(settings: Settings, role: Role) -> str | None:
+    """The fingerprint of the token that grants ``role`` now (None: no such token any more)."""
+    token = settings.admin_token if role is Role.ADMIN else settings.viewer_token
+    return fingerprint(settings, token) if token else None
 
 
-def role_for_session(settings: Settings, cookie: str, now: float | None = None) -> Role | None:
-    payload, _, signature = cookie.partition(".")
-    if not payload or not hmac.compare_digest(signature.encode(), _sign(settings, payload.encode()).encode()):
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        role = Role(data["role"])
-        expired = float(data["exp"]) < (now or time.time())
-    except (ValueError, KeyError, TypeError):
-        return None
-    return None if expired else role
-
-
-def credential_of(
-    settings: Settings, headers: Mapping[str, str], cookies: Mapping[str, str]
-) -> tuple[Role | None, str]:
-    """The role a request's bearer token or session cookie grants, and which of the two it used."""
-    scheme, _, token = headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token:
-        return role_for_token(settings, token), "bearer"
-    cookie = cookies.get(SESSION_COOKIE)
-    return (role_for_session(settings, cookie) if cookie else None), "cookie"
-
-
-def role_of(settings: Settings, headers: Mapping[str, str], cookies: Mapping[str, str]) -> Role | None:
-    """The role a request's bearer token or session cookie grants, if any."""
-    return credential_of(settings, headers, cookies)[0]
+def sign(settings: Settings, payload: str) -> str:
+    """HMAC-SHA256 of ``payload`` under ``FQ_SECRET``, hex."""
+    return hmac.new(settings.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()

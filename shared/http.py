@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import redis.asyncio
+import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared.config import Settings
+from shared.forwarded import Origin, TrustedProxies
 from shared.logging import get_logger
 
 #: Redis client of the process, closed on shutdown.
@@ -23,6 +25,10 @@ METRICS = web.AppKey("metrics", CollectorRegistry)
 SETTINGS = web.AppKey("settings", Settings)
 #: Set while the process drains before exit: /readyz answers 503.
 DRAINING = web.AppKey("draining", asyncio.Event)
+#: The proxies whose forwarding headers the process believes (FQ_TRUSTED_PROXIES).
+PROXIES = web.AppKey("proxies", TrustedProxies)
+#: Where a request came from, worked out once per request by :func:`origin`.
+ORIGIN = web.RequestKey("origin", Origin)
 
 #: Redis connections a process opens at most.
 REDIS_POOL_SIZE = 64
@@ -54,6 +60,33 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
+def origin(request: web.Request) -> Origin:
+    """The client's address and whether it used TLS, through trusted proxies only (shared/forwarded.py)."""
+    found = request.get(ORIGIN)
+    if found is None:
+        found = request.app[PROXIES].origin(request.remote, request.headers, socket_tls=request.secure)
+        if request.app[SETTINGS].force_tls and not found.tls:
+            found = Origin(found.address, True)
+        request[ORIGIN] = found
+    return found
+
+
+@web.middleware
+async def client_logging(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every line logged while a request is handled names its client (through trusted proxies)."""
+    with structlog.contextvars.bound_contextvars(client=origin(request).address):
+        return await handler(request)
+
+
+async def _strict_transport(request: web.Request, response: web.StreamResponse) -> None:
+    # HSTS only on a response that itself came over TLS: over plain HTTP browsers ignore it.
+    if origin(request).tls:
+        max_age = request.app[SETTINGS].hsts_max_age_s
+        response.headers["Strict-Transport-Security"] = f"max-age={max_age}; includeSubDomains"
+
+
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -63,10 +96,12 @@ def base_app(
     settings: Settings, registry: CollectorRegistry | None = None, middlewares: list[Any] | None = None
 ) -> web.Application:
     """An application with the operational endpoints and a Redis client closed on cleanup."""
-    app = web.Application(middlewares=middlewares or [])
+    app = web.Application(middlewares=[client_logging, *(middlewares or [])])
     app[SETTINGS] = settings
     app[METRICS] = registry or CollectorRegistry()
     app[DRAINING] = asyncio.Event()
+    app[PROXIES] = TrustedProxies.from_settings(settings)
+    app.on_response_prepare.append(_strict_transport)
     # A blocking pool: a burst (thousands of dashboards reconnecting at once) waits for a
     # connection instead of failing with "Too many connections".
     pool = redis.asyncio.BlockingConnectionPool.from_url(

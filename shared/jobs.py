@@ -66,6 +66,8 @@ class Job:
     started_ms: int | None
     finished_ms: int | None
     attempts: int
+    #: Retries that apply (message, actor, then the workers' default, as Dramatiq's Retries decides;
+    #: recorded when a run starts); -1: unlimited.
     max_retries: int
     progress: float
     stage: str

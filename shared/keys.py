@@ -38,6 +38,11 @@ WORKER_PREFIX = f"{PREFIX}:worker:"
 #: Stream of admin actions.
 AUDIT_STREAM = f"{PREFIX}:audit"
 
+#: Sorted set of live session ids scored by expiry (ms), to count and end them all.
+SESSIONS = f"{PREFIX}:sessions"
+#: Counter bumped by "end all sessions": a session created under an older epoch is over.
+SESSIONS_EPOCH = f"{PREFIX}:sessions:epoch"
+
 #: Set of every gallery that holds at least one identity.
 GALLERIES = f"{PREFIX}:galleries"
 #: Hash of gallery -> version; never deleted, so a re-created gallery's versions keep rising.
@@ -117,3 +122,18 @@ def gallery_changes_key(gallery: str) -> str:
 def login_failures_key(address: str) -> str:
     """Failed logins from one client address in the current window (rate limiting)."""
     return f"{PREFIX}:login-failures:{address}"
+
+
+def token_failures_key(prefix_digest: str) -> str:
+    """Failed credentials starting with one token prefix (a digest of it), from any address."""
+    return f"{PREFIX}:token-failures:{prefix_digest}"
+
+
+def session_key(session_id: str) -> str:
+    """Hash of one dashboard session: role, token fingerprint, epoch, created/expires ms, address."""
+    return f"{PREFIX}:session:{session_id}"
+
+
+def login_code_key(code_digest: str) -> str:
+    """The role a one-time login code grants (keyed by the code's SHA-256; TTL: its lifetime)."""
+    return f"{PREFIX}:login-code:{code_digest}"

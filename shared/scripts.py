@@ -51,6 +51,8 @@ class Lua(enum.StrEnum):
     GALLERY_ENROLL = "gallery_enroll"
     GALLERY_FORGET = "gallery_forget"
     GALLERY_DROP = "gallery_drop"
+    SESSION_CREATE = "session_create"
+    SESSIONS_END = "sessions_end"
 
 
 def _read(name: str) -> str:

@@ -19,8 +19,11 @@ from pathlib import Path
 from typing import IO
 
 from shared import localredis
-from shared.config import ENV_PREFIX, Settings
+from shared.auth import Role, check_credentials
+from shared.config import ENV_PREFIX, Settings, SettingsError
 from shared.demo import seed
+from shared.registry import Registry
+from shared.sessions import issue_login_code
 
 #: Port tried first for the local redis-server (the developer's 6379 is left alone).
 LOCAL_REDIS_PORT = 6390
@@ -60,6 +63,8 @@ class Stack:
         assert proc.stdout is not None
         threading.Thread(target=_pump, args=("redis", proc.stdout), daemon=True).start()
         self.children.append(("redis", proc))
+        # Where `make example` finds the stack's Redis.
+        (self.run_dir / "redis_url").write_text(url + "\n")
         return url
 
     def stop(self) -> None:
@@ -80,6 +85,28 @@ def _stop_rank(name: str) -> int:
     return 0 if name.startswith("worker") else 2 if name == "redis" else 1
 
 
+def with_credentials(settings: Settings) -> Settings:
+    """Never run open or forgeable by accident: a fresh admin token and session secret for this
+    run where none is set; credentials that are set but unsafe stop the run (SettingsError)."""
+    if not (settings.admin_token or settings.viewer_token):
+        settings = dataclasses.replace(settings, admin_token=secrets.token_urlsafe(32))
+    if not settings.secret:
+        settings = dataclasses.replace(settings, secret=secrets.token_urlsafe(48))
+    check_credentials(settings)
+    return settings
+
+
+def login_link(settings: Settings, base_url: str) -> str:
+    """A one-time admin login link: the code rides in the fragment, which browsers never send
+    (no server log, proxy or Referer sees it); the page posts it to /api/v1/session/code."""
+    registry = Registry(settings)
+    try:
+        code = issue_login_code(registry.client, settings, Role.ADMIN)
+    finally:
+        registry.close()
+    return f"{base_url.rstrip('/')}/#code={code}"
+
+
 def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> int:
     """Run until interrupted; returns the exit code. ``demo``: seed the demo, photos cached there."""
     stack = Stack(Path.cwd() / ".run")
@@ -88,9 +115,7 @@ def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> i
     try:
         if ENV_PREFIX + "REDIS_URL" not in os.environ:
             settings = dataclasses.replace(settings, redis_url=stack.start_redis())
-        if not (settings.admin_token or settings.viewer_token):
-            # Never run open by accident: a fresh admin token for this run.
-            settings = dataclasses.replace(settings, admin_token=secrets.token_urlsafe(24))
+        settings = with_credentials(settings)
         host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "") else settings.bind_host
         if not settings.dashboard_origin:
             # The page (API port) opens its EventSource on the gateway (another port): a
@@ -108,7 +133,8 @@ def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> i
             f"  dashboard  http://{host}:{settings.api_port}/\n"
             f"  API        http://{host}:{settings.api_port}/api/v1\n"
             f"  stream     http://{host}:{settings.stream_port}/stream\n"
-            f"  log in     http://{host}:{settings.api_port}/login?token={settings.admin_token}\n"
+            f"  log in     {login_link(settings, f'http://{host}:{settings.api_port}')}\n"
+            f"             (one-time, {settings.login_code_ttl_s} s; `facequeue login-link` makes more)\n"
             f"  API token  {settings.admin_token} (Authorization: Bearer …)\n"
             "Ctrl-C stops everything.\n",
             flush=True,
@@ -123,6 +149,9 @@ def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> i
                     print(f"[{name}] exited with {proc.returncode}; stopping the stack", flush=True)
                     stop.set()
             stop.wait(0.5)
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 2
     except KeyboardInterrupt:
         pass
     finally:

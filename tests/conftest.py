@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import os
 import signal
 import subprocess
@@ -15,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -61,6 +63,22 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 
 @pytest.fixture(scope="session")
+def dropin_module(redis_server: RedisServer) -> ModuleType:
+    """tests/dropin/app.py, the drop-in tests' Dramatiq app, imported once per run (it reads
+    FQ_REDIS_URL at import)."""
+    previous = os.environ.get("FQ_REDIS_URL")
+    os.environ["FQ_REDIS_URL"] = redis_server.url
+    try:
+        module = importlib.import_module("tests.dropin.app")
+    finally:  # the rest of the suite keeps the environment it had
+        if previous is None:
+            os.environ.pop("FQ_REDIS_URL", None)
+        else:
+            os.environ["FQ_REDIS_URL"] = previous
+    return module
+
+
+@pytest.fixture(scope="session")
 def photos() -> dict[str, bytes]:
     """Real photos by file name (see shared/sample_photos.py)."""
     return sample_photos.load_all(ROOT / ".cache" / "sample-photos")
@@ -87,8 +105,9 @@ def settings(redis_url: str) -> Settings:
         worker_dead_s=2.0,
         worker_idle_poll_ms=50,
         monitor_interval_s=0.5,
-        admin_token="test-admin-token",
-        viewer_token="test-viewer-token",
+        admin_token="test-admin-token-with-thirty-two-chars",
+        viewer_token="test-viewer-token-with-thirty-two-chars",
+        secret="a-secret-of-the-test-suite-only-0123456789",
         retry_min_backoff_ms=100,
         retry_max_backoff_ms=1000,
         log_format="json",

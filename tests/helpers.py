@@ -56,3 +56,21 @@ def snapshot(raw: redis.Redis) -> dict[str, Any]:
 
 def state_total(counts: dict[str, dict[str, int]]) -> int:
     return sum(n for per_state in counts.values() for n in per_state.values())
+
+
+def session_cookie(response: Any) -> str:
+    """The session cookie value a login response set (aiohttp's ``ClientResponse.cookies``)."""
+    from shared.sessions import SESSION_COOKIE
+
+    return str(response.cookies[SESSION_COOKIE].value)
+
+
+def resign(secret: str, cookie: str, issued_s: int) -> str:
+    """A session cookie re-dated to ``issued_s`` and signed with ``secret``: what a forger
+    holding (or guessing) the secret could make of a real session's cookie."""
+    import hashlib
+    import hmac
+
+    session_id = cookie.split(".")[0]
+    issued = f"{session_id}.{issued_s}"
+    return f"{issued}.{hmac.new(secret.encode(), issued.encode(), hashlib.sha256).hexdigest()}"

@@ -6,7 +6,6 @@ from aiohttp import web
 
 from services.api import (
     actors,
-    auth,
     bulk,
     dashboard,
     galleries,
@@ -14,28 +13,36 @@ from services.api import (
     openapi,
     overview,
     queues,
+    sessions,
     uploads,
     workers,
 )
 from services.api.auth import auth_middleware
 from services.api.errors import error_middleware
 from services.api.observe import metrics_middleware
-from services.api.state import API_METRICS, REGISTRY
-from shared.config import Settings
+from services.api.state import API_METRICS, LIMITER, REGISTRY, SESSIONS
+from shared.auth import check_credentials
+from shared.config import Settings, SettingsError
 from shared.http import METRICS, REDIS, base_app, serve
 from shared.logging import configure_logging
 from shared.metrics import ApiMetrics
+from shared.ratelimit import FailureLimiter
 from shared.registry import AsyncRegistry
+from shared.sessions import SessionStore
 
 
 def build_app(settings: Settings) -> web.Application:
+    """The API; refuses (SettingsError) credentials that could be forged or guessed."""
+    check_credentials(settings)
     app = base_app(settings, middlewares=[metrics_middleware, error_middleware, auth_middleware])
     app[REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app[API_METRICS] = ApiMetrics(app[METRICS])
+    app[SESSIONS] = SessionStore(app[REGISTRY])
+    app[LIMITER] = FailureLimiter(app[REDIS], settings)
     app.cleanup_ctx.append(uploads.image_store_ctx)
     dashboard.add(app)
     app.router.add_get("/api/v1/openapi.json", openapi.openapi_json)
-    app.router.add_get("/login", auth.login_link)
+    app.router.add_get("/login", sessions.gone)
     openapi.add(
         app,
         *bulk.ROUTES,
@@ -45,7 +52,7 @@ def build_app(settings: Settings) -> web.Application:
         *queues.ROUTES,
         *workers.ROUTES,
         *overview.ROUTES,
-        *auth.ROUTES,
+        *sessions.ROUTES,
         *actors.ROUTES,
     )
     return app
@@ -54,4 +61,8 @@ def build_app(settings: Settings) -> web.Application:
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     configure_logging(settings, "api")
-    serve(build_app(settings), settings, settings.api_port, "api")
+    try:
+        app = build_app(settings)
+    except SettingsError as exc:
+        raise SystemExit(f"api: refusing to start: {exc}") from None
+    serve(app, settings, settings.api_port, "api")

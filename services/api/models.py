@@ -199,7 +199,7 @@ class ListJobsQuery(Strict):
     cursor: str | None = Field(
         default=None,
         max_length=200,
-        pattern=r"^([0-9]+(\.[0-9]+)?(e\+[0-9]+)?:)?[0-9a-z]{1,64}$",
+        pattern=r"^([0-9]+(\.[0-9]+)?(e\+[0-9]+)?:)?[0-9a-z-]{1,64}$",
         description="The next_cursor of the previous page.",
     )
 
@@ -336,6 +336,7 @@ class AuditEntry(BaseModel):
     count: int
     skipped: int
     ts_ms: int
+    address: str = Field(default="", description="Client address of the caller, where recorded.")
 
 
 class AuditQuery(Strict):
@@ -353,5 +354,25 @@ class Login(Strict):
     token: str = Field(min_length=1, max_length=500, description="FQ_ADMIN_TOKEN or FQ_VIEWER_TOKEN.")
 
 
+class LoginCode(Strict):
+    code: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The one-time code of a login link (printed by facequeue up or facequeue login-link).",
+    )
+
+
 class SessionOut(BaseModel):
     role: str | None = Field(description="The role the session grants; null after logout.")
+    via: Literal["bearer", "cookie"] | None = Field(
+        default=None, description="What proved the role: a bearer token or the session cookie."
+    )
+    created_ms: int | None = Field(default=None, description="When the session was opened (cookie only).")
+    expires_ms: int | None = Field(default=None, description="When the session ends at the latest.")
+    client_address: str | None = Field(
+        default=None, description="The client address the API sees (through trusted proxies only)."
+    )
+
+
+class SessionsEnded(BaseModel):
+    ended: int = Field(description="Sessions that were live and are now over.")

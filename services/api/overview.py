@@ -69,6 +69,7 @@ async def audit(request: web.Request) -> web.Response:
             count=int(f.get("count", 0)),
             skipped=int(f.get("skipped", 0)),
             ts_ms=int(f.get("ts_ms", 0)),
+            address=f.get("address", ""),
         )
         for entry_id, f in rows
     ]

@@ -23,11 +23,25 @@ from services.stream.frames import DEFAULT_TOPICS, TOPICS
 from services.stream.peers import client_address
 from services.stream.session import serve_client
 from services.stream.sinks import Sink, sse_wire
-from services.stream.state import ADDRESS_CAP, CLIENTS, FANOUT, STREAM_METRICS
+from services.stream.state import (
+    ADDRESS_CAP,
+    CLIENTS,
+    FANOUT,
+    REQUEST_SESSION,
+    SESSION_WATCH,
+    STREAM_LIMITER,
+    STREAM_METRICS,
+    STREAM_SESSIONS,
+)
 from services.stream.wire import WEBSOCKET, Wire
-from shared.auth import configured, role_of
-from shared.http import DRAINING, SETTINGS
+from shared.auth import configured
+from shared.errors import FacequeueError
+from shared.http import DRAINING, SETTINGS, origin
+from shared.logging import get_logger
 from shared.names import NAME_RULE, is_valid_name
+from shared.sessions import SESSION_COOKIE
+
+log = get_logger(__name__)
 
 #: Seconds a new client waits for the gateway's subscription (after a Redis outage) before a 503.
 SUBSCRIBE_WAIT_S = 5.0
@@ -77,14 +91,37 @@ def parse(request: web.Request, last_id: str | None) -> tuple[frozenset[str], st
     return topics, queue, last
 
 
-def refuse(request: web.Request) -> web.Response | None:
-    """401 without a valid token or session cookie; a viewer may stream."""
+async def refuse(request: web.Request) -> web.Response | None:
+    """401 without a valid token or session; a viewer may stream. A wrong credential counts
+    toward the same failure limit as the API's (429 past it), so the gateway is no token oracle."""
     settings = request.app[SETTINGS]
     if not configured(settings):
         return error(401, "unauthorized", "no token is configured: set FQ_ADMIN_TOKEN", request)
-    if role_of(settings, request.headers, request.cookies) is None:
-        return error(401, "unauthorized", "a valid bearer token or session cookie is required", request)
-    return None
+    try:
+        caller = await request.app[STREAM_SESSIONS].identify(request.headers, request.cookies)
+    except FacequeueError:
+        return error(503, "redis_unavailable", "sessions cannot be checked: Redis is unreachable", request)
+    if caller.role is not None:
+        if caller.session is not None:
+            request[REQUEST_SESSION] = caller.session  # watched while the connection lasts
+        return None
+    if caller.presented:
+        address = origin(request).address
+        try:
+            wait = await request.app[STREAM_LIMITER].fail(address, caller.token)
+        except FacequeueError:
+            wait = None  # Redis away: the failure goes uncounted, the caller still gets 401
+        log.info("credential refused", via=caller.via, limited=wait is not None)
+        if wait is not None:
+            response = error(
+                429, "too_many_attempts", f"too many wrong credentials; retry in {wait} s", request
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
+    response = error(401, "unauthorized", "a valid bearer token or session cookie is required", request)
+    if caller.via == "cookie":
+        response.del_cookie(SESSION_COOKIE, path="/")
+    return response
 
 
 Params = tuple[frozenset[str], str | None, int | None]
@@ -92,7 +129,7 @@ Params = tuple[frozenset[str], str | None, int | None]
 
 async def _prologue(request: web.Request, last_id: str | None) -> web.Response | Params:
     """Auth, parameters, readiness, then one of the address's connections (released by _admitted)."""
-    if (refused := refuse(request)) is not None:
+    if (refused := await refuse(request)) is not None:
         return refused
     try:
         params = parse(request, last_id)
@@ -215,6 +252,9 @@ async def _run(
     clients = request.app[CLIENTS]
     client.task = asyncio.current_task()
     clients.add(client)
+    watch = request.app[SESSION_WATCH]
+    if (session := request.get(REQUEST_SESSION)) is not None:
+        watch.watch(client, session)
     reason = "client"
     try:
         await serve_client(request, client, Sink(writer, wire, request), last_id)
@@ -229,4 +269,5 @@ async def _run(
         client.closed_reason = client.closed_reason or "slow"
         reason = client.closed_reason
     finally:
+        watch.forget(client)
         clients.remove(client, reason)

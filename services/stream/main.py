@@ -11,13 +11,26 @@ from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.handlers import stream_sse, stream_ws
 from services.stream.peers import AddressCap
-from services.stream.state import ADDRESS_CAP, CLIENTS, FANOUT, STREAM_METRICS, STREAM_REGISTRY
+from services.stream.revocation import SessionWatch
+from services.stream.state import (
+    ADDRESS_CAP,
+    CLIENTS,
+    FANOUT,
+    SESSION_WATCH,
+    STREAM_LIMITER,
+    STREAM_METRICS,
+    STREAM_REGISTRY,
+    STREAM_SESSIONS,
+)
 from services.stream.stats import StatsTicker
-from shared.config import Settings
+from shared.auth import check_credentials
+from shared.config import Settings, SettingsError
 from shared.http import METRICS, PRE_STOP, REDIS, base_app, serve, stop_tasks
 from shared.logging import configure_logging, get_logger
 from shared.metrics import StreamMetrics
+from shared.ratelimit import FailureLimiter
 from shared.registry import AsyncRegistry
+from shared.sessions import SessionStore
 
 log = get_logger(__name__)
 
@@ -30,6 +43,8 @@ async def sweep(clients: Clients) -> None:
 
 
 def build_app(settings: Settings) -> web.Application:
+    """The gateway; refuses (SettingsError) credentials that could be forged or guessed."""
+    check_credentials(settings)
     app = base_app(settings)
     metrics = StreamMetrics(app[METRICS])
     clients = Clients(metrics, settings.stream_client_max_bytes)
@@ -39,6 +54,9 @@ def build_app(settings: Settings) -> web.Application:
     app[FANOUT] = fanout
     app[ADDRESS_CAP] = AddressCap(settings.stream_max_connections_per_address)
     app[STREAM_REGISTRY] = AsyncRegistry(settings, app[REDIS])
+    app[STREAM_SESSIONS] = SessionStore(app[STREAM_REGISTRY])
+    app[STREAM_LIMITER] = FailureLimiter(app[REDIS], settings)
+    app[SESSION_WATCH] = SessionWatch(app[STREAM_SESSIONS], settings.stream_session_check_s)
     app.router.add_get("/stream", stream_sse)
     app.router.add_get("/ws", stream_ws)
 
@@ -48,6 +66,7 @@ def build_app(settings: Settings) -> web.Application:
             asyncio.create_task(fanout.run(), name="fanout"),
             asyncio.create_task(ticker.run(), name="stats"),
             asyncio.create_task(sweep(clients), name="sweep"),
+            asyncio.create_task(app[SESSION_WATCH].run(), name="sessions"),
         ]
         yield
         await stop_tasks(tasks)
@@ -68,8 +87,12 @@ def build_app(settings: Settings) -> web.Application:
 def main(settings: Settings | None = None) -> None:
     settings = settings or Settings.from_env()
     configure_logging(settings, "stream")
+    try:
+        app = build_app(settings)
+    except SettingsError as exc:
+        raise SystemExit(f"stream: refusing to start: {exc}") from None
     serve(
-        build_app(settings),
+        app,
         settings,
         settings.stream_port,
         "stream",

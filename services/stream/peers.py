@@ -11,14 +11,16 @@ from collections import Counter
 
 from aiohttp import web
 
+from shared.http import origin
+
 
 def client_address(request: web.Request) -> str:
-    """The client's address: for now the peer's (a proxy in front counts as one client).
+    """The client's address as trusted proxies vouch for it (``FQ_TRUSTED_PROXIES``).
 
-    The one place the gateway decides who a client is; the trusted-proxy setting
-    of issue 16 part A replaces this body with the address the proxy vouches for.
+    The same address the failure limiter, logs and audit use: behind a trusted
+    proxy, each client has its own cap instead of sharing the proxy's.
     """
-    return request.remote or "unknown"
+    return origin(request).address
 
 
 class AddressCap:

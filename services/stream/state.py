@@ -7,8 +7,11 @@ from aiohttp import web
 from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.peers import AddressCap
+from services.stream.revocation import SessionWatch
 from shared.metrics import StreamMetrics
+from shared.ratelimit import FailureLimiter
 from shared.registry import AsyncRegistry
+from shared.sessions import Session, SessionStore
 
 CLIENTS = web.AppKey("clients", Clients)
 FANOUT = web.AppKey("fanout", Fanout)
@@ -18,3 +21,11 @@ STREAM_METRICS = web.AppKey("stream_metrics", StreamMetrics)
 #: One registry (and one set of loaded scripts) for every client: a registry per
 #: connection held ~6 KiB of script objects for the connection's life (issue 9).
 STREAM_REGISTRY = web.AppKey("stream_registry", AsyncRegistry)
+#: The dashboard sessions the API opens, checked on every connection.
+STREAM_SESSIONS = web.AppKey("stream_sessions", SessionStore)
+#: Counts wrong credentials per client address and token prefix (the same counters as the API's).
+STREAM_LIMITER = web.AppKey("stream_limiter", FailureLimiter)
+#: The sessions behind open connections, re-checked so that ending a session closes its streams.
+SESSION_WATCH = web.AppKey("session_watch", SessionWatch)
+#: The session a cookie-authenticated request proved (absent for bearer tokens).
+REQUEST_SESSION = web.RequestKey("request_session", Session)

@@ -36,6 +36,7 @@ from dramatiq.middleware import Middleware, Retries, default_middleware
 from services.worker.context import WorkerContext
 from services.worker.middleware.heartbeat import WorkerHeartbeat
 from services.worker.middleware.job_state import JobStateMiddleware
+from services.worker.runs import error_line
 from shared import keys, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError, JobExists, RedisUnavailable
@@ -157,7 +158,7 @@ class FacequeueBroker(RedisBroker):
                 run.gen,
                 self.broker_id,
                 int(delay or 0),
-                _one_line(exc),
+                error_line(exc),
                 str(message.options.get("traceback", "")),
                 template_of(message),
             )
@@ -326,10 +327,3 @@ class FacequeueConsumer(_RedisConsumer):
             log.exception("could not record an unknown actor", job_id=job_id)
             return
         log.warning("job for an actor this worker does not define", job_id=job_id, outcome=outcome)
-
-
-def _one_line(exc: BaseException | None) -> str:
-    if exc is None:
-        return ""
-    text = f"{type(exc).__name__}: {exc}"
-    return text.splitlines()[0][:1000] if text else type(exc).__name__

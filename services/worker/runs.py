@@ -82,3 +82,12 @@ class Runs:
     def job_ids(self) -> list[str]:
         with self._lock:
             return [run.job_id for run in self._active.values()]
+
+
+def error_line(exc: BaseException | None) -> str:
+    """An error as a job's record shows it: ``Type: message``, first line, at most 1,000 characters."""
+    if exc is None:
+        return ""
+    text = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {text.splitlines()[0]}"[:1000] if text else name

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient
 from services.api.main import build_app
 from shared.config import Settings
 
-ADMIN = {"Authorization": "Bearer test-admin-token"}
-VIEWER = {"Authorization": "Bearer test-viewer-token"}
+ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
+VIEWER = {"Authorization": "Bearer test-viewer-token-with-thirty-two-chars"}
 
 
 @pytest.fixture

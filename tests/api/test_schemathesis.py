@@ -43,7 +43,7 @@ def test_no_generated_request_causes_a_server_error(settings: Any, registry: Any
                 "--exclude-checks",
                 "positive_data_acceptance,allow_header_conformance",
                 "-H",
-                "Authorization: Bearer test-admin-token",
+                "Authorization: Bearer test-admin-token-with-thirty-two-chars",
                 "--max-examples",
                 "30",
                 "--seed",

@@ -99,8 +99,9 @@ async def test_errors_are_json_with_the_right_status_and_change_nothing(
     assert response.status == status
     body = await response.json()
     assert body["error"]["code"] == code and body["error"]["message"]
-    # nothing written, but the failed-credentials counter of the rate limit
-    assert [k for k in raw.keys("*") if not k.startswith("fq:login-failures:")] == []
+    # nothing written, but the failed-credentials counters of the rate limit
+    counters = ("fq:login-failures:", "fq:token-failures:")
+    assert [k for k in raw.keys("*") if not k.startswith(counters)] == []
 
 
 async def test_api_refuses_everything_when_no_token_is_configured(

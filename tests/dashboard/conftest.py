@@ -31,8 +31,8 @@ CHROMIUM_ARGS = [
 ]
 #: Screenshots of the main views (git-ignored), for a person to look at after a run.
 ARTIFACTS = ROOT / "tests" / "artifacts"
-ADMIN_TOKEN = "test-admin-token"
-VIEWER_TOKEN = "test-viewer-token"
+ADMIN_TOKEN = "test-admin-token-with-thirty-two-chars"
+VIEWER_TOKEN = "test-viewer-token-with-thirty-two-chars"
 #: Seconds Playwright's expectations wait by default.
 EXPECT_TIMEOUT_S = 10
 
@@ -61,6 +61,7 @@ def settings(settings: Settings) -> Settings:
         stream_port=free_port(),
         dashboard_origin=f"http://127.0.0.1:{api_port}",
         stream_drain_s=0.2,
+        stream_session_check_s=0.5,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from types import ModuleType
 
 import redis
 from playwright.sync_api import Page, expect
@@ -205,3 +206,28 @@ def test_the_viewer_sees_no_controls_and_the_api_refuses_its_changes(
     )
     assert status == 403
     assert not raw.sismember(keys.PAUSED, Q)
+
+
+def test_a_job_sent_from_dramatiq_code_shows_its_keyword_arguments_and_options(
+    page: Page, stack: Stack, registry: Registry, dropin_module: ModuleType
+) -> None:
+    # Given a job an ordinary Dramatiq app sent with keyword arguments and options
+    sent = dropin_module.add.send_with_options(
+        args=(1,), kwargs={"scale": 3}, on_success="on_done", time_limit=5_000, delay=600_000
+    )
+    login(page)
+    page.click('#nav a[data-view="jobs"]')
+    page.click('[data-state-tab="delayed"]')
+    # When the operator opens it
+    row = page.locator(f'tr[data-job="{sent.message_id}"]')
+    expect(row).to_have_attribute("data-state", "delayed")
+    row.locator("td button.link").click()
+    # Then the drawer shows its actor, keyword arguments and Dramatiq options
+    drawer = page.locator("#drawer")
+    expect(drawer.locator("[data-drawer-kwargs]")).to_contain_text('"scale": 3')
+    expect(drawer.locator("[data-drawer-options]")).to_contain_text('"on_success": "on_done"')
+    expect(drawer.locator("[data-drawer-options]")).to_contain_text('"time_limit": 5000')
+    # and it can be promoted from there like any job
+    drawer.get_by_role("button", name="Promote").click()
+    wait_for(lambda: registry.get(sent.message_id).state is JobState.WAITING, what="promotion")
+    shot(page, "drawer-dramatiq-options")

@@ -10,8 +10,11 @@ import urllib.request
 import redis
 from playwright.sync_api import Page, expect
 
+from shared import keys
+from shared.auth import Role
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
+from shared.sessions import issue_login_code
 from shared.submit import submit
 from tests.dashboard.conftest import ADMIN_TOKEN, Stack, count, login, shot
 
@@ -63,6 +66,40 @@ def test_login_turns_a_token_into_a_session_and_a_live_dashboard(page: Page, sta
     expect(page.locator("#view-login")).to_be_visible()
     expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
     assert "fq_session" not in {c["name"] for c in page.context.cookies()}
+
+
+def test_a_one_time_link_logs_in_once_and_ending_every_session_logs_every_page_out(
+    page: Page, stack: Stack, raw: redis.Redis
+) -> None:
+    # Given a link as `facequeue up` prints it
+    code = issue_login_code(raw, stack.settings, Role.ADMIN)
+    # When it is opened, Then the dashboard is live and the code is gone from the address bar
+    page.goto(f"/#code={code}")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    expect(page.locator("#who")).to_have_text("admin")
+    assert code not in page.url
+    # And the same link opened again (another browser) lands on the login form, saying why
+    other = page.context.browser.new_context(base_url=stack.url)  # type: ignore[union-attr]
+    second = other.new_page()
+    second.goto(f"/#code={code}")
+    expect(second.locator("#view-login")).to_be_visible()
+    expect(second.locator("#login-error")).to_contain_text("no longer works")
+    login(second)
+    # When the admin ends every session from the page
+    page.click("#end-sessions")
+    expect(page.locator("#confirm-text")).to_contain_text("End every dashboard session")
+    page.click("#confirm-ok")
+    # Then this page and the other browser's both ask to log in again (the other's stream is cut)
+    expect(page.locator("#view-login")).to_be_visible()
+    expect(second.locator("#view-login")).to_be_visible()
+    expect(second.locator("#login-error")).to_contain_text("session has ended")
+    other.close()
+    request = urllib.request.Request(
+        f"{stack.url}/api/v1/audit", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        entry = json.loads(response.read())["entries"][0]
+    assert (entry["action"], entry["count"], entry["address"]) == ("end_sessions", 2, "127.0.0.1")
 
 
 def test_counts_change_within_a_second_of_a_job_submitted_elsewhere(
@@ -131,8 +168,10 @@ def test_a_reset_after_redis_lost_its_data_redraws_from_the_fresh_snapshot(
     expect(count(page, Q, "waiting")).to_have_text("3")
     page.goto("/#jobs")
     expect(page.locator("tr[data-job]")).to_have_count(3)
-    # When Redis loses everything (its seq starts over) and a new job arrives
-    raw.flushall()
+    # When Redis loses every job and event (its seq starts over) and a new job arrives; the
+    # session is spared here (losing it too would log the page out: sessions live in Redis)
+    sessions = (keys.SESSIONS, keys.SESSIONS_EPOCH, keys.session_key(""))
+    raw.delete(*[k for k in raw.keys("*") if not k.startswith(sessions)])  # type: ignore[union-attr]
     job = submit(registry, "noop")
     # Then the gateway resets the page, which redraws counts and the jobs table without a reload
     expect(page.locator("tr[data-job]")).to_have_count(1)

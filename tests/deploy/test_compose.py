@@ -85,6 +85,11 @@ def test_every_service_is_health_checked_and_starts_after_what_it_needs(project:
         assert env["FQ_REDIS_URL"] == "redis://redis:6379/0"
         assert env["FQ_ADMIN_TOKEN"] == "admin-t" and env["FQ_SECRET"] == "s3cret"
         assert env["FQ_DASHBOARD_ORIGIN"] == "http://localhost:8000"
+        # Only the proxy's network may name the client (X-Forwarded-For), and it is pinned.
+        assert env["FQ_TRUSTED_PROXIES"] == "172.30.80.0/24"
+        assert env["FQ_PROXY_HEADER"] == "x-forwarded-for" and env["FQ_FORCE_TLS"] == "false"
+    subnets = [c["subnet"] for c in project["networks"]["default"]["ipam"]["config"]]
+    assert subnets == ["172.30.80.0/24"]
     assert set(services["proxy"]["depends_on"]) == {"api", "stream"}
     # The gateway drains its clients over FQ_STREAM_DRAIN_S before it exits.
     grace = re.fullmatch(r"(\d+)s", services["stream"]["stop_grace_period"])
@@ -120,4 +125,7 @@ def test_the_proxy_routes_one_origin_and_streams_unbuffered() -> None:
         assert "proxy_buffering off;" in locations[path]
         assert "proxy_read_timeout 1h;" in locations[path]
     assert "proxy_set_header Upgrade $http_upgrade;" in locations["/ws"]
+    # The proxy appends the peer it saw and overwrites the scheme: a client can forge neither.
+    assert "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;" in conf
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in conf
     assert "proxy_set_header Connection $connection_upgrade;" in locations["/ws"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 import jsonschema
@@ -265,18 +266,30 @@ def test_the_ingress_sends_stream_paths_unbuffered_to_the_gateway(
     assert {"facequeue-api", "facequeue-stream"} <= set(services)
 
 
-def test_dev_runs_redis_in_the_cluster_and_has_its_own_credentials(
+def test_dev_runs_redis_in_the_cluster_and_ships_no_credentials(
     rendered: dict[str, list[dict[str, Any]]],
 ) -> None:
     docs = rendered["dev"]
     assert "redis" in of_kind(docs, "StatefulSet") and "redis" in of_kind(docs, "Service")
     (config,) = of_kind(docs, "ConfigMap").values()
     assert config["data"]["FQ_REDIS_URL"] == "redis://redis:6379/0"
-    (secret,) = of_kind(docs, "Secret").values()
+    # A credential in the repository would be a published default (issue 16): the Secret is made
+    # outside it, and a pod whose Secret is missing does not start.
+    assert not of_kind(docs, "Secret")
     api = of_kind(docs, "Deployment")["facequeue-api"]["spec"]["template"]["spec"]["containers"][0]
-    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in api["env"]}
-    assert refs["FQ_SECRET"]["name"] == secret["metadata"]["name"]  # the generated, hashed name
-    assert set(secret["data"]) == {"admin-token", "viewer-token", "session-secret"}
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in api["env"] if "valueFrom" in e}
+    assert refs["FQ_SECRET"] == {"name": "facequeue-secrets", "key": "session-secret"}
+    assert refs["FQ_ADMIN_TOKEN"] == {"name": "facequeue-secrets", "key": "admin-token"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_api_and_stream_trust_only_the_ingress_for_client_addresses(
+    rendered: dict[str, list[dict[str, Any]]], overlay: str
+) -> None:
+    (config,) = of_kind(rendered[overlay], "ConfigMap").values()
+    networks = config["data"]["FQ_TRUSTED_PROXIES"].split(",")
+    assert networks and all(ipaddress.ip_network(n).is_private for n in networks)
+    assert config["data"]["FQ_PROXY_HEADER"] == "x-forwarded-for"  # what ingress-nginx writes
 
 
 @pytest.mark.parametrize("overlay", ["prod", "prod-keda"])

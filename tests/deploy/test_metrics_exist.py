@@ -34,7 +34,7 @@ from tests.deploy.helpers import (
     sample_names,
 )
 
-ADMIN = {"Authorization": "Bearer test-admin-token"}
+ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
 
 
 def referenced() -> dict[str, set[str]]:

@@ -72,7 +72,7 @@ def start_service(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., 
 class ResumingClient:
     """A dashboard's stream connection: reconnects after any failure, resuming by Last-Event-ID."""
 
-    def __init__(self, url: str, token: str = "test-viewer-token") -> None:
+    def __init__(self, url: str, token: str = "test-viewer-token-with-thirty-two-chars") -> None:
         self.url, self.token = url, token
         self.seqs: list[int] = []
         self.last_id: str | None = None

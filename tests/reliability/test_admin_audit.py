@@ -18,7 +18,7 @@ from shared.submit import submit
 from tests.conftest import wait_for
 from tests.reliability import invariants
 
-ADMIN = {"Authorization": "Bearer test-admin-token"}
+ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
 Q = "diagnostics"
 
 

@@ -27,17 +27,18 @@ from PIL import Image
 from services.api.main import build_app
 from services.api.openapi import ROUTES
 from shared import keys
-from shared.auth import SESSION_COOKIE, SESSION_TTL_S, Role, issue_session
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.registry import Registry
+from shared.sessions import SESSION_COOKIE
 from shared.states import JobState
 from shared.stream_client import read_events
 from shared.submit import submit
-from tests.helpers import events, snapshot
+from tests.helpers import events, resign, session_cookie, snapshot
 from tests.reliability.conftest import eventually, record_figure
 
-ADMIN = {"Authorization": "Bearer test-admin-token"}
-VIEWER = {"Authorization": "Bearer test-viewer-token"}
+ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
+VIEWER = {"Authorization": "Bearer test-viewer-token-with-thirty-two-chars"}
 
 
 @pytest.fixture
@@ -53,17 +54,19 @@ def mutating_routes(app: Any) -> list[tuple[str, str]]:
     routes = [
         (r.method, re.sub(r"{\w+}", "x", r.path)) for r in app[ROUTES] if r.method not in ("GET", "HEAD")
     ]
-    return [(m, p) for m, p in routes if p != "/api/v1/session"]
+    # Logging in and out is open to anyone (and checks its own body): tested in tests/api/test_auth.py.
+    return [(m, p) for m, p in routes if not p.startswith("/api/v1/session/") and p != "/api/v1/session"]
 
 
 async def test_every_mutating_endpoint_refuses_missing_wrong_and_weak_credentials(
     api: TestClient[Any, Any], settings: Settings, registry: Registry, raw: redis.Redis
 ) -> None:
     submit(registry, "noop")
+    token = ADMIN["Authorization"].split()[1]
+    admin_cookie = session_cookie(await api.post("/api/v1/session", json={"token": token}))
+    expired = resign(settings.secret, admin_cookie, int(time.time()) - settings.session_ttl_s - 60)
+    forged = resign("not-the-secret-but-just-as-long-as-it", admin_cookie, int(time.time()))
     before = snapshot(raw)
-    admin_cookie = issue_session(settings, Role.ADMIN)
-    expired = issue_session(settings, Role.ADMIN, now=time.time() - SESSION_TTL_S - 60)
-    forged = issue_session(dataclasses.replace(settings, secret="not-the-secret"), Role.ADMIN)
     routes = mutating_routes(api.app)
     assert len(routes) >= 12
     cases: list[tuple[dict[str, str], dict[str, str], int, str]] = [
@@ -88,8 +91,9 @@ async def test_every_mutating_endpoint_refuses_missing_wrong_and_weak_credential
                 cookies,
             )
     api.session.cookie_jar.clear()
-    after = {k: v for k, v in snapshot(raw).items() if not k.startswith("fq:login-failures:")}
-    assert after == before  # (only the failed-credentials counter moved)
+    counters = ("fq:login-failures:", "fq:token-failures:")
+    after = {k: v for k, v in snapshot(raw).items() if not k.startswith(counters)}
+    assert after == before  # (only the failed-credentials counters moved)
 
 
 async def test_the_stream_refuses_unauthenticated_clients(start_service: Callable[..., Any]) -> None:
@@ -216,19 +220,24 @@ async def test_oversized_malformed_and_mistyped_bodies(api: TestClient[Any, Any]
     assert snapshot(raw) == before
 
 
-async def test_failed_logins_are_rate_limited_per_address(
+async def test_failed_logins_are_rate_limited_per_address_but_never_a_right_token(
     aiohttp_client: Callable[..., Any], settings: Settings
 ) -> None:
     api: TestClient[Any, Any] = await aiohttp_client(build_app(settings))
-    for _ in range(settings.login_max_failures):
-        wrong = await api.post("/api/v1/session", json={"token": "guess"})
+    for i in range(settings.login_max_failures):
+        wrong = await api.post("/api/v1/session", json={"token": f"guess-{i}"})
         assert wrong.status == 401
-    # Past the limit, even the right token is refused (a guess learns nothing), as are bearer guesses
-    blocked = await api.post("/api/v1/session", json={"token": "test-admin-token"})
+    # Past the limit, wrong tokens get 429, by login and by bearer alike
+    blocked = await api.post("/api/v1/session", json={"token": "guess"})
     assert blocked.status == 429 and (await blocked.json())["error"]["code"] == "too_many_attempts"
     assert 1 <= int(blocked.headers["Retry-After"]) <= settings.login_window_s
     assert (await api.get("/api/v1/stats", headers={"Authorization": "Bearer guess"})).status == 429
-    assert (await api.get("/login?token=test-admin-token")).status == 429
+    # while a credential that verifies is never refused (issue 16: no lock-out through a shared address)
+    right = await api.post("/api/v1/session", json={"token": "test-admin-token-with-thirty-two-chars"})
+    assert right.status == 200
+    assert (await api.get("/api/v1/stats", headers=ADMIN)).status == 200
+    # and tokens in URLs log nobody in
+    assert (await api.get("/login?token=test-admin-token-with-thirty-two-chars")).status == 410
 
 
 async def test_tokens_and_cookies_never_reach_the_logs(
@@ -237,16 +246,27 @@ async def test_tokens_and_cookies_never_reach_the_logs(
     api = start_service("api", log_level="debug")
     gateway = start_service("stream", log_level="debug")
     base = f"http://127.0.0.1:{api.settings.api_port}"
-    cookie = issue_session(settings, Role.ADMIN)
-    secrets_sent = ["test-admin-token", "test-viewer-token", "wrong-token-xyz", cookie]
+    login = urllib.request.Request(
+        f"{base}/api/v1/session",
+        data=b'{"token": "test-admin-token-with-thirty-two-chars"}',
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(login, timeout=5) as response:
+        cookie = response.headers["Set-Cookie"].split(";")[0].split("=", 1)[1]
+    secrets_sent = [
+        "test-admin-token-with-thirty-two-chars",
+        "test-viewer-token-with-thirty-two-chars",
+        "wrong-token-xyz",
+        cookie,
+    ]
     requests = [
         urllib.request.Request(f"{base}/api/v1/stats", headers=ADMIN),
         urllib.request.Request(f"{base}/api/v1/stats", headers={"Authorization": "Bearer wrong-token-xyz"}),
-        urllib.request.Request(f"{base}/login?token=test-admin-token"),
+        urllib.request.Request(f"{base}/login?token=test-admin-token-with-thirty-two-chars"),
         urllib.request.Request(f"{base}/login?token=wrong-token-xyz"),
         urllib.request.Request(
             f"{base}/api/v1/session",
-            data=b'{"token": "test-viewer-token"}',
+            data=b'{"token": "test-viewer-token-with-thirty-two-chars"}',
             headers={"Content-Type": "application/json"},
         ),
         urllib.request.Request(f"{base}/api/v1/jobs/nope", headers={"Cookie": f"{SESSION_COOKIE}={cookie}"}),
@@ -267,6 +287,51 @@ async def test_tokens_and_cookies_never_reach_the_logs(
         assert log.strip(), "the service logged nothing at all: the check would prove nothing"
         for secret in secrets_sent:
             assert secret not in log
+
+
+HOSTILE_HEADERS: list[dict[str, str]] = [
+    {"Cookie": f"{SESSION_COOKIE}=" + "a." * 2000},
+    {"Cookie": f"{SESSION_COOKIE}=x.99999999999999999999999.y"},
+    {"Cookie": f"{SESSION_COOKIE}=x.-1.y"},
+    {"Cookie": f"{SESSION_COOKIE}=x.\uff11\uff12\uff13.y"},  # full-width digits
+    {"Cookie": f"{SESSION_COOKIE}=%C3%A9t%C3%A9.1.2"},
+    {"Authorization": "Bearer " + "é" * 300},
+    {"Authorization": "Bearer"},
+    {"Authorization": "Basic Zm9vOmJhcg=="},
+    {"X-Forwarded-For": "1.2.3.4, [::1, 999.1.1.1, , unknown, 1.2.3.4:99999"},
+    {"X-Forwarded-For": ",".join(["10.0.0.1"] * 500)},
+    {"Forwarded": 'for="[2001:db8::1;proto=https, for=;by=, ;;;, for="_hidden"'},
+    {"X-Forwarded-Proto": "https, javascript"},
+]
+
+
+@pytest.mark.parametrize("headers", HOSTILE_HEADERS)
+async def test_hostile_credentials_and_forwarding_headers_are_clean_refusals(
+    aiohttp_client: Callable[..., Any], settings: Settings, raw: redis.Redis, headers: dict[str, str]
+) -> None:
+    from services.stream.main import build_app as build_gateway
+
+    lenient = dataclasses.replace(settings, login_max_failures=1_000_000)
+    behind = dataclasses.replace(lenient, trusted_proxies=("127.0.0.1/32",), proxy_header="forwarded")
+    for proxied in (lenient, behind, dataclasses.replace(behind, proxy_header="x-forwarded-for")):
+        api: TestClient[Any, Any] = await aiohttp_client(build_app(proxied))
+        gateway: TestClient[Any, Any] = await aiohttp_client(build_gateway(proxied))
+        before = {k: v for k, v in snapshot(raw).items() if "failures" not in k}
+        for client, method, path, body in [
+            (api, "GET", "/api/v1/session", None),
+            (api, "GET", "/api/v1/stats", None),
+            (api, "POST", f"/api/v1/queues/{Q}/pause", None),
+            (api, "DELETE", "/api/v1/session", None),
+            (api, "DELETE", "/api/v1/sessions", None),
+            (api, "POST", "/api/v1/session/code", {"code": headers.get("Cookie", "é" * 50)}),
+            (gateway, "GET", "/stream", None),
+        ]:
+            response = await client.request(method, path, headers=headers, json=body)
+            assert response.status in (200, 400, 401, 403, 422), (method, path, response.status)
+            if response.status != 200:
+                assert (await response.json())["error"]["code"]
+            response.close()
+        assert {k: v for k, v in snapshot(raw).items() if "failures" not in k} == before
 
 
 def multipart(parts: list[tuple[str, bytes]], boundary: str = "fqb") -> bytes:

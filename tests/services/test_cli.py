@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -54,6 +55,53 @@ def test_submit_with_bad_input_fails_clearly_and_changes_nothing(
     assert raw.dbsize() == 0
 
 
+def test_login_link_prints_a_one_time_link_the_api_accepts_once(settings: Settings, tmp_path: Path) -> None:
+    from tests.conftest import launch
+
+    port = free_port()
+    api = launch("api", dataclasses.replace(settings, api_port=port), port, tmp_path / "api.log")
+    try:
+        # When an operator asks for a link
+        result = run_cli(settings, "login-link", "--base-url", f"http://127.0.0.1:{port}/")
+        assert result.returncode == 0, result.stderr
+        link = result.stdout.strip()
+        # Then it is the page's URL with the code in its fragment, and no token in it
+        assert link.startswith(f"http://127.0.0.1:{port}/#code=")
+        assert settings.admin_token not in link
+        code = link.split("#code=", 1)[1]
+        # And the code opens one admin session, once
+        assert _post_code(port, code) == (200, "admin")
+        assert _post_code(port, code) == (401, None)
+    finally:
+        api.stop()
+    # Unsafe or missing credentials print no link
+    weak = run_cli(dataclasses.replace(settings, secret="short"), "login-link")
+    assert weak.returncode == 2 and "FQ_SECRET" in weak.stderr and not weak.stdout
+    viewer_only = run_cli(dataclasses.replace(settings, admin_token=""), "login-link")
+    assert viewer_only.returncode == 2 and "FQ_ADMIN_TOKEN" in viewer_only.stderr
+
+
+def test_up_refuses_a_weak_secret_it_was_given_instead_of_replacing_it(settings: Settings) -> None:
+    result = run_cli(dataclasses.replace(settings, secret="weak"), "up", "--no-demo")
+    assert result.returncode == 2 and "FQ_SECRET: must be at least 32 bytes" in result.stderr
+    assert "facequeue is up" not in result.stdout
+
+
+def _post_code(port: int, code: str) -> tuple[int, str | None]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/session/code",
+        data=json.dumps({"code": code}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert "fq_session=" in response.headers["Set-Cookie"]
+            return int(response.status), json.loads(response.read())["role"]
+    except urllib.error.HTTPError as refused:
+        refused.close()
+        return refused.code, None
+
+
 def test_up_starts_its_own_redis_and_every_service_seeds_the_demo_and_stops_cleanly(
     tmp_path: Path, photos: dict[str, bytes]
 ) -> None:
@@ -89,7 +137,13 @@ def test_up_starts_its_own_redis_and_every_service_seeds_the_demo_and_stops_clea
         assert (tmp_path / ".run" / "redis").is_dir()
         # And the demo gallery is enrolled through the API and searched
         wait_for(lambda: "demo seeded" in log.read_text(), timeout=120, what="demo")
-        token = log.read_text().split("API token  ", 1)[1].split()[0]
+        text = log.read_text()
+        token = text.split("API token  ", 1)[1].split()[0]
+        assert len(token) >= 32  # what the api demands at start
+        # The login link is one-time and carries a code, never the token
+        link = text.split("log in     ", 1)[1].split()[0]
+        assert link.startswith(f"http://127.0.0.1:{ports['FQ_API_PORT']}/#code=") and token not in link
+        assert _post_code(ports["FQ_API_PORT"], link.split("#code=", 1)[1]) == (200, "admin")
         request = urllib.request.Request(
             f"http://127.0.0.1:{ports['FQ_API_PORT']}/api/v1/galleries",
             headers={"Authorization": f"Bearer {token}"},

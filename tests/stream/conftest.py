@@ -17,7 +17,7 @@ from shared.config import Settings
 from shared.stream_client import SseEvent, read_events
 from tests.conftest import ServiceProcess, free_port, launch
 
-AUTH = {"Authorization": "Bearer test-viewer-token"}
+AUTH = {"Authorization": "Bearer test-viewer-token-with-thirty-two-chars"}
 
 
 class Stream:

@@ -142,7 +142,8 @@ async def test_stalled_client_is_dropped_while_healthy_ones_keep_low_lag(
     stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stalled.connect(("127.0.0.1", port))
     stalled.sendall(
-        b"GET /stream?topics=jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer test-viewer-token\r\n\r\n"
+        b"GET /stream?topics=jobs HTTP/1.1\r\nHost: x\r\n"
+        b"Authorization: Bearer test-viewer-token-with-thirty-two-chars\r\n\r\n"
     )
     lags: list[float] = []
     async with aiohttp.ClientSession() as session:
@@ -228,7 +229,8 @@ async def test_sigterm_drains_clients_gradually_with_readiness_503(
                         break
                 await asyncio.sleep(0.05)
         refused = await session.get(
-            f"{url_of(gateway)}/stream", headers={"Authorization": "Bearer test-admin-token"}
+            f"{url_of(gateway)}/stream",
+            headers={"Authorization": "Bearer test-admin-token-with-thirty-two-chars"},
         )
         assert refused.status == 503
         # and the clients are closed one after another over the drain window

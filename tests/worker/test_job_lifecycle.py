@@ -119,6 +119,11 @@ def test_worker_registers_and_serves_metrics(
     body = wait_for(lambda: "facequeue_worker_job_transitions_total" in scrape() and scrape())
     assert 'facequeue_worker_job_transitions_total{queue="diagnostics",to="completed"} 1.0' in body
     assert "dramatiq_messages_total" in body
+    # Dramatiq's own Prometheus middleware sees retries: the broker fires the enqueue hooks
+    failing = submit(registry, "fail", max_retries=1)
+    wait_for(lambda: finished(registry, failing, JobState.FAILED), what="failure")
+    retried = 'dramatiq_message_retries_total{actor_name="fail",queue_name="diagnostics"} 1.0'
+    wait_for(lambda: retried in scrape(), what="Dramatiq's retry counter")
 
 
 def test_plain_actor_send_becomes_a_facequeue_job(

@@ -17,7 +17,7 @@ import structlog
 from dramatiq.middleware import Middleware, SkipMessage
 
 from services.worker.context import WorkerContext
-from services.worker.runs import Run
+from services.worker.runs import Run, error_line
 from shared import transitions
 from shared.errors import FacequeueError, RedisUnavailable
 from shared.logging import get_logger
@@ -91,7 +91,7 @@ class JobStateMiddleware(Middleware):
 
     def _fail(self, run: Run, message: Any) -> None:
         exc = run.exception or getattr(message, "_exception", None)
-        error = f"{type(exc).__name__}: {exc}".splitlines()[0][:1000] if exc else "rejected"
+        error = error_line(exc) or "rejected"
         traceback = str(message.options.get("traceback", ""))
         if self._record(
             "fail", transitions.fail(run.job_id, run.queue, run.gen, self.ctx.worker_id, error, traceback)

@@ -48,7 +48,7 @@ export async function call(method, path, { json, form, query } = {}) {
   const data = await parse(response);
   if (response.ok) return data;
   const error = data && data.error ? data.error : { code: "http_error", message: `${response.status} ${response.statusText}` };
-  if (response.status === 401 && !path.endsWith("/session")) unauthorizedHandlers.forEach((fn) => fn());
+  if (response.status === 401 && !path.startsWith("/api/v1/session")) unauthorizedHandlers.forEach((fn) => fn());
   throw new ApiError(response.status, error.code, error.message);
 }
 
@@ -68,7 +68,9 @@ export const api = {
   config: () => call("GET", "/config.json"),
   session: () => call("GET", "/api/v1/session"),
   login: (token) => call("POST", "/api/v1/session", { json: { token } }),
+  loginWithCode: (code) => call("POST", "/api/v1/session/code", { json: { code } }),
   logout: () => call("DELETE", "/api/v1/session"),
+  endAllSessions: () => call("DELETE", "/api/v1/sessions"),
   queues: () => call("GET", "/api/v1/queues"),
   history: (minutes) => call("GET", "/api/v1/history", { query: { minutes } }),
   actors: () => call("GET", "/api/v1/actors"),

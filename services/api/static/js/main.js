@@ -9,6 +9,7 @@ import { initOverview } from "./overview.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
 import { initSubmit } from "./submit.js";
+import { confirmAction } from "./ui.js";
 import { initWorkers } from "./workers.js";
 
 const VIEWS = ["overview", "jobs", "workers", "submit"];
@@ -19,16 +20,36 @@ let started = false;
 async function boot() {
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", logout);
+  $("#end-sessions").addEventListener("click", endAllSessions);
   window.addEventListener("hashchange", route);
   onUnauthorized(() => showLogin("Your session has ended: log in again."));
+  const code = takeLoginCode();
   try {
     config = await api.config();
+    let refused = "";
+    if (code) {
+      try {
+        await api.loginWithCode(code);
+      } catch (err) {
+        refused = `That login link no longer works (${err.message}): log in with a token.`;
+      }
+    }
     const { role } = await api.session();
     if (role) start(role);
-    else showLogin();
+    else showLogin(refused);
   } catch (err) {
     banner(`The API is unreachable: ${err.message}`);
   }
+}
+
+// A one-time login link (`facequeue up`, `facequeue login-link`) carries its code in the URL's
+// fragment, which no server or proxy log ever sees; it leaves the address bar and history
+// before anything else runs, and is posted once for a session.
+function takeLoginCode() {
+  const match = /^#code=([A-Za-z0-9_-]{1,200})$/.exec(location.hash);
+  if (!match) return null;
+  history.replaceState(null, "", location.pathname + location.search);
+  return match[1];
 }
 
 function showLogin(message = "") {
@@ -36,6 +57,7 @@ function showLogin(message = "") {
   $("#nav").hidden = true;
   $("#who").hidden = true;
   $("#logout").hidden = true;
+  $("#end-sessions")?.setAttribute("hidden", ""); // a viewer's page no longer has it
   closeDrawer();
   for (const view of VIEWS) $(`#view-${view}`).hidden = true;
   $("#view-login").hidden = false;
@@ -64,6 +86,18 @@ async function logout() {
   }
 }
 
+// After a leaked cookie or a departure: every browser (this one too) must log in again.
+async function endAllSessions() {
+  if (!(await confirmAction("End every dashboard session, this one included? Bearer tokens keep working.", "End all"))) return;
+  try {
+    await api.endAllSessions();
+  } catch (err) {
+    banner(`Sessions were not ended: ${err.message}`);
+    return;
+  }
+  location.replace("/");
+}
+
 function start(role) {
   store.role = role;
   document.body.dataset.role = role;
@@ -73,6 +107,7 @@ function start(role) {
   who.hidden = false;
   who.textContent = role;
   $("#logout").hidden = false;
+  if (store.canMutate) $("#end-sessions").hidden = false;
   if (!started) {
     started = true;
     if (!store.canMutate) for (const el of document.querySelectorAll("[data-admin]")) el.remove();

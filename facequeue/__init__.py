@@ -1,0 +1,10 @@
+"""facequeue's public Python surface for Dramatiq apps: ``from facequeue import FacequeueBroker``.
+
+A plain Dramatiq app adopts facequeue by changing its broker line from
+``RedisBroker(url=...)`` to ``FacequeueBroker(url=...)`` (README, "Use facequeue
+with your Dramatiq app").
+"""
+
+from services.worker.broker import FacequeueBroker
+
+__all__ = ["FacequeueBroker"]

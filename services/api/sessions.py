@@ -1,0 +1,163 @@
+"""``/api/v1/session`` and ``/api/v1/sessions``: log in (by POST only), see and end one's own
+session, and let an admin end them all.
+
+Logging in takes a token or a one-time code (the link ``facequeue up`` prints: the page
+reads the code from its URL fragment, which never reaches a server or a log, and posts
+it here). Tokens never travel in URLs: the old ``/login?token=`` link is gone.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.api import validation
+from services.api.auth import ROLE, refuse, too_many
+from services.api.errors import error_response
+from services.api.models import Login, LoginCode, SessionOut, SessionsEnded
+from services.api.openapi import Route
+from services.api.state import SESSIONS
+from shared.http import SETTINGS, origin
+from shared.sessions import SESSION_COOKIE, Caller, Session
+
+
+def _session_out(caller_role: str | None, request: web.Request, **fields: object) -> SessionOut:
+    return SessionOut.model_validate(
+        {"role": caller_role, "client_address": origin(request).address, **fields}
+    )
+
+
+def _with_cookie(request: web.Request, session: Session, cookie: str) -> web.StreamResponse:
+    out = _session_out(
+        session.role.value,
+        request,
+        via="cookie",
+        created_ms=session.created_ms,
+        expires_ms=session.expires_ms,
+    )
+    response = web.json_response(out.model_dump())
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        max_age=request.app[SETTINGS].session_ttl_s,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        # Secure whenever the browser reached us over TLS, directly or through a trusted proxy.
+        secure=origin(request).tls,
+    )
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    """Exchange a token for a session; 401 for a wrong token (429 past the failure limit)."""
+    body = await validation.body(request, Login)
+    opened = await request.app[SESSIONS].open_with_token(body.token, origin(request).address)
+    if opened is None:
+        return await refuse(request, Caller(None, "bearer", body.token.strip()), "unknown token")
+    return _with_cookie(request, *opened)
+
+
+async def login_with_code(request: web.Request) -> web.StreamResponse:
+    """Exchange a one-time login code for a session; the code is used up either way."""
+    body = await validation.body(request, LoginCode)
+    opened = await request.app[SESSIONS].open_with_code(body.code, origin(request).address)
+    if opened is None:
+        return await refuse(request, Caller(None, "code"), "unknown, used or expired login code")
+    return _with_cookie(request, *opened)
+
+
+async def whoami(request: web.Request) -> web.StreamResponse:
+    """The caller's role and session (role null: not logged in), so a page can tell without
+    reading its HttpOnly cookie. A wrong credential counts toward the failure limit (else this
+    would be a way to test tokens), and a dead session cookie is cleared."""
+    caller = await request.app[SESSIONS].identify(request.headers, request.cookies)
+    if caller.role is None:
+        if refused := await too_many(request, caller):
+            return refused
+        response = web.json_response(_session_out(None, request).model_dump())
+        if caller.via == "cookie":
+            response.del_cookie(SESSION_COOKIE, path="/")
+        return response
+    session = caller.session
+    out = _session_out(
+        caller.role.value,
+        request,
+        via=caller.via,
+        created_ms=session.created_ms if session else None,
+        expires_ms=session.expires_ms if session else None,
+    )
+    return web.json_response(out.model_dump())
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    """End the caller's session: its record is deleted, so every copy of the cookie is dead."""
+    caller = await request.app[SESSIONS].identify(request.headers, request.cookies)
+    if caller.session is not None:
+        await request.app[SESSIONS].end(caller.session)
+    response = web.json_response(_session_out(None, request).model_dump())
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def end_all(request: web.Request) -> web.StreamResponse:
+    """End every dashboard session, the caller's too (admin; audited with the client address)."""
+    ended = await request.app[SESSIONS].end_all(request[ROLE].value, origin(request).address)
+    response = web.json_response(SessionsEnded(ended=ended).model_dump())
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+async def gone(request: web.Request) -> web.StreamResponse:
+    """``GET /login``: tokens in URLs leak into histories and logs, so this link no longer works."""
+    return error_response(
+        410, "gone", "log in with POST /api/v1/session, or use a one-time link from facequeue login-link"
+    )
+
+
+ROUTES = [
+    Route(
+        "POST",
+        "/api/v1/session",
+        login,
+        "Log in with a token: opens a session and sets its cookie",
+        body=Login,
+        response=SessionOut,
+        errors=(400, 401, 413, 415, 422, 429),
+        public=True,
+    ),
+    Route(
+        "POST",
+        "/api/v1/session/code",
+        login_with_code,
+        "Log in with a one-time code from a login link: opens a session and sets its cookie",
+        body=LoginCode,
+        response=SessionOut,
+        errors=(400, 401, 413, 415, 422, 429),
+        public=True,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/session",
+        logout,
+        "Log out: ends the session and clears its cookie",
+        response=SessionOut,
+        public=True,
+    ),
+    Route(
+        "GET",
+        "/api/v1/session",
+        whoami,
+        "The caller's role and session (role null when not logged in)",
+        response=SessionOut,
+        errors=(429,),
+        public=True,
+    ),
+    Route(
+        "DELETE",
+        "/api/v1/sessions",
+        end_all,
+        "End every dashboard session (admin; audited)",
+        response=SessionsEnded,
+        errors=(403,),
+    ),
+]

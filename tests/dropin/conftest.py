@@ -1,0 +1,66 @@
+"""The drop-in app (tests/dropin/app.py) on both sides: imported here as its producers
+would, and run by the plain ``dramatiq`` CLI in a subprocess as its workers would."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import redis
+
+from shared.config import Settings
+from tests.conftest import ROOT, wait_for
+
+
+@pytest.fixture
+def app(dropin_module: ModuleType, redis_url: str) -> ModuleType:
+    """The app with a flushed Redis."""
+    return dropin_module
+
+
+@pytest.fixture
+def start_app_worker(
+    settings: Settings, tmp_path: Path, raw: redis.Redis
+) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """``python -m dramatiq tests.dropin.app``: one process, four threads; waits until it registered."""
+    started: list[subprocess.Popen[bytes]] = []
+
+    def start(**overrides: Any) -> subprocess.Popen[bytes]:
+        own = dataclasses.replace(settings, **overrides)
+        log_path = tmp_path / f"app-worker-{len(started)}.log"
+        before = set(raw.zrange("fq:workers", 0, -1))
+        with log_path.open("wb") as log_file:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dramatiq", "tests.dropin.app", "--processes", "1", "--threads", "4"],
+                cwd=ROOT,
+                env={**os.environ, **own.to_env()},
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        started.append(proc)
+
+        def registered() -> bool:
+            if proc.poll() is not None:
+                raise AssertionError(f"worker exited early:\n{log_path.read_text()}")
+            return bool(set(raw.zrange("fq:workers", 0, -1)) - before)
+
+        wait_for(registered, timeout=30, what="app worker registration")
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
