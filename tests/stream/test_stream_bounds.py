@@ -203,3 +203,21 @@ async def test_replays_wait_for_the_snapshot_slots_like_snapshots(
     for _ in range(Clients.SNAPSHOT_CONCURRENCY - 1):
         slots.release()
     resumed.close()
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_cap(
+    aiohttp_client: Callable[..., Any], settings: Settings
+) -> None:
+    # Given a gateway behind a trusted proxy (loopback here) that lets one address hold one connection
+    gateway = await bounded_gateway(
+        aiohttp_client, settings, stream_max_connections_per_address=1, trusted_proxies=("127.0.0.1/32",)
+    )
+    # When two clients connect through the proxy
+    first = await open_stream(gateway, headers={"X-Forwarded-For": "203.0.113.7"})
+    second = await open_stream(gateway, headers={"X-Forwarded-For": "203.0.113.8"})
+    # Then both are served, and only a second connection of the same client is refused
+    again = await gateway.get("/stream", headers={**AUTH, "X-Forwarded-For": "203.0.113.7"})
+    assert again.status == 429
+    assert (await again.json())["error"]["code"] == "too_many_connections"
+    first.close()
+    second.close()
