@@ -69,7 +69,7 @@ class Flow(threading.Thread):
             self.registry.run(transitions.dispatch(q, 1))
             self.registry.run(transitions.start(job_id, q, 0, "bench-worker"))
             self.registry.run(
-                transitions.complete(job_id, q, 0, "bench-worker", "null", self.registry.settings)
+                transitions.complete(job_id, q, 0, "bench-worker", "null")
             )
             i += 1
             if i % JOB_RATE == 0:  # what a worker's fetch and ack would take from Dramatiq's keys

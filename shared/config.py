@@ -58,10 +58,15 @@ class Settings:
     worker_idle_poll_ms: int = 200
     #: Approximate length cap of the ``fq:events`` stream.
     events_maxlen: int = 100_000
-    #: Completed jobs kept per queue; older ones are trimmed on completion.
-    completed_keep_count: int = 10_000
-    #: Seconds a completed job is kept at most.
-    completed_keep_age_s: float = 7 * 86_400.0
+    #: Completed jobs kept per queue by default (a queue may set its own); the monitor
+    #: trims the oldest beyond it.
+    completed_keep_count: int = 100_000
+    #: Seconds a completed job is kept at most, by default.
+    completed_keep_age_s: float = 86_400.0
+    #: Failed jobs kept per queue by default.
+    failed_keep_count: int = 100_000
+    #: Seconds a failed job is kept at most, by default (time to look at it and retry it).
+    failed_keep_age_s: float = 14 * 86_400.0
     #: Minimum retry backoff of Dramatiq's Retries middleware, in ms.
     retry_min_backoff_ms: int = 15_000
     #: Maximum retry backoff, in ms.
@@ -71,6 +76,9 @@ class Settings:
     #: Retries of a facequeue worker's job when neither its message nor its actor sets
     #: ``max_retries`` (the default of the workers' Retries middleware).
     default_max_retries: int = 3
+    #: Deaths of the workers running a job (OOM, segfault, kill -9) after which it fails as
+    #: ``worker_lost`` even with retries left, so one poison job cannot take the fleet down.
+    max_worker_losses: int = 3
     #: Seconds a job may keep reaching workers that do not define its actor before it
     #: fails (a rolling deploy gets this long to bring a worker that does).
     unknown_actor_grace_s: float = 300.0
@@ -198,6 +206,7 @@ class Settings:
             "worker_threads",
             "events_maxlen",
             "completed_keep_count",
+            "failed_keep_count",
             "max_image_bytes",
             "max_image_pixels",
             "image_ttl_s",

@@ -69,6 +69,11 @@ def dispatched_key(queue: str) -> str:
     return f"{PREFIX}:q:{queue}:dispatched"
 
 
+def retention_key(queue: str) -> str:
+    """Hash of a queue's own retention policy (absent fields: the settings' defaults)."""
+    return f"{PREFIX}:retention:{queue}"
+
+
 def wake_key(queue: str) -> str:
     """A list holding at most one token, pushed when a job becomes waiting; idle consumers block on it."""
     return f"{PREFIX}:wake:{queue}"

@@ -130,6 +130,12 @@ class MonitorMetrics:
             ["reason"],
             registry=registry,
         )
+        self.trimmed = Counter(
+            "facequeue_monitor_trimmed_jobs_total",
+            "Finished jobs removed by their queue's retention.",
+            ["queue", "state"],
+            registry=registry,
+        )
 
 
 class StreamMetrics:

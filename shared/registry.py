@@ -66,7 +66,7 @@ class Registry:
         """
         dead_after_ms = int(self.settings.worker_dead_s * 1000)
         stale: list[str] = self.client.zrangebyscore(keys.WORKERS, "-inf", now_ms - dead_after_ms)  # type: ignore[assignment]
-        reaped = {w: self.run(transitions.reap_worker(w, queues, dead_after_ms)) for w in stale}
+        reaped = {w: self.run(reap_call(self.settings, w, queues)) for w in stale}
         return {w: n for w, n in reaped.items() if n >= 0}
 
     def close(self) -> None:
@@ -110,8 +110,15 @@ class AsyncRegistry:
         """Asyncio twin of :meth:`Registry.reap_dead`."""
         dead_after_ms = int(self.settings.worker_dead_s * 1000)
         stale: list[str] = await self.client.zrangebyscore(keys.WORKERS, "-inf", now_ms - dead_after_ms)  # type: ignore[assignment]
-        reaped = {w: await self.run(transitions.reap_worker(w, queues, dead_after_ms)) for w in stale}
+        reaped = {w: await self.run(reap_call(self.settings, w, queues)) for w in stale}
         return {w: n for w, n in reaped.items() if n >= 0}
 
     async def close(self) -> None:
         await self.client.aclose()
+
+
+def reap_call(settings: Settings, worker_id: str, queues: Sequence[str]) -> Call[int]:
+    """The reap of a worker whose beat is older than ``worker_dead_s``, with the settings' loss limit."""
+    return transitions.reap_worker(
+        worker_id, queues, int(settings.worker_dead_s * 1000), max_losses=settings.max_worker_losses
+    )

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import keys
-from shared.config import Settings
 from shared.errors import InvalidTransition, JobNotFound
 from shared.jobs import Job
 from shared.messages import message_template
@@ -134,17 +133,30 @@ def unknown_actor(
     )
 
 
+def orphaned(job_id: str, queue: str, gen: int, worker: str) -> Call[bool]:
+    """active -> waiting for a job ``worker`` is recorded as running but does not run."""
+    return Call(
+        Lua.JOB_ORPHANED,
+        [
+            keys.job_key(job_id),
+            keys.state_key(queue, JobState.ACTIVE),
+            keys.state_key(queue, JobState.WAITING),
+        ],
+        [job_id, queue, gen, worker],
+        _bool,
+    )
+
+
 def complete(
     job_id: str,
     queue: str,
     gen: int,
     worker: str,
     result_json: str,
-    settings: Settings,
     *,
     message_id: str = "",
 ) -> Call[bool]:
-    """active -> completed, applying the completed-jobs retention policy.
+    """active -> completed (the monitor trims completed jobs by each queue's retention).
 
     With ``message_id`` (the Dramatiq copy's redis message id) the same script acks
     that copy from ``worker``'s ack set, as Dramatiq's ack would.
@@ -155,20 +167,10 @@ def complete(
             keys.job_key(job_id),
             keys.state_key(queue, JobState.ACTIVE),
             keys.state_key(queue, JobState.COMPLETED),
-            keys.JOBS_INDEX,
             keys.dramatiq_acks_key(worker, queue),
             keys.dramatiq_messages_key(queue),
         ],
-        [
-            job_id,
-            queue,
-            gen,
-            worker,
-            result_json,
-            settings.completed_keep_count,
-            int(settings.completed_keep_age_s * 1000),
-            message_id,
-        ],
+        [job_id, queue, gen, worker, result_json, message_id],
         _bool,
     )
 
@@ -397,9 +399,13 @@ def worker_beat(worker_id: str, fields: dict[str, str | int | float]) -> Call[tu
 
 
 def reap_worker(
-    worker_id: str, queues: Sequence[str], dead_after_ms: int, *, forget: bool = False
+    worker_id: str, queues: Sequence[str], dead_after_ms: int, *, max_losses: int, forget: bool = False
 ) -> Call[int]:
-    """Recover a dead (or, with ``forget``, departing) worker's jobs; -1 when it turned out alive."""
+    """Recover a dead (or, with ``forget``, departing) worker's jobs; -1 when it turned out alive.
+
+    A dead worker's job fails as ``worker_lost`` once it has no retries left or its
+    runs' workers died ``max_losses`` times (a poison job must not crash-loop the fleet).
+    """
     per_queue: list[str] = []
     for queue in queues:
         per_queue += [
@@ -408,11 +414,20 @@ def reap_worker(
             keys.state_key(queue, JobState.WAITING),
             keys.dispatched_key(queue),
             keys.state_key(queue, JobState.ACTIVE),
+            keys.state_key(queue, JobState.FAILED),
         ]
     return Call(
         Lua.WORKERS_REAP,
         [keys.worker_key(worker_id), keys.WORKERS, keys.DRAMATIQ_HEARTBEATS, keys.WORKERS_DEAD, *per_queue],
-        [worker_id, dead_after_ms, int(forget), DEAD_WORKER_KEEP_MS, keys.WORKERS_CHANGED_CHANNEL, *queues],
+        [
+            worker_id,
+            dead_after_ms,
+            int(forget),
+            DEAD_WORKER_KEEP_MS,
+            keys.WORKERS_CHANGED_CHANNEL,
+            max_losses,
+            *queues,
+        ],
         _int,
     )
 

@@ -12,6 +12,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, S
 from shared.face_jobs import DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_NAME, MAX_TOP_K
 from shared.jobs import Job
 from shared.names import NAME_PATTERN
+from shared.retention import MAX_AGE_S as MAX_RETENTION_AGE_S
+from shared.retention import MAX_COUNT as MAX_RETENTION_COUNT
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY, JobState
 from shared.submit import MAX_DELAY_MS, MAX_RETRIES
 
@@ -376,3 +378,25 @@ class SessionOut(BaseModel):
 
 class SessionsEnded(BaseModel):
     ended: int = Field(description="Sessions that were live and are now over.")
+
+
+class RetentionPolicy(Strict):
+    """How long a queue keeps its finished jobs: at most a count of each, none older than an age."""
+
+    completed_age_s: Float = Field(
+        gt=0, le=MAX_RETENTION_AGE_S, description="Seconds a completed job is kept."
+    )
+    completed_count: Int = Field(ge=0, le=MAX_RETENTION_COUNT, description="Completed jobs kept at most.")
+    failed_age_s: Float = Field(gt=0, le=MAX_RETENTION_AGE_S, description="Seconds kept.")
+    failed_count: Int = Field(ge=0, le=MAX_RETENTION_COUNT, description="Failed jobs kept at most.")
+
+
+class QueueRetention(BaseModel):
+    queue: str
+    policy: RetentionPolicy
+    custom: bool = Field(description="Whether the queue sets its own policy (else: the defaults).")
+
+
+class RetentionList(BaseModel):
+    defaults: RetentionPolicy
+    queues: list[QueueRetention]

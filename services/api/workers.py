@@ -9,6 +9,7 @@ from services.api.models import WorkerList, WorkerRemoval
 from services.api.openapi import Route
 from services.api.state import REGISTRY
 from shared import catalog, transitions
+from shared.registry import reap_call
 from shared.workers import read_workers
 
 
@@ -24,8 +25,7 @@ async def remove_worker(request: web.Request) -> web.Response:
     worker_id = request.match_info["worker_id"]
     queues = sorted(set(await registry.queues()) | set(catalog.queues()))
     # Reap first: a worker that stopped beating gives its jobs back before it is forgotten.
-    dead_after_ms = int(registry.settings.worker_dead_s * 1000)
-    await registry.run(transitions.reap_worker(worker_id, queues, dead_after_ms))
+    await registry.run(reap_call(registry.settings, worker_id, queues))
     outcome = await registry.run(transitions.remove_worker(worker_id, request[ROLE].value))
     return web.json_response(
         {"worker": worker_id, "outcome": outcome}, status=202 if outcome == "draining" else 200

@@ -8,6 +8,7 @@ from typing import Any
 
 import redis
 
+from services.monitor import retention
 from shared import catalog, keys, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError
@@ -75,6 +76,7 @@ class Monitor:
         self.export_health(health, now_ms)
         await self.announce_workers(now_ms, reason="tick")
         await self.sample_history(health, now_ms)
+        await retention.enforce(self.registry, self.metrics, list(health), now_ms)
 
     async def queues(self) -> list[str]:
         return sorted(set(await self.registry.queues()) | set(catalog.queues()))

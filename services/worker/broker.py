@@ -151,7 +151,8 @@ class FacequeueBroker(RedisBroker):
         run = self.ctx.runs.current()
         assert run is not None
         exc = getattr(message, "_exception", None)
-        run.retried = self.ctx.registry.run(
+        run.retried = self.ctx.record(
+            "retry_later",
             transitions.retry_later(
                 run.job_id,
                 run.queue,
@@ -161,7 +162,7 @@ class FacequeueBroker(RedisBroker):
                 error_line(exc),
                 str(message.options.get("traceback", "")),
                 template_of(message),
-            )
+            ),
         )
         if run.retried:
             self.ctx.metrics.transitions.labels(run.queue, "delayed").inc()
@@ -280,7 +281,6 @@ class FacequeueConsumer(_RedisConsumer):
             run.gen,
             ctx.worker_id,
             run.result_json(),
-            ctx.settings,
             message_id=message.options["redis_message_id"],
         )
         try:

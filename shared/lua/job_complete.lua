@@ -1,27 +1,23 @@
--- A worker's run succeeded: ack its Dramatiq copy, active -> completed, then trim
--- completed jobs by the retention policy (count and age, at most 100 per call).
+-- A worker's run succeeded: ack its Dramatiq copy, active -> completed. (The monitor
+-- trims completed jobs by each queue's retention: queue_trim.lua.)
 -- The ack is Dramatiq's own (dispatch.lua's "ack": SREM from the worker's ack set,
 -- then HDEL the body) done here so a job costs one round trip less and no crash
 -- can fall between the ack and the outcome (issue 9).
 -- KEYS[3] job hash        fq:job:<id>
 -- KEYS[4] active set      fq:q:<queue>:active
 -- KEYS[5] completed set   fq:q:<queue>:completed
--- KEYS[6] jobs index      fq:jobs
--- KEYS[7] ack set         dramatiq:__acks__.<worker>.<queue>
--- KEYS[8] Dramatiq msgs   dramatiq:<queue>.msgs
+-- KEYS[6] ack set         dramatiq:__acks__.<worker>.<queue>
+-- KEYS[7] Dramatiq msgs   dramatiq:<queue>.msgs
 -- ARGV[4] job id
 -- ARGV[5] queue
 -- ARGV[6] generation of the run
 -- ARGV[7] worker id
 -- ARGV[8] result (JSON)
--- ARGV[9] completed jobs kept per queue
--- ARGV[10] age (ms) beyond which completed jobs are trimmed
--- ARGV[11] Dramatiq message id to ack ('' = none: the caller acks it itself)
+-- ARGV[9] Dramatiq message id to ack ('' = none: the caller acks it itself)
 -- Returns 1 when recorded, 0 when this run was superseded (only the ack, if any, done).
-local job_key, active_key, completed_key, index_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local acks_key, msgs_key = KEYS[7], KEYS[8]
-local job_id, queue, gen, worker, result = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local keep_count, keep_age_ms, message_id = tonumber(ARGV[9]), tonumber(ARGV[10]), ARGV[11]
+local job_key, active_key, completed_key = KEYS[3], KEYS[4], KEYS[5]
+local acks_key, msgs_key = KEYS[6], KEYS[7]
+local job_id, queue, gen, worker, result, message_id = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 
 -- The copy is acked whatever the outcome, as Dramatiq acks after any run.
 if message_id ~= '' and redis.call('SREM', acks_key, message_id) > 0 then
@@ -37,14 +33,4 @@ redis.call('HSET', job_key, 'state', 'completed', 'finished_ms', int(now), 'resu
   'progress', 100, 'error', '', 'traceback', '')
 job_event(job_id, queue, 'active', 'completed', {worker = worker}, now)
 
-local excess = redis.call('ZCARD', completed_key) - keep_count
-if excess > 0 then
-  for _, old_id in ipairs(redis.call('ZRANGE', completed_key, 0, math.min(excess, 100) - 1)) do
-    remove_job(index_key, old_id, queue, completed_key, 'completed', 'retention', now)
-  end
-end
-for _, old_id in ipairs(redis.call('ZRANGEBYSCORE', completed_key, '-inf', '(' .. int(now - keep_age_ms),
-    'LIMIT', 0, 100)) do
-  remove_job(index_key, old_id, queue, completed_key, 'completed', 'retention', now)
-end
 return 1

@@ -105,3 +105,16 @@ def test_dark_and_light_themes_follow_the_system_setting(browser: Browser, stack
         finally:
             context.close()
     assert backgrounds == {"light": "rgb(246, 247, 249)", "dark": "rgb(15, 18, 22)"}
+
+
+def test_each_queue_shows_its_retention_and_a_change_arrives_live(
+    page: Page, stack: Stack, registry: Registry
+) -> None:
+    from shared.retention import Retention, set_policy
+
+    login(page)
+    kept = page.locator('article.card.queue[data-queue="diagnostics"] [data-retention]')
+    expect(kept).to_have_text("completed 1 d / 100,000 · failed 14 d / 100,000 (default)")
+    # When an admin gives the queue its own policy, the card follows without a reload
+    registry.run(set_policy("diagnostics", Retention(7200.0, 500, 86_400.0, 50), who="admin"))
+    expect(kept).to_have_text("completed 2 h / 500 · failed 1 d / 50")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import time
 from typing import Any
 
@@ -161,3 +162,10 @@ def asks_for_later(tag: str) -> str:
     if client.llen(f"seen:{tag}") == 1:
         raise dramatiq.Retry(delay=300)
     return "later"
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=10)
+def kills_its_worker(tag: str) -> None:
+    """A poison job: takes its worker process down (as an OOM kill or a native crash would)."""
+    see(tag)
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -35,7 +35,7 @@ async def test_tick_releases_reaps_exports_announces_and_samples(
     done = submit(registry, "noop", priority=0)
     registry.run(transitions.dispatch(Q, 10))
     registry.run(transitions.start(done, Q, 0, "ghost"))
-    registry.run(transitions.complete(done, Q, 0, "ghost", "1", settings))
+    registry.run(transitions.complete(done, Q, 0, "ghost", "1"))
     registry.run(transitions.start(running, Q, 0, "ghost"))
     registry.run(transitions.worker_beat("ghost", {"pid": 1, "threads": 4}))
     raw.zadd("fq:workers", {"ghost": 0})  # its last beat: long ago

@@ -147,6 +147,8 @@ async def test_the_stream_refuses_unauthenticated_clients(start_service: Callabl
         ("POST", "/api/v1/queues/never_registered/pause", None, 404),
         ("POST", "/api/v1/queues/never_registered/resume", None, 404),
         ("POST", "/api/v1/queues/never_registered/clean", {"states": ["failed"]}, 404),
+        ("DELETE", "/api/v1/queues/never_registered/retention", None, 404),
+        ("PUT", "/api/v1/queues/a.b/retention", None, 400),
         (
             "POST",
             "/api/v1/jobs/bulk",

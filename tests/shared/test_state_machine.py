@@ -26,7 +26,7 @@ def make(registry: Registry, state: JobState, **kw: object) -> str:
         return job_id
     start(registry, job_id)
     if state is JobState.COMPLETED:
-        assert registry.run(transitions.complete(job_id, Q, 0, W, '{"ok": 1}', registry.settings))
+        assert registry.run(transitions.complete(job_id, Q, 0, W, '{"ok": 1}'))
     elif state is JobState.FAILED:
         assert registry.run(transitions.fail(job_id, Q, 0, W, "Boom: x", "tb"))
     return job_id
@@ -147,15 +147,15 @@ def test_delete_active_needs_force_and_drops_the_running_outcome(
     assert snapshot(raw) == before
     assert registry.run(transitions.delete(job_id, Q, force=True)) == "active"
     # The worker finishing later must not resurrect the record.
-    assert not registry.run(transitions.complete(job_id, Q, 0, W, "1", registry.settings))
+    assert not registry.run(transitions.complete(job_id, Q, 0, W, "1"))
     assert not raw.exists(f"fq:job:{job_id}")
 
 
 def test_reap_moves_dead_workers_active_job_back_to_waiting(registry: Registry, raw: redis.Redis) -> None:
     job_id = make(registry, JobState.ACTIVE)
     registry.run(transitions.worker_beat(W, {"pid": 1}))
-    assert registry.run(transitions.reap_worker(W, [Q], 60_000)) == -1  # alive: untouched
-    assert registry.run(transitions.reap_worker(W, [Q], 0)) == 1
+    assert registry.run(transitions.reap_worker(W, [Q], 60_000, max_losses=3)) == -1  # alive: untouched
+    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3)) == 1
     job = registry.get(job_id)
     assert (job.state, job.gen, job.worker) == (JobState.WAITING, 1, "")
     # and the worker is listed as dead for a while, no longer live
@@ -163,15 +163,53 @@ def test_reap_moves_dead_workers_active_job_back_to_waiting(registry: Registry, 
     assert raw.zscore("fq:workers", W) is None and raw.zscore("fq:workers:dead", W) is not None
 
 
+@pytest.mark.parametrize(
+    ("max_retries", "max_losses", "survived"),
+    [
+        (3, 3, 2),  # the third worker death fails it: a poison job cannot crash-loop the fleet
+        (0, 3, 0),  # no retries: the first death fails it
+        (1, 5, 1),  # one retry: the second death (attempt 2 > 1 retry) fails it
+    ],
+)
+def test_a_job_whose_workers_keep_dying_fails_as_worker_lost(
+    registry: Registry, raw: redis.Redis, max_retries: int, max_losses: int, survived: int
+) -> None:
+    # Given a job that kills every worker that runs it
+    job_id = make(registry, JobState.ACTIVE, max_retries=max_retries)
+    for _ in range(survived):
+        # When its worker dies, it goes back to waiting and runs again
+        registry.run(transitions.worker_beat(W, {"pid": 1}))
+        assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=max_losses)) == 1
+        assert registry.get(job_id).state is JobState.WAITING
+        start(registry, job_id)
+    # Then the death past its allowance fails it, saying why, and requeues nothing
+    registry.run(transitions.worker_beat(W, {"pid": 1}))
+    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=max_losses)) == 0
+    job = registry.get(job_id)
+    assert job.state is JobState.FAILED and job.error.startswith("worker_lost: ")
+    assert job.timeline[-1]["reason"] == "worker_lost" and job.timeline[-1]["to"] == "failed"
+    assert job.attempts == survived + 1
+    assert registry.counts([Q])[Q] == {"waiting": 0, "delayed": 0, "active": 0, "completed": 0, "failed": 1}
+
+
+def test_a_clean_exit_does_not_count_against_the_job(registry: Registry, raw: redis.Redis) -> None:
+    # A worker draining out (forget) gives its job back even when the job has no retries left
+    job_id = make(registry, JobState.ACTIVE, max_retries=0)
+    registry.run(transitions.worker_beat(W, {"pid": 1}))
+    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=1, forget=True)) == 1
+    assert registry.get(job_id).state is JobState.WAITING
+    assert not raw.hexists(f"fq:job:{job_id}", "worker_losses")
+
+
 def test_reap_with_forget_removes_a_departing_worker_entirely(registry: Registry, raw: redis.Redis) -> None:
     registry.run(transitions.worker_beat(W, {"pid": 1}))
-    assert registry.run(transitions.reap_worker(W, [Q], 0, forget=True)) == 0
+    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3, forget=True)) == 0
     assert not raw.exists(f"fq:worker:{W}") and raw.zscore("fq:workers:dead", W) is None
 
 
 def test_worker_wrongly_declared_dead_comes_back_alive(registry: Registry, raw: redis.Redis) -> None:
     registry.run(transitions.worker_beat(W, {"pid": 1}))
-    registry.run(transitions.reap_worker(W, [Q], 0))
+    registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3))
     _, stop = registry.run(transitions.worker_beat(W, {"pid": 1}))
     assert not stop
     assert raw.hget(f"fq:worker:{W}", "status") is None and raw.pttl(f"fq:worker:{W}") == -1
@@ -256,7 +294,7 @@ def test_worker_transition_from_wrong_state_is_refused_and_changes_nothing(
     job_id = make(registry, state)
     call = {
         "start": transitions.start(job_id, Q, 0, W),
-        "complete": transitions.complete(job_id, Q, 0, W, "1", registry.settings),
+        "complete": transitions.complete(job_id, Q, 0, W, "1"),
         "fail": transitions.fail(job_id, Q, 0, W, "e", "t"),
         "retry_later": transitions.retry_later(job_id, Q, 0, W, 10, "e", "t"),
     }[action]
@@ -268,8 +306,8 @@ def test_worker_transition_from_wrong_state_is_refused_and_changes_nothing(
 def test_outcome_from_another_worker_or_generation_is_refused(registry: Registry, raw: redis.Redis) -> None:
     job_id = make(registry, JobState.ACTIVE)
     before = snapshot(raw)
-    assert not registry.run(transitions.complete(job_id, Q, 0, "other-worker", "1", registry.settings))
-    assert not registry.run(transitions.complete(job_id, Q, 7, W, "1", registry.settings))
+    assert not registry.run(transitions.complete(job_id, Q, 0, "other-worker", "1"))
+    assert not registry.run(transitions.complete(job_id, Q, 7, W, "1"))
     assert snapshot(raw) == before
 
 
@@ -301,7 +339,7 @@ def test_complete_with_its_message_id_acks_the_copy_in_the_same_script(
     # Given a job whose Dramatiq copy a worker fetched and started
     job_id, message_id = started_with_its_copy(registry, raw)
     # When the worker completes it, naming the copy
-    call = transitions.complete(job_id, Q, 0, W, "null", registry.settings, message_id=message_id)
+    call = transitions.complete(job_id, Q, 0, W, "null", message_id=message_id)
     assert registry.run(call)
     # Then the job is completed and the copy is gone from the ack set and Dramatiq's bodies
     assert registry.get(job_id).state is JobState.COMPLETED
@@ -319,9 +357,7 @@ def test_a_superseded_run_still_acks_its_copy_and_changes_nothing_else(
     job_id, message_id = started_with_its_copy(registry, raw)
     registry.run(transitions.delete(job_id, Q, force=True))
     # When the worker completes its copy
-    assert not registry.run(
-        transitions.complete(job_id, Q, 0, W, "null", registry.settings, message_id=message_id)
-    )
+    assert not registry.run(transitions.complete(job_id, Q, 0, W, "null", message_id=message_id))
     # Then the copy is acked all the same, and the job stays deleted
     assert_copy_acked(raw, message_id)
     assert not raw.exists(f"fq:job:{job_id}")
@@ -338,17 +374,6 @@ def test_admin_action_on_missing_job_is_not_found(registry: Registry, raw: redis
     with pytest.raises(JobNotFound):
         registry.run(call)
     assert raw.dbsize() == 0
-
-
-def test_completed_retention_trims_oldest_beyond_count(registry: Registry, raw: redis.Redis) -> None:
-    import dataclasses
-
-    registry.settings = dataclasses.replace(registry.settings, completed_keep_count=3)
-    ids = [make(registry, JobState.COMPLETED) for _ in range(5)]
-    kept = raw.zrange(f"fq:q:{Q}:completed", 0, -1)
-    assert kept == ids[2:]
-    assert not raw.exists(f"fq:job:{ids[0]}") and not raw.exists(f"fq:job:{ids[1]}")
-    assert transitions_of(raw, ids[0])[-1] == ("completed", None)
 
 
 def test_scripts_survive_a_flushed_script_cache(registry: Registry, raw: redis.Redis) -> None:

@@ -20,7 +20,7 @@ import redis
 from dramatiq.middleware import Middleware
 
 from services.worker.context import WorkerContext
-from services.worker.reconcile import AckReconciler
+from services.worker.reconcile import AckReconciler, RunReconciler
 from shared import catalog, transitions
 from shared.errors import FacequeueError
 from shared.logging import get_logger
@@ -45,12 +45,14 @@ class WorkerHeartbeat(Middleware):
         self._thread: threading.Thread | None = None
         self.grace = ReapGrace(ctx.settings.worker_dead_s)
         self.reconciler: AckReconciler | None = None
+        self.runs_reconciler: RunReconciler | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         # Only FacequeueBroker installs this middleware.
         ours: FacequeueBroker = broker  # type: ignore[assignment]
         self.queues = sorted(worker.consumer_whitelist or broker.get_declared_queues())
         self.reconciler = AckReconciler(ours)
+        self.runs_reconciler = RunReconciler(ours)
         self.threads = worker.worker_threads
         self.started_ms = int(time.time() * 1000)
         self.beat()
@@ -67,7 +69,13 @@ class WorkerHeartbeat(Middleware):
         # A clean exit reaps itself at once: jobs it still held go back to waiting.
         try:
             self.ctx.registry.run(
-                transitions.reap_worker(self.ctx.worker_id, self._all_queues(), 0, forget=True)
+                transitions.reap_worker(
+                    self.ctx.worker_id,
+                    self._all_queues(),
+                    0,
+                    max_losses=self.ctx.settings.max_worker_losses,
+                    forget=True,
+                )
             )
         except FacequeueError:
             log.warning("could not deregister worker", worker=self.ctx.worker_id)
@@ -82,6 +90,8 @@ class WorkerHeartbeat(Middleware):
                     self.reap(now_ms)
                 if self.reconciler is not None:
                     self.reconciler.check(self.queues)
+                if self.runs_reconciler is not None:
+                    self.runs_reconciler.check(self.queues)
             except (FacequeueError, redis.RedisError):
                 self.grace.failed()
                 self.ctx.metrics.redis_errors.labels("heartbeat").inc()

@@ -19,7 +19,7 @@ from dramatiq.middleware import Middleware, SkipMessage
 from services.worker.context import WorkerContext
 from services.worker.runs import Run, error_line
 from shared import transitions
-from shared.errors import FacequeueError, RedisUnavailable
+from shared.errors import FacequeueError
 from shared.logging import get_logger
 from shared.messages import GEN_OPTION, JOB_OPTION
 
@@ -75,11 +75,9 @@ class JobStateMiddleware(Middleware):
             self._fail(run, message)
             return
         else:
-            recorded = self._record(
+            recorded = self.ctx.record(
                 "complete",
-                transitions.complete(
-                    run.job_id, run.queue, run.gen, self.ctx.worker_id, run.result_json(), self.ctx.settings
-                ),
+                transitions.complete(run.job_id, run.queue, run.gen, self.ctx.worker_id, run.result_json()),
             )
         if recorded:
             self.ctx.metrics.transitions.labels(run.queue, "completed").inc()
@@ -93,7 +91,7 @@ class JobStateMiddleware(Middleware):
         exc = run.exception or getattr(message, "_exception", None)
         error = error_line(exc) or "rejected"
         traceback = str(message.options.get("traceback", ""))
-        if self._record(
+        if self.ctx.record(
             "fail", transitions.fail(run.job_id, run.queue, run.gen, self.ctx.worker_id, error, traceback)
         ):
             self.ctx.metrics.transitions.labels(run.queue, "failed").inc()
@@ -104,24 +102,3 @@ class JobStateMiddleware(Middleware):
             self.ctx.metrics.active.labels(run.queue).dec()
             structlog.contextvars.unbind_contextvars("job_id", "queue")
         return run
-
-    def _record(self, operation: str, call: Any) -> bool:
-        """Record an outcome, waiting out a Redis outage: a dropped outcome would leave the job
-        active under a live worker for good (nobody reaps a live worker)."""
-        deadline = time.monotonic() + self.ctx.settings.outcome_retry_s
-        delay = 0.05
-        while True:
-            try:
-                return bool(self.ctx.registry.run(call))
-            except RedisUnavailable as exc:
-                self.ctx.metrics.redis_errors.labels(operation).inc()
-                if time.monotonic() + delay > deadline:
-                    log.error("gave up recording job outcome; the job will be recovered", operation=operation)
-                    return False
-                log.warning("Redis unavailable; retrying job outcome", operation=operation, error=str(exc))
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
-            except FacequeueError:
-                self.ctx.metrics.redis_errors.labels(operation).inc()
-                log.exception("could not record job outcome", operation=operation)
-                return False

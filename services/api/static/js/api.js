@@ -72,6 +72,7 @@ export const api = {
   logout: () => call("DELETE", "/api/v1/session"),
   endAllSessions: () => call("DELETE", "/api/v1/sessions"),
   queues: () => call("GET", "/api/v1/queues"),
+  retention: () => call("GET", "/api/v1/retention"),
   history: (minutes) => call("GET", "/api/v1/history", { query: { minutes } }),
   actors: () => call("GET", "/api/v1/actors"),
   jobs: (query) => call("GET", "/api/v1/jobs", { query }),

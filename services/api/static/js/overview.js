@@ -12,6 +12,8 @@ const HEALTH_REFETCH_MS = 2000;
 const UNITS = { min: 60, h: 3600, d: 86400 };
 
 const cards = new Map();
+//: Each queue's retention (policy and whether it is the queue's own), from /api/v1/retention.
+const retention = new Map();
 let root;
 let totals;
 let openJobs = () => {};
@@ -27,6 +29,10 @@ export function initOverview(el, onOpenJobs) {
   store.on("snapshot", () => {
     refetch();
     refetchHistory();
+    refetchRetention();
+  });
+  store.on("admin", (e) => {
+    if (e.action === "retention") refetchRetention();
   });
   store.on("job", (e) => {
     if (e.from === "waiting" || e.to === "waiting") refetch();
@@ -40,6 +46,27 @@ async function refetchHealth() {
   } catch {
     // the next change retries; counts keep coming from the stream
   }
+}
+
+async function refetchRetention() {
+  try {
+    const listed = await api.retention();
+    retention.clear();
+    for (const q of listed.queues) retention.set(q.queue, q);
+    render();
+  } catch {
+    // shown again at the next snapshot or retention change
+  }
+}
+
+/** "completed 24 h / 100,000 · failed 14 d / 100,000": what the queue keeps. */
+function keeps({ policy, custom }) {
+  const span = (s) => {
+    for (const [unit, n] of [["d", 86400], ["h", 3600], ["min", 60]]) if (s % n === 0) return `${s / n} ${unit}`;
+    return `${s} s`;
+  };
+  const text = `completed ${span(policy.completed_age_s)} / ${num(policy.completed_count)} · failed ${span(policy.failed_age_s)} / ${num(policy.failed_count)}`;
+  return custom ? text : `${text} (default)`;
 }
 
 async function refetchHistory() {
@@ -103,6 +130,7 @@ function buildCard(queue) {
   const spark = h("div.spark");
   const oldest = h("span", { "data-oldest": "" }, "—");
   const alive = h("span", { "data-alive": "" }, "0");
+  const kept = h("span.muted", { "data-retention": "", title: "finished jobs kept (age / count)" }, "");
   const rate = h("span.muted");
   const controls = h("div.controls");
   const el = h(
@@ -112,8 +140,9 @@ function buildCard(queue) {
     grid,
     h("div.health", h("div", "throughput ", rate), spark),
     h("div.facts", h("span", "oldest waiting ", oldest), h("span", "workers alive ", alive)),
+    h("div.facts", h("span", "keeps ", kept)),
   );
-  const card = { el, countEls, badge, spark, oldest, alive, rate, controls, pausedShown: null };
+  const card = { el, countEls, badge, spark, oldest, alive, kept, rate, controls, pausedShown: null };
   if (store.canMutate) el.append(cleanForm(queue));
   return card;
 }
@@ -138,6 +167,8 @@ function updateCard(card, queue) {
   card.rate.textContent = h_ ? `${(h_.completed_per_s * 60).toFixed(1)}/min done · ${(h_.failed_per_s * 60).toFixed(1)}/min failed` : "";
   mount(card.spark, sparkline(store.sparkline(queue)));
   card.oldest.textContent = age(store.oldestWaiting(queue));
+  const kept = retention.get(queue);
+  card.kept.textContent = kept ? keeps(kept) : "—";
 }
 
 function tickAges() {
