@@ -24,7 +24,7 @@ from bench.report import Results, read, row, table, write
 from shared import localredis
 
 RESULTS = Path(__file__).with_name("results.json")
-PARTS = ("noop", "recovery", "redis_load", "stream", "face", "api")
+PARTS = ("noop", "recovery", "redis_load", "stream", "face", "api", "memory")
 
 
 def _run(module: str, *args: str) -> dict[str, object]:
@@ -139,6 +139,11 @@ def main(argv: list[str] | None = None) -> None:
 
         return api_latency.main(2_000 if quick else 1_000_000)
 
+    def memory() -> Results:
+        from bench import memory_cost
+
+        return memory_cost.main(200 if quick else 10_000)
+
     def recovery() -> Results:
         from bench import recovery as rc
 
@@ -151,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         "stream": stream,
         "face": lambda: face(quick),
         "api": api,
+        "memory": memory,
     }
     results: Results = {}
     started = time.monotonic()

@@ -68,9 +68,7 @@ class Flow(threading.Thread):
             job_id = submit(self.registry, "noop")
             self.registry.run(transitions.dispatch(q, 1))
             self.registry.run(transitions.start(job_id, q, 0, "bench-worker"))
-            self.registry.run(
-                transitions.complete(job_id, q, 0, "bench-worker", "null")
-            )
+            self.registry.run(transitions.complete(job_id, q, 0, "bench-worker", "null"))
             i += 1
             if i % JOB_RATE == 0:  # what a worker's fetch and ack would take from Dramatiq's keys
                 self.registry.client.delete(keys.dramatiq_queue_key(q), keys.dramatiq_messages_key(q))

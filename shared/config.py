@@ -58,6 +58,9 @@ class Settings:
     worker_idle_poll_ms: int = 200
     #: Approximate length cap of the ``fq:events`` stream.
     events_maxlen: int = 100_000
+    #: Seconds of events ``fq:events`` keeps at most, besides its length cap (a dashboard
+    #: resuming from further back gets a fresh snapshot); the monitor trims by age (MINID).
+    events_max_age_s: float = 3600.0
     #: Completed jobs kept per queue by default (a queue may set its own); the monitor
     #: trims the oldest beyond it.
     completed_keep_count: int = 100_000

@@ -62,6 +62,12 @@ class RedisUnavailable(FacequeueError):
     code = "redis_unavailable"
 
 
+class RedisFull(RedisUnavailable):
+    """Redis refused a write: its memory budget (maxmemory, noeviction) is spent. Nothing changed."""
+
+    code = "redis_full"
+
+
 class InvalidImage(FacequeueError):
     """An uploaded image cannot be used (not an image, damaged, too many pixels, expired)."""
 

@@ -14,6 +14,9 @@ from typing import IO
 
 import redis
 
+#: Memory budget of the servers started here (tests, benchmarks, ``make run``): generous for a
+#: million-job benchmark, and with noeviction Redis refuses writes rather than drop a job.
+DEFAULT_MAXMEMORY = "4gb"
 #: Seconds a new server gets to answer PING.
 START_TIMEOUT_S = 10.0
 
@@ -37,6 +40,7 @@ def start(
     persist: bool = False,
     output: int | IO[bytes] | None = subprocess.DEVNULL,
     extra_args: tuple[str, ...] = (),
+    maxmemory: str = DEFAULT_MAXMEMORY,
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start a server and wait until it answers; returns the process and its URL."""
     binary = shutil.which("redis-server")
@@ -62,6 +66,10 @@ def start(
             # 7 ms without (issue 9; bench/api_latency.py).
             "--jemalloc-bg-thread",
             "no",
+            "--maxmemory",
+            maxmemory,
+            "--maxmemory-policy",
+            "noeviction",
             *extra_args,
         ],
         stdout=output,

@@ -130,6 +130,21 @@ class MonitorMetrics:
             ["reason"],
             registry=registry,
         )
+        self.redis_memory = Gauge(
+            "facequeue_redis_memory_bytes",
+            "Redis memory: used, and the maxmemory budget (0: none).",
+            ["kind"],
+            registry=registry,
+        )
+        self.item_bytes = Gauge(
+            "facequeue_redis_item_bytes",
+            "Sampled Redis bytes of one job record or one event.",
+            ["item"],
+            registry=registry,
+        )
+        self.items = Gauge(
+            "facequeue_redis_items", "Job records and events held in Redis.", ["item"], registry=registry
+        )
         self.trimmed = Counter(
             "facequeue_monitor_trimmed_jobs_total",
             "Finished jobs removed by their queue's retention.",

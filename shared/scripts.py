@@ -92,8 +92,12 @@ class Call(Generic[T]):
 
 
 def translate(exc: redis.ResponseError) -> errors.FacequeueError | redis.ResponseError:
-    """Turn a script's ``FQ <code> <message>`` error into its typed error."""
+    """Turn a script's ``FQ <code> <message>`` error into its typed error, and Redis's refusal
+    of a write past maxmemory (redis-py's OutOfMemoryError) into RedisFull. Redis refuses only
+    a script's first write when it starts out of memory, so a refused script changed nothing."""
     text = str(exc)
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        return errors.RedisFull(f"Redis is full: {text}")
     if text.startswith("FQ "):
         _, code, message = [*text.split(" ", 2), ""][:3]
         cls = _ERRORS.get(code)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+import redis
 from aiohttp import web
 
 from shared import errors
 from shared.logging import get_logger
+from shared.scripts import translate
 
 log = get_logger(__name__)
 
@@ -53,6 +55,17 @@ def error_response(
     return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
+#: Seconds a client is told to wait after a 503 (Redis unreachable or full).
+RETRY_AFTER_S = 5
+
+
+def facequeue_error_response(exc: errors.FacequeueError) -> web.Response:
+    """The status of the error's nearest class in STATUS (400 if none); 503s say when to retry."""
+    status = next((s for cls in type(exc).__mro__ if (s := STATUS.get(cls)) is not None), 400)
+    headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
+    return error_response(status, exc.code, str(exc), headers=headers)
+
+
 class ApiError(web.HTTPException):
     """Raised by handlers for request errors that are not facequeue errors (bad JSON, bad query...)."""
 
@@ -70,7 +83,14 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except ApiError as exc:
         return error_response(exc.status_code, exc.code, exc.message)
     except errors.FacequeueError as exc:
-        return error_response(STATUS.get(type(exc), 400), exc.code, str(exc))
+        return facequeue_error_response(exc)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:  # a direct client call, not a script
+        return facequeue_error_response(errors.RedisUnavailable(str(exc)))
+    except redis.ResponseError as exc:
+        translated = translate(exc)
+        if isinstance(translated, errors.FacequeueError):
+            return facequeue_error_response(translated)
+        return _internal(request)
     except web.HTTPException as exc:
         if exc.status_code < 400:
             raise
@@ -82,5 +102,9 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             headers={"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None,
         )
     except Exception:
-        log.exception("unhandled error", path=request.path, method=request.method)
-        return error_response(500, "internal_error", "internal error; it has been logged")
+        return _internal(request)
+
+
+def _internal(request: web.Request) -> web.Response:
+    log.exception("unhandled error", path=request.path, method=request.method)
+    return error_response(500, "internal_error", "internal error; it has been logged")

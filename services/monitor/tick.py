@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from services.monitor import retention
+from services.monitor import memory, retention
 from shared import catalog, keys, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError
@@ -77,6 +77,8 @@ class Monitor:
         await self.announce_workers(now_ms, reason="tick")
         await self.sample_history(health, now_ms)
         await retention.enforce(self.registry, self.metrics, list(health), now_ms)
+        await memory.trim_events(self.registry.client, self.settings, now_ms)
+        await memory.export_memory(self.registry.client, self.metrics)
 
     async def queues(self) -> list[str]:
         return sorted(set(await self.registry.queues()) | set(catalog.queues()))
