@@ -151,6 +151,9 @@ class Settings:
     max_image_pixels: int = 40_000_000
     #: Seconds an uploaded image is kept in Redis for its jobs (retries included).
     image_ttl_s: int = 7 * 86_400
+    #: Bytes all stored images may take in Redis; past it uploads are refused (503) until
+    #: older images expire, so images can never crowd jobs out of Redis's budget.
+    image_quota_bytes: int = 512 * 1024 * 1024
     #: Longest image side the face detector looks at; larger images are scaled down for it.
     face_detect_max_side: int = 1280
     #: Detection confidence a face needs to be reported.
@@ -213,6 +216,7 @@ class Settings:
             "max_image_bytes",
             "max_image_pixels",
             "image_ttl_s",
+            "image_quota_bytes",
             "face_detect_max_side",
             "session_ttl_s",
             "login_code_ttl_s",

@@ -90,7 +90,7 @@ def enroll(gallery: str, identity: Identity, embedding: bytes) -> Call[tuple[Ide
     return Call(
         Lua.GALLERY_ENROLL,
         _gallery_keys(gallery),
-        [gallery, identity.id, json.dumps(record), embedding, CHANGES_KEPT],  # type: ignore[list-item]
+        [gallery, identity.id, json.dumps(record), embedding, CHANGES_KEPT],
         parse,
     )
 

@@ -24,8 +24,10 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared import keys
 from shared.config import Settings
 from shared.errors import InvalidImage
+from shared.scripts import Call, Lua
 
 #: Formats accepted: what cameras, phones and browsers produce.
 FORMATS = {
@@ -176,3 +178,17 @@ def media_type(data: bytes) -> str:
         return FORMATS.get(str(Image.open(io.BytesIO(data)).format), "application/octet-stream")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return "application/octet-stream"
+
+
+#: Expired images one store call forgets at most (bounds the call's time).
+PRUNE_BATCH = 100
+
+
+def store_call(sha256: str, data: bytes, settings: Settings) -> Call[int]:
+    """Store an image with its TTL within the images' quota; raises ImageStoreFull past it."""
+    return Call(
+        Lua.IMAGE_STORE,
+        [keys.image_key(sha256), keys.IMAGES, keys.IMAGE_SIZES, keys.IMAGE_BYTES],
+        [sha256, data, settings.image_ttl_s * 1000, settings.image_quota_bytes, PRUNE_BATCH],
+        int,
+    )

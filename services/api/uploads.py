@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.api.errors import ApiError
 from services.api.openapi import Route
+from services.api.state import REGISTRY
 from services.api.validation import explain
 from shared import images, keys
 from shared.config import Settings
@@ -136,7 +137,7 @@ async def store(request: web.Request, data: bytes) -> images.ImageInfo:
         info = await asyncio.get_running_loop().run_in_executor(None, check)
     except InvalidImage as exc:
         raise ApiError(_STATUS.get(type(exc), 422), exc.code, str(exc)) from None
-    await request.app[IMAGE_STORE].set(keys.image_key(info.sha256), data, ex=settings.image_ttl_s)
+    await request.app[REGISTRY].run(images.store_call(info.sha256, data, settings))
     return info
 
 
