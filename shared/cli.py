@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("monitor", help="run the worker monitor")
     sub.add_parser("worker", help="run a Dramatiq worker group")
     up = sub.add_parser(
-        "up", help="run the whole stack (and a local redis-server unless FQ_REDIS_URL is set)"
+        "up",
+        help="run the whole stack (and a local redis-server unless FQ_REDIS_URL or _SENTINELS is set)",
     )
     up.add_argument(
         "--workers", type=int, default=1, help="worker groups (each FQ_WORKER_PROCESSES processes)"

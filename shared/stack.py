@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from shared import localredis
+from shared import localredis, redis_clients
 from shared.auth import Role, check_credentials
 from shared.config import ENV_PREFIX, Settings, SettingsError
 from shared.demo import seed
@@ -113,7 +113,7 @@ def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> i
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        if ENV_PREFIX + "REDIS_URL" not in os.environ:
+        if ENV_PREFIX + "REDIS_URL" not in os.environ and not settings.redis_sentinels:
             settings = dataclasses.replace(settings, redis_url=stack.start_redis())
         settings = with_credentials(settings)
         host = "127.0.0.1" if settings.bind_host in ("0.0.0.0", "") else settings.bind_host
@@ -129,7 +129,7 @@ def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> i
             group = dataclasses.replace(settings, worker_metrics_port=settings.worker_metrics_port + i)
             stack.spawn(f"worker{i}", [python, "-m", "services.worker"], {**env, **group.to_env()})
         print(
-            f"\nfacequeue is up (Redis {settings.redis_url})\n"
+            f"\nfacequeue is up (Redis {redis_clients.describe(settings)})\n"
             f"  dashboard  http://{host}:{settings.api_port}/\n"
             f"  API        http://{host}:{settings.api_port}/api/v1\n"
             f"  stream     http://{host}:{settings.stream_port}/stream\n"

@@ -239,3 +239,14 @@ def test_without_replicas_ack_scripts_send_no_wait(replicated: tuple[str, subpro
         assert before == after == 0
     finally:
         registry.close()
+
+
+@pytest.mark.parametrize(
+    ("settings", "shown"),
+    [
+        (Settings(redis_url="redis://:hunter2@db.internal:6380/3"), "redis://db.internal:6380/3"),
+        (Settings(redis_sentinels=("s1:26379", "s2:26379")), "sentinel:facequeue@s1:26379,s2:26379"),
+    ],
+)
+def test_where_a_process_connects_is_logged_without_its_password(settings: Settings, shown: str) -> None:
+    assert redis_clients.describe(settings) == shown
