@@ -24,7 +24,7 @@ from bench.report import Results, read, row, table, write
 from shared import localredis
 
 RESULTS = Path(__file__).with_name("results.json")
-PARTS = ("noop", "recovery", "redis_load", "stream", "face", "api", "memory")
+PARTS = ("noop", "recovery", "redis_load", "stream", "face", "api", "memory", "replication")
 
 
 def _run(module: str, *args: str) -> dict[str, object]:
@@ -144,6 +144,11 @@ def main(argv: list[str] | None = None) -> None:
 
         return memory_cost.main(200 if quick else 10_000)
 
+    def replication() -> Results:
+        from bench import replication as rp
+
+        return rp.results(rp.main(200 if quick else 2_000))
+
     def recovery() -> Results:
         from bench import recovery as rc
 
@@ -157,6 +162,7 @@ def main(argv: list[str] | None = None) -> None:
         "face": lambda: face(quick),
         "api": api,
         "memory": memory,
+        "replication": replication,
     }
     results: Results = {}
     started = time.monotonic()

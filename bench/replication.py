@@ -1,8 +1,8 @@
 """What ``FQ_REDIS_MIN_REPLICAS_ACK`` costs (issue 17): a private primary with one replica on loopback.
 
-``python -m bench.replication [N]`` times N submissions, and N jobs' whole registry
-lifecycle (submit, dispatch, start, complete: the scripts a worker runs per job), with
-0 and with 1 replica ack; prints p50/p99 and the per-job overhead of waiting.
+``python -m bench --only replication`` (or ``python -m bench.replication [N]``) times N
+submissions, and N jobs' whole registry lifecycle (submit, dispatch, start, complete: the
+scripts a worker runs per job), with 0 and with 1 replica ack: p50 and p99 of each.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from bench.procs import percentile
+from bench.report import Results, row
 from shared import localredis, transitions
 from shared.config import Settings
 from shared.registry import Registry
@@ -68,6 +69,15 @@ def main(jobs: int) -> dict[str, dict[str, float]]:
             for proc in (replica, primary):
                 proc.terminate()
                 proc.wait()
+
+
+def results(figures: dict[str, dict[str, float]]) -> Results:
+    """``make bench`` rows: each figure with one replica ack against the same without."""
+    with_ack, without = figures["acks_1"], figures["acks_0"]
+    return {
+        f"replica_ack_{name}": row(with_ack[name], "ms", without[name], "FQ_REDIS_MIN_REPLICAS_ACK=0")
+        for name in ("submit_p50_ms", "submit_p99_ms", "job_p50_ms", "job_p99_ms")
+    }
 
 
 if __name__ == "__main__":
