@@ -80,15 +80,11 @@ def connection_options(settings: Settings, *, decode: bool) -> dict[str, Any]:
     }
 
 
-def _retry_count(settings: Settings) -> int:
-    return settings.redis_retries
-
-
 def sync_client(settings: Settings, *, decode: bool = True, **options: Any) -> redis.Redis:
     """A thread-safe client of the current primary; ``options`` override connection options."""
     kwargs = {**connection_options(settings, decode=decode), **options}
     retry = Retry(
-        ExponentialWithJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), _retry_count(settings), RETRY_ON
+        ExponentialWithJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), settings.redis_retries, RETRY_ON
     )
     if not settings.redis_sentinels:
         if settings.redis_password:
@@ -122,7 +118,7 @@ def async_client(
     """
     kwargs = {**connection_options(settings, decode=decode), **options}
     retry = redis.asyncio.retry.Retry(
-        ExponentialWithJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), _retry_count(settings), RETRY_ON
+        ExponentialWithJitterBackoff(cap=RETRY_CAP_S, base=RETRY_BASE_S), settings.redis_retries, RETRY_ON
     )
     if not settings.redis_sentinels:
         if settings.redis_password:

@@ -8,12 +8,15 @@ from typing import Any, TypedDict, Unpack
 
 from shared import catalog, transitions
 from shared.config import Settings
-from shared.errors import InvalidArguments
+from shared.errors import InvalidArguments, JobExists
 from shared.jobs import new_job_id
+from shared.logging import get_logger
 from shared.messages import message_template
 from shared.registry import AsyncRegistry, Registry
 from shared.scripts import Call
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY
+
+log = get_logger(__name__)
 
 #: Longest delay a job may ask for, in ms (30 days).
 MAX_DELAY_MS = 30 * 86_400_000
@@ -84,7 +87,10 @@ def submit(
 ) -> str:
     """Submit a job from a synchronous producer; returns its id."""
     job_id, call = submit_call(actor, args, settings=registry.settings, **options)
-    registry.run(call)
+    try:
+        registry.run(call)
+    except JobExists:  # the id was made here: only our own earlier attempt can have taken it
+        _landed(job_id)
     return job_id
 
 
@@ -96,8 +102,21 @@ async def submit_async(
 ) -> str:
     """Submit a job from an asyncio producer; returns its id."""
     job_id, call = submit_call(actor, args, settings=registry.settings, **options)
-    await registry.run(call)
+    try:
+        await registry.run(call)
+    except JobExists:  # the id was made here: only our own earlier attempt can have taken it
+        _landed(job_id)
     return job_id
+
+
+def _landed(job_id: str) -> None:
+    """A fresh id already taken: the client's retry resent a submission whose reply was lost.
+
+    redis-py retries a command whose connection broke after Redis ran it (a failover mid-reply,
+    issue 17); the retry finds the job the first attempt made. It is on the current primary
+    (which, after a failover, had it replicated), so the submission stands.
+    """
+    log.info("submission's reply was lost; the retry found the job made", job_id=job_id)
 
 
 def check_int(name: str, value: Any, low: int, high: int) -> None:

@@ -83,6 +83,11 @@ class SentinelGroup:
         """Bring the killed primary back (as a supervisor would); Sentinel makes it a replica."""
         self.primary, _ = localredis.start(self.root / "primary", port=self.primary_port)
 
+    def swap_roles(self) -> None:
+        """After a failover and the old primary's return: the replica is primary, and the other way round."""
+        self.primary, self.replica = self.replica, self.primary
+        self.primary_port, self.replica_port = self.replica_port, self.primary_port
+
     def replicas_of_primary(self) -> int:
         """Replicas in sync with the current primary."""
         port = self.master_port()

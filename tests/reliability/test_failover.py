@@ -24,7 +24,6 @@ import redis
 
 from shared import keys, redis_clients
 from shared.config import Settings
-from shared.registry import Registry
 from shared.states import JobState
 from tests.reliability import invariants
 from tests.reliability.conftest import ResumingClient, eventually, http_status, record_figure
@@ -66,13 +65,6 @@ def raw(settings: Settings) -> Iterator[redis.Redis]:
     client.close()
 
 
-@pytest.fixture
-def registry(settings: Settings) -> Iterator[Registry]:
-    reg = Registry(settings)
-    yield reg
-    reg.close()
-
-
 class ApiProducer(threading.Thread):
     """Submits through ``POST /api/v1/jobs``; keeps the ids the API answered 2xx for."""
 
@@ -110,13 +102,38 @@ class ApiProducer(threading.Thread):
 
 async def test_sentinel_failover_mid_flow_loses_no_acknowledged_job_and_runs_none_twice(
     group: SentinelGroup,
-    settings: Settings,
-    registry: Registry,
     raw: redis.Redis,
     start_worker: Callable[..., Any],
     start_monitor: Callable[..., Any],
     start_service: Callable[..., Any],
 ) -> None:
+    figures = await failover_scenario(group, raw, start_worker, start_monitor, start_service, JOBS, 1)
+    record_figure("sentinel_failover", **figures)
+
+
+@pytest.mark.soak
+async def test_repeated_sentinel_failovers_lose_no_acknowledged_job_and_run_none_twice(
+    group: SentinelGroup,
+    raw: redis.Redis,
+    start_worker: Callable[..., Any],
+    start_monitor: Callable[..., Any],
+    start_service: Callable[..., Any],
+) -> None:
+    # Three failovers in a row, each primary killed once the previous one is back as its replica
+    figures = await failover_scenario(group, raw, start_worker, start_monitor, start_service, 4 * JOBS, 3)
+    record_figure("sentinel_failover_soak", **figures)
+
+
+async def failover_scenario(
+    group: SentinelGroup,
+    raw: redis.Redis,
+    start_worker: Callable[..., Any],
+    start_monitor: Callable[..., Any],
+    start_service: Callable[..., Any],
+    jobs: int,
+    failovers: int,
+) -> dict[str, float | int]:
+    """Jobs through the API with dashboards connected; ``failovers`` times kill -9 the primary."""
     # Given the whole stack on Sentinel, jobs flowing through the API and 50 dashboards live
     start_worker(worker_threads=2)
     start_monitor()
@@ -132,27 +149,39 @@ async def test_sentinel_failover_mid_flow_loses_no_acknowledged_job_and_runs_non
         for client in clients:
             client.start(session)
         await eventually(lambda: all(c.snapshots for c in clients), what="dashboards connected")
-        producer = ApiProducer(base, JOBS, PER_S)
+        producer = ApiProducer(base, jobs, PER_S)
         producer.start()
-        await eventually(lambda: len(producer.acked) >= JOBS // 4, what="first jobs")
-        # When the primary is killed (-9) mid-flow
-        group.kill_primary()
-        killed = time.monotonic()
-        promoted_s = await asyncio.to_thread(group.wait_promoted)
-        promoted = killed + promoted_s
-        # (the new primary has no replica left, so submissions get 503 until the old one is back,
-        # restarted as a supervisor would and turned into a replica by Sentinel)
-        group.restart_old_primary()
-        # Then the services are ready again soon after Sentinel's promotion
-        await eventually(lambda: http_status(f"{base}/readyz") == 200, what="api ready on the new primary")
-        api_s = time.monotonic() - promoted
-        await eventually(lambda: http_status(gateway_ready) == 200, what="gateway ready on the new primary")
-        gateway_s = time.monotonic() - promoted
-        seen_at_promotion = [len(c.seqs) for c in clients]
-        await eventually(lambda: group.replicas_of_primary() >= 1, what="old primary back as a replica")
-        replica_back_s = time.monotonic() - promoted
-        await asyncio.to_thread(producer.join, 120)
-        assert len(producer.acked) == JOBS, (producer.refused, producer.unexpected[:5], api.log()[-3000:])
+        promotions: list[float] = []
+        ready: list[float] = []
+        replica_back: list[float] = []
+        for n in range(failovers):
+            await eventually(
+                lambda n=n: len(producer.acked) >= jobs * (n + 1) // (failovers + 3), what="jobs flowing"
+            )
+            # When the primary is killed (-9) mid-flow
+            group.kill_primary()
+            killed = time.monotonic()
+            promoted_s = await asyncio.to_thread(group.wait_promoted)
+            promoted = killed + promoted_s
+            promotions.append(promoted_s)
+            # (the new primary has no replica left, so submissions get 503 until the old one is
+            # back, restarted as a supervisor would and turned into a replica by Sentinel)
+            group.restart_old_primary()
+            # Then the services are ready again soon after Sentinel's promotion
+            await eventually(
+                lambda: http_status(f"{base}/readyz") == 200, what="api ready on the new primary"
+            )
+            api_s = time.monotonic() - promoted
+            await eventually(
+                lambda: http_status(gateway_ready) == 200, what="gateway ready on the new primary"
+            )
+            ready.append(max(api_s, time.monotonic() - promoted))
+            seen_at_promotion = [len(c.seqs) for c in clients]
+            await eventually(lambda: group.replicas_of_primary() >= 1, what="old primary back as a replica")
+            replica_back.append(time.monotonic() - promoted)
+            group.swap_roles()
+        await asyncio.to_thread(producer.join, 120 * failovers)
+        assert len(producer.acked) == jobs, (producer.refused, producer.unexpected[:5], api.log()[-3000:])
 
         # And every job the API acknowledged completes, exactly once
         def all_completed() -> bool:
@@ -163,7 +192,7 @@ async def test_sentinel_failover_mid_flow_loses_no_acknowledged_job_and_runs_non
 
         await eventually(all_completed, timeout=90, what="every acknowledged job completed")
         drained_s = time.monotonic() - promoted
-        assert raw.connection_pool.get_master_address()[1] == group.replica_port  # type: ignore[attr-defined]
+        assert raw.connection_pool.get_master_address()[1] == group.primary_port  # type: ignore[attr-defined]
         per_state = invariants.check(raw)
         assert set(per_state) == {JobState.COMPLETED.value}, per_state  # nothing stuck
         transitions = invariants.job_transitions(raw)
@@ -185,21 +214,20 @@ async def test_sentinel_failover_mid_flow_loses_no_acknowledged_job_and_runs_non
         assert all(len(c.seqs) > seen for c, seen in zip(clients, seen_at_promotion, strict=True))
         for client in clients:
             await client.stop()
-        record_figure(
-            "sentinel_failover",
-            jobs_acknowledged=len(producer.acked),
-            submissions_refused=sum(producer.refused.values()),
-            slowest_submission_s=round(producer.slowest_s, 2),
-            promotion_after_kill_s=round(promoted_s, 2),
-            api_ready_after_promotion_s=round(max(api_s, 0.0), 2),
-            gateway_ready_after_promotion_s=round(max(gateway_s, 0.0), 2),
-            replica_back_after_promotion_s=round(replica_back_s, 2),
-            all_completed_after_promotion_s=round(drained_s, 2),
-            lost=len(lost),
-            completed_twice=len(completed_twice),
-            started_twice=started_twice,
-            dashboards=DASHBOARDS,
-            dashboards_reset=sum(c.resets > 0 for c in clients),
-            dashboards_reconnected=sum(c.connects > 1 for c in clients),
-        )
-        assert api_s <= 5 and gateway_s <= 5
+        assert max(ready) <= 5, ready
+        return {
+            "failovers": failovers,
+            "jobs_acknowledged": len(producer.acked),
+            "submissions_refused": sum(producer.refused.values()),
+            "slowest_submission_s": round(producer.slowest_s, 2),
+            "promotion_after_kill_s": round(max(promotions), 2),
+            "services_ready_after_promotion_s": round(max(ready), 2),
+            "replica_back_after_promotion_s": round(max(replica_back), 2),
+            "all_completed_after_last_promotion_s": round(drained_s, 2),
+            "lost": len(lost),
+            "completed_twice": len(completed_twice),
+            "started_twice": started_twice,
+            "dashboards": DASHBOARDS,
+            "dashboards_reset": sum(c.resets > 0 for c in clients),
+            "dashboards_reconnected": sum(c.connects > 1 for c in clients),
+        }

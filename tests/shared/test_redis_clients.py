@@ -250,3 +250,22 @@ def test_without_replicas_ack_scripts_send_no_wait(replicated: tuple[str, subpro
 )
 def test_where_a_process_connects_is_logged_without_its_password(settings: Settings, shown: str) -> None:
     assert redis_clients.describe(settings) == shown
+
+
+def test_a_submission_whose_retry_finds_its_own_job_stands(
+    replicated: tuple[str, subprocess.Popen[bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shared import submit as submitting
+
+    url, _ = replicated
+    registry = Registry(Settings(redis_url=url))
+    try:
+        # Given the job a first attempt made before its reply was lost (a failover mid-reply)
+        registry.run(submit_call("noop", [], settings=registry.settings, job_id="landed")[1])
+        # When the client's retry sends the same submission, with the id made for it
+        monkeypatch.setattr(submitting, "new_job_id", lambda: "landed")
+        # Then it is answered as made, not as a conflict, and there is one job
+        assert submitting.submit(registry, "noop") == "landed"
+        assert registry.counts(["diagnostics"])["diagnostics"]["waiting"] == 1
+    finally:
+        registry.close()
