@@ -89,15 +89,24 @@ class SentinelGroup:
         self.primary_port, self.replica_port = self.replica_port, self.primary_port
 
     def replicas_of_primary(self) -> int:
-        """Replicas in sync with the current primary."""
+        """Replicas done with their full sync of the current primary (``state=online``).
+
+        A replica still loading its first copy counts as connected, and Sentinel may promote
+        it: the next failover would then lose everything.
+        """
         port = self.master_port()
         if port is None:
             return 0
         try:
             with redis.Redis(port=port, socket_timeout=1) as r:
-                return int(r.info("replication").get("connected_slaves", 0))
+                info = r.info("replication")
         except redis.RedisError:
             return 0
+        return sum(
+            1
+            for key, value in info.items()
+            if key.startswith("slave") and isinstance(value, dict) and value.get("state") == "online"
+        )
 
     def wait_promoted(self, timeout: float = 30.0) -> float:
         """Seconds until a quorum of Sentinels names the replica as primary and it accepts writes."""
