@@ -80,8 +80,16 @@ class SentinelGroup:
         self.primary.wait(timeout=10)
 
     def restart_old_primary(self) -> None:
-        """Bring the killed primary back (as a supervisor would); Sentinel makes it a replica."""
-        self.primary, _ = localredis.start(self.root / "primary", port=self.primary_port)
+        """Bring the killed primary back as a replica of the promoted one.
+
+        As a supervisor's start script does (the Bitnami chart's asks Sentinel for the primary
+        first); left to itself Sentinel would turn it into a replica about 10 s later.
+        """
+        self.primary, _ = localredis.start(
+            self.root / f"node-{self.primary_port}",
+            port=self.primary_port,
+            extra_args=("--replicaof", "127.0.0.1", str(self.replica_port)),
+        )
 
     def swap_roles(self) -> None:
         """After a failover and the old primary's return: the replica is primary, and the other way round."""
