@@ -132,9 +132,8 @@ async def test_soak_steady_load_keeps_memory_flat_and_the_registry_consistent(
     print(f"\nsoak {SOAK_S:.0f}s, {len(load.submitted)} jobs, {DASHBOARDS} dashboards; RSS KiB start -> end:")
     for name in processes:
         print(f"  {name:<10} {start[name]:>8} -> {end[name]:>8}  ({end[name] / max(1, start[name]):.2f}x)")
-    print(
-        f"  redis      {redis_start // 1024:>8} -> {redis_end // 1024:>8}  ({redis_end / redis_start:.2f}x)"
-    )
+    ratio = redis_end / redis_start
+    print(f"  redis      {redis_start // 1024:>8} -> {redis_end // 1024:>8}  ({ratio:.2f}x)")
     grown = {n: (start[n], end[n]) for n in processes if end[n] > start[n] * FLAT}
     assert not grown, f"memory grew (KiB start, end): {grown}"
     assert abs(redis_end - redis_start) <= REDIS_FLAT * redis_start, (redis_start, redis_end)
