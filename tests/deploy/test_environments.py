@@ -48,7 +48,7 @@ def unscoped_selectors(expr: str) -> list[str]:
     for match in _SELECTOR.finditer(text):
         name, matchers = match.group(1), match.group(2)
         following = text[match.end() :].lstrip()
-        if name in _FUNCTIONS_AND_WORDS or following.startswith("(") and not matchers:
+        if name in _FUNCTIONS_AND_WORDS or (following.startswith("(") and not matchers):
             continue
         if re.fullmatch(r"[0-9.e+-]+|Inf|NaN", name):
             continue
@@ -109,8 +109,10 @@ def test_dashboards_have_cluster_namespace_job_and_instance_variables_chained_in
         assert '$cluster"' in queries["namespace"]
         assert all(f'{s}=~"${s}"' in queries["instance"] for s in ("cluster", "namespace", "job"))
         for expr in dashboard_exprs(dashboard):
-            assert "label_values(" not in expr or "$namespace" in expr or expr.endswith(
-                (", cluster)", ", namespace)")
+            assert (
+                "label_values(" not in expr
+                or "$namespace" in expr
+                or expr.endswith((", cluster)", ", namespace)"))
             ), expr
 
 
