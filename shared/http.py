@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from shared.config import Settings
 from shared.forwarded import Origin, TrustedProxies
 from shared.logging import get_logger
+from shared.metrics import register_runtime
 
 #: Redis client of the process, closed on shutdown.
 REDIS = web.AppKey("redis", redis.asyncio.Redis)
@@ -99,6 +100,7 @@ def base_app(
     app = web.Application(middlewares=[client_logging, *(middlewares or [])])
     app[SETTINGS] = settings
     app[METRICS] = registry or CollectorRegistry()
+    register_runtime(app[METRICS])
     app[DRAINING] = asyncio.Event()
     app[PROXIES] = TrustedProxies.from_settings(settings)
     app.on_response_prepare.append(_strict_transport)

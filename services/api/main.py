@@ -20,7 +20,7 @@ from services.api import (
 )
 from services.api.auth import auth_middleware
 from services.api.errors import error_middleware
-from services.api.observe import metrics_middleware
+from services.api.observe import metrics_middleware, preinitialise
 from services.api.state import API_METRICS, LIMITER, REGISTRY, SESSIONS
 from shared.auth import check_credentials
 from shared.config import Settings, SettingsError
@@ -57,6 +57,7 @@ def build_app(settings: Settings) -> web.Application:
         *sessions.ROUTES,
         *actors.ROUTES,
     )
+    app.on_startup.append(preinitialise)
     return app
 
 

@@ -15,7 +15,7 @@ from dramatiq.middleware.prometheus import Prometheus
 from services.worker.broker import FacequeueBroker
 from services.worker.context import WorkerContext
 from services.worker.face.runtime import FaceRuntime
-from services.worker.middleware import FaceLifecycle
+from services.worker.middleware import FaceLifecycle, RuntimeMetrics
 from shared import catalog
 from shared.config import Settings
 from shared.face_jobs import FACE_QUEUE
@@ -40,7 +40,8 @@ def build_broker(settings: Settings, *, exporter: bool = True) -> FacequeueBroke
     )
     middleware: list[Any] = [
         *(retries if m is Retries else m() for m in default_middleware),
-        *([Prometheus()] if exporter else []),
+        # RuntimeMetrics after Prometheus: it pre-initialises the series Prometheus declares.
+        *([Prometheus(), RuntimeMetrics(ctx.metrics)] if exporter else []),
         *([FaceLifecycle(ctx.face)] if ctx.face is not None else []),
     ]
     return FacequeueBroker(context=ctx, middleware=middleware)

@@ -83,9 +83,9 @@ def test_the_extractor_finds_the_metrics_and_nothing_else() -> None:
         "dramatiq_messages_total",
     } <= set(uses)
     assert not {"sum", "rate", "by", "queue", "le", "state", "__rate_interval", "datasource"} & set(uses)
-    assert all(name.startswith(("facequeue_", "dramatiq_")) or name in SYNTHETIC for name in uses), sorted(
-        uses
-    )
+    assert all(
+        name.startswith(("facequeue_", "dramatiq_", "process_")) or name in SYNTHETIC for name in uses
+    ), sorted(uses)
     # And each dashboard, the alerts and both autoscaler kinds contribute
     places = set().union(*uses.values())
     assert {"grafana/queue-overview.json", "grafana/workers.json", "grafana/streaming.json"} <= places
@@ -105,6 +105,15 @@ class Stack:
     monitor: ServiceProcess
     worker: WorkerGroup
 
+    def api_exposition_routes(self) -> set[str]:
+        """Routes the api's request counter has counted at least once."""
+        text = self.expositions()["api"]
+        routes = set()
+        for line in text.splitlines():
+            if line.startswith("facequeue_api_requests_total{") and not line.endswith(" 0.0"):
+                routes.add(line.split('route="', 1)[1].split('"', 1)[0])
+        return routes
+
     def targets(self) -> dict[str, str]:
         return {
             "api": f"http://127.0.0.1:{self.settings.api_port}/metrics",
@@ -113,12 +122,15 @@ class Stack:
             "worker": f"http://127.0.0.1:{self.worker.settings.worker_metrics_port}/metrics",
         }
 
-    def scrape(self) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
+    def expositions(self) -> dict[str, str]:
+        found: dict[str, str] = {}
         for target, url in self.targets().items():
             with urllib.request.urlopen(url, timeout=5) as response:
-                found[target] = sample_names(response.read().decode())
+                found[target] = response.read().decode()
         return found
+
+    def scrape(self) -> dict[str, set[str]]:
+        return {target: sample_names(text) for target, text in self.expositions().items()}
 
 
 @pytest.fixture
@@ -206,3 +218,66 @@ async def test_every_metric_the_dashboards_alerts_and_autoscalers_use_is_exporte
     assert "facequeue_stream_delivery_lag_seconds_bucket" in scraped["stream"]
     assert "facequeue_queue_jobs" in scraped["monitor"]
     assert {"dramatiq_messages_total", "facequeue_worker_job_transitions_total"} <= scraped["worker"]
+
+
+#: What every process exports about itself, whatever it does.
+RUNTIME = frozenset(
+    {
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "python_info",
+        "facequeue_build_info",
+    }
+)
+
+
+def _value(exposition: str, sample: str) -> float:
+    """The value of one sample line, named with its labels exactly as exposed (``x`` or ``x{...}``)."""
+    for line in exposition.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{sample} not exposed")
+
+
+async def test_every_series_the_dashboards_and_alerts_use_is_there_before_any_traffic(stack: Stack) -> None:
+    # Given the four processes just started, nobody having used them
+    wanted = set(referenced()) - SYNTHETIC
+
+    # When they are scraped (the monitor's gauges come with its first tick, within seconds)
+    def missing() -> set[str]:
+        return wanted - set().union(*stack.scrape().values())
+
+    deadline = time.monotonic() + 15
+    while (absent := missing()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+    # Then every name a panel, alert or autoscaler selects is already exported: zeros, not "No data"
+    assert not absent, sorted(absent)
+
+
+async def test_every_process_exports_its_runtime_and_build_and_the_api_ignores_probes(stack: Stack) -> None:
+    # Given probes and scrapes hitting the api, and one real request
+    api = f"http://127.0.0.1:{stack.settings.api_port}"
+    for path in ("/healthz", "/readyz", "/metrics") * 3:
+        with urllib.request.urlopen(api + path, timeout=5) as response:
+            assert response.status == 200
+    request = urllib.request.Request(api + "/api/v1/stats", headers=ADMIN)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+    expositions = stack.expositions()
+    # Then every process exports process and Python figures and its build
+    for target, text in expositions.items():
+        assert sample_names(text) >= RUNTIME, (target, sorted(RUNTIME - sample_names(text)))
+        assert _value(text, "process_resident_memory_bytes") > 1e6, target
+        assert 'facequeue_build_info{revision="' in text, target
+    # And the worker group's figures add up its live processes
+    worker = expositions["worker"]
+    processes = stack.worker.settings.worker_processes
+    assert _value(worker, "facequeue_worker_processes") == processes
+    assert processes == 1 or _value(worker, "process_resident_memory_bytes") > 2e7
+    # And the api counted the real request, not the probes and scrapes
+    counted = stack.api_exposition_routes()
+    assert "/api/v1/stats" in counted
+    assert not counted & {"/healthz", "/readyz", "/metrics"}
