@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ import yaml
 
 from shared.config import Settings
 from shared.stream_client import read_events
-from tests.conftest import ServiceProcess, WorkerGroup, free_port, launch
+from tests.conftest import ServiceProcess, WorkerGroup, free_port, launch, wait_for
 from tests.deploy.helpers import (
     K8S,
     OVERLAYS,
@@ -234,6 +235,14 @@ RUNTIME = frozenset(
 )
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
 def _value(exposition: str, sample: str) -> float:
     """The value of one sample line, named with its labels exactly as exposed (``x`` or ``x{...}``)."""
     for line in exposition.splitlines():
@@ -246,9 +255,13 @@ async def test_every_series_the_dashboards_and_alerts_use_is_there_before_any_tr
     # Given the four processes just started, nobody having used them
     wanted = set(referenced()) - SYNTHETIC
 
-    # When they are scraped (the monitor's gauges come with its first tick, within seconds)
+    # When they are scraped (the monitor's gauges come with its first tick, within seconds; the
+    # worker group's exposition server may still be starting)
     def missing() -> set[str]:
-        return wanted - set().union(*stack.scrape().values())
+        try:
+            return wanted - set().union(*stack.scrape().values())
+        except urllib.error.URLError:
+            return wanted
 
     deadline = time.monotonic() + 15
     while (absent := missing()) and time.monotonic() < deadline:
@@ -259,6 +272,7 @@ async def test_every_series_the_dashboards_and_alerts_use_is_there_before_any_tr
 
 async def test_every_process_exports_its_runtime_and_build_and_the_api_ignores_probes(stack: Stack) -> None:
     # Given probes and scrapes hitting the api, and one real request
+    wait_for(lambda: _answers(stack.targets()["worker"]), timeout=20, what="the worker's exposition")
     api = f"http://127.0.0.1:{stack.settings.api_port}"
     for path in ("/healthz", "/readyz", "/metrics") * 3:
         with urllib.request.urlopen(api + path, timeout=5) as response:
