@@ -6,9 +6,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test soak lint bench example clean
+.PHONY: install system run test soak lint bench example clean
 
-$(STAMP): pyproject.toml
+# System packages (redis-server, python3-venv, chromium, promtool) through the same script as
+# .ci/run: installed when root, else the exact apt-get command and a stop.
+system:
+	bash .ci/system-packages $(SYSTEM_ARGS)
+
+$(STAMP): pyproject.toml | system
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -16,13 +21,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+# make run needs no browser or promtool.
+run: SYSTEM_ARGS = --run-only
+run: system $(STAMP)
 	$(BIN)/facequeue up
 
-test: $(STAMP)
-	$(BIN)/pytest -m "not soak"
+test: system $(STAMP)
+	$(BIN)/pytest -m "not soak" --durations=15
 
-soak: $(STAMP)
+soak: system $(STAMP)
 	$(BIN)/pytest -m soak -s
 
 lint: $(STAMP)

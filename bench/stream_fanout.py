@@ -55,6 +55,7 @@ def start_server(kind: str, url: str, port: int, log: Path) -> subprocess.Popen[
             log_level="warning",
             stream_drain_s=1.0,
             stream_ping_s=120.0,  # the raw load client does not answer WebSocket pings
+            stream_max_connections_per_address=0,  # every load client shares one loopback address
         )
         proc = service("services.stream", settings, log)
     else:

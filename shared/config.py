@@ -151,10 +151,35 @@ class Settings:
     max_image_pixels: int = 40_000_000
     #: Seconds an uploaded image is kept in Redis for its jobs (retries included).
     image_ttl_s: int = 7 * 86_400
+    #: Bytes all stored images may take in Redis; past it uploads are refused (503) until
+    #: older images expire, so images can never crowd jobs out of Redis's budget.
+    image_quota_bytes: int = 512 * 1024 * 1024
     #: Longest image side the face detector looks at; larger images are scaled down for it.
     face_detect_max_side: int = 1280
     #: Detection confidence a face needs to be reported.
     face_detect_score: float = 0.8
+    # Resource bounds against hostile clients (issue 16, part B); README "Limits".
+    #: Most events a stream client resuming by ``Last-Event-ID`` may be behind; further
+    #: behind, it gets a ``reset`` and a fresh snapshot (a replay is read and sent in pages).
+    stream_replay_max_events: int = 10_000
+    #: Most bytes of events one replay sends before it gives up for a ``reset`` and a snapshot.
+    stream_replay_max_bytes: int = 8 * 1024 * 1024
+    #: Stream connections (SSE and WebSocket together) one client address may hold on one
+    #: gateway; more: 429. 0: no cap. Behind a proxy the address is the proxy's until the
+    #: trusted-proxy setting names it.
+    stream_max_connections_per_address: int = 100
+    #: Seconds an HTTP connection may stay idle between requests, which is also the deadline
+    #: for a request's head (line and headers) to arrive: slowloris connections are closed.
+    http_keepalive_s: float = 15.0
+    #: Seconds the API waits for a whole request body (JSON or multipart) before a 408.
+    http_body_timeout_s: float = 60.0
+    #: Most parts a multipart upload may have (the image and a few small fields).
+    max_form_parts: int = 16
+    #: Deepest nesting of arrays and objects a JSON body may have.
+    max_json_depth: int = 32
+    #: Images decoded at once per process (API, and each worker process): with the pixel cap,
+    #: bounds decode memory per process.
+    decode_concurrency: int = 2
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -191,16 +216,23 @@ class Settings:
             "max_image_bytes",
             "max_image_pixels",
             "image_ttl_s",
+            "image_quota_bytes",
             "face_detect_max_side",
             "session_ttl_s",
             "login_code_ttl_s",
             "login_max_failures",
             "login_window_s",
+            "stream_replay_max_events",
+            "stream_replay_max_bytes",
+            "max_form_parts",
+            "max_json_depth",
+            "decode_concurrency",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be at least 1")
         if self.worker_dead_s <= self.heartbeat_interval_s:
             raise SettingsError(f"{ENV_PREFIX}WORKER_DEAD_S must exceed {ENV_PREFIX}HEARTBEAT_INTERVAL_S")
+        self._validate_bounds()
         if self.log_format not in ("json", "console"):
             raise SettingsError(f"{ENV_PREFIX}LOG_FORMAT: expected json or console")
         if self.proxy_header not in ("x-forwarded-for", "forwarded"):
@@ -212,6 +244,14 @@ class Settings:
                 raise SettingsError(
                     f"{ENV_PREFIX}TRUSTED_PROXIES: {proxy!r} is not an address or CIDR"
                 ) from None
+
+    def _validate_bounds(self) -> None:
+        """The bounds against hostile clients (issue 16): deadlines are positive, a cap is >= 0."""
+        for name in ("http_keepalive_s", "http_body_timeout_s"):
+            if not getattr(self, name) > 0:  # NaN too
+                raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be more than 0")
+        if self.stream_max_connections_per_address < 0:
+            raise SettingsError(f"{ENV_PREFIX}STREAM_MAX_CONNECTIONS_PER_ADDRESS: must be 0 (no cap) or more")
 
     def to_env(self) -> dict[str, str]:
         """The ``FQ_*`` variables that rebuild these settings in a child process."""

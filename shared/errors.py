@@ -62,6 +62,12 @@ class RedisUnavailable(FacequeueError):
     code = "redis_unavailable"
 
 
+class ImageStoreFull(FacequeueError):
+    """The images' share of Redis (``FQ_IMAGE_QUOTA_BYTES``) is spent until older ones expire."""
+
+    code = "image_store_full"
+
+
 class RedisFull(RedisUnavailable):
     """Redis refused a write: its memory budget (maxmemory, noeviction) is spent. Nothing changed."""
 

@@ -11,8 +11,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from shared.errors import InvalidArguments
-from shared.galleries import NAME_PATTERN
 from shared.images import SHA256_PATTERN
+from shared.names import NAME_PATTERN, is_valid_name
 
 #: Queue of both face actors.
 FACE_QUEUE = "face_search"
@@ -25,7 +25,6 @@ DEFAULT_THRESHOLD = 0.363
 MAX_NAME = 200
 
 _SHA256 = re.compile(SHA256_PATTERN)
-_GALLERY = re.compile(NAME_PATTERN)
 
 
 def _fields(raw: Any, allowed: set[str], required: set[str]) -> dict[str, Any]:
@@ -47,7 +46,7 @@ def _image(value: Any) -> str:
 
 
 def _gallery(value: Any) -> str:
-    if not isinstance(value, str) or not _GALLERY.match(value):
+    if not isinstance(value, str) or not is_valid_name(value):
         raise InvalidArguments(f"gallery: expected a name matching {NAME_PATTERN}")
     return value
 

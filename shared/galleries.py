@@ -15,10 +15,9 @@ import redis.asyncio
 
 from shared import keys
 from shared.errors import GalleryNotFound
+from shared.names import NAME_PATTERN as NAME_PATTERN  # re-exported: galleries use the one pattern
 from shared.scripts import Call, Lua
 
-#: Gallery names: safe in keys, URLs and the dashboard.
-NAME_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
 #: Dimensions of an SFace embedding.
 EMBEDDING_DIM = 128
 #: Bytes of one stored embedding (float32).
@@ -91,7 +90,7 @@ def enroll(gallery: str, identity: Identity, embedding: bytes) -> Call[tuple[Ide
     return Call(
         Lua.GALLERY_ENROLL,
         _gallery_keys(gallery),
-        [gallery, identity.id, json.dumps(record), embedding, CHANGES_KEPT],  # type: ignore[list-item]
+        [gallery, identity.id, json.dumps(record), embedding, CHANGES_KEPT],
         parse,
     )
 

@@ -151,10 +151,17 @@ def serve(app: web.Application, settings: Settings, port: int, service: str, **r
 
     aiohttp's own ``run_app`` stops listening before anything else, so a probe
     could never see the 503; this keeps the socket open while draining.
+
+    ``keepalive_timeout`` is aiohttp's idle timer, armed when a connection opens
+    and after each response and not re-armed by bytes that arrive: a request
+    head still incomplete when it fires is dropped, so it is also the deadline
+    for reading a request's line and headers (slowloris; aiohttp's default is an
+    hour). Bodies have their own deadline where they are read.
     """
 
     async def run() -> None:
-        runner = web.AppRunner(app, access_log=None, **runner_options)
+        options = {"keepalive_timeout": settings.http_keepalive_s, **runner_options}
+        runner = web.AppRunner(app, access_log=None, **options)
         await runner.setup()
         await web.TCPSite(runner, settings.bind_host, port).start()
         log.info("listening", service=service, url=f"http://{settings.bind_host}:{port}")

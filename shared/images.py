@@ -3,18 +3,31 @@
 The API inspects an upload (format, size, pixel count, full decode) so bad input
 is refused with a 4xx there; the worker decodes again with the same limits, since
 a producer other than the API may have stored the bytes.
+
+Decode memory is bounded, not only pixels (issue 16): a 36 MP JPEG used to take
++416 MB at its peak (decoded, turned upright, converted: full copies). Now the
+API's check decodes JPEGs at 1/8 scale (libjpeg's DCT scaling, ``draft``: +5.7 MB)
+and other formats once with no copy; the worker's decode copies only to turn a
+photo upright or to convert its mode (+138 MB); and every decode of a process
+takes one of ``decode_concurrency`` slots.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from shared import keys
+from shared.config import Settings
 from shared.errors import InvalidImage
+from shared.scripts import Call, Lua
 
 #: Formats accepted: what cameras, phones and browsers produce.
 FORMATS = {
@@ -30,6 +43,30 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 # Our own pixel limit applies (per settings); Pillow's global one would raise elsewhere.
 Image.MAX_IMAGE_PIXELS = None
+
+#: Decodes one process runs at once unless told otherwise (the settings' default).
+DEFAULT_DECODE_CONCURRENCY: int = Settings().decode_concurrency
+#: JPEG scale of the API's check (libjpeg's smallest, 1/8): it keeps no pixels.
+CHECK_SCALE = 8
+
+_slots_lock = threading.Lock()
+_slots: threading.BoundedSemaphore | None = None
+
+
+@contextmanager
+def decode_slot(concurrency: int = DEFAULT_DECODE_CONCURRENCY) -> Iterator[None]:
+    """One of the process's decode slots, waited for (threads: the API's executor, worker threads).
+
+    The first caller sizes the process's semaphore; later sizes are ignored, so
+    every decode of the process shares one bound.
+    """
+    global _slots
+    with _slots_lock:
+        if _slots is None:
+            _slots = threading.BoundedSemaphore(max(1, concurrency))
+        slots = _slots
+    with slots:
+        yield
 
 
 class NotAnImage(InvalidImage):
@@ -84,25 +121,55 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
     return image
 
 
-def decode(data: bytes, max_pixels: int) -> Image.Image:
-    """The image as RGB, upright per its EXIF orientation; truncated data is an error."""
-    image = _open(data, max_pixels)
+def _load(image: Image.Image) -> None:
+    """Decode every pixel; truncated or damaged data is CorruptImage."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # Pillow warns, not raises, on some damaged files
             image.load()
-            upright = ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError, Warning, Image.DecompressionBombError) as exc:
         raise CorruptImage(f"image data is damaged or truncated: {exc}") from None
-    return upright.convert("RGB")
 
 
-def inspect(data: bytes, max_pixels: int) -> ImageInfo:
-    """Check an upload completely (header, pixel limit, full decode) and describe it."""
+def decode(data: bytes, max_pixels: int, *, concurrency: int = DEFAULT_DECODE_CONCURRENCY) -> Image.Image:
+    """The image as RGB, upright per its EXIF orientation; truncated data is an error.
+
+    Full size (results are in the image's own coordinates); copies only when the
+    photo must be turned or its mode converted, in one of the process's decode slots.
+    """
     image = _open(data, max_pixels)
-    fmt = str(image.format)
-    decode(data, max_pixels)
-    return ImageInfo(sha256_of(data), fmt, *image.size)
+    with decode_slot(concurrency):
+        _load(image)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
+        except (OSError, ValueError, SyntaxError, Warning) as exc:
+            raise CorruptImage(f"image data is damaged or truncated: {exc}") from None
+        return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def inspect(data: bytes, max_pixels: int, *, concurrency: int = DEFAULT_DECODE_CONCURRENCY) -> ImageInfo:
+    """Check an upload completely (header, pixel limit, every byte decoded) and describe it.
+
+    A JPEG is decoded at 1/8 scale: libjpeg still reads and entropy-decodes every
+    block, so damage and truncation show, in 1/64 of the memory. Other formats
+    are decoded once, at full size, with no copies.
+    """
+    image = _open(data, max_pixels)
+    fmt, size = str(image.format), image.size
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            image.getexif()  # what the worker's exif_transpose reads: damage shows here, not there
+    except (OSError, ValueError, SyntaxError, Warning) as exc:
+        raise CorruptImage(f"image metadata is damaged: {exc}") from None
+    with decode_slot(concurrency):
+        if fmt == "JPEG":
+            image.draft(image.mode, (max(1, size[0] // CHECK_SCALE), max(1, size[1] // CHECK_SCALE)))
+        _load(image)
+        image.close()
+    return ImageInfo(sha256_of(data), fmt, *size)
 
 
 def media_type(data: bytes) -> str:
@@ -111,3 +178,17 @@ def media_type(data: bytes) -> str:
         return FORMATS.get(str(Image.open(io.BytesIO(data)).format), "application/octet-stream")
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
         return "application/octet-stream"
+
+
+#: Expired images one store call forgets at most (bounds the call's time).
+PRUNE_BATCH = 100
+
+
+def store_call(sha256: str, data: bytes, settings: Settings) -> Call[int]:
+    """Store an image with its TTL within the images' quota; raises ImageStoreFull past it."""
+    return Call(
+        Lua.IMAGE_STORE,
+        [keys.image_key(sha256), keys.IMAGES, keys.IMAGE_SIZES, keys.IMAGE_BYTES],
+        [sha256, data, settings.image_ttl_s * 1000, settings.image_quota_bytes, PRUNE_BATCH],
+        int,
+    )

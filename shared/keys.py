@@ -43,6 +43,12 @@ SESSIONS = f"{PREFIX}:sessions"
 #: Counter bumped by "end all sessions": a session created under an older epoch is over.
 SESSIONS_EPOCH = f"{PREFIX}:sessions:epoch"
 
+#: Sorted set of stored images by SHA-256, scored by when they expire (ms).
+IMAGES = f"{PREFIX}:images"
+#: Hash: bytes of each stored image, by SHA-256 (what the quota counts).
+IMAGE_SIZES = f"{PREFIX}:images:sizes"
+#: Counter: bytes of every stored image.
+IMAGE_BYTES = f"{PREFIX}:images:bytes"
 #: Set of every gallery that holds at least one identity.
 GALLERIES = f"{PREFIX}:galleries"
 #: Hash of gallery -> version; never deleted, so a re-created gallery's versions keep rising.

@@ -360,6 +360,11 @@ class StreamMetrics:
         self.slow_drops = Counter(
             "facequeue_stream_slow_client_drops_total", "Clients dropped for a full queue.", registry=registry
         )
+        self.refused = Counter(
+            "facequeue_stream_refused_connections_total",
+            "Connections refused over the per-address cap (issue 16).",
+            registry=registry,
+        )
         self.redis_reconnects = Counter(
             "facequeue_stream_redis_reconnects_total",
             "Times the Redis subscription was re-established.",

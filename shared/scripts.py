@@ -33,6 +33,7 @@ class Lua(enum.StrEnum):
     JOB_RETRY_LATER = "job_retry_later"
     JOB_UNKNOWN_ACTOR = "job_unknown_actor"
     JOB_ORPHANED = "job_orphaned"
+    IMAGE_STORE = "image_store"
     JOB_RETRY = "job_retry"
     JOB_PROMOTE = "job_promote"
     JOB_SET_PRIORITY = "job_set_priority"
@@ -75,9 +76,14 @@ def load_source(script: Lua) -> str:
 #: Source of every script, read once at import (package data, not the environment).
 SOURCES: dict[Lua, str] = {script: load_source(script) for script in Lua}
 
+
 #: Error classes by the code a script raises ("FQ <code> <message>").
+def _error_classes(base: type[errors.FacequeueError]) -> list[type[errors.FacequeueError]]:
+    return [c for sub in base.__subclasses__() for c in (sub, *_error_classes(sub))]
+
+
 _ERRORS: dict[str, type[errors.FacequeueError]] = {
-    cls.code: cls for cls in errors.FacequeueError.__subclasses__()
+    cls.code: cls for cls in _error_classes(errors.FacequeueError)
 }
 
 
@@ -87,7 +93,7 @@ class Call(Generic[T]):
 
     script: Lua
     keys: Sequence[str]
-    args: Sequence[str | int | float]
+    args: Sequence[str | bytes | int | float]
     parse: Callable[[Any], T]
 
 

@@ -15,7 +15,7 @@ from services.api import validation
 from services.api.auth import ROLE
 from services.api.models import BulkAction, BulkByFilter, BulkByIds, BulkResult, CleanQueue, CleanResult
 from services.api.openapi import Route
-from services.api.queues import queue_name
+from services.api.queues import known_queue, require_known
 from services.api.state import REGISTRY, record
 from shared import keys, transitions
 from shared.registry import AsyncRegistry
@@ -38,6 +38,7 @@ async def bulk_action(request: web.Request) -> web.Response:
     if isinstance(spec, BulkByIds):
         result = await _by_ids(registry, spec, who)
     else:
+        await require_known(registry, spec.filter.queue)
         required = _SOURCE.get(spec.action)
         wrong_state = required is not None and spec.filter.state is not required
         if wrong_state or (spec.filter.state is JobState.ACTIVE and not spec.force):
@@ -90,7 +91,7 @@ async def _by_filter(registry: AsyncRegistry, spec: BulkByFilter, who: str) -> B
 
 async def clean_queue(request: web.Request) -> web.Response:
     """Remove finished jobs older than ``older_than_s``, in batches, up to ``limit``."""
-    queue = queue_name(request)
+    queue = await known_queue(request)
     spec = await validation.body(request, CleanQueue)
     registry, who = request.app[REGISTRY], request[ROLE].value
     cutoff_ms = await registry.now_ms() - spec.older_than_s * 1000
@@ -117,7 +118,7 @@ ROUTES = [
         "Retry, delete or promote many jobs",
         body=BulkAction,
         response=BulkResult,
-        errors=(400, 403, 413, 415, 422),
+        errors=(400, 403, 404, 413, 415, 422),
     ),
     Route(
         "POST",
@@ -126,6 +127,6 @@ ROUTES = [
         "Remove old finished jobs",
         body=CleanQueue,
         response=CleanResult,
-        errors=(400, 403, 415, 422),
+        errors=(400, 403, 404, 415, 422),
     ),
 ]

@@ -31,6 +31,7 @@ STATUS: dict[type[errors.FacequeueError], int] = {
     errors.UnknownActor: 422,
     errors.InvalidArguments: 422,
     errors.RedisUnavailable: 503,
+    errors.ImageStoreFull: 503,
 }
 
 #: Codes for aiohttp's own HTTP errors (unknown route, wrong method, body too large...).

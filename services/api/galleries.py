@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from services.api import uploads, validation
@@ -26,16 +24,14 @@ from services.api.openapi import Route
 from services.api.state import REGISTRY, record
 from shared import galleries
 from shared.face_jobs import EnrollRequest
-from shared.galleries import NAME_PATTERN
 from shared.http import SETTINGS
+from shared.names import NAME_PATTERN, is_valid_name
 from shared.submit import submit_async
-
-_NAME = re.compile(NAME_PATTERN)
 
 
 def _gallery(request: web.Request) -> str:
     name = request.match_info["gallery"]
-    if not _NAME.match(name):
+    if not is_valid_name(name):
         raise ApiError(404, "gallery_not_found", f"gallery names match {NAME_PATTERN}")
     return name
 

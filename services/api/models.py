@@ -10,8 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool
 
 from shared.face_jobs import DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_NAME, MAX_TOP_K
-from shared.galleries import NAME_PATTERN
 from shared.jobs import Job
+from shared.names import NAME_PATTERN
 from shared.retention import MAX_AGE_S as MAX_RETENTION_AGE_S
 from shared.retention import MAX_COUNT as MAX_RETENTION_COUNT
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY, JobState
@@ -19,7 +19,8 @@ from shared.submit import MAX_DELAY_MS, MAX_RETRIES
 
 #: Most jobs one list page returns.
 MAX_PAGE = 500
-QUEUE_PATTERN = r"^[A-Za-z0-9_.:-]{1,200}$"
+#: Queue names (shared/names.py): no ``.`` or ``:``, at most 64 characters.
+QUEUE_PATTERN = NAME_PATTERN
 
 
 def _not_bool(value: Any) -> Any:
@@ -37,7 +38,7 @@ Float = Annotated[float, BeforeValidator(_not_bool)]
 class Strict(BaseModel):
     """Unknown fields are errors, not silently ignored."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ErrorBody(Strict):

@@ -12,8 +12,8 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from services.api.models import QUEUE_PATTERN, ErrorResponse
-from shared.galleries import NAME_PATTERN
 from shared.images import SHA256_PATTERN
+from shared.names import NAME_PATTERN
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import re
-
 from aiohttp import web
 
 from services.api.auth import ROLE
 from services.api.errors import ApiError
-from services.api.models import QUEUE_PATTERN, PauseOut, QueueList, QueueOut
+from services.api.models import PauseOut, QueueList, QueueOut
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
 from shared import catalog, keys, transitions
+from shared.names import NAME_RULE, is_valid_name
 from shared.registry import AsyncRegistry
 
 
@@ -43,21 +42,39 @@ async def list_queues(request: web.Request) -> web.Response:
 def queue_name(request: web.Request) -> str:
     """The ``{queue}`` path parameter, validated."""
     name = request.match_info["queue"]
-    if not re.match(QUEUE_PATTERN, name):
-        raise ApiError(400, "bad_request", "queue names are 1-200 letters, digits or _.:-")
+    if not is_valid_name(name):
+        raise ApiError(400, "bad_request", f"queue names are {NAME_RULE}")
     return name
+
+
+async def require_known(registry: AsyncRegistry, queue: str) -> None:
+    """404 unless the queue is in the catalog or already registered: an action never invents one.
+
+    Pausing any name used to register it, so a typo (or a name chosen to collide
+    with another key) became a queue every monitor tick then read (issue 16).
+    """
+    if queue in catalog.queues() or await registry.client.sismember(keys.QUEUES, queue):
+        return
+    raise ApiError(404, "queue_not_found", f"no queue named {queue!r}: not in the catalog nor registered")
+
+
+async def known_queue(request: web.Request) -> str:
+    """The ``{queue}`` path parameter of an admin action: valid (400) and known (404)."""
+    queue = queue_name(request)
+    await require_known(request.app[REGISTRY], queue)
+    return queue
 
 
 async def pause_queue(request: web.Request) -> web.Response:
     """Nothing more starts on the queue; running jobs finish."""
-    queue = queue_name(request)
+    queue = await known_queue(request)
     changed = await request.app[REGISTRY].run(transitions.pause(queue, who=request[ROLE].value))
     record(request, "pause", int(changed))
     return web.json_response(PauseOut(queue=queue, paused=True, changed=changed).model_dump())
 
 
 async def resume_queue(request: web.Request) -> web.Response:
-    queue = queue_name(request)
+    queue = await known_queue(request)
     changed = await request.app[REGISTRY].run(transitions.resume(queue, who=request[ROLE].value))
     record(request, "resume", int(changed))
     return web.json_response(PauseOut(queue=queue, paused=False, changed=changed).model_dump())
@@ -71,7 +88,7 @@ ROUTES = [
         pause_queue,
         "Pause a queue",
         response=PauseOut,
-        errors=(400, 403),
+        errors=(400, 403, 404),
     ),
     Route(
         "POST",
@@ -79,6 +96,6 @@ ROUTES = [
         resume_queue,
         "Resume a queue",
         response=PauseOut,
-        errors=(400, 403),
+        errors=(400, 403, 404),
     ),
 ]

@@ -12,7 +12,7 @@ from services.api import validation
 from services.api.auth import ROLE
 from services.api.models import QueueRetention, RetentionList, RetentionPolicy
 from services.api.openapi import Route
-from services.api.queues import queue_name
+from services.api.queues import known_queue
 from services.api.state import REGISTRY, record
 from shared import catalog, keys
 from shared.registry import AsyncRegistry
@@ -37,7 +37,7 @@ async def list_retention(request: web.Request) -> web.Response:
 
 async def set_retention(request: web.Request) -> web.Response:
     """Give the queue its own policy (all four bounds)."""
-    queue = queue_name(request)
+    queue = await known_queue(request)
     body = await validation.body(request, RetentionPolicy)
     registry = request.app[REGISTRY]
     await registry.run(set_policy(queue, Retention(**body.model_dump()), who=request[ROLE].value))
@@ -47,7 +47,7 @@ async def set_retention(request: web.Request) -> web.Response:
 
 async def reset_retention(request: web.Request) -> web.Response:
     """Drop the queue's own policy: the defaults apply again."""
-    queue = queue_name(request)
+    queue = await known_queue(request)
     registry = request.app[REGISTRY]
     await registry.run(set_policy(queue, None, who=request[ROLE].value))
     record(request, "retention", 1)
@@ -69,7 +69,7 @@ ROUTES = [
         "Set a queue's retention of finished jobs",
         body=RetentionPolicy,
         response=QueueRetention,
-        errors=(400, 403, 415, 422),
+        errors=(400, 403, 404, 415, 422),
     ),
     Route(
         "DELETE",
@@ -77,6 +77,6 @@ ROUTES = [
         reset_retention,
         "Return a queue to the default retention",
         response=QueueRetention,
-        errors=(400, 403),
+        errors=(400, 403, 404),
     ),
 ]

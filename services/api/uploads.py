@@ -1,7 +1,10 @@
 """Image uploads: read (base64 JSON or multipart), checked completely, stored once by SHA-256.
 
-Every refusal happens before anything is written: 413 over ``FQ_MAX_IMAGE_BYTES``,
+Every refusal happens before anything is written: 413 over ``FQ_MAX_IMAGE_BYTES``
+(or a multipart body past its total, chunked or not), 400 for more than
+``FQ_MAX_FORM_PARTS`` parts, 408 for a body slower than ``FQ_HTTP_BODY_TIMEOUT_S``,
 415 for what is not an image, 422 for damaged images and decompression bombs.
+Decodes run off the event loop, at most ``FQ_DECODE_CONCURRENCY`` at once.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import re
 from collections.abc import AsyncIterator
 from typing import TypeVar
@@ -20,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 
 from services.api.errors import ApiError
 from services.api.openapi import Route
+from services.api.state import REGISTRY
 from services.api.validation import explain
 from shared import images, keys
 from shared.config import Settings
@@ -66,23 +71,10 @@ async def read_form(request: web.Request, model: type[F]) -> F:
     if request.content_length is not None and request.content_length > json_limit(settings):
         raise _too_large(settings)
     try:
-        reader = await request.multipart()
-        fields: dict[str, str | bytes] = {}
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, BodyPartReader) or not part.name:
-                raise ApiError(400, "bad_request", "every form part needs a name")
-            if part.name in fields:
-                raise ApiError(400, "bad_request", f"form field {part.name} is repeated")
-            limit = settings.max_image_bytes if part.name == "image" else MAX_FIELD_BYTES
-            data = await _read_part(part, limit)
-            if data is None:
-                if part.name == "image":
-                    raise _too_large(settings)
-                raise ApiError(422, "validation_error", f"{part.name}: longer than {MAX_FIELD_BYTES} bytes")
-            if part.name == "image":
-                fields["image"] = data
-            elif data:  # an empty field is an absent one, as browsers send unset inputs
-                fields[part.name] = data.decode("utf-8", "replace")
+        async with asyncio.timeout(settings.http_body_timeout_s):
+            fields = await _read_parts(request, settings)
+    except TimeoutError:
+        raise ApiError(408, "request_timeout", "the request body arrived too slowly") from None
     except (
         ValueError,
         AssertionError,
@@ -94,6 +86,34 @@ async def read_form(request: web.Request, model: type[F]) -> F:
         return model.model_validate(fields)
     except ValidationError as exc:
         raise ApiError(422, "validation_error", explain(exc)) from None
+
+
+async def _read_parts(request: web.Request, settings: Settings) -> dict[str, str | bytes]:
+    """Every part, counted and summed as it arrives: a chunked body has no Content-Length to
+    check first, so the total (``json_limit``) and the part count are enforced while reading."""
+    reader = await request.multipart()
+    fields: dict[str, str | bytes] = {}
+    budget, parts = json_limit(settings), 0
+    while (part := await reader.next()) is not None:
+        parts += 1
+        if parts > settings.max_form_parts:
+            raise ApiError(400, "bad_request", f"at most {settings.max_form_parts} form parts")
+        if not isinstance(part, BodyPartReader) or not part.name:
+            raise ApiError(400, "bad_request", "every form part needs a name")
+        if part.name in fields:
+            raise ApiError(400, "bad_request", f"form field {part.name} is repeated")
+        limit = settings.max_image_bytes if part.name == "image" else MAX_FIELD_BYTES
+        data = await _read_part(part, min(limit, budget))
+        if data is None:
+            if part.name == "image" or budget < limit:
+                raise _too_large(settings)
+            raise ApiError(422, "validation_error", f"{part.name}: longer than {MAX_FIELD_BYTES} bytes")
+        budget -= len(data)
+        if part.name == "image":
+            fields["image"] = data
+        elif data:  # an empty field is an absent one, as browsers send unset inputs
+            fields[part.name] = data.decode("utf-8", "replace")
+    return fields
 
 
 async def _read_part(part: BodyPartReader, limit: int) -> bytes | None:
@@ -111,12 +131,13 @@ async def store(request: web.Request, data: bytes) -> images.ImageInfo:
     """Check an image completely (off the event loop), then store it under its SHA-256 with the TTL."""
     settings = request.app[SETTINGS]
     try:
-        info = await asyncio.get_running_loop().run_in_executor(
-            None, images.inspect, data, settings.max_image_pixels
+        check = functools.partial(
+            images.inspect, data, settings.max_image_pixels, concurrency=settings.decode_concurrency
         )
+        info = await asyncio.get_running_loop().run_in_executor(None, check)
     except InvalidImage as exc:
         raise ApiError(_STATUS.get(type(exc), 422), exc.code, str(exc)) from None
-    await request.app[IMAGE_STORE].set(keys.image_key(info.sha256), data, ex=settings.image_ttl_s)
+    await request.app[REGISTRY].run(images.store_call(info.sha256, data, settings))
     return info
 
 

@@ -58,34 +58,83 @@ class Monitor:
                 log.warning("workers event failed", error=str(exc))
 
     async def tick(self) -> None:
+        """One pass over every duty; a queue whose keys Redis refuses is skipped, not the tick.
+
+        A refused script (``redis.ResponseError``: WRONGTYPE from a key of the wrong
+        type under a queue's name) concerns that queue only; the others are still
+        dispatched, reaped, exported and sampled (issue 16). Connection errors still
+        fail the whole tick: then every queue is out of reach.
+        """
         now_ms = await self.registry.now_ms()
         self.grace.answered()
-        queues = await self.queues()
-        await self.dispatch(queues)
-        if self.grace.may_reap():
-            for worker_id, requeued in (await self.registry.reap_dead(queues, now_ms)).items():
-                log.warning("dead worker reaped", dead_worker=worker_id, requeued=requeued)
-                self.metrics.reaped.inc()
-                self.metrics.requeued.inc(requeued)
-        health = await self.registry.run(transitions.queue_health(queues))
+        queues = await self.dispatch(await self.queues())
+        # Read before reaping, so a reap (whose script could fail halfway through its
+        # queues, leaving what it wrote) only ever sees queues Redis can read.
+        health = await self.health(queues)
+        if self.grace.may_reap() and await self.reap(list(health), now_ms):
+            health = await self.health(list(health))  # the reaped jobs moved
         self.export_health(health, now_ms)
         await self.announce_workers(now_ms, reason="tick")
         await self.sample_history(health, now_ms)
-        await retention.enforce(self.registry, self.metrics, queues, now_ms)
+        await retention.enforce(self.registry, self.metrics, list(health), now_ms)
         await memory.trim_events(self.registry.client, self.settings, now_ms)
         await memory.export_memory(self.registry.client, self.metrics)
 
     async def queues(self) -> list[str]:
         return sorted(set(await self.registry.queues()) | set(catalog.queues()))
 
-    async def dispatch(self, queues: list[str]) -> int:
-        """Release due delayed jobs and keep each Dramatiq list at its low-water mark."""
+    async def dispatch(self, queues: list[str]) -> list[str]:
+        """Release due delayed jobs and keep each Dramatiq list at its low-water mark.
+
+        Returns the queues Redis accepted, which the rest of the tick goes on with.
+        """
         released = 0
+        usable = []
         for queue in queues:
-            n, _, _ = await self.registry.run(transitions.dispatch(queue, self.settings.dispatch_low_water))
+            try:
+                n, _, _ = await self.registry.run(
+                    transitions.dispatch(queue, self.settings.dispatch_low_water)
+                )
+            except redis.ResponseError as exc:
+                self.queue_failed(queue, "dispatch", exc)
+                continue
             released += n
+            usable.append(queue)
         self.metrics.released.inc(released)
-        return released
+        return usable
+
+    async def reap(self, queues: list[str], now_ms: int) -> bool:
+        """Recover dead workers' jobs; True when some were. A refused reap is retried next tick."""
+        try:
+            reaped = await self.registry.reap_dead(queues, now_ms)
+        except redis.ResponseError as exc:
+            self.metrics.tick_errors.inc()
+            log.warning("reaping failed; retried next tick", error=str(exc), queues=queues)
+            return False
+        for worker_id, requeued in reaped.items():
+            log.warning("dead worker reaped", dead_worker=worker_id, requeued=requeued)
+            self.metrics.reaped.inc()
+            self.metrics.requeued.inc(requeued)
+        return bool(reaped)
+
+    async def health(self, queues: list[str]) -> dict[str, QueueHealth]:
+        """Every queue's health in one call; queue by queue, skipping refused ones, if that fails."""
+        try:
+            return await self.registry.run(transitions.queue_health(queues))
+        except redis.ResponseError:
+            pass
+        health: dict[str, QueueHealth] = {}
+        for queue in queues:
+            try:
+                one = await self.registry.run(transitions.queue_health([queue]))
+                health[queue] = one[queue]
+            except redis.ResponseError as exc:
+                self.queue_failed(queue, "health", exc)
+        return health
+
+    def queue_failed(self, queue: str, duty: str, exc: redis.ResponseError) -> None:
+        self.metrics.tick_errors.inc()
+        log.warning("queue skipped this tick", queue=queue, duty=duty, error=str(exc))
 
     def export_health(self, health: dict[str, QueueHealth], now_ms: int) -> None:
         m = self.metrics

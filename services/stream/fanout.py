@@ -36,7 +36,8 @@ class Fanout:
         self.redis = client
         self.clients = clients
         self.metrics = metrics
-        #: Most events healed from the stream before giving up and resetting clients.
+        #: Most events healed from the stream at once (they are held in memory) before giving
+        #: up and resetting clients.
         self.limit = limit
         #: Set when job counts may have changed (the stats ticker's cue).
         self.dirty = asyncio.Event()

@@ -12,6 +12,7 @@ import contextlib
 import random
 import re
 import socket
+from collections.abc import Iterator
 
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
@@ -19,14 +20,17 @@ from aiohttp_sse import EventSourceResponse
 
 from services.stream.clients import Client
 from services.stream.frames import DEFAULT_TOPICS, TOPICS
+from services.stream.peers import client_address
 from services.stream.session import serve_client
 from services.stream.sinks import Sink, sse_wire
 from services.stream.state import (
+    ADDRESS_CAP,
     CLIENTS,
     FANOUT,
     REQUEST_SESSION,
     SESSION_WATCH,
     STREAM_LIMITER,
+    STREAM_METRICS,
     STREAM_SESSIONS,
 )
 from services.stream.wire import WEBSOCKET, Wire
@@ -34,6 +38,7 @@ from shared.auth import configured
 from shared.errors import FacequeueError
 from shared.http import DRAINING, SETTINGS, origin
 from shared.logging import get_logger
+from shared.names import NAME_RULE, is_valid_name
 from shared.sessions import SESSION_COOKIE
 
 log = get_logger(__name__)
@@ -42,7 +47,9 @@ log = get_logger(__name__)
 SUBSCRIBE_WAIT_S = 5.0
 #: Reconnection delay hint range (ms): jittered so a restart does not bring every client back at once.
 RETRY_MS = (1000, 3000)
-_QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.:-]{1,200}$")
+#: A Last-Event-ID: ASCII digits only (``str.isdigit`` also accepts ``'٣'`` and ``'²'``, and
+#: ``int('²')`` raises), short enough for an int64 seq.
+_EVENT_ID = re.compile(r"[0-9]{1,15}")
 
 
 class BadRequest(Exception):
@@ -74,12 +81,12 @@ def parse(request: web.Request, last_id: str | None) -> tuple[frozenset[str], st
     if not topics or not topics <= TOPICS:
         raise BadRequest(f"topics must be a comma-separated subset of {','.join(sorted(TOPICS))}")
     queue = request.query.get("queue")
-    if queue is not None and not _QUEUE_NAME.match(queue):
-        raise BadRequest("queue must be 1-200 letters, digits or _.:-")
+    if queue is not None and not is_valid_name(queue):
+        raise BadRequest(f"queue must be {NAME_RULE}")
     last: int | None = None
     if last_id not in (None, ""):
-        if not last_id.isdigit() or len(last_id) > 15:
-            raise BadRequest("Last-Event-ID must be a non-negative integer")
+        if _EVENT_ID.fullmatch(last_id) is None:
+            raise BadRequest("Last-Event-ID must be a non-negative integer of at most 15 digits")
         last = int(last_id)
     return topics, queue, last
 
@@ -121,6 +128,7 @@ Params = tuple[frozenset[str], str | None, int | None]
 
 
 async def _prologue(request: web.Request, last_id: str | None) -> web.Response | Params:
+    """Auth, parameters, readiness, then one of the address's connections (released by _admitted)."""
     if (refused := await refuse(request)) is not None:
         return refused
     try:
@@ -134,7 +142,25 @@ async def _prologue(request: web.Request, last_id: str | None) -> web.Response |
         await asyncio.wait_for(fanout.subscribed.wait(), SUBSCRIBE_WAIT_S)
     except TimeoutError:
         return error(503, "redis_unavailable", "the gateway is not subscribed to Redis", request)
+    cap = request.app[ADDRESS_CAP]
+    if not cap.acquire(client_address(request)):
+        request.app[STREAM_METRICS].refused.inc()
+        return error(
+            429,
+            "too_many_connections",
+            f"at most {cap.limit} stream connections per client address; close one first",
+            request,
+        )
     return params
+
+
+@contextlib.contextmanager
+def _admitted(request: web.Request) -> Iterator[None]:
+    """Give back the connection _prologue counted for the client's address when it ends."""
+    try:
+        yield
+    finally:
+        request.app[ADDRESS_CAP].release(client_address(request))
 
 
 async def stream_sse(request: web.Request) -> web.StreamResponse:
@@ -144,7 +170,13 @@ async def stream_sse(request: web.Request) -> web.StreamResponse:
     prologue = await _prologue(request, resume_from)
     if isinstance(prologue, web.Response):
         return prologue
-    topics, queue, last_id = prologue
+    with _admitted(request):
+        return await _serve_sse(request, *prologue)
+
+
+async def _serve_sse(
+    request: web.Request, topics: frozenset[str], queue: str | None, last_id: int | None
+) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     client = Client("sse", topics, queue, settings.stream_client_buffer)
     response = EventSourceResponse(ping_interval=settings.stream_ping_s, headers=cors_headers(request))
@@ -171,7 +203,13 @@ async def stream_ws(request: web.Request) -> web.StreamResponse:
     prologue = await _prologue(request, request.query.get("last_event_id"))
     if isinstance(prologue, web.Response):
         return prologue
-    topics, queue, last_id = prologue
+    with _admitted(request):
+        return await _serve_ws(request, *prologue)
+
+
+async def _serve_ws(
+    request: web.Request, topics: frozenset[str], queue: str | None, last_id: int | None
+) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     client = Client("ws", topics, queue, settings.stream_client_buffer)
     # Uncompressed: frames are encoded once for every client (compression is per connection).

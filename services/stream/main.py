@@ -10,8 +10,10 @@ from aiohttp import web
 from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.handlers import stream_sse, stream_ws
+from services.stream.peers import AddressCap
 from services.stream.revocation import SessionWatch
 from services.stream.state import (
+    ADDRESS_CAP,
     CLIENTS,
     FANOUT,
     SESSION_WATCH,
@@ -46,10 +48,11 @@ def build_app(settings: Settings) -> web.Application:
     app = base_app(settings)
     metrics = StreamMetrics(app[METRICS])
     clients = Clients(metrics, settings.stream_client_max_bytes)
-    fanout = Fanout(app[REDIS], clients, metrics, settings.events_maxlen)
+    fanout = Fanout(app[REDIS], clients, metrics, settings.stream_replay_max_events)
     app[STREAM_METRICS] = metrics
     app[CLIENTS] = clients
     app[FANOUT] = fanout
+    app[ADDRESS_CAP] = AddressCap(settings.stream_max_connections_per_address)
     app[STREAM_REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app[STREAM_SESSIONS] = SessionStore(app[STREAM_REGISTRY])
     app[STREAM_LIMITER] = FailureLimiter(app[REDIS], settings)

@@ -7,11 +7,14 @@ skipped by seq.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from services.stream.clients import RESNAPSHOT, Client
 from services.stream.frames import Frame, gateway_frame
-from services.stream.replay import read_after
+from services.stream.replay import ReplayGone, locate, pages
 from services.stream.sinks import Sink
 from services.stream.snapshot import build_snapshot
 from services.stream.state import CLIENTS, STREAM_METRICS, STREAM_REGISTRY
@@ -58,31 +61,68 @@ async def begin(
 ) -> int:
     """Replay what a reconnecting client missed, or (first visit, or gone) a snapshot; returns the cursor."""
     if last_id is not None:
-        missed = await read_after(registry.client, last_id, registry.settings.events_maxlen)
-        if missed is not None:
+        cursor = await replay(registry, client, sink, last_id)
+        if cursor is not None:
             metrics.resumes.labels("replayed").inc()
-            wanted = [frame for frame in missed if client.wants(frame)]
-            for at in range(0, len(wanted), MAX_BATCH):
-                await sink.send(wanted[at : at + MAX_BATCH])
-            return missed[-1].seq if missed and missed[-1].seq is not None else last_id
+            return cursor
         metrics.resumes.labels("reset").inc()
         return await reset(registry, client, sink)
     return await snapshot(registry, client, sink)
 
 
-async def snapshot(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
+@contextlib.asynccontextmanager
+async def first_slot(client: Client) -> AsyncIterator[None]:
+    """One of the process's snapshot slots, frames offered while waiting for it left out.
+
+    Whatever the client then reads from Redis (its snapshot, or where its replay
+    starts) is at least as new as every frame left out; frames offered from here
+    on may be newer, so they are queued again.
+    """
     client.awaiting_snapshot = True
     try:
         async with client.snapshot_slots:
-            # From here on, frames may be newer than the snapshot read next: queue them again.
             client.awaiting_snapshot = False
-            frame = await build_snapshot(
-                registry, client.queue_filter, registry.settings.stream_snapshot_jobs
-            )
+            yield
     finally:
         client.awaiting_snapshot = False
+
+
+async def snapshot(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
+    async with first_slot(client):
+        frame = await build_snapshot(registry, client.queue_filter, registry.settings.stream_snapshot_jobs)
     await sink.send([frame])
     return frame.last_id
+
+
+async def replay(registry: AsyncRegistry, client: Client, sink: Sink, last_id: int) -> int | None:
+    """Send what the client missed, page by page; the cursor, or None when it must start over.
+
+    Replays share the snapshot slots (a reconnect storm of replays queues like one
+    of snapshots) and hold one only while reading a page from Redis, never while
+    waiting on the client's socket. A client more than ``stream_replay_max_events``
+    behind, or whose replay passes ``stream_replay_max_bytes``, gets a reset and a
+    snapshot instead: bounded work and memory per connection (issue 16).
+    """
+    settings = registry.settings
+    async with first_slot(client):
+        position = await locate(registry.client, last_id, settings.stream_replay_max_events)
+    if position is None:
+        return None
+    cursor, sent_bytes = last_id, 0
+    async with contextlib.aclosing(pages(registry.client, position)) as reading:
+        while True:
+            try:
+                async with client.snapshot_slots:
+                    page = await anext(reading, None)
+            except ReplayGone:
+                return None
+            if page is None:
+                return cursor
+            sent_bytes += sum(len(frame.payload) for frame in page)
+            if sent_bytes > settings.stream_replay_max_bytes:
+                return None
+            await sink.send([frame for frame in page if client.wants(frame)])
+            cursor = page[-1].last_id
 
 
 async def reset(registry: AsyncRegistry, client: Client, sink: Sink) -> int:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.stream.clients import Clients
 from services.stream.fanout import Fanout
+from services.stream.peers import AddressCap
 from services.stream.revocation import SessionWatch
 from shared.metrics import StreamMetrics
 from shared.ratelimit import FailureLimiter
@@ -14,6 +15,8 @@ from shared.sessions import Session, SessionStore
 
 CLIENTS = web.AppKey("clients", Clients)
 FANOUT = web.AppKey("fanout", Fanout)
+#: Stream connections per client address (issue 16).
+ADDRESS_CAP = web.AppKey("address_cap", AddressCap)
 STREAM_METRICS = web.AppKey("stream_metrics", StreamMetrics)
 #: One registry (and one set of loaded scripts) for every client: a registry per
 #: connection held ~6 KiB of script objects for the connection's life (issue 9).

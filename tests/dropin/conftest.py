@@ -30,10 +30,11 @@ def app(dropin_module: ModuleType, redis_url: str) -> ModuleType:
 def start_app_worker(
     settings: Settings, tmp_path: Path, raw: redis.Redis
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """``python -m dramatiq tests.dropin.app``: one process, four threads; waits until it registered."""
+    """``python -m dramatiq tests.dropin.app``: one process, four threads; waits until it registered
+    (``wait=False``: a worker that may die before it registers, as one taking a poison job)."""
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(**overrides: Any) -> subprocess.Popen[bytes]:
+    def start(*, wait: bool = True, **overrides: Any) -> subprocess.Popen[bytes]:
         own = dataclasses.replace(settings, **overrides)
         log_path = tmp_path / f"app-worker-{len(started)}.log"
         before = set(raw.zrange("fq:workers", 0, -1))
@@ -52,7 +53,8 @@ def start_app_worker(
                 raise AssertionError(f"worker exited early:\n{log_path.read_text()}")
             return bool(set(raw.zrange("fq:workers", 0, -1)) - before)
 
-        wait_for(registered, timeout=30, what="app worker registration")
+        if wait:
+            wait_for(registered, timeout=30, what="app worker registration")
         return proc
 
     yield start

@@ -25,13 +25,12 @@ def test_a_job_that_kills_its_workers_fails_as_worker_lost(
     start_monitor(max_worker_losses=2)
     # When a job kills the worker that runs it
     poison = app.kills_its_worker.send("poison")
-    first = start_app_worker(max_worker_losses=2)
-    first.wait(timeout=30)
+    start_app_worker(max_worker_losses=2, wait=False).wait(timeout=30)
     # Then it goes back to waiting (it has retries left), counting the loss
     settled(registry, poison.message_id, JobState.WAITING)
     assert raw.hget(f"fq:job:{poison.message_id}", "worker_losses") == "1"
     # and when it kills the next worker too, it fails for good, saying why
-    start_app_worker(max_worker_losses=2).wait(timeout=30)
+    start_app_worker(max_worker_losses=2, wait=False).wait(timeout=30)
     job = settled(registry, poison.message_id, JobState.FAILED)
     assert job.error.startswith("worker_lost: ") and job.attempts == 2
     assert [e["to"] for e in job.timeline if e.get("reason") == "worker_lost"] == ["waiting", "failed"]
@@ -55,7 +54,7 @@ def test_a_run_whose_start_reply_was_lost_is_given_back_and_runs_once(
     # the job is dispatched by hand while the queue is paused, then started for that worker.
     registry.run(transitions.pause(app.QUEUE))
     message = app.add.send(20, 1)
-    raw.zadd(keys.dispatched_key(app.QUEUE), {message.message_id: 0})
+    raw.zadd(keys.dispatched_key(app.QUEUE), {message.message_id: registry.now_ms()})
     registry.run(transitions.resume(app.QUEUE))
     assert registry.run(transitions.start(message.message_id, app.QUEUE, 0, worker_id)) == "started"
     # When the worker's beats see it twice, it goes back to waiting with a new generation

@@ -83,3 +83,35 @@ async def test_tick_releases_reaps_exports_announces_and_samples(
     assert await monitor.sample_history(health, sample.minute_ms + 60_000)  # next minute: recorded
     assert len(raw.xrange("fq:history")) == 2
     await monitor.registry.close()
+
+
+@pytest.mark.parametrize("wrong_key", ["fq:q:broken:waiting", "fq:q:broken:active", "dramatiq:broken"])
+async def test_a_queue_whose_key_has_the_wrong_type_is_skipped_and_the_others_are_served(
+    settings: Settings, registry: Registry, raw: redis.Redis, wrong_key: str
+) -> None:
+    # Given a registered queue with one key of the wrong type (WRONGTYPE on every script that reads it)
+    raw.sadd("fq:queues", "broken")
+    raw.set(wrong_key, "a string, not a set or list")
+    # and a due delayed job on a healthy queue, and a dead worker holding one of its jobs
+    running = submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 10))
+    registry.run(transitions.start(running, Q, 0, "ghost"))
+    registry.run(transitions.worker_beat("ghost", {"pid": 1, "threads": 4}))
+    raw.zadd("fq:workers", {"ghost": 0})
+    delayed = submit(registry, "noop", delay_ms=50)
+    wait_for(lambda: raw.time()[0] * 1000 > registry.get(delayed).eta_ms + 1000, what="eta")  # type: ignore[operator]
+    metrics = CollectorRegistry()
+    monitor = Monitor(settings, AsyncRegistry(settings), MonitorMetrics(metrics))
+    # When the monitor ticks
+    await monitor.tick()
+    # Then the healthy queue's job was released, its gauges exported and the minute sampled
+    assert registry.get(delayed).state is JobState.WAITING
+    assert metrics.get_sample_value("facequeue_queue_jobs", {"queue": Q, "state": "waiting"}) is not None
+    assert len(raw.xrange("fq:history")) == 1
+    # and the dead worker was reaped, its job back to waiting
+    assert registry.get(running).state is JobState.WAITING
+    assert raw.hget("fq:worker:ghost", "status") == "dead"
+    # and the broken queue counted as an error, not the tick
+    assert metrics.get_sample_value("facequeue_monitor_tick_errors_total") >= 1
+    assert metrics.get_sample_value("facequeue_queue_jobs", {"queue": "broken", "state": "waiting"}) is None
+    await monitor.registry.close()

@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
 import dataclasses
 import io
 import json
+import math
 import re
+import select
+import socket
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 import redis
 from aiohttp.test_utils import TestClient
+from PIL import Image
 
 from services.api.main import build_app
 from services.api.openapi import ROUTES
+from shared import keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.registry import Registry
 from shared.sessions import SESSION_COOKIE
+from shared.states import JobState
+from shared.stream_client import read_events
 from shared.submit import submit
-from tests.helpers import resign, session_cookie, snapshot
+from tests.helpers import events, resign, session_cookie, snapshot
+from tests.reliability.conftest import eventually, record_figure
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
 VIEWER = {"Authorization": "Bearer test-viewer-token-with-thirty-two-chars"}
@@ -126,6 +139,46 @@ async def test_the_stream_refuses_unauthenticated_clients(start_service: Callabl
         ("PUT", "/api/v1/jobs/x/priority", {"priority": "high"}, 404),
         ("POST", "/api/v1/queues/diagnostics/clean", {"states": ["completed"], "limit": 0}, 422),
         ("POST", "/api/v1/queues/diagnostics/clean", {"states": ["active"]}, 422),
+        # Names (issue 16): no "." or ":", at most 64 characters; actions only on known queues
+        ("POST", "/api/v1/queues/dramatiq:default.msgs/pause", None, 400),
+        ("POST", "/api/v1/queues/diagnostics.DQ/pause", None, 400),
+        ("POST", "/api/v1/queues/fq:q:x/resume", None, 400),
+        ("POST", f"/api/v1/queues/{'q' * 65}/pause", None, 400),
+        ("POST", "/api/v1/queues/never_registered/pause", None, 404),
+        ("POST", "/api/v1/queues/never_registered/resume", None, 404),
+        ("POST", "/api/v1/queues/never_registered/clean", {"states": ["failed"]}, 404),
+        ("DELETE", "/api/v1/queues/never_registered/retention", None, 404),
+        ("PUT", "/api/v1/queues/a.b/retention", None, 400),
+        (
+            "POST",
+            "/api/v1/jobs/bulk",
+            {"action": "retry", "filter": {"queue": "nope", "state": "failed"}},
+            404,
+        ),
+        (
+            "POST",
+            "/api/v1/jobs/bulk",
+            {"action": "retry", "filter": {"queue": "a.b", "state": "failed"}},
+            422,
+        ),
+        ("POST", "/api/v1/galleries/a.b/identities", {"name": "a", "image": "aGk="}, 404),
+        ("POST", "/api/v1/galleries/a:b/identities", {"name": "a", "image": "aGk="}, 404),
+        ("POST", "/api/v1/jobs", {"image": "aGk=", "gallery": "a.b"}, 422),
+        # JSON edges: never a 500, never a NaN past a range check
+        ("POST", "/api/v1/jobs", b'{"actor": "sleep", "args": [NaN]}', 400),
+        ("POST", "/api/v1/jobs", b'{"actor": "sleep", "args": [Infinity]}', 400),
+        ("POST", "/api/v1/jobs", b'{"actor": "sleep", "args": [-Infinity]}', 400),
+        ("POST", "/api/v1/jobs", b'{"actor": "sleep", "args": [1e400]}', 400),
+        ("POST", "/api/v1/jobs", b'{"actor": "noop", "priority": ' + b"9" * 5000 + b"}", 400),
+        ("POST", "/api/v1/jobs", b'{"actor": "noop", "args": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400),
+        ("POST", "/api/v1/jobs", b'{"actor": "noop", "args": ' + b"[" * 40 + b"]" * 40 + b"}", 400),
+        ("POST", "/api/v1/jobs", b'{"actor": "noop", "args": {"a": ' * 40 + b"1" + b"}" * 80, 400),
+        ("PUT", "/api/v1/jobs/x/priority", b'{"priority": NaN}', 404),
+        ("POST", "/api/v1/jobs", {"actor": "noop", "priority": "\u0663"}, 422),
+        ("POST", "/api/v1/jobs", {"image": "aGk=", "threshold": "NaN"}, 422),
+        ("GET", "/api/v1/jobs?limit=%D9%A3", None, 400),
+        ("GET", "/api/v1/jobs?limit=%C2%B2", None, 400),
+        ("GET", "/api/v1/audit?limit=%EF%BC%91", None, 400),
     ],
 )
 async def test_hostile_requests_get_a_clear_4xx_and_change_nothing(
@@ -142,7 +195,7 @@ async def test_hostile_requests_get_a_clear_4xx_and_change_nothing(
     kwargs: dict[str, Any] = {}
     if body is not None:
         kwargs = {
-            "data": io.BytesIO(json.dumps(body).encode()),
+            "data": io.BytesIO(body if isinstance(body, bytes) else json.dumps(body).encode()),
             "headers": {**ADMIN, "Content-Type": "application/json"},
         }
     response = await api.request(method, path, **({"headers": ADMIN} | kwargs))
@@ -281,3 +334,284 @@ async def test_hostile_credentials_and_forwarding_headers_are_clean_refusals(
                 assert (await response.json())["error"]["code"]
             response.close()
         assert {k: v for k, v in snapshot(raw).items() if "failures" not in k} == before
+
+
+def multipart(parts: list[tuple[str, bytes]], boundary: str = "fqb") -> bytes:
+    out = b""
+    for name, value in parts:
+        out += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode()
+            + value
+            + b"\r\n"
+        )
+    return out + f"--{boundary}--\r\n".encode()
+
+
+async def chunked(data: bytes, piece: int = 4096, pause_s: float = 0.0) -> AsyncIterator[bytes]:
+    """The body without a Content-Length (Transfer-Encoding: chunked), optionally slowly."""
+    for at in range(0, len(data), piece):
+        if pause_s:
+            await asyncio.sleep(pause_s)
+        yield data[at : at + piece]
+
+
+async def test_multipart_part_count_and_size_are_capped_while_reading_chunked_bodies(
+    aiohttp_client: Callable[..., Any], settings: Settings, raw: redis.Redis
+) -> None:
+    api: TestClient[Any, Any] = await aiohttp_client(
+        build_app(dataclasses.replace(settings, max_image_bytes=50_000, max_form_parts=4))
+    )
+    before = snapshot(raw)
+    headers = {**ADMIN, "Content-Type": "multipart/form-data; boundary=fqb"}
+    cases = [
+        # more parts than allowed, each small: 400 once the fifth starts
+        (multipart([(f"f{i}", b"1") for i in range(5000)]), 400, "bad_request"),
+        # an image part past the limit, with no Content-Length to refuse it up front
+        (multipart([("image", b"\xff" * 2_000_000)]), 413, "payload_too_large"),
+        # a field past its limit
+        (multipart([("gallery", b"g" * 10_000)]), 422, "validation_error"),
+    ]
+    for body, status, code in cases:
+        response = await api.post("/api/v1/jobs", data=chunked(body), headers=headers)
+        assert (response.status, (await response.json())["error"]["code"]) == (status, code)
+    assert snapshot(raw) == before
+
+
+async def test_a_body_that_arrives_too_slowly_is_refused_with_408(
+    aiohttp_client: Callable[..., Any], settings: Settings, raw: redis.Redis
+) -> None:
+    api: TestClient[Any, Any] = await aiohttp_client(
+        build_app(dataclasses.replace(settings, http_body_timeout_s=0.5))
+    )
+    before = snapshot(raw)
+    json_body = chunked(b'{"actor": "noop", "args": []}', piece=2, pause_s=0.1)
+    form = chunked(multipart([("gallery", b"demo"), ("image", b"\xff" * 1000)]), piece=16, pause_s=0.1)
+    for body, content_type in ((json_body, "application/json"), (form, "multipart/form-data; boundary=fqb")):
+        response = await api.post("/api/v1/jobs", data=body, headers={**ADMIN, "Content-Type": content_type})
+        assert response.status == 408
+        assert (await response.json())["error"]["code"] == "request_timeout"
+    assert snapshot(raw) == before
+
+
+def slow_head_survives_s(port: int, deadline_s: float) -> float:
+    """Send a request head one byte at a time; seconds until the server hangs up."""
+    head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: " + b"a" * 1000 + b"\r\n\r\n"
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        for byte in head:
+            try:
+                sock.sendall(bytes([byte]))
+            except OSError:
+                return time.monotonic() - started  # reset by the server
+            ready, _, _ = select.select([sock], [], [], 0.2)
+            if ready:
+                try:
+                    closed = sock.recv(1024) == b""
+                except OSError:
+                    closed = True
+                if closed:
+                    return time.monotonic() - started
+            if time.monotonic() - started > deadline_s:
+                break
+    return math.inf
+
+
+def idle_survives_s(port: int, deadline_s: float) -> float:
+    """Open a connection and send nothing; seconds until the server hangs up."""
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=deadline_s) as sock:
+        try:
+            if sock.recv(1) == b"":
+                return time.monotonic() - started
+        except TimeoutError:
+            return math.inf
+        except OSError:
+            return time.monotonic() - started
+    return math.inf
+
+
+async def test_slow_and_idle_connections_are_closed_by_every_http_server(
+    start_service: Callable[..., Any], start_monitor: Callable[..., Any]
+) -> None:
+    # Given the api, the gateway and the monitor with a 1 s header/idle deadline
+    ports = {
+        "api": start_service("api", http_keepalive_s=1.0).settings.api_port,
+        "stream": start_service("stream", http_keepalive_s=1.0).settings.stream_port,
+        "monitor": start_monitor(http_keepalive_s=1.0).settings.monitor_port,
+    }
+    for name, port in ports.items():
+        # When a client dribbles a request head (slowloris) or opens a connection and says nothing
+        slow = await asyncio.to_thread(slow_head_survives_s, port, 10.0)
+        idle = await asyncio.to_thread(idle_survives_s, port, 10.0)
+        # Then the server hangs up at the deadline, not an hour later (aiohttp's default)
+        assert 0.9 <= slow < 3.0, (name, slow)
+        assert 0.9 <= idle < 3.0, (name, idle)
+        # while a prompt request is still served
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as response:
+            assert response.status == 200
+
+
+async def test_one_queue_of_the_wrong_type_never_stops_the_monitor_for_the_others(
+    registry: Registry, raw: redis.Redis, start_monitor: Callable[..., Any]
+) -> None:
+    # Given a registered queue whose waiting set is a string (a key of the wrong type) ...
+    raw.sadd("fq:queues", "broken")
+    raw.set("fq:q:broken:waiting", "not a sorted set")
+    # ... and a delayed job on a healthy queue
+    delayed = submit(registry, "noop", delay_ms=100)
+    # When the monitor ticks
+    monitor = start_monitor()
+    # Then the healthy queue's delayed job is released, tick after tick
+    await eventually(lambda: registry.get(delayed).state is JobState.WAITING, timeout=15, what="release")
+    later = submit(registry, "noop", delay_ms=100)
+    await eventually(lambda: registry.get(later).state is JobState.WAITING, timeout=15, what="second release")
+    # and the broken queue is reported, not the tick
+    log = monitor.log()
+    assert "queue skipped this tick" in log and "WRONGTYPE" in log
+    assert "monitor tick failed" not in log
+
+
+def rss_kib(pid: int, field: str = "VmRSS") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise AssertionError(f"{field} not in /proc/{pid}/status")
+
+
+def backfill(raw: redis.Redis, count: int, data_bytes: int = 300) -> int:
+    """``count`` job events in ``fq:events`` as the scripts write them (not published); the newest seq."""
+    start = int(raw.get(keys.EVENTS_SEQ) or 0)  # type: ignore[arg-type]
+    pad = "x" * data_bytes
+    pipe = raw.pipeline(transaction=False)
+    for seq in range(start + 1, start + count + 1):
+        data = json.dumps(
+            {"job": f"j{seq}", "queue": "diagnostics", "from": None, "to": "waiting", "pad": pad}
+        )
+        pipe.xadd(keys.EVENTS_STREAM, {"seq": seq, "type": "job", "ts": f"{time.time():.3f}", "data": data})
+        if seq % 2000 == 0:
+            pipe.execute()
+    pipe.set(keys.EVENTS_SEQ, start + count)
+    pipe.execute()
+    return start + count
+
+
+class Dashboard:
+    """An honest dashboard: reads everything, records the seqs of job events."""
+
+    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.seqs: set[int] = set()
+        self.snapshot = asyncio.Event()
+        self._task = asyncio.create_task(self._read(session, url))
+
+    async def _read(self, session: aiohttp.ClientSession, url: str) -> None:
+        async with session.get(url, headers=VIEWER, timeout=aiohttp.ClientTimeout(sock_read=60)) as response:
+            assert response.status == 200
+            async for event in read_events(response):
+                if event.event == "snapshot":
+                    self.snapshot.set()
+                elif event.event == "job":
+                    self.seqs.add(int(event.json["seq"]))
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+
+async def hostile_viewer(port: int, last_id: int) -> asyncio.StreamWriter:
+    """Resume from ``last_id`` and never read a byte: the replay backs up in the gateway if anywhere."""
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {VIEWER['Authorization']}\r\n"
+        f"Last-Event-ID: {last_id}\r\n\r\n".encode()
+    )
+    await writer.drain()
+    return writer
+
+
+#: Honest dashboards and hostile viewers of the hostile-viewer scenario.
+HONEST, HOSTILE = 100, 100
+#: Events in fq:events before it starts (a resume from seq 1 used to buffer them all, per viewer).
+BACKLOG = 30_000
+#: Growth of the gateway's RSS the scenario may cause, in KiB. Measured 12-38 MB (one page per
+#: replay in flight); a whole-backlog buffer per viewer was +1.05 GB, past the pod's 1 GiB limit.
+HOSTILE_RSS_BOUND_KIB = 96 * 1024
+
+
+async def test_hostile_viewers_replaying_from_seq_1_keep_the_gateway_bounded_and_dashboards_live(
+    raw: redis.Redis, registry: Registry, start_service: Callable[..., Any]
+) -> None:
+    # Given 30,000 events (~15 MB as Python objects) and a gateway with 100 honest dashboards on it
+    newest = backfill(raw, BACKLOG)
+    gateway = start_service("stream", stream_max_connections_per_address=HONEST + HOSTILE + 10)
+    port, pid = gateway.settings.stream_port, gateway.process.pid
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+        honest = [Dashboard(session, f"http://127.0.0.1:{port}/stream?topics=jobs") for _ in range(HONEST)]
+        async with asyncio.timeout(60):
+            await asyncio.gather(*(d.snapshot.wait() for d in honest))
+        baseline = rss_kib(pid)
+        peak = baseline
+        # When 100 hostile viewers resume and never read: half from seq 1 (beyond the replay
+        # bound), half from just within it (a full 10,000-event replay each)
+        within = newest - gateway.settings.stream_replay_max_events + 1
+        hostile = [await hostile_viewer(port, 1 if i % 2 else within) for i in range(HOSTILE)]
+        # while jobs keep flowing
+        submitted = []
+        started = time.monotonic()
+        while time.monotonic() - started < 8:
+            submitted.append(submit(registry, "noop"))
+            peak = max(peak, rss_kib(pid))
+            await asyncio.sleep(0.05)
+        job_seqs = {int(e["seq"]) for e in events(raw) if e["type"] == "job" and int(e["seq"]) > newest}
+
+        # Then every honest dashboard got every job event, live
+        def caught_up() -> bool:
+            return all(job_seqs <= d.seqs for d in honest)
+
+        await eventually(caught_up, timeout=20, what="honest dashboards live")
+        peak = max(peak, rss_kib(pid))
+        for writer in hostile:
+            writer.close()
+        for dashboard in honest:
+            await dashboard.close()
+    growth = peak - baseline
+    print(
+        f"\n{HOSTILE} hostile viewers (backlog {BACKLOG} events) + {HONEST} dashboards: gateway RSS "
+        f"{baseline} KiB -> peak {peak} KiB (+{growth} KiB); {len(submitted)} jobs delivered live"
+    )
+    record_figure(
+        "hostile_viewers",
+        hostile=HOSTILE,
+        honest=HONEST,
+        backlog_events=BACKLOG,
+        rss_baseline_kib=baseline,
+        rss_peak_kib=peak,
+        rss_growth_kib=growth,
+    )
+    # and the gateway's memory grew by a bounded amount, whatever the backlog
+    assert growth < HOSTILE_RSS_BOUND_KIB, growth
+
+
+def test_checking_a_36_megapixel_upload_takes_little_memory_in_the_api(
+    start_service: Callable[..., Any], raw: redis.Redis
+) -> None:
+    # Given a 6000x6000 JPEG (36 MP: 108 MB as RGB, three copies in the old check)
+    image = Image.linear_gradient("L").resize((6000, 6000)).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=70)
+    api = start_service("api")
+    pid, port = api.process.pid, api.settings.api_port
+    before = rss_kib(pid, "VmHWM")
+    # When it is uploaded
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/jobs",
+        data=json.dumps({"image": base64.b64encode(out.getvalue()).decode()}).encode(),
+        headers={**ADMIN, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 201
+    # Then the API's peak memory grew by far less than one full decode (JPEGs are checked at 1/8)
+    growth = rss_kib(pid, "VmHWM") - before
+    print(f"\n36 MP JPEG upload ({len(out.getvalue())} bytes): API peak RSS +{growth} KiB")
+    record_figure("upload_check_memory", megapixels=36, api_peak_growth_kib=growth)
+    assert growth < 60 * 1024, growth

@@ -31,6 +31,12 @@ def test_settings_read_fq_variables(env: dict[str, str], field: str, expected: o
         ({"FQ_WORKER_THREADS": "0"}, "FQ_WORKER_THREADS"),
         ({"FQ_HEARTBEAT_INTERVAL_S": "20"}, "FQ_WORKER_DEAD_S"),
         ({"FQ_LOG_FORMAT": "xml"}, "FQ_LOG_FORMAT"),
+        ({"FQ_HTTP_KEEPALIVE_S": "0"}, "FQ_HTTP_KEEPALIVE_S"),
+        ({"FQ_HTTP_BODY_TIMEOUT_S": "nan"}, "FQ_HTTP_BODY_TIMEOUT_S"),
+        ({"FQ_STREAM_MAX_CONNECTIONS_PER_ADDRESS": "-1"}, "FQ_STREAM_MAX_CONNECTIONS_PER_ADDRESS"),
+        ({"FQ_STREAM_REPLAY_MAX_EVENTS": "0"}, "FQ_STREAM_REPLAY_MAX_EVENTS"),
+        ({"FQ_DECODE_CONCURRENCY": "0"}, "FQ_DECODE_CONCURRENCY"),
+        ({"FQ_MAX_JSON_DEPTH": "0"}, "FQ_MAX_JSON_DEPTH"),
     ],
 )
 def test_bad_value_fails_naming_its_variable(env: dict[str, str], names: str) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
+import time
 import zlib
 
 import pytest
@@ -70,3 +72,35 @@ def test_decode_turns_exif_rotated_photos_upright() -> None:
 def test_media_type_of_stored_bytes(photos: dict[str, bytes]) -> None:
     assert images.media_type(photos["astronaut.png"]) == "image/png"
     assert images.media_type(b"junk") == "application/octet-stream"
+
+
+def test_decodes_of_one_process_share_its_slots() -> None:
+    # Given more threads than the process's decode slots
+    inside, most, lock = 0, 0, threading.Lock()
+
+    def decode_like() -> None:
+        nonlocal inside, most
+        with images.decode_slot():
+            with lock:
+                inside += 1
+                most = max(most, inside)
+            time.sleep(0.05)
+            with lock:
+                inside -= 1
+
+    threads = [threading.Thread(target=decode_like) for _ in range(8)]
+    # When they all decode at once
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then no more than the slots ran together (sized once per process: the default here)
+    assert most == images.DEFAULT_DECODE_CONCURRENCY
+
+
+def test_a_truncated_jpeg_is_still_caught_by_the_reduced_check(photos: dict[str, bytes]) -> None:
+    # The API's check decodes JPEGs at 1/8 scale: every block is still entropy-decoded
+    data = photos["obama.jpg"]
+    assert images.inspect(data, LIMIT).format == "JPEG"
+    with pytest.raises(images.CorruptImage):
+        images.inspect(data[: len(data) * 2 // 3], LIMIT)

@@ -57,7 +57,8 @@ class FaceRuntime:
         data = self.raw.get(keys.image_key(sha256))
         if data is None:
             raise InvalidImage(f"image {sha256} has expired or was never stored; upload it again")
-        return to_bgr(images.decode(data, self.settings.max_image_pixels))  # type: ignore[arg-type]
+        pixels, slots = self.settings.max_image_pixels, self.settings.decode_concurrency
+        return to_bgr(images.decode(data, pixels, concurrency=slots))  # type: ignore[arg-type]
 
     def listen(self) -> None:
         """Follow gallery changes in a thread, so indexes catch up before the next search."""
