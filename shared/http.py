@@ -17,6 +17,7 @@ from shared.config import Settings
 from shared.forwarded import Origin, TrustedProxies
 from shared.logging import get_logger
 from shared.metrics import register_runtime
+from shared.tracing import configure as configure_tracing
 
 #: Redis client of the process, closed on shutdown.
 REDIS = web.AppKey("redis", redis.asyncio.Redis)
@@ -158,6 +159,7 @@ def serve(app: web.Application, settings: Settings, port: int, service: str, **r
     for reading a request's line and headers (slowloris; aiohttp's default is an
     hour). Bodies have their own deadline where they are read.
     """
+    configure_tracing(service)
 
     async def run() -> None:
         options = {"keepalive_timeout": settings.http_keepalive_s, **runner_options}
