@@ -1,6 +1,7 @@
-"""One job, one trace: the API's request span, then the worker's wait, run and complete spans.
+"""One job, one trace: the API's request span, the worker's wait, run and complete spans, and the
+gateway's deliveries of the job's events.
 
-The api and a worker group run as real processes exporting over OTLP/HTTP to a collector this
+The api, the stream and a worker group run as real processes exporting over OTLP/HTTP to a collector this
 test runs (it decodes the protobuf the OpenTelemetry exporter sends, as a Collector would).
 Without ``OTEL_EXPORTER_OTLP_ENDPOINT`` nothing is traced and nothing is stored with jobs.
 """
@@ -135,9 +136,10 @@ def test_the_spans_of_a_job_across_api_and_worker_share_one_trace(
     tmp_path: Path,
     start_worker: Callable[..., WorkerGroup],
 ) -> None:
-    # Given the api and a worker group exporting to the collector
-    own = dataclasses.replace(settings, api_port=free_port())
+    # Given the api, the stream and a worker group exporting to the collector
+    own = dataclasses.replace(settings, api_port=free_port(), stream_port=free_port())
     api_process = launch("api", own, own.api_port, tmp_path / "api.log")
+    stream_process = launch("stream", own, own.stream_port, tmp_path / "stream.log")
     try:
         start_worker()
         api = f"http://127.0.0.1:{own.api_port}"
@@ -148,10 +150,12 @@ def test_the_spans_of_a_job_across_api_and_worker_share_one_trace(
 
         def complete(job_id: str) -> list[Received]:
             spans = collector.of_job(job_id)
-            return spans if any(s.name.startswith("complete ") for s in spans) else []
+            names = {s.name for s in spans}
+            return spans if {"complete", "deliver"} <= {n.split()[0] for n in names} else []
 
         wait_for(lambda: complete(done) and complete(failed), timeout=20, what="the worker's spans")
     finally:
+        stream_process.stop()
         api_process.stop()
     for job_id, actor, outcome in ((done, "noop", "completed"), (failed, "fail", "failed")):
         spans = {s.name: s for s in collector.of_job(job_id)}
@@ -166,6 +170,10 @@ def test_the_spans_of_a_job_across_api_and_worker_share_one_trace(
         assert spans[f"run {actor}"].parent_id == spans[f"wait {actor}"].parent_id == request.span_id
         assert spans[f"complete {actor}"].parent_id == spans[f"run {actor}"].span_id
         assert spans[f"complete {actor}"].attributes["facequeue.outcome"] == outcome
+        # And the gateway's deliveries of the job's events are in the same trace
+        deliveries = [s for s in collector.of_job(job_id) if s.name.startswith("deliver job ")]
+        assert deliveries and {s.service for s in deliveries} == {"facequeue-stream"}
+        assert {s.parent_id for s in deliveries} == {request.span_id}
     # And two jobs are two traces
     assert collector.of_job(done)[0].trace_id != collector.of_job(failed)[0].trace_id
     # And probes and scrapes make no spans
