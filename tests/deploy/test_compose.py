@@ -183,3 +183,35 @@ def test_every_container_has_cpu_and_memory_limits(project: dict[str, Any]) -> N
     maxmemory = redis["command"][redis["command"].index("--maxmemory") + 1]
     assert maxmemory == "1gb"
     assert int(redis["deploy"]["resources"]["limits"]["memory"]) > 2**30  # room above maxmemory
+
+
+def test_tracing_is_off_by_default_and_the_tracing_profile_adds_a_logging_collector(
+    project: dict[str, Any], tmp_path: Path
+) -> None:
+    # Given the default project: no collector, and no endpoint, so no process traces
+    assert "otel-collector" not in project["services"]
+    for name in FACEQUEUE:
+        assert project["services"][name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == ""
+    # When the tracing profile is on and .env names the collector
+    command, env = compose_command(tmp_path)
+    done = subprocess.run(
+        [*command, "--profile", "tracing", "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={**env, **CREDENTIALS, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    # Then every process exports to the collector, which logs the traces it receives
+    collector = services["otel-collector"]
+    assert not collector.get("ports")  # reachable on the compose network only
+    mounts = {v["target"]: v["source"] for v in collector["volumes"]}
+    assert Path(mounts["/etc/otelcol/collector.yml"]) == DEPLOY / "otel" / "collector.yml"
+    for name in FACEQUEUE:
+        assert services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    config = yaml.safe_load((DEPLOY / "otel" / "collector.yml").read_text())
+    pipeline = config["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"] and pipeline["exporters"] == ["debug"]
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")

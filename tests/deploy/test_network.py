@@ -211,6 +211,7 @@ def test_the_namespace_denies_by_default(policies: list[dict[str, Any]]) -> None
         (pod("worker"), REDIS, 6379, True),
         (pod("monitor"), REDIS, 26379, True),
         (pod("api"), INTERNET, 443, False),
+        (pod("worker"), Peer(ip="10.20.0.9"), 4318, True),
         (pod("stream"), DNS, 53, True),
     ],
 )
