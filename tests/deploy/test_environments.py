@@ -168,3 +168,26 @@ def test_compose_prometheus_labels_every_facequeue_target_with_an_environment() 
     assert len(facequeue) == 4
     for job in facequeue:
         assert {"target_label": "namespace", "replacement": "compose"} in job["relabel_configs"]
+
+
+def test_the_panels_and_dashboards_runbooks_name_exist() -> None:
+    dashboards = load_dashboards().values()
+    titles = {panel["title"] for d in dashboards for panel in d["panels"]}
+    titles |= {d["title"].removeprefix("facequeue / ") for d in dashboards}
+    titles |= {"Targets"}  # Prometheus' own page
+    for page in RUNBOOKS.glob("Facequeue*.md"):
+        named = set(re.findall(r"\*([A-Z][^*]*)\*", page.read_text()))
+        assert named <= titles, (page.name, sorted(named - titles))
+
+
+def test_the_api_calls_runbooks_suggest_are_routes_of_the_api() -> None:
+    from services.api.main import build_app
+    from shared.config import Settings
+
+    app = build_app(Settings())
+    routes = {(r.method, r.resource.canonical) for r in app.router.routes() if r.resource is not None}
+    for page in RUNBOOKS.glob("Facequeue*.md"):
+        for method, path in re.findall(
+            r"\b(GET|POST|PUT|DELETE|PATCH) (/api/v1/[^`\s,)]*)", page.read_text()
+        ):
+            assert (method, path) in routes, (page.name, method, path)
