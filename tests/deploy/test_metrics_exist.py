@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -23,9 +27,11 @@ from shared.config import Settings
 from shared.stream_client import read_events
 from tests.conftest import ServiceProcess, WorkerGroup, free_port, launch, wait_for
 from tests.deploy.helpers import (
+    ALERTS,
     K8S,
     OVERLAYS,
     SYNTHETIC,
+    alert_rules,
     dashboard_exprs,
     load_dashboards,
     metric_names,
@@ -34,6 +40,7 @@ from tests.deploy.helpers import (
     render,
     rules,
     sample_names,
+    tool,
 )
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
@@ -295,3 +302,109 @@ async def test_every_process_exports_its_runtime_and_build_and_the_api_ignores_p
     counted = stack.api_exposition_routes()
     assert "/api/v1/stats" in counted
     assert not counted & {"/healthz", "/readyz", "/metrics"}
+
+
+#: Grafana's variables as a user opening a dashboard on this stack gets them.
+def _expand(expr: str, namespace: str) -> str:
+    values = {
+        "$__rate_interval": "5s",
+        "$cluster": ".*",
+        "$namespace": namespace,
+        "$job": "facequeue-.+",
+        "$instance": ".*",
+        "$queue": ".*",
+    }
+    for variable, value in values.items():
+        expr = expr.replace(variable, value)
+    return expr
+
+
+def _prometheus_api(base: str, path: str, **params: str) -> Any:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"{base}/api/v1/{path}?{query}", timeout=5) as response:
+        body = json.loads(response.read())
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+@pytest.fixture
+def prometheus(stack: Stack, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus scraping the stack every second, with alerts.yml loaded."""
+    binary = tool("prometheus")
+    if binary is None:
+        pytest.skip("prometheus is not installed (Debian package: prometheus)")
+    jobs = [
+        {
+            "job_name": f"facequeue-{name}",
+            "scrape_interval": "1s",
+            "static_configs": [{"targets": [url.removeprefix("http://").removesuffix("/metrics")]}],
+            "relabel_configs": [{"target_label": "namespace", "replacement": "live"}],
+        }
+        for name, url in stack.targets().items()
+    ]
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(ALERTS)],
+        "scrape_configs": jobs,
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_a_real_prometheus_fills_every_panel_and_fires_nothing_on_a_healthy_fresh_stack(
+    stack: Stack, prometheus: str
+) -> None:
+    # Given a real Prometheus scraping the four processes just started, before any traffic
+    def targets_up() -> bool:
+        try:
+            active = _prometheus_api(prometheus, "targets")["activeTargets"]
+        except OSError:
+            return False
+        return len(active) == 4 and all(t["health"] == "up" for t in active)
+
+    wait_for(targets_up, timeout=30, interval=0.25, what="every target up")
+
+    # When a few scrapes have happened (rates need two samples)
+    def empty_panels() -> list[str]:
+        empty = []
+        for file, dashboard in load_dashboards().items():
+            for panel in dashboard["panels"]:
+                for target in panel["targets"]:
+                    expr = _expand(target["expr"], "live")
+                    if not _prometheus_api(prometheus, "query", query=expr)["result"]:
+                        empty.append(f"{file}: {panel['title']}: {target['expr']}")
+        return empty
+
+    deadline = time.monotonic() + 30
+    while (empty := empty_panels()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    # Then every query of every panel returns data for the namespace: zeros, not "No data"
+    assert not empty, empty
+    # And another namespace's view is empty: the dashboards do not mix environments
+    some = _expand(next(iter(load_dashboards().values()))["panels"][0]["targets"][0]["expr"], "elsewhere")
+    assert not _prometheus_api(prometheus, "query", query=some)["result"]
+    # And the rules loaded, and on a healthy stack no alert is pending or firing
+    groups = _prometheus_api(prometheus, "rules")["groups"]
+    assert {rule.get("name") for g in groups for rule in g["rules"]} >= {r["alert"] for r in alert_rules()}
+    assert all(rule.get("health") == "ok" for g in groups for rule in g["rules"]), groups
+    assert _prometheus_api(prometheus, "alerts")["alerts"] == []
