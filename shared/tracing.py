@@ -25,8 +25,18 @@ SCOPE = "facequeue"
 JOB_ATTRIBUTE = "facequeue.job.id"
 
 
+#: Whether :func:`configure` installed a provider in this process.
+_configured = False
+
+
 def enabled() -> bool:
+    """An endpoint is set: :func:`configure` will trace (what a process checks before it runs)."""
     return any(os.environ.get(name) for name in ENDPOINT_ENVS)
+
+
+def active() -> bool:
+    """This process exports spans (so per-request work is worth doing)."""
+    return _configured
 
 
 def configure(service: str) -> bool:
@@ -54,6 +64,8 @@ def configure(service: str) -> bool:
     provider = TracerProvider(resource=resource)
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    global _configured
+    _configured = True
     return True
 
 

@@ -21,8 +21,8 @@ def _route(request: web.Request) -> str:
 
 @web.middleware
 async def tracing_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A server span per request (a no-op unless tracing is on), continuing the caller's trace."""
-    if request.path in OPS_PATHS:
+    """A server span per request when tracing is on, continuing the caller's trace."""
+    if request.path in OPS_PATHS or not tracing.active():
         return await handler(request)
     route = _route(request)
     attributes = {"http.request.method": request.method, "http.route": route, "url.path": request.path}
