@@ -82,6 +82,9 @@ class Settings:
     worker_idle_poll_ms: int = 200
     #: Approximate length cap of the ``fq:events`` stream.
     events_maxlen: int = 100_000
+    #: Seconds between two announcements of an unchanged worker list (a change of any
+    #: worker's status, jobs or counts is announced at the next tick; beats alone are not).
+    workers_refresh_s: float = 60.0
     #: Seconds of events ``fq:events`` keeps at most, besides its length cap (a dashboard
     #: resuming from further back gets a fresh snapshot); the monitor trims by age (MINID).
     events_max_age_s: float = 3600.0

@@ -17,6 +17,8 @@ from shared import redis_clients
 from shared.config import Settings
 from shared.forwarded import Origin, TrustedProxies
 from shared.logging import get_logger
+from shared.metrics import register_runtime
+from shared.tracing import configure as configure_tracing
 
 #: Redis client of the process, closed on shutdown.
 REDIS = web.AppKey("redis", redis.asyncio.Redis)
@@ -102,6 +104,7 @@ def base_app(
     app = web.Application(middlewares=[client_logging, *(middlewares or [])])
     app[SETTINGS] = settings
     app[METRICS] = registry or CollectorRegistry()
+    register_runtime(app[METRICS])
     app[DRAINING] = asyncio.Event()
     app[PROXIES] = TrustedProxies.from_settings(settings)
     app.on_response_prepare.append(_strict_transport)
@@ -153,6 +156,7 @@ def serve(app: web.Application, settings: Settings, port: int, service: str, **r
     for reading a request's line and headers (slowloris; aiohttp's default is an
     hour). Bodies have their own deadline where they are read.
     """
+    configure_tracing(service)
 
     async def run() -> None:
         options = {"keepalive_timeout": settings.http_keepalive_s, **runner_options}

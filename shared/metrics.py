@@ -1,11 +1,162 @@
 """Prometheus metrics, declared once on an injectable registry.
 
-Names follow ``facequeue_<subsystem>_<name>`` in base units (seconds, not ms).
+Names follow ``facequeue_<subsystem>_<name>`` in base units (seconds, not ms). Every process also
+exports the standard ``process_*`` and ``python_*`` series and ``facequeue_build_info``
+(:func:`register_runtime`; worker groups, whose processes share values through Prometheus'
+multiprocess files, through :class:`WorkerRuntimeMetrics`), and pre-initialises the label values
+it knows, so a fresh deploy's panels show zeros instead of "No data".
 """
 
 from __future__ import annotations
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+import gc
+import importlib.metadata
+import os
+import platform
+from collections.abc import Iterable
+
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+)
+
+from shared.events import EventType
+
+#: Request paths that are no API traffic: probes (every few seconds per pod) and scrapes would
+#: swamp request rates and pull latency quantiles down.
+OPS_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+#: Environment variable holding the source revision the image was built from (deploy/Dockerfile).
+REVISION_ENV = "FACEQUEUE_REVISION"
+#: Job states a worker records as transitions (services/worker: job_state.py, broker.py).
+WORKER_TRANSITIONS = ("active", "completed", "failed", "delayed")
+
+
+def build_labels() -> tuple[str, str]:
+    """(version, revision) of the running code; "unknown" where the build did not say."""
+    try:
+        version = importlib.metadata.version("facequeue")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return version, os.environ.get(REVISION_ENV) or "unknown"
+
+
+def _build_info(registry: CollectorRegistry) -> Gauge:
+    return Gauge(
+        "facequeue_build_info",
+        "Always 1: the version and source revision of the running code.",
+        ["version", "revision"],
+        multiprocess_mode="livemax",
+        registry=registry,
+    )
+
+
+def register_runtime(registry: CollectorRegistry) -> None:
+    """Process (CPU, memory, open FDs) and Python (version, GC) collectors and build_info."""
+    for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+        # The same collectors prometheus_client puts on its default registry, on this one too.
+        registry.register(collector)
+    _build_info(registry).labels(*build_labels()).set(1)
+
+
+class WorkerRuntimeMetrics:
+    """``process_*``, ``python_*`` and build_info for a Dramatiq worker group.
+
+    The group's exposition server reads only Prometheus' multiprocess files, where collectors do
+    not reach: each process samples itself instead (:meth:`sample`). Memory and FDs add up over
+    the live processes, CPU seconds over all of them (a counter stays monotonic across restarts).
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._process = ProcessCollector(registry=None)
+        self._cpu_seen = 0.0
+        self._gc_seen: dict[str, float] = {}
+        self.resident = Gauge(
+            "process_resident_memory_bytes",
+            "Resident memory of the group's live processes.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.virtual = Gauge(
+            "process_virtual_memory_bytes",
+            "Virtual memory of the group's live processes.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.open_fds = Gauge(
+            "process_open_fds",
+            "Open file descriptors of the group's live processes.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.max_fds = Gauge(
+            "process_max_fds",
+            "File descriptor limit of one process.",
+            multiprocess_mode="livemin",
+            registry=registry,
+        )
+        self.start_time = Gauge(
+            "process_start_time_seconds",
+            "Start time of the group's oldest live process, since the epoch.",
+            multiprocess_mode="livemin",
+            registry=registry,
+        )
+        self.cpu = Counter(
+            "process_cpu_seconds_total", "User and system CPU time of the group.", registry=registry
+        )
+        self.processes = Gauge(
+            "facequeue_worker_processes",
+            "Live processes of the worker group.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.python = Gauge(
+            "python_info",
+            "Python platform information.",
+            ["implementation", "major", "minor", "patchlevel", "version"],
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.gc_collections = Counter(
+            "python_gc_collections",
+            "Garbage collections of the group's processes, by generation.",
+            ["generation"],
+            registry=registry,
+        )
+        major, minor, patch = platform.python_version_tuple()
+        self.python.labels(
+            platform.python_implementation(), major, minor, patch, platform.python_version()
+        ).set(1)
+        self.processes.set(1)
+        _build_info(registry).labels(*build_labels()).set(1)
+
+    def sample(self) -> None:
+        """Copy this process's /proc figures and GC counts into the shared files."""
+        values = {s.name: s.value for family in self._process.collect() for s in family.samples}
+        gauges = {
+            "process_resident_memory_bytes": self.resident,
+            "process_virtual_memory_bytes": self.virtual,
+            "process_open_fds": self.open_fds,
+            "process_max_fds": self.max_fds,
+            "process_start_time_seconds": self.start_time,
+        }
+        for name, gauge in gauges.items():
+            if name in values:
+                gauge.set(values[name])
+        cpu = values.get("process_cpu_seconds_total", self._cpu_seen)
+        self.cpu.inc(max(0.0, cpu - self._cpu_seen))
+        self._cpu_seen = cpu
+        for generation, stats in enumerate(gc.get_stats()):
+            key, count = str(generation), float(stats["collections"])
+            self.gc_collections.labels(key).inc(max(0.0, count - self._gc_seen.get(key, 0.0)))
+            self._gc_seen[key] = count
+
 
 #: Buckets of job durations, in seconds (canaries take ms, face search seconds).
 JOB_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
@@ -70,6 +221,16 @@ class WorkerMetrics:
             "Jobs of dead workers moved back to waiting by this worker.",
             registry=registry,
         )
+
+    def preinitialise(self, actors: Iterable[tuple[str, str]]) -> None:
+        """Zero series for each (queue, actor) this process consumes, before its first job."""
+        for queue, actor in actors:
+            for to in WORKER_TRANSITIONS:
+                self.transitions.labels(queue, to)
+            self.duration.labels(queue, actor)
+            self.active.labels(queue)
+            self.dispatched.labels(queue)
+            self.released.labels(queue)
 
 
 class ReplicationMetrics:
@@ -171,6 +332,11 @@ class StreamMetrics:
 
     #: Delivery lag buckets, seconds (the target is < 50 ms).
     LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+    #: Label values known in advance, exported as zeros from the start.
+    TRANSPORTS = ("sse", "ws")
+    RESUME_RESULTS = ("replayed", "reset")
+    #: Why connections end (services/stream: handlers.py, clients.py, main.py, revocation.py).
+    DISCONNECT_REASONS = ("client", "slow", "drain", "session")
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = REGISTRY if registry is None else registry
@@ -223,12 +389,40 @@ class StreamMetrics:
             ["result"],
             registry=registry,
         )
+        for transport in self.TRANSPORTS:
+            self.clients.labels(transport)
+            self.connections.labels(transport)
+        for kind in EventType:
+            self.received.labels(kind.value)
+            self.sent.labels(kind.value)
+        for reason in self.DISCONNECT_REASONS:
+            self.disconnects.labels(reason)
+        for result in self.RESUME_RESULTS:
+            self.resumes.labels(result)
+            self.heals.labels(result)
 
 
 class ApiMetrics:
     """Requests by route and status, their latency, and what admin actions did."""
 
     LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+    #: Admin actions the API records (services/api: jobs.py, bulk.py, queues.py, retention.py,
+    #: galleries.py), exported as zeros from the start.
+    ACTIONS = (
+        "retry",
+        "promote",
+        "priority",
+        "delete",
+        "bulk_retry",
+        "bulk_delete",
+        "bulk_promote",
+        "clean",
+        "pause",
+        "resume",
+        "retention",
+        "forget_identity",
+        "delete_gallery",
+    )
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = REGISTRY if registry is None else registry
@@ -257,3 +451,16 @@ class ApiMetrics:
             ["action"],
             registry=registry,
         )
+
+    def preinitialise(self, routes: Iterable[tuple[str, str]]) -> None:
+        """Zero series for each (route template, method) the app serves, before its first request.
+
+        Reads start counted under status 200; other statuses appear with their first answer.
+        """
+        for action in self.ACTIONS:
+            self.actions.labels(action)
+            self.jobs_affected.labels(action)
+        for route, method in routes:
+            if method == "GET":
+                self.requests.labels(route, method, "200")
+            self.latency.labels(route, method)

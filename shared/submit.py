@@ -6,7 +6,9 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any, TypedDict, Unpack
 
-from shared import catalog, transitions
+from opentelemetry import trace
+
+from shared import catalog, tracing, transitions
 from shared.config import Settings
 from shared.errors import InvalidArguments, JobExists
 from shared.jobs import new_job_id
@@ -56,6 +58,7 @@ def submit_call(
     if asked is not None:
         check_int("max_retries", asked, 0, MAX_RETRIES)
     job_id = job_id or new_job_id()
+    trace.get_current_span().set_attribute(tracing.JOB_ATTRIBUTE, job_id)
     # Only a max_retries the caller names becomes a message option (it then beats the actor's,
     # as in Dramatiq); otherwise the actor's own applies, and the settings' default only
     # where neither sets one (the worker's Retries middleware).
@@ -64,7 +67,9 @@ def submit_call(
         queue=spec.queue,
         actor=spec.name,
         args=bound,
-        options={} if asked is None else {"max_retries": asked},
+        # The submitter's trace context (none unless tracing is on) goes with the job: the worker
+        # continues its trace (shared/tracing.py).
+        options={**tracing.context_options(), **({} if asked is None else {"max_retries": asked})},
         created_ms=int(time.time() * 1000),
     )
     return job_id, transitions.submit(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import redis
@@ -74,3 +75,23 @@ def resign(secret: str, cookie: str, issued_s: int) -> str:
     session_id = cookie.split(".")[0]
     issued = f"{session_id}.{issued_s}"
     return f"{issued}.{hmac.new(secret.encode(), issued.encode(), hashlib.sha256).hexdigest()}"
+
+
+def backfill(raw: redis.Redis, count: int, data_bytes: int = 300) -> int:
+    """``count`` job events in ``fq:events`` as the Lua scripts write them (history: not published).
+
+    Returns the newest seq. Run before the gateway starts, so its subscription begins after them.
+    """
+    start = int(raw.get(keys.EVENTS_SEQ) or 0)  # type: ignore[arg-type]
+    padding = "x" * data_bytes
+    pipe = raw.pipeline(transaction=False)
+    for seq in range(start + 1, start + count + 1):
+        data = json.dumps(
+            {"job": f"j{seq}", "queue": "diagnostics", "from": None, "to": "waiting", "pad": padding}
+        )
+        pipe.xadd(keys.EVENTS_STREAM, {"seq": seq, "type": "job", "ts": f"{time.time():.3f}", "data": data})
+        if seq % 1000 == 0:
+            pipe.execute()
+    pipe.set(keys.EVENTS_SEQ, start + count)
+    pipe.execute()
+    return start + count

@@ -43,6 +43,12 @@ CSRF_HEADER = "X-Facequeue-CSRF"
 ROLE = web.RequestKey("role", Role)
 
 
+def acting(request: web.Request) -> str:
+    """Who an admin script records: ``role|client address`` (the prelude's ``acting`` splits it;
+    the audit keeps the address the request came from, through trusted proxies)."""
+    return f"{request[ROLE].value}|{origin(request).address}"
+
+
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path in PUBLIC_PATHS or not request.path.startswith("/api/"):

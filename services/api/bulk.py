@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from aiohttp import web
 
 from services.api import validation
-from services.api.auth import ROLE
+from services.api.auth import acting
 from services.api.models import BulkAction, BulkByFilter, BulkByIds, BulkResult, CleanQueue, CleanResult
 from services.api.openapi import Route
 from services.api.queues import known_queue, require_known
@@ -34,7 +34,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
 async def bulk_action(request: web.Request) -> web.Response:
     """Exactly one of ids and filter; jobs the action does not apply to are counted as skipped."""
     spec = (await validation.body(request, BulkAction)).root
-    registry, who = request.app[REGISTRY], request[ROLE].value
+    registry, who = request.app[REGISTRY], acting(request)
     if isinstance(spec, BulkByIds):
         result = await _by_ids(registry, spec, who)
     else:
@@ -93,7 +93,7 @@ async def clean_queue(request: web.Request) -> web.Response:
     """Remove finished jobs older than ``older_than_s``, in batches, up to ``limit``."""
     queue = await known_queue(request)
     spec = await validation.body(request, CleanQueue)
-    registry, who = request.app[REGISTRY], request[ROLE].value
+    registry, who = request.app[REGISTRY], acting(request)
     cutoff_ms = await registry.now_ms() - spec.older_than_s * 1000
     removed: dict[str, int] = {}
     budget = spec.limit

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api import uploads, validation
-from services.api.auth import ROLE
+from services.api.auth import acting
 from services.api.errors import ApiError
 from services.api.jobs import job_json
 from services.api.models import (
@@ -80,7 +80,7 @@ async def list_identities(request: web.Request) -> web.Response:
 
 async def forget_identity(request: web.Request) -> web.Response:
     gallery, identity = _gallery(request), request.match_info["identity"]
-    who = request[ROLE].value
+    who = acting(request)
     version = await request.app[REGISTRY].run(galleries.forget(gallery, identity, who=who))
     record(request, "forget_identity", 1)
     return web.json_response(
@@ -90,7 +90,7 @@ async def forget_identity(request: web.Request) -> web.Response:
 
 async def delete_gallery(request: web.Request) -> web.Response:
     gallery = _gallery(request)
-    removed = await request.app[REGISTRY].run(galleries.drop(gallery, who=request[ROLE].value))
+    removed = await request.app[REGISTRY].run(galleries.drop(gallery, who=acting(request)))
     record(request, "delete_gallery", 1)
     return web.json_response(GalleryRemoval(gallery=gallery, removed=removed).model_dump())
 

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from services.api import uploads, validation
-from services.api.auth import ROLE
+from services.api.auth import acting
 from services.api.errors import ApiError
 from services.api.models import (
     FaceSearchForm,
@@ -108,7 +108,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 
 
 async def _act(request: web.Request, action: str) -> web.Response:
-    registry, who = request.app[REGISTRY], request[ROLE].value
+    registry, who = request.app[REGISTRY], acting(request)
     job = await registry.get(request.match_info["job_id"])
     if action == "retry":
         state = await registry.run(transitions.retry(job.id, job.queue, who=who))

@@ -20,7 +20,7 @@ from services.api import (
 )
 from services.api.auth import auth_middleware
 from services.api.errors import error_middleware
-from services.api.observe import metrics_middleware
+from services.api.observe import metrics_middleware, preinitialise, tracing_middleware
 from services.api.state import API_METRICS, LIMITER, REGISTRY, SESSIONS
 from shared.auth import check_credentials
 from shared.config import Settings, SettingsError
@@ -36,7 +36,9 @@ from shared.sessions import SessionStore
 def build_app(settings: Settings) -> web.Application:
     """The API; refuses (SettingsError) credentials that could be forged or guessed."""
     check_credentials(settings)
-    app = base_app(settings, middlewares=[metrics_middleware, error_middleware, auth_middleware])
+    app = base_app(
+        settings, middlewares=[tracing_middleware, metrics_middleware, error_middleware, auth_middleware]
+    )
     # A submission fewer replicas than FQ_REDIS_MIN_REPLICAS_ACK confirmed answers 503 (issue 17).
     policy = durability(settings, ReplicationMetrics(app[METRICS]), strict=frozenset({Lua.JOB_SUBMIT}))
     app[REGISTRY] = AsyncRegistry(settings, app[REDIS], policy)
@@ -60,6 +62,7 @@ def build_app(settings: Settings) -> web.Application:
         *sessions.ROUTES,
         *actors.ROUTES,
     )
+    app.on_startup.append(preinitialise)
     return app
 
 

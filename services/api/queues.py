@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.auth import ROLE
+from services.api.auth import acting
 from services.api.errors import ApiError
 from services.api.models import PauseOut, QueueList, QueueOut
 from services.api.openapi import Route
@@ -68,14 +68,14 @@ async def known_queue(request: web.Request) -> str:
 async def pause_queue(request: web.Request) -> web.Response:
     """Nothing more starts on the queue; running jobs finish."""
     queue = await known_queue(request)
-    changed = await request.app[REGISTRY].run(transitions.pause(queue, who=request[ROLE].value))
+    changed = await request.app[REGISTRY].run(transitions.pause(queue, who=acting(request)))
     record(request, "pause", int(changed))
     return web.json_response(PauseOut(queue=queue, paused=True, changed=changed).model_dump())
 
 
 async def resume_queue(request: web.Request) -> web.Response:
     queue = await known_queue(request)
-    changed = await request.app[REGISTRY].run(transitions.resume(queue, who=request[ROLE].value))
+    changed = await request.app[REGISTRY].run(transitions.resume(queue, who=acting(request)))
     record(request, "resume", int(changed))
     return web.json_response(PauseOut(queue=queue, paused=False, changed=changed).model_dump())
 

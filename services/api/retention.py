@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api import validation
-from services.api.auth import ROLE
+from services.api.auth import acting
 from services.api.models import QueueRetention, RetentionList, RetentionPolicy
 from services.api.openapi import Route
 from services.api.queues import known_queue
@@ -40,7 +40,7 @@ async def set_retention(request: web.Request) -> web.Response:
     queue = await known_queue(request)
     body = await validation.body(request, RetentionPolicy)
     registry = request.app[REGISTRY]
-    await registry.run(set_policy(queue, Retention(**body.model_dump()), who=request[ROLE].value))
+    await registry.run(set_policy(queue, Retention(**body.model_dump()), who=acting(request)))
     record(request, "retention", 1)
     return web.json_response((await _of(registry, queue)).model_dump(mode="json"))
 
@@ -49,7 +49,7 @@ async def reset_retention(request: web.Request) -> web.Response:
     """Drop the queue's own policy: the defaults apply again."""
     queue = await known_queue(request)
     registry = request.app[REGISTRY]
-    await registry.run(set_policy(queue, None, who=request[ROLE].value))
+    await registry.run(set_policy(queue, None, who=acting(request)))
     record(request, "retention", 1)
     return web.json_response((await _of(registry, queue)).model_dump(mode="json"))
 

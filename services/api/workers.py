@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.auth import ROLE
+from services.api.auth import acting
 from services.api.models import WorkerList, WorkerRemoval
 from services.api.openapi import Route
 from services.api.state import REGISTRY
@@ -26,7 +26,7 @@ async def remove_worker(request: web.Request) -> web.Response:
     queues = sorted(set(await registry.queues()) | set(catalog.queues()))
     # Reap first: a worker that stopped beating gives its jobs back before it is forgotten.
     await registry.run(reap_call(registry.settings, worker_id, queues))
-    outcome = await registry.run(transitions.remove_worker(worker_id, request[ROLE].value))
+    outcome = await registry.run(transitions.remove_worker(worker_id, acting(request)))
     return web.json_response(
         {"worker": worker_id, "outcome": outcome}, status=202 if outcome == "draining" else 200
     )

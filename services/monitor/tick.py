@@ -22,6 +22,9 @@ from shared.workers import encode, read_workers
 
 log = get_logger(__name__)
 
+#: Worker fields that change with every beat: a list differing only in them is not announced.
+BEAT_FIELDS = frozenset({"last_beat_ms", "beat_age_s", "uptime_s"})
+
 
 class Monitor:
     """Every duty of one monitor replica; each is an idempotent script or deduplicated write."""
@@ -33,6 +36,9 @@ class Monitor:
         #: Set to publish the worker list now rather than at the next tick.
         self.workers_changed = asyncio.Event()
         self.grace = ReapGrace(settings.worker_dead_s)
+        #: The last published worker list without its beat times, and when it was published.
+        self._announced = ""
+        self._announced_ms = 0
 
     async def run(self) -> None:
         """Tick every ``monitor_interval_s``; a failed tick (Redis down) is retried next time."""
@@ -147,9 +153,16 @@ class Monitor:
             m.drain.labels(queue).set(drain_seconds(h.counts["waiting"], h.completed_per_s))
 
     async def announce_workers(self, now_ms: int, *, reason: str) -> list[dict[str, Any]]:
+        """Publish the worker list on a change; on a tick only when something but beat times
+        changed, or ``workers_refresh_s`` passed (every event is kept in fq:events: a list of
+        100 workers every 5 s would be most of it)."""
         workers = await read_workers(self.registry.client, now_ms, self.settings)
-        await self.registry.run(transitions.publish_workers(encode(workers)))
-        self.metrics.worker_events.labels(reason).inc()
+        signature = encode([{k: v for k, v in w.items() if k not in BEAT_FIELDS} for w in workers])
+        stale = now_ms - self._announced_ms >= self.settings.workers_refresh_s * 1000
+        if reason != "tick" or signature != self._announced or stale:
+            await self.registry.run(transitions.publish_workers(encode(workers)))
+            self.metrics.worker_events.labels(reason).inc()
+            self._announced, self._announced_ms = signature, now_ms
         by_status = {"alive": 0, "stale": 0, "dead": 0}
         for w in workers:
             by_status[w["status"]] += 1

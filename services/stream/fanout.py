@@ -23,7 +23,8 @@ import redis.asyncio
 from services.stream.clients import RESNAPSHOT, Clients
 from services.stream.frames import Frame, from_published
 from services.stream.replay import read_after
-from shared import keys
+from services.stream.tracing import DeliveryTraces
+from shared import keys, tracing
 from shared.logging import get_logger
 from shared.metrics import StreamMetrics
 
@@ -63,6 +64,8 @@ class Fanout:
         self.subscribed = asyncio.Event()
         #: Stream id of the last event offered to clients (its identity across failovers).
         self.last_stream_id: str | None = None
+        #: Delivery spans of job events, only when tracing is on (services/stream/tracing.py).
+        self.traces = DeliveryTraces(client) if tracing.enabled() else None
 
     @property
     def last_seq(self) -> int:
@@ -138,6 +141,8 @@ class Fanout:
         if frame.type in ("job", "pause"):
             self.dirty.set()
         self.clients.broadcast(frame)
+        if self.traces is not None:
+            self.traces.delivered(frame, len(self.clients))
 
     async def heal(self, *, first: bool = False) -> None:
         """Deliver what the stream holds after ``last_seq``; reset clients if it is gone."""

@@ -43,6 +43,7 @@ from shared.config import Settings
 from shared.errors import FacequeueError, JobExists, RedisUnavailable
 from shared.logging import get_logger
 from shared.messages import GEN_OPTION, JOB_OPTION, template_of
+from shared.names import NAME_RULE, is_valid_name
 from shared.registry import Registry
 from shared.states import DEFAULT_PRIORITY, JobState
 from shared.submit import MAX_DELAY_MS, check_int
@@ -111,7 +112,13 @@ class FacequeueBroker(RedisBroker):
         return FacequeueConsumer
 
     def declare_queue(self, queue_name: str) -> None:
-        """Declare the queue but no Dramatiq delay queue: delays live in facequeue."""
+        """Declare the queue but no Dramatiq delay queue: delays live in facequeue.
+
+        Raises ValueError for a name facequeue cannot hold: Dramatiq allows ``.``, but a
+        queue name is part of facequeue's keys and URLs (shared/names.py).
+        """
+        if not is_valid_name(queue_name):
+            raise ValueError(f"queue {queue_name!r}: facequeue queue names are {NAME_RULE}")
         if queue_name not in self.queues:
             self.emit_before("declare_queue", queue_name)
             self.queues.add(queue_name)

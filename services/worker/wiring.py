@@ -15,8 +15,8 @@ from dramatiq.middleware.prometheus import Prometheus
 from services.worker.broker import FacequeueBroker
 from services.worker.context import WorkerContext
 from services.worker.face.runtime import FaceRuntime
-from services.worker.middleware import FaceLifecycle
-from shared import catalog
+from services.worker.middleware import FaceLifecycle, JobTracing, RuntimeMetrics
+from shared import catalog, tracing
 from shared.config import Settings
 from shared.face_jobs import FACE_QUEUE
 
@@ -40,7 +40,10 @@ def build_broker(settings: Settings, *, exporter: bool = True) -> FacequeueBroke
     )
     middleware: list[Any] = [
         *(retries if m is Retries else m() for m in default_middleware),
-        *([Prometheus()] if exporter else []),
+        # RuntimeMetrics after Prometheus: it pre-initialises the series Prometheus declares.
+        *([Prometheus(), RuntimeMetrics(ctx.metrics)] if exporter else []),
+        # Spans continue the submitter's trace; only where an OTLP endpoint is set (CLI runs).
+        *([JobTracing()] if exporter and tracing.configure("worker") else []),
         *([FaceLifecycle(ctx.face)] if ctx.face is not None else []),
     ]
     return FacequeueBroker(context=ctx, middleware=middleware)

@@ -115,10 +115,23 @@ local function targets(first, source_key, limit)
   return ids
 end
 
--- One audit entry and, for bulk work, one `admin` event: who did what to how many.
+-- Who acts, from a script's "who" argument: "name" or "name|client address" (the address
+-- the API saw, through trusted proxies). Returns the name; the address is kept for the audit.
+local acting_address = ''
+local function acting(who_arg)
+  local name, address = string.match(who_arg, '^([^|]*)|(.*)$')
+  if not name then
+    return who_arg
+  end
+  acting_address = address
+  return name
+end
+
+-- One audit entry and, for bulk work, one `admin` event: who did what to how many, from where.
 local function audit(audit_key, who, action, queue, done, skipped, target, bulk, ts_ms)
   redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who, 'action', action,
-    'queue', queue, 'target', target, 'count', done, 'skipped', skipped, 'ts_ms', int(ts_ms))
+    'queue', queue, 'target', target, 'count', done, 'skipped', skipped, 'ts_ms', int(ts_ms),
+    'address', acting_address)
   if bulk then
     emit('admin', {action = action, queue = queue, count = done, skipped = skipped, who = who}, ts_ms)
   end

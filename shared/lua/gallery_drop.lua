@@ -12,7 +12,7 @@
 -- Returns the number of identities deleted.
 local galleries_key, versions_key, identities_key = KEYS[3], KEYS[4], KEYS[5]
 local embeddings_key, order_key, changes_key, audit_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local gallery, who = ARGV[4], ARGV[5]
+local gallery, who = ARGV[4], acting(ARGV[5])
 
 if redis.call('SREM', galleries_key, gallery) == 0 then
   return fail('gallery_not_found', 'no gallery named ' .. gallery)

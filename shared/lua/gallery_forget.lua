@@ -13,7 +13,7 @@
 -- Returns the gallery's new version.
 local galleries_key, versions_key, identities_key = KEYS[3], KEYS[4], KEYS[5]
 local embeddings_key, order_key, changes_key, audit_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
-local gallery, identity, keep, who = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local gallery, identity, keep, who = ARGV[4], ARGV[5], tonumber(ARGV[6]), acting(ARGV[7])
 
 if redis.call('SISMEMBER', galleries_key, gallery) == 0 then
   return fail('gallery_not_found', 'no gallery named ' .. gallery)

@@ -11,7 +11,7 @@
 -- KEYS[10] source set     the state set a bulk-by-filter call empties (any of the above)
 -- KEYS[11] jobs index     fq:jobs
 -- ARGV[4] queue
--- ARGV[5] who (for the audit trail)
+-- ARGV[5] who (for the audit trail): name, or name|client address
 -- ARGV[6] how many to take from the source set when no ids are given (0: none)
 -- ARGV[7] force (1/0)
 -- ARGV[8..] job ids
@@ -19,7 +19,7 @@
 -- for one job, its state before deletion is returned as the third item.
 local state_keys = {waiting = KEYS[3], delayed = KEYS[4], active = KEYS[5], completed = KEYS[6], failed = KEYS[7]}
 local dispatched_key, audit_key, source_key, index_key = KEYS[8], KEYS[9], KEYS[10], KEYS[11]
-local queue, who, limit, force = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7] == '1'
+local queue, who, limit, force = ARGV[4], acting(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1'
 
 local now = now_ms()
 local ids = targets(8, source_key, limit)

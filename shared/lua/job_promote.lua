@@ -4,12 +4,12 @@
 -- KEYS[4] waiting set     fq:q:<queue>:waiting
 -- KEYS[5] audit stream    fq:audit
 -- ARGV[4] queue
--- ARGV[5] who (for the audit trail)
+-- ARGV[5] who (for the audit trail): name, or name|client address
 -- ARGV[6] how many to take from the delayed set when no ids are given (0: none)
 -- ARGV[7..] job ids
 -- Returns {done, skipped, state of the last skipped job ('missing' if unknown)}.
 local delayed_key, waiting_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
-local queue, who, limit = ARGV[4], ARGV[5], tonumber(ARGV[6])
+local queue, who, limit = ARGV[4], acting(ARGV[5]), tonumber(ARGV[6])
 
 local now = now_ms()
 local ids = targets(7, delayed_key, limit)

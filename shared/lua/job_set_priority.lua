@@ -8,10 +8,10 @@
 -- ARGV[4] job id
 -- ARGV[5] queue
 -- ARGV[6] new priority
--- ARGV[7] who (for the audit trail)
+-- ARGV[7] who (for the audit trail): name, or name|client address
 -- Returns the job's state. Raises job_not_found, invalid_transition.
 local job_key, waiting_key, dispatched_key, audit_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local job_id, queue, priority, who = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
+local job_id, queue, priority, who = ARGV[4], ARGV[5], ARGV[6], acting(ARGV[7])
 
 local f = redis.call('HMGET', job_key, 'state', 'enqueued_ms')
 if not f[1] then return fail('job_not_found', 'no job ' .. job_id) end

@@ -5,13 +5,13 @@
 -- KEYS[4] audit stream    fq:audit
 -- KEYS[5] jobs index      fq:jobs
 -- ARGV[4] queue
--- ARGV[5] who (for the audit trail)
+-- ARGV[5] who (for the audit trail): name, or name|client address
 -- ARGV[6] state name (completed or failed)
 -- ARGV[7] cut-off: jobs finished before this time (ms) are removed
 -- ARGV[8] batch size
 -- Returns the number of jobs removed.
 local state_key, audit_key, index_key = KEYS[3], KEYS[4], KEYS[5]
-local queue, who, state = ARGV[4], ARGV[5], ARGV[6]
+local queue, who, state = ARGV[4], acting(ARGV[5]), ARGV[6]
 local cutoff_ms, batch = tonumber(ARGV[7]), tonumber(ARGV[8])
 
 local now = now_ms()

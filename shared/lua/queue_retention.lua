@@ -4,12 +4,12 @@
 -- KEYS[4] queues set      fq:queues
 -- KEYS[5] audit stream    fq:audit
 -- ARGV[4] queue
--- ARGV[5] who (for the audit trail)
+-- ARGV[5] who (for the audit trail): name, or name|client address
 -- ARGV[6] policy as JSON (for the audit trail), '' to clear
 -- ARGV[7..] field, value pairs of the policy (none: back to the defaults)
 -- Returns 1.
 local retention_key, queues_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
-local queue, who, summary = ARGV[4], ARGV[5], ARGV[6]
+local queue, who, summary = ARGV[4], acting(ARGV[5]), ARGV[6]
 
 redis.call('SADD', queues_key, queue)
 redis.call('DEL', retention_key)

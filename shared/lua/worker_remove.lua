@@ -10,7 +10,7 @@
 -- ARGV[6] membership channel
 -- Returns 'draining' or 'forgotten'. Raises worker_not_found.
 local worker_key, workers_key, dead_key, audit_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local worker_id, who, changed_channel = ARGV[4], ARGV[5], ARGV[6]
+local worker_id, who, changed_channel = ARGV[4], acting(ARGV[5]), ARGV[6]
 
 local now = now_ms()
 local outcome
@@ -26,6 +26,6 @@ else
   return fail('worker_not_found', 'no worker ' .. worker_id)
 end
 redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who, 'action', 'remove_worker',
-  'target', worker_id, 'count', 1, 'outcome', outcome, 'ts_ms', int(now))
+  'target', worker_id, 'count', 1, 'outcome', outcome, 'ts_ms', int(now), 'address', acting_address)
 emit('admin', {action = 'remove_worker', worker = worker_id, outcome = outcome, count = 1, who = who}, now)
 return outcome

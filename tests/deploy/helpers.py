@@ -36,7 +36,9 @@ _RANGE = re.compile(r"\[[^\]]*\]")
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 _TEMPLATE = re.compile(r"<<[^>]*>>|\$\{?\w+\}?")
 _IDENT = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?")
-_LABEL_VALUES = re.compile(r"^\s*label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*,\s*\w+\s*\)\s*$")
+_LABEL_VALUES = re.compile(
+    r"^\s*label_values\(\s*([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{[^{}]*\})?\s*,\s*\w+\s*\)\s*$"
+)
 
 
 def metric_names(expr: str) -> set[str]:
@@ -63,9 +65,19 @@ def dashboard_exprs(dashboard: dict[str, Any]) -> Iterator[str]:
             yield query["query"] if isinstance(query, dict) else query
 
 
-def alert_rules() -> list[dict[str, Any]]:
+def rules() -> list[dict[str, Any]]:
+    """Every rule of alerts.yml, recording rules and alerts."""
     groups = yaml.safe_load(ALERTS.read_text())["groups"]
     return [rule for group in groups for rule in group["rules"]]
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    return [rule for rule in rules() if "alert" in rule]
+
+
+def recorded_names() -> set[str]:
+    """Series the recording rules write: Prometheus makes them, no exporter serves them."""
+    return {rule["record"] for rule in rules() if "record" in rule}
 
 
 def load_dashboards() -> dict[str, dict[str, Any]]:

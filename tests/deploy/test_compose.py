@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.deploy.helpers import DEPLOY, compose_binary
 
@@ -59,7 +60,7 @@ def project(tmp_path: Path) -> dict[str, Any]:
 
 def test_docker_compose_config_accepts_the_file(project: dict[str, Any]) -> None:
     services = project["services"]
-    assert set(services) == {*FACEQUEUE, "redis", "proxy", "prometheus", "grafana"}
+    assert set(services) == {*FACEQUEUE, "redis", "proxy", "prometheus", "grafana", "alertmanager"}
 
 
 def test_compose_refuses_to_start_without_credentials(tmp_path: Path) -> None:
@@ -153,6 +154,11 @@ def test_the_ha_profile_adds_a_replica_and_three_sentinels_every_process_asks(tm
         script = services[name]["command"][-1]
         assert "sentinel monitor facequeue redis 6379 2" in script and "exec redis-sentinel" in script
         assert services[name]["healthcheck"]["test"][0] == "CMD"
+    # (limited like every container, the replica as much as the primary it may replace)
+    for name in ("redis-replica", "sentinel-1", "sentinel-2", "sentinel-3"):
+        assert float(services[name]["deploy"]["resources"]["limits"]["cpus"]) > 0, name
+    limits = [services[n]["deploy"]["resources"]["limits"]["memory"] for n in ("redis", "redis-replica")]
+    assert limits[0] == limits[1]
     # And every facequeue process asks them for the primary, waiting for one replica's ack
     for name in FACEQUEUE:
         env = services[name]["environment"]
@@ -163,3 +169,88 @@ def test_the_ha_profile_adds_a_replica_and_three_sentinels_every_process_asks(tm
 def test_without_the_ha_profile_processes_use_the_url(project: dict[str, Any]) -> None:
     assert "sentinel-1" not in project["services"]
     assert project["services"]["api"]["environment"]["FQ_REDIS_SENTINELS"] == ""
+
+
+def test_only_the_proxy_is_published_beyond_this_machine(project: dict[str, Any]) -> None:
+    published = {
+        name: [(port.get("host_ip"), int(port["target"])) for port in service.get("ports", [])]
+        for name, service in project["services"].items()
+    }
+    assert published["proxy"] == [(None, 80)]
+    # Prometheus, Grafana and Alertmanager have no authentication of their own (Grafana's admin
+    # password aside): loopback only.
+    assert published["prometheus"] == [("127.0.0.1", 9090)]
+    assert published["grafana"] == [("127.0.0.1", 3000)]
+    assert published["alertmanager"] == [("127.0.0.1", 9093)]
+    assert not [
+        name
+        for name, ports in published.items()
+        if ports and name not in ("proxy", "prometheus", "grafana", "alertmanager")
+    ]
+
+
+def test_prometheus_cannot_be_stopped_over_http_and_sends_alerts_to_alertmanager(
+    project: dict[str, Any],
+) -> None:
+    prometheus = project["services"]["prometheus"]
+    assert not [flag for flag in prometheus["command"] if "lifecycle" in flag or "admin-api" in flag]
+    config = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (targets,) = [c["targets"] for a in config["alerting"]["alertmanagers"] for c in a["static_configs"]]
+    assert targets == ["alertmanager:9093"]
+    assert prometheus["depends_on"]["alertmanager"]["condition"] == "service_healthy"
+
+
+def test_alertmanager_routes_every_alert_to_the_log_receiver_by_default(project: dict[str, Any]) -> None:
+    service = project["services"]["alertmanager"]
+    mounts = {v["target"]: v["source"] for v in service["volumes"]}
+    assert Path(mounts["/etc/alertmanager"]) == DEPLOY / "alertmanager"
+    assert "--config.file=/etc/alertmanager/alertmanager.yml" in service["command"]
+    config = yaml.safe_load((DEPLOY / "alertmanager" / "alertmanager.yml").read_text())
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert config["route"]["receiver"] == "log" and not config["route"].get("routes")
+    # No integration: nothing is sent anywhere until an operator adds one.
+    assert receivers["log"] == {"name": "log"}
+    assert "namespace" in config["route"]["group_by"]
+
+
+def test_every_container_has_cpu_and_memory_limits(project: dict[str, Any]) -> None:
+    for name, service in project["services"].items():
+        limits = service.get("deploy", {}).get("resources", {}).get("limits", {})
+        assert float(limits.get("cpus", 0)) > 0, name
+        assert int(limits.get("memory", 0)) >= 128 * 2**20, name
+    redis = project["services"]["redis"]
+    maxmemory = redis["command"][redis["command"].index("--maxmemory") + 1]
+    assert maxmemory == "1gb"
+    assert int(redis["deploy"]["resources"]["limits"]["memory"]) > 2**30  # room above maxmemory
+
+
+def test_tracing_is_off_by_default_and_the_tracing_profile_adds_a_logging_collector(
+    project: dict[str, Any], tmp_path: Path
+) -> None:
+    # Given the default project: no collector, and no endpoint, so no process traces
+    assert "otel-collector" not in project["services"]
+    for name in FACEQUEUE:
+        assert project["services"][name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == ""
+    # When the tracing profile is on and .env names the collector
+    command, env = compose_command(tmp_path)
+    done = subprocess.run(
+        [*command, "--profile", "tracing", "config", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={**env, **CREDENTIALS, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://otel-collector:4318"},
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    services = json.loads(done.stdout)["services"]
+    # Then every process exports to the collector, which logs the traces it receives
+    collector = services["otel-collector"]
+    assert not collector.get("ports")  # reachable on the compose network only
+    mounts = {v["target"]: v["source"] for v in collector["volumes"]}
+    assert Path(mounts["/etc/otelcol/collector.yml"]) == DEPLOY / "otel" / "collector.yml"
+    for name in FACEQUEUE:
+        assert services[name]["environment"]["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector:4318"
+    config = yaml.safe_load((DEPLOY / "otel" / "collector.yml").read_text())
+    pipeline = config["service"]["pipelines"]["traces"]
+    assert pipeline["receivers"] == ["otlp"] and pipeline["exporters"] == ["debug"]
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"].endswith(":4318")

@@ -7,6 +7,7 @@ import subprocess
 
 import pytest
 
+from shared.metrics import REVISION_ENV
 from tests.deploy.helpers import DEPLOY, ROOT, tool
 
 DOCKERFILE = DEPLOY / "Dockerfile"
@@ -64,3 +65,12 @@ def test_the_build_context_holds_what_the_dockerfile_copies() -> None:
         for source in sources:
             assert (ROOT / source).exists(), source
             assert any(source == a or source.startswith(a + "/") for a in allowed), source
+
+
+def test_the_build_revision_reaches_the_processes_build_info() -> None:
+    # Given the runtime stage's build argument
+    _, runtime = stages()
+    assert "ARG REVISION=unknown" in runtime
+    # Then it becomes the variable shared/metrics.py reads for facequeue_build_info{revision}
+    env = " ".join(line for line in runtime if line.startswith("ENV "))
+    assert f"{REVISION_ENV}=${{REVISION}}" in env

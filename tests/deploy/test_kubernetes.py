@@ -85,6 +85,54 @@ CRD_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     ),
+    "PrometheusRule": _crd(
+        "monitoring.coreos.com/v1",
+        "PrometheusRule",
+        {
+            "type": "object",
+            "required": ["groups"],
+            "additionalProperties": False,
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "interval": {"type": "string"},
+                            "rules": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["expr"],
+                                    "additionalProperties": False,
+                                    "oneOf": [{"required": ["record"]}, {"required": ["alert"]}],
+                                    "properties": {
+                                        "record": {"type": "string"},
+                                        "alert": {"type": "string"},
+                                        "expr": {"type": "string", "minLength": 1},
+                                        "for": {"type": "string", "pattern": "^[0-9]+(ms|s|m|h)$"},
+                                        "labels": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                        "annotations": {
+                                            "type": "object",
+                                            "additionalProperties": {"type": "string"},
+                                        },
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    ),
     "ScaledObject": _crd(
         "keda.sh/v1alpha1",
         "ScaledObject",
@@ -123,6 +171,12 @@ CRD_SCHEMAS: dict[str, dict[str, Any]] = {
         },
     ),
 }
+
+
+def settings_map(docs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The facequeue-config ConfigMap (its name carries kustomize's content hash)."""
+    (config,) = [c for name, c in of_kind(docs, "ConfigMap").items() if name.startswith("facequeue-config")]
+    return config
 
 
 def validate(doc: dict[str, Any]) -> None:
@@ -208,7 +262,7 @@ def test_the_stream_outlives_its_drain_on_termination(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
     docs = rendered[overlay]
-    (config,) = of_kind(docs, "ConfigMap").values()
+    config = settings_map(docs)
     drain_s = float(config["data"]["FQ_STREAM_DRAIN_S"])
     pod = of_kind(docs, "Deployment")["facequeue-stream"]["spec"]["template"]["spec"]
     prestop_s = float(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
@@ -272,7 +326,7 @@ def test_dev_runs_redis_in_the_cluster_and_ships_no_credentials(
 ) -> None:
     docs = rendered["dev"]
     assert "redis" in of_kind(docs, "StatefulSet") and "redis" in of_kind(docs, "Service")
-    (config,) = of_kind(docs, "ConfigMap").values()
+    config = settings_map(docs)
     assert config["data"]["FQ_REDIS_URL"] == "redis://redis:6379/0"
     # A credential in the repository would be a published default (issue 16): the Secret is made
     # outside it, and a pod whose Secret is missing does not start.
@@ -287,7 +341,7 @@ def test_dev_runs_redis_in_the_cluster_and_ships_no_credentials(
 def test_api_and_stream_trust_only_the_ingress_for_client_addresses(
     rendered: dict[str, list[dict[str, Any]]], overlay: str
 ) -> None:
-    (config,) = of_kind(rendered[overlay], "ConfigMap").values()
+    config = settings_map(rendered[overlay])
     networks = config["data"]["FQ_TRUSTED_PROXIES"].split(",")
     assert networks and all(ipaddress.ip_network(n).is_private for n in networks)
     assert config["data"]["FQ_PROXY_HEADER"] == "x-forwarded-for"  # what ingress-nginx writes
@@ -299,7 +353,7 @@ def test_prod_reads_redis_and_credentials_from_secrets_it_does_not_ship(
 ) -> None:
     docs = rendered[overlay]
     assert not of_kind(docs, "Secret") and not of_kind(docs, "StatefulSet")
-    (config,) = of_kind(docs, "ConfigMap").values()
+    config = settings_map(docs)
     assert "FQ_REDIS_URL" not in config["data"]
     for name, deployment in of_kind(docs, "Deployment").items():
         env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
@@ -321,7 +375,7 @@ def test_prod_sentinel_asks_the_charts_sentinels_for_the_primary(
     assert values["replica"]["replicaCount"] >= 3  # a primary and two replicas: one may fail
     assert values["sentinel"]["quorum"] == 2 and values["auth"]["sentinel"] is True
     docs = rendered["prod-sentinel"]
-    (config,) = of_kind(docs, "ConfigMap").values()
+    config = settings_map(docs)
     # Then every process asks that release's Sentinels for that master set, with one replica's ack
     assert config["data"]["FQ_REDIS_SENTINELS"] == "redis-sentinel:26379"
     assert config["data"]["FQ_REDIS_SENTINEL_SERVICE"] == values["sentinel"]["masterSet"]
@@ -335,5 +389,5 @@ def test_prod_sentinel_asks_the_charts_sentinels_for_the_primary(
             }
     # And the other overlays keep FQ_REDIS_URL alone
     for overlay in ("dev", "prod"):
-        (other,) = of_kind(rendered[overlay], "ConfigMap").values()
+        other = settings_map(rendered[overlay])
         assert "FQ_REDIS_SENTINELS" not in other["data"]

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
+import subprocess
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -20,8 +25,9 @@ import yaml
 
 from shared.config import Settings
 from shared.stream_client import read_events
-from tests.conftest import ServiceProcess, WorkerGroup, free_port, launch
+from tests.conftest import ServiceProcess, WorkerGroup, free_port, launch, wait_for
 from tests.deploy.helpers import (
+    ALERTS,
     K8S,
     OVERLAYS,
     SYNTHETIC,
@@ -30,8 +36,11 @@ from tests.deploy.helpers import (
     load_dashboards,
     metric_names,
     of_kind,
+    recorded_names,
     render,
+    rules,
     sample_names,
+    tool,
 )
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
@@ -48,7 +57,7 @@ def referenced() -> dict[str, set[str]]:
 
     for file, dashboard in load_dashboards().items():
         add(list(dashboard_exprs(dashboard)), f"grafana/{file}")
-    add([rule["expr"] for rule in alert_rules()], "prometheus/alerts.yml")
+    add([rule["expr"] for rule in rules()], "prometheus/alerts.yml")
     adapter = yaml.safe_load((K8S / "prometheus-adapter" / "values.yaml").read_text())["rules"]
     add(
         [
@@ -68,7 +77,8 @@ def referenced() -> dict[str, set[str]]:
                     uses.setdefault(source["metric"]["name"], set()).add(f"k8s/{overlay} HPA")
         for scaled in of_kind(docs, "ScaledObject").values():
             add([t["metadata"]["query"] for t in scaled["spec"]["triggers"]], f"k8s/{overlay} ScaledObject")
-    return uses
+    # The recording rules' own series come from Prometheus; what they read is checked above.
+    return {name: where for name, where in uses.items() if name not in recorded_names()}
 
 
 def test_the_extractor_finds_the_metrics_and_nothing_else() -> None:
@@ -81,9 +91,9 @@ def test_the_extractor_finds_the_metrics_and_nothing_else() -> None:
         "dramatiq_messages_total",
     } <= set(uses)
     assert not {"sum", "rate", "by", "queue", "le", "state", "__rate_interval", "datasource"} & set(uses)
-    assert all(name.startswith(("facequeue_", "dramatiq_")) or name in SYNTHETIC for name in uses), sorted(
-        uses
-    )
+    assert all(
+        name.startswith(("facequeue_", "dramatiq_", "process_")) or name in SYNTHETIC for name in uses
+    ), sorted(uses)
     # And each dashboard, the alerts and both autoscaler kinds contribute
     places = set().union(*uses.values())
     assert {"grafana/queue-overview.json", "grafana/workers.json", "grafana/streaming.json"} <= places
@@ -103,6 +113,15 @@ class Stack:
     monitor: ServiceProcess
     worker: WorkerGroup
 
+    def api_exposition_routes(self) -> set[str]:
+        """Routes the api's request counter has counted at least once."""
+        text = self.expositions()["api"]
+        routes = set()
+        for line in text.splitlines():
+            if line.startswith("facequeue_api_requests_total{") and not line.endswith(" 0.0"):
+                routes.add(line.split('route="', 1)[1].split('"', 1)[0])
+        return routes
+
     def targets(self) -> dict[str, str]:
         return {
             "api": f"http://127.0.0.1:{self.settings.api_port}/metrics",
@@ -111,12 +130,15 @@ class Stack:
             "worker": f"http://127.0.0.1:{self.worker.settings.worker_metrics_port}/metrics",
         }
 
-    def scrape(self) -> dict[str, set[str]]:
-        found: dict[str, set[str]] = {}
+    def expositions(self) -> dict[str, str]:
+        found: dict[str, str] = {}
         for target, url in self.targets().items():
             with urllib.request.urlopen(url, timeout=5) as response:
-                found[target] = sample_names(response.read().decode())
+                found[target] = response.read().decode()
         return found
+
+    def scrape(self) -> dict[str, set[str]]:
+        return {target: sample_names(text) for target, text in self.expositions().items()}
 
 
 @pytest.fixture
@@ -204,3 +226,185 @@ async def test_every_metric_the_dashboards_alerts_and_autoscalers_use_is_exporte
     assert "facequeue_stream_delivery_lag_seconds_bucket" in scraped["stream"]
     assert "facequeue_queue_jobs" in scraped["monitor"]
     assert {"dramatiq_messages_total", "facequeue_worker_job_transitions_total"} <= scraped["worker"]
+
+
+#: What every process exports about itself, whatever it does.
+RUNTIME = frozenset(
+    {
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+        "process_max_fds",
+        "process_start_time_seconds",
+        "python_info",
+        "facequeue_build_info",
+    }
+)
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def _value(exposition: str, sample: str) -> float:
+    """The value of one sample line, named with its labels exactly as exposed (``x`` or ``x{...}``)."""
+    for line in exposition.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{sample} not exposed")
+
+
+async def test_every_series_the_dashboards_and_alerts_use_is_there_before_any_traffic(stack: Stack) -> None:
+    # Given the four processes just started, nobody having used them
+    wanted = set(referenced()) - SYNTHETIC
+
+    # When they are scraped (the monitor's gauges come with its first tick, within seconds; the
+    # worker group's exposition server may still be starting)
+    def missing() -> set[str]:
+        try:
+            return wanted - set().union(*stack.scrape().values())
+        except urllib.error.URLError:
+            return wanted
+
+    deadline = time.monotonic() + 15
+    while (absent := missing()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.25)
+    # Then every name a panel, alert or autoscaler selects is already exported: zeros, not "No data"
+    assert not absent, sorted(absent)
+
+
+async def test_every_process_exports_its_runtime_and_build_and_the_api_ignores_probes(stack: Stack) -> None:
+    # Given probes and scrapes hitting the api, and one real request
+    wait_for(lambda: _answers(stack.targets()["worker"]), timeout=20, what="the worker's exposition")
+    api = f"http://127.0.0.1:{stack.settings.api_port}"
+    for path in ("/healthz", "/readyz", "/metrics") * 3:
+        with urllib.request.urlopen(api + path, timeout=5) as response:
+            assert response.status == 200
+    request = urllib.request.Request(api + "/api/v1/stats", headers=ADMIN)
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
+    expositions = stack.expositions()
+    # Then every process exports process and Python figures and its build
+    for target, text in expositions.items():
+        assert sample_names(text) >= RUNTIME, (target, sorted(RUNTIME - sample_names(text)))
+        assert _value(text, "process_resident_memory_bytes") > 1e6, target
+        assert 'facequeue_build_info{revision="' in text, target
+    # And the worker group's figures add up its live processes
+    worker = expositions["worker"]
+    processes = stack.worker.settings.worker_processes
+    assert _value(worker, "facequeue_worker_processes") == processes
+    assert processes == 1 or _value(worker, "process_resident_memory_bytes") > 2e7
+    # And the api counted the real request, not the probes and scrapes
+    counted = stack.api_exposition_routes()
+    assert "/api/v1/stats" in counted
+    assert not counted & {"/healthz", "/readyz", "/metrics"}
+
+
+#: Grafana's variables as a user opening a dashboard on this stack gets them.
+def _expand(expr: str, namespace: str) -> str:
+    values = {
+        "$__rate_interval": "5s",
+        "$cluster": ".*",
+        "$namespace": namespace,
+        "$job": "facequeue-.+",
+        "$instance": ".*",
+        "$queue": ".*",
+    }
+    for variable, value in values.items():
+        expr = expr.replace(variable, value)
+    return expr
+
+
+def _prometheus_api(base: str, path: str, **params: str) -> Any:
+    query = urllib.parse.urlencode(params)
+    with urllib.request.urlopen(f"{base}/api/v1/{path}?{query}", timeout=5) as response:
+        body = json.loads(response.read())
+    assert body["status"] == "success", body
+    return body["data"]
+
+
+@pytest.fixture
+def prometheus(stack: Stack, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus scraping the stack every second, with alerts.yml loaded."""
+    binary = tool("prometheus")
+    if binary is None:
+        pytest.skip("prometheus is not installed (Debian package: prometheus)")
+    jobs = [
+        {
+            "job_name": f"facequeue-{name}",
+            "scrape_interval": "1s",
+            "static_configs": [{"targets": [url.removeprefix("http://").removesuffix("/metrics")]}],
+            "relabel_configs": [{"target_label": "namespace", "replacement": "live"}],
+        }
+        for name, url in stack.targets().items()
+    ]
+    config = {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(ALERTS)],
+        "scrape_configs": jobs,
+    }
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_port()
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(
+            [
+                binary,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_a_real_prometheus_fills_every_panel_and_fires_nothing_on_a_healthy_fresh_stack(
+    stack: Stack, prometheus: str
+) -> None:
+    # Given a real Prometheus scraping the four processes just started, before any traffic
+    def targets_up() -> bool:
+        try:
+            active = _prometheus_api(prometheus, "targets")["activeTargets"]
+        except OSError:
+            return False
+        return len(active) == 4 and all(t["health"] == "up" for t in active)
+
+    wait_for(targets_up, timeout=30, interval=0.25, what="every target up")
+
+    # When a few scrapes have happened (rates need two samples)
+    def empty_panels() -> list[str]:
+        empty = []
+        for file, dashboard in load_dashboards().items():
+            for panel in dashboard["panels"]:
+                for target in panel["targets"]:
+                    expr = _expand(target["expr"], "live")
+                    if not _prometheus_api(prometheus, "query", query=expr)["result"]:
+                        empty.append(f"{file}: {panel['title']}: {target['expr']}")
+        return empty
+
+    deadline = time.monotonic() + 30
+    while (empty := empty_panels()) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    # Then every query of every panel returns data for the namespace: zeros, not "No data"
+    assert not empty, empty
+    # And another namespace's view is empty: the dashboards do not mix environments
+    some = _expand(next(iter(load_dashboards().values()))["panels"][0]["targets"][0]["expr"], "elsewhere")
+    assert not _prometheus_api(prometheus, "query", query=some)["result"]
+    # And the rules loaded, and on a healthy stack no alert is pending or firing
+    groups = _prometheus_api(prometheus, "rules")["groups"]
+    assert {rule.get("name") for g in groups for rule in g["rules"]} >= {r["alert"] for r in alert_rules()}
+    assert all(rule.get("health") == "ok" for g in groups for rule in g["rules"]), groups
+    assert _prometheus_api(prometheus, "alerts")["alerts"] == []

@@ -28,6 +28,10 @@ PROMETHEUS = DEPLOY / "prometheus"
 EXPANSIONS = {
     "$__rate_interval": "1m",
     "$queue": ".*",
+    "$cluster": ".*",
+    "$namespace": "facequeue",
+    "$job": "facequeue-.+",
+    "$instance": ".*",
     "<<.Series>>": "facequeue_queue_jobs",
     "<<.LabelMatchers>>": 'state="waiting"',
     "<<.GroupBy>>": "pod",
@@ -104,6 +108,9 @@ def test_the_alerts_the_issue_asks_for_exist() -> None:
         "FacequeueStreamGatewayDown",
         "FacequeueStreamDeliveryLagHigh",
         "FacequeueRedisUnreachable",
+        "FacequeueApiDown",
+        "FacequeueApiErrorRatioHigh",
+        "FacequeueApiLatencyHigh",
     } <= set(rules)
     for rule in rules.values():
         assert rule["labels"]["severity"] in ("warning", "critical")
@@ -112,7 +119,7 @@ def test_the_alerts_the_issue_asks_for_exist() -> None:
 
 def test_alert_job_names_are_the_scrape_jobs_of_compose_and_kubernetes() -> None:
     used = set(re.findall(r'job="([^"]+)"', ALERTS.read_text()))
-    assert used == {"facequeue-stream", "facequeue-monitor"}
+    assert used == {"facequeue-stream", "facequeue-monitor", "facequeue-api"}
     compose_jobs = {
         job["job_name"]
         for job in yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
@@ -137,6 +144,9 @@ PANELS = {
         "Failure ratio",
         "Time to drain",
         "Oldest waiting job",
+        "API availability",
+        "API latency p50 / p99",
+        "API latency p99 by route",
     ],
     "facequeue-workers": ["Workers alive", "Busy slots", "Throughput per worker pod"],
     "facequeue-streaming": [

@@ -195,6 +195,9 @@ def test_the_broker_takes_redis_brokers_connection_arguments(redis_url: str, reg
         message = noted.send(7)
         assert registry.get(message.message_id).args == [7]
         assert broker.do_qsize("connected") >= 1
+    # A queue name facequeue cannot hold in its keys is refused when the actor is declared
+    with pytest.raises(ValueError, match="queue names are"):
+        dramatiq.actor(queue_name="orders.eu", broker=by_client)(lambda: None)
     # A namespace other than Dramatiq's is refused at once, not silently split
     with pytest.raises(ValueError, match="keys under 'dramatiq'"):
         FacequeueBroker(url=redis_url, namespace="elsewhere")

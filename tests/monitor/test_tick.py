@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
@@ -115,3 +116,35 @@ async def test_a_queue_whose_key_has_the_wrong_type_is_skipped_and_the_others_ar
     assert metrics.get_sample_value("facequeue_monitor_tick_errors_total") >= 1
     assert metrics.get_sample_value("facequeue_queue_jobs", {"queue": "broken", "state": "waiting"}) is None
     await monitor.registry.close()
+
+
+async def test_an_unchanged_worker_list_is_announced_only_on_refresh(
+    settings: Settings, registry: Registry, tap: EventTap
+) -> None:
+    # Given a worker beating (every 5 s: alive throughout), and a monitor whose refresh is 2 s
+    own = dataclasses.replace(settings, workers_refresh_s=2.0, heartbeat_interval_s=5.0, worker_dead_s=15.0)
+    metrics = CollectorRegistry()
+    monitor = Monitor(own, AsyncRegistry(own), MonitorMetrics(metrics))
+
+    def announced() -> float:
+        return metrics.get_sample_value("facequeue_monitor_workers_events_total", {"reason": "tick"}) or 0
+
+    registry.run(transitions.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 0}))
+    now = registry.now_ms()
+    await monitor.announce_workers(now, reason="tick")
+    assert announced() == 1
+    # When it ticks again with only the beat time changed, nothing is announced
+    registry.run(transitions.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 0}))
+    await monitor.announce_workers(now + 500, reason="tick")
+    assert announced() == 1
+    # but a change (a job processed) is announced at the next tick
+    registry.run(transitions.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 1}))
+    await monitor.announce_workers(now + 1000, reason="tick")
+    assert announced() == 2
+    # and the unchanged list again once the refresh is due
+    await monitor.announce_workers(now + 1500, reason="tick")
+    assert announced() == 2
+    await monitor.announce_workers(now + 3100, reason="tick")
+    assert announced() == 3
+    wait_for(lambda: len(tap.of_type("workers")) == 3, what="three workers events")
+    assert tap.of_type("workers")[-1].data["workers"][0]["processed"] == 1

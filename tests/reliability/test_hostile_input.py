@@ -26,7 +26,6 @@ from PIL import Image
 
 from services.api.main import build_app
 from services.api.openapi import ROUTES
-from shared import keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.registry import Registry
@@ -34,7 +33,7 @@ from shared.sessions import SESSION_COOKIE
 from shared.states import JobState
 from shared.stream_client import read_events
 from shared.submit import submit
-from tests.helpers import events, resign, session_cookie, snapshot
+from tests.helpers import backfill, events, resign, session_cookie, snapshot
 from tests.reliability.conftest import eventually, record_figure
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
@@ -476,23 +475,6 @@ def rss_kib(pid: int, field: str = "VmRSS") -> int:
         if line.startswith(f"{field}:"):
             return int(line.split()[1])
     raise AssertionError(f"{field} not in /proc/{pid}/status")
-
-
-def backfill(raw: redis.Redis, count: int, data_bytes: int = 300) -> int:
-    """``count`` job events in ``fq:events`` as the scripts write them (not published); the newest seq."""
-    start = int(raw.get(keys.EVENTS_SEQ) or 0)  # type: ignore[arg-type]
-    pad = "x" * data_bytes
-    pipe = raw.pipeline(transaction=False)
-    for seq in range(start + 1, start + count + 1):
-        data = json.dumps(
-            {"job": f"j{seq}", "queue": "diagnostics", "from": None, "to": "waiting", "pad": pad}
-        )
-        pipe.xadd(keys.EVENTS_STREAM, {"seq": seq, "type": "job", "ts": f"{time.time():.3f}", "data": data})
-        if seq % 2000 == 0:
-            pipe.execute()
-    pipe.set(keys.EVENTS_SEQ, start + count)
-    pipe.execute()
-    return start + count
 
 
 class Dashboard:

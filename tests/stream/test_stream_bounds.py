@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -20,27 +19,8 @@ from services.stream.main import build_app
 from services.stream.state import CLIENTS
 from shared import keys
 from shared.config import Settings
+from tests.helpers import backfill
 from tests.stream.conftest import AUTH, open_stream
-
-
-def backfill(raw: redis.Redis, count: int, data_bytes: int = 300) -> int:
-    """``count`` job events in ``fq:events`` as the Lua scripts write them (history: not published).
-
-    Returns the newest seq. Run before the gateway starts, so its subscription begins after them.
-    """
-    start = int(raw.get(keys.EVENTS_SEQ) or 0)  # type: ignore[arg-type]
-    padding = "x" * data_bytes
-    pipe = raw.pipeline(transaction=False)
-    for seq in range(start + 1, start + count + 1):
-        data = json.dumps(
-            {"job": f"j{seq}", "queue": "diagnostics", "from": None, "to": "waiting", "pad": padding}
-        )
-        pipe.xadd(keys.EVENTS_STREAM, {"seq": seq, "type": "job", "ts": f"{time.time():.3f}", "data": data})
-        if seq % 1000 == 0:
-            pipe.execute()
-    pipe.set(keys.EVENTS_SEQ, start + count)
-    pipe.execute()
-    return start + count
 
 
 async def bounded_gateway(aiohttp_client: Callable[..., Any], settings: Settings, **bounds: Any) -> Any:

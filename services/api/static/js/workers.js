@@ -50,7 +50,7 @@ function render(openDrawer) {
         h("td", w.current_jobs.length ? w.current_jobs.map((id) => h("button.link.mono", { type: "button", onclick: () => openDrawer(id) }, id)) : "—"),
         h("td.num", num(w.processed)),
         h("td.num", num(w.failed)),
-        h("td", { title: when(w.last_beat_ms), "data-beat": w.id }, `${age(store.beatAge(w))} ago`),
+        h("td", { title: when(w.last_beat_ms), "data-beat": w.id }, beatText(w)),
         h("td", h(`span.badge.w-${w.status}`, w.draining ? `${w.status}, draining` : w.status)),
         store.canMutate ? h("td", removeButton(w)) : null,
       ),
@@ -61,8 +61,14 @@ function render(openDrawer) {
 function tickBeats() {
   for (const w of store.workers) {
     const cell = body.querySelector(`[data-beat="${CSS.escape(w.id)}"]`);
-    if (cell) cell.textContent = `${age(store.beatAge(w))} ago`;
+    if (cell) cell.textContent = beatText(w);
   }
+}
+
+/** "live" while the monitor sees fresh beats (it announces any change of status at once, and
+ * the list itself only when something changed); the silence's length once it is stale or dead. */
+function beatText(w) {
+  return w.status === "alive" ? "live" : `${age(store.beatAge(w))} ago`;
 }
 
 function removeButton(w) {
