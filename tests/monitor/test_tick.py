@@ -148,3 +148,4 @@ async def test_an_unchanged_worker_list_is_announced_only_on_refresh(
     assert announced() == 3
     wait_for(lambda: len(tap.of_type("workers")) == 3, what="three workers events")
     assert tap.of_type("workers")[-1].data["workers"][0]["processed"] == 1
+    await monitor.registry.close()
