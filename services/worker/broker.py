@@ -107,6 +107,11 @@ class FacequeueBroker(RedisBroker):
         for m in [JobStateMiddleware(context), WorkerHeartbeat(context), *chosen]:
             self.add_middleware(m)
 
+    def close(self) -> None:
+        """Release the broker's and the registry's connections (RedisBroker keeps its open)."""
+        self.client.close()
+        self.ctx.registry.close()
+
     @property
     def consumer_class(self) -> type[FacequeueConsumer]:
         return FacequeueConsumer

@@ -195,6 +195,7 @@ def test_the_broker_takes_redis_brokers_connection_arguments(redis_url: str, reg
         message = noted.send(7)
         assert registry.get(message.message_id).args == [7]
         assert broker.do_qsize("connected") >= 1
+        broker.close()
     # A queue name facequeue cannot hold in its keys is refused when the actor is declared
     with pytest.raises(ValueError, match="queue names are"):
         dramatiq.actor(queue_name="orders.eu", broker=by_client)(lambda: None)

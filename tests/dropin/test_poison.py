@@ -25,13 +25,23 @@ def test_a_job_that_kills_its_workers_fails_as_worker_lost(
     start_monitor(max_worker_losses=2)
     # When a job kills the worker that runs it
     poison = app.kills_its_worker.send("poison")
-    start_app_worker(max_worker_losses=2, wait=False).wait(timeout=30)
+    first = start_app_worker(max_worker_losses=2, wait=False)
+
+    def lost_once() -> bool:
+        fields = raw.hmget(f"fq:job:{poison.message_id}", ["state", "worker_losses"])
+        return fields == ["waiting", "1"]
+
     # Then it goes back to waiting (it has retries left), counting the loss
-    settled(registry, poison.message_id, JobState.WAITING)
-    assert raw.hget(f"fq:job:{poison.message_id}", "worker_losses") == "1"
+    wait_for(lost_once, timeout=60, what="the first loss")
     # and when it kills the next worker too, it fails for good, saying why
-    start_app_worker(max_worker_losses=2, wait=False).wait(timeout=30)
-    job = settled(registry, poison.message_id, JobState.FAILED)
+    second = start_app_worker(max_worker_losses=2, wait=False)
+    job = wait_for(
+        lambda: (j := registry.get(poison.message_id)).state is JobState.FAILED and j,
+        timeout=60,
+        what="failure",
+    )
+    for worker in (first, second):
+        worker.wait(timeout=60)  # each exited with its dead process
     assert job.error.startswith("worker_lost: ") and job.attempts == 2
     assert [e["to"] for e in job.timeline if e.get("reason") == "worker_lost"] == ["waiting", "failed"]
     assert len(seen(raw, "poison")) == 2
