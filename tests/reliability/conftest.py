@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
 import json
 import os
 import signal
@@ -159,6 +160,9 @@ def record_figure(scenario: str, **figures: float | int) -> None:
     """Keep what a scenario measured in tests/artifacts/reliability.json (for the closing note)."""
     path = Path(__file__).resolve().parent.parent / "artifacts" / "reliability.json"
     path.parent.mkdir(exist_ok=True)
-    data = json.loads(path.read_text()) if path.exists() else {}
-    data[scenario] = figures
-    path.write_text(json.dumps(data, indent=2, sort_keys=True))
+    # Suites run in parallel (pytest-xdist): one writer at a time.
+    with path.with_suffix(".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        data[scenario] = figures
+        path.write_text(json.dumps(data, indent=2, sort_keys=True))
