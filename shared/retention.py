@@ -16,6 +16,7 @@ from typing import Any
 
 from shared import keys
 from shared.config import Settings
+from shared.registry import AsyncRegistry
 from shared.scripts import Call, Lua
 from shared.states import JobState
 
@@ -68,6 +69,12 @@ class Retention:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+async def read_policy(registry: AsyncRegistry, queue: str) -> tuple[Retention, bool]:
+    """``queue``'s retention, and whether the queue sets any of it itself (else: the defaults)."""
+    stored: dict[str, str] = await registry.client.hgetall(keys.retention_key(queue))  # type: ignore[assignment]
+    return Retention.of(stored, registry.settings), bool(stored)
 
 
 def set_policy(queue: str, policy: Retention | None, *, who: str) -> Call[int]:

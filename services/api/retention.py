@@ -14,15 +14,14 @@ from services.api.models import QueueRetention, RetentionList, RetentionPolicy
 from services.api.openapi import Route
 from services.api.queues import known_queue
 from services.api.state import REGISTRY, record
-from shared import catalog, keys
+from shared import catalog
 from shared.registry import AsyncRegistry
-from shared.retention import Retention, set_policy
+from shared.retention import Retention, read_policy, set_policy
 
 
 async def _of(registry: AsyncRegistry, queue: str) -> QueueRetention:
-    stored: dict[str, str] = await registry.client.hgetall(keys.retention_key(queue))  # type: ignore[assignment]
-    policy = Retention.of(stored, registry.settings)
-    return QueueRetention(queue=queue, policy=RetentionPolicy(**policy.to_dict()), custom=bool(stored))
+    policy, custom = await read_policy(registry, queue)
+    return QueueRetention(queue=queue, policy=RetentionPolicy(**policy.to_dict()), custom=custom)
 
 
 async def list_retention(request: web.Request) -> web.Response:

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import redis
 
-from shared import keys
 from shared.errors import FacequeueError
 from shared.logging import get_logger
 from shared.metrics import MonitorMetrics
 from shared.registry import AsyncRegistry
-from shared.retention import TRIM_BATCH, TRIM_CALLS_PER_TICK, Retention, trim
+from shared.retention import TRIM_BATCH, TRIM_CALLS_PER_TICK, read_policy, trim
 from shared.states import JobState
 
 log = get_logger(__name__)
 
 #: The states retention applies to.
 TRIMMED = (JobState.COMPLETED, JobState.FAILED)
-
-
-async def policy(registry: AsyncRegistry, queue: str) -> Retention:
-    """``queue``'s retention: its own fields, the settings' defaults for the rest."""
-    stored: dict[str, str] = await registry.client.hgetall(keys.retention_key(queue))  # type: ignore[assignment]
-    return Retention.of(stored, registry.settings)
 
 
 async def enforce(registry: AsyncRegistry, metrics: MonitorMetrics, queues: list[str], now_ms: int) -> int:
@@ -41,7 +34,7 @@ async def enforce(registry: AsyncRegistry, metrics: MonitorMetrics, queues: list
 
 
 async def _enforce_queue(registry: AsyncRegistry, metrics: MonitorMetrics, queue: str, now_ms: int) -> int:
-    kept = await policy(registry, queue)
+    kept, _ = await read_policy(registry, queue)
     removed = 0
     for state in TRIMMED:
         count, age_s = kept.keep(state)

@@ -8,13 +8,13 @@ import pytest
 import redis
 from prometheus_client import CollectorRegistry
 
-from services.monitor.retention import enforce, policy
+from services.monitor.retention import enforce
 from shared import transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.metrics import MonitorMetrics
 from shared.registry import AsyncRegistry, Registry
-from shared.retention import TRIM_BATCH, Retention, set_policy, trim
+from shared.retention import TRIM_BATCH, Retention, read_policy, set_policy, trim
 from shared.states import JobState
 from shared.submit import submit
 from tests.helpers import transitions_of
@@ -77,15 +77,15 @@ async def test_a_queue_policy_overrides_the_defaults_is_audited_and_cleared(
 ) -> None:
     areg = AsyncRegistry(settings)
     try:
-        assert await policy(areg, Q) == Retention.defaults(settings)
+        assert await read_policy(areg, Q) == (Retention.defaults(settings), False)
         own = Retention(completed_age_s=60.0, completed_count=2, failed_age_s=3600.0, failed_count=1)
         registry.run(set_policy(Q, own, who="admin"))
-        assert await policy(areg, Q) == own
+        assert await read_policy(areg, Q) == (own, True)
         (entry,) = [f for _, f in raw.xrange("fq:audit")]
         assert entry["action"] == "retention" and entry["who"] == "admin"
         assert json.loads(entry["target"]) == own.to_dict()
         registry.run(set_policy(Q, None, who="admin"))
-        assert await policy(areg, Q) == Retention.defaults(settings)
+        assert await read_policy(areg, Q) == (Retention.defaults(settings), False)
     finally:
         await areg.close()
 
