@@ -24,7 +24,7 @@ install: $(STAMP)
 # make run needs no browser or promtool.
 run: SYSTEM_ARGS = --run-only
 run: system $(STAMP)
-	$(BIN)/facequeue up
+	$(BIN)/python -m devstack
 
 test: system $(STAMP)
 	$(BIN)/pytest -m "not soak" -n 2 --dist loadfile --durations=15
@@ -33,8 +33,8 @@ soak: system $(STAMP)
 	$(BIN)/pytest -m soak -s
 
 lint: $(STAMP)
-	$(BIN)/ruff check shared services tests bench facequeue examples
-	$(BIN)/ruff format --check shared services tests bench facequeue examples
+	$(BIN)/ruff check shared services tests bench facequeue examples devstack
+	$(BIN)/ruff format --check shared services tests bench facequeue examples devstack
 	$(BIN)/mypy
 
 # The example Dramatiq app (examples/orders.py) against the stack `make run` started:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench.procs import percentile
 from bench.report import Results, read, row, table, write
-from shared import localredis
+from devstack import localredis
 
 RESULTS = Path(__file__).with_name("results.json")
 PARTS = ("noop", "recovery", "redis_load", "stream", "face", "api", "memory", "replication")

@@ -30,7 +30,8 @@ import redis
 
 from bench.procs import AUTH, SECRET, TOKEN, service, stop, wait_http
 from bench.report import Results, row
-from shared import keys, localredis
+from devstack import localredis
+from shared import keys
 from shared.catalog import DIAGNOSTICS_QUEUE
 from shared.config import Settings
 from shared.jobs import new_job_id

@@ -30,11 +30,12 @@ import redis
 
 from bench.report import Results, write
 from bench.report import row as result_row
+from devstack import localredis, sample_photos
 from services.worker.face.engine import FaceEngine, to_bgr
 from services.worker.face.index import GalleryIndexes
 from services.worker.face.runtime import single_threaded_kernels
 from services.worker.face.weights import locate
-from shared import images, keys, localredis, sample_photos
+from shared import images, keys
 from shared.config import Settings
 from shared.galleries import EMBEDDING_DIM
 from shared.registry import Registry

@@ -15,7 +15,8 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 from bench.report import Results, row
-from shared import keys, localredis, transitions
+from devstack import localredis
+from shared import keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.registry import Registry

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.report import Results, row
-from shared import localredis
+from devstack import localredis
 from shared.config import Settings
 from shared.registry import Registry
 from shared.states import JobState

@@ -28,7 +28,8 @@ import redis
 
 from bench.procs import SECRET, TOKEN, raise_nofile, service, stop, wait_http
 from bench.report import Results, row
-from shared import keys, localredis, transitions
+from devstack import localredis
+from shared import keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE
 from shared.config import Settings
 from shared.registry import Registry

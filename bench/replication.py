@@ -15,7 +15,8 @@ from pathlib import Path
 
 from bench.procs import percentile
 from bench.report import Results, row
-from shared import localredis, transitions
+from devstack import localredis
+from shared import transitions
 from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit_call

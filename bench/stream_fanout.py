@@ -35,7 +35,7 @@ from bench.procs import (
     wait_http,
 )
 from bench.report import Results, row
-from shared import localredis
+from devstack import localredis
 from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit

@@ -27,7 +27,7 @@ from shared import keys
 from shared.auth import Role, current_fingerprint, fingerprint, role_for_token, sign
 from shared.config import Settings
 from shared.errors import RedisUnavailable
-from shared.registry import AsyncRegistry
+from shared.registry import AsyncRegistry, Registry
 from shared.scripts import Call, Lua
 
 #: Name of the session cookie (HttpOnly, SameSite=Strict; Secure over TLS).
@@ -87,6 +87,17 @@ def issue_login_code(client: redis.Redis, settings: Settings, role: Role = Role.
     code = secrets.token_urlsafe(ID_BYTES)
     client.set(_code_key(code), f"{role.value}:{token_fp}", ex=settings.login_code_ttl_s, nx=True)
     return code
+
+
+def login_link(settings: Settings, base_url: str) -> str:
+    """A one-time admin login link: the code rides in the fragment, which browsers never send
+    (no server log, proxy or Referer sees it); the page posts it to /api/v1/session/code."""
+    registry = Registry(settings)
+    try:
+        code = issue_login_code(registry.client, settings, Role.ADMIN)
+    finally:
+        registry.close()
+    return f"{base_url.rstrip('/')}/#code={code}"
 
 
 @contextlib.contextmanager

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 import redis
 
-from shared import localredis, sample_photos
+from devstack import localredis, sample_photos
+from devstack.localredis import free_port
 from shared.config import Settings
-from shared.localredis import free_port
 from shared.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import redis
 
-from shared import localredis
+from devstack import localredis
 
 #: Name of the primary the Sentinels monitor (``FQ_REDIS_SENTINEL_SERVICE``).
 SERVICE = "facequeue"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import redis
 
+from devstack import localredis
 from services.api.main import build_app
-from shared import localredis
 from shared.config import Settings
 from tests.api.conftest import ADMIN
 

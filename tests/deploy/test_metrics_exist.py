@@ -24,7 +24,6 @@ import pytest
 import yaml
 
 from shared.config import Settings
-from shared.stream_client import read_events
 from tests.conftest import ServiceProcess, WorkerGroup, free_port, launch, wait_for
 from tests.deploy.helpers import (
     ALERTS,
@@ -42,6 +41,7 @@ from tests.deploy.helpers import (
     sample_names,
     tool,
 )
+from tests.stream_client import read_events
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
 

@@ -18,9 +18,9 @@ import dramatiq
 import pytest
 import redis
 
+from devstack.localredis import free_port
 from shared.config import Settings
 from shared.errors import JobNotFound
-from shared.localredis import free_port
 from shared.registry import Registry
 from shared.states import JobState
 from tests.conftest import ROOT, launch, wait_for

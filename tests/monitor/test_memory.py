@@ -7,9 +7,9 @@ import dataclasses
 import redis
 from prometheus_client import CollectorRegistry
 
+from devstack.localredis import DEFAULT_MAXMEMORY
 from services.monitor.memory import export_memory, trim_events
 from shared.config import Settings
-from shared.localredis import DEFAULT_MAXMEMORY
 from shared.metrics import MonitorMetrics
 from shared.registry import AsyncRegistry, Registry
 from shared.submit import submit

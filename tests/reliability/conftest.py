@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from shared import localredis
+from devstack import localredis
 from shared.config import Settings
-from shared.stream_client import read_events
 from tests.conftest import RedisServer, ServiceProcess, free_port, launch
+from tests.stream_client import read_events
 
 #: appendfsync always: a kill -9 loses no acknowledged write, so the registry must match reality.
 PERSIST_ARGS = ("--appendfsync", "always")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from shared.localredis import free_port
+from devstack.localredis import free_port
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit

@@ -31,10 +31,10 @@ from shared.config import Settings
 from shared.registry import Registry
 from shared.sessions import SESSION_COOKIE
 from shared.states import JobState
-from shared.stream_client import read_events
 from shared.submit import submit
 from tests.helpers import backfill, events, resign, session_cookie, snapshot
 from tests.reliability.conftest import eventually, record_figure
+from tests.stream_client import read_events
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
 VIEWER = {"Authorization": "Bearer test-viewer-token-with-thirty-two-chars"}

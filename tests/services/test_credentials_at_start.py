@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from devstack.localredis import free_port
 from shared.config import Settings
-from shared.localredis import free_port
 from tests.conftest import ROOT, launch
 
 UNSAFE = [

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared import errors, keys, localredis, redis_clients, transitions
+from devstack import localredis
+from shared import errors, keys, redis_clients, transitions
 from shared.config import Settings, SettingsError
 from shared.metrics import ReplicationMetrics
 from shared.registry import AsyncRegistry, Registry, durability

@@ -14,8 +14,8 @@ from aiohttp.test_utils import TestClient
 
 from services.stream.main import build_app
 from shared.config import Settings
-from shared.stream_client import SseEvent, read_events
 from tests.conftest import ServiceProcess, free_port, launch
+from tests.stream_client import SseEvent, read_events
 
 AUTH = {"Authorization": "Bearer test-viewer-token-with-thirty-two-chars"}
 

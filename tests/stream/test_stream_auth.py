@@ -143,7 +143,7 @@ async def test_ending_a_session_closes_the_streams_it_already_holds(
 async def test_without_redis_credentials_get_503_not_500(
     aiohttp_client: Callable[..., Any], settings: Settings
 ) -> None:
-    from shared.localredis import free_port
+    from devstack.localredis import free_port
 
     # No retries: the point is the answer while Redis is gone, not riding out an outage.
     gone = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{free_port()}/0", redis_retries=0)

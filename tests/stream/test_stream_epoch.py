@@ -12,9 +12,10 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
+from devstack import localredis
 from services.stream.fanout import stream_id
 from services.stream.main import build_app
-from shared import keys, localredis
+from shared import keys
 from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit

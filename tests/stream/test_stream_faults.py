@@ -15,8 +15,8 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
+from devstack import localredis
 from services.stream.main import build_app
-from shared import localredis
 from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit

@@ -18,12 +18,12 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from shared import localredis, redis_clients
-from shared.auth import Role, check_credentials
+from devstack import localredis
+from devstack.demo import seed
+from shared import redis_clients
+from shared.auth import check_credentials
 from shared.config import ENV_PREFIX, Settings, SettingsError
-from shared.demo import seed
-from shared.registry import Registry
-from shared.sessions import issue_login_code
+from shared.sessions import login_link
 
 #: Port tried first for the local redis-server (the developer's 6379 is left alone).
 LOCAL_REDIS_PORT = 6390
@@ -94,17 +94,6 @@ def with_credentials(settings: Settings) -> Settings:
         settings = dataclasses.replace(settings, secret=secrets.token_urlsafe(48))
     check_credentials(settings)
     return settings
-
-
-def login_link(settings: Settings, base_url: str) -> str:
-    """A one-time admin login link: the code rides in the fragment, which browsers never send
-    (no server log, proxy or Referer sees it); the page posts it to /api/v1/session/code."""
-    registry = Registry(settings)
-    try:
-        code = issue_login_code(registry.client, settings, Role.ADMIN)
-    finally:
-        registry.close()
-    return f"{base_url.rstrip('/')}/#code={code}"
 
 
 def main(settings: Settings, *, workers: int = 1, demo: Path | None = None) -> int:

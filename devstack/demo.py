@@ -64,7 +64,7 @@ def seed(base_url: str, token: str, cache: Path) -> None:
         if any(g["name"] == GALLERY for g in galleries):
             log.info("demo gallery exists; not seeding again", gallery=GALLERY)
             return
-        from shared.sample_photos import load_all
+        from devstack.sample_photos import load_all
 
         photos = load_all(cache)
         for name, photo in PEOPLE:

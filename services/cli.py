@@ -45,7 +45,7 @@ def _submit(args: argparse.Namespace, settings: Settings) -> int:
 
 def _login_link(args: argparse.Namespace, settings: Settings) -> int:
     from shared.auth import check_credentials
-    from shared.stack import login_link
+    from shared.sessions import login_link
 
     if not settings.admin_token:
         print("error: FQ_ADMIN_TOKEN is not set: there is no admin to log in as", file=sys.stderr)
@@ -108,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         worker_main(settings)
     elif args.command == "up":
-        from shared.stack import main as up_main
+        from devstack.stack import main as up_main
 
         demo = None if args.no_demo else Path(args.photos_cache)
         raise SystemExit(up_main(settings, workers=args.workers, demo=demo))
