@@ -1,22 +1,31 @@
 """The event contract (DESIGN.md): what travels on ``queue:updates`` and ``fq:events``.
 
 Events are produced only inside the Lua transition scripts (so the record, the
-counts and the event never disagree); this module decodes them for consumers.
+counts and the event never disagree). Their envelope is written once, here:
+``ENVELOPE`` is substituted into the scripts' prelude when they load, and the
+gateway frames, replays and decodes with the functions below; the type and topic
+names are served to the dashboard by the API (``/config.json``).
 """
 
 from __future__ import annotations
 
 import enum
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 #: Version of the event envelope.
 EVENT_VERSION = 1
 
+#: The published form of an event, for Python's ``%`` and Lua's ``string.format`` alike:
+#: seq, stream id, ts (seconds, three decimals, as text), type, data (JSON). The scripts
+#: publish exactly these bytes, and a replay rebuilds them from the stream entry.
+ENVELOPE = '{"v":' + str(EVENT_VERSION) + ',"seq":%s,"id":"%s","ts":%s,"type":"%s","data":%s}'
+
 
 class EventType(enum.StrEnum):
-    """Kinds of event."""
+    """Kinds of event the scripts publish (each has a ``seq`` and a stream entry)."""
 
     #: A job changed state (``from``/``to``; null for created/removed).
     JOB = "job"
@@ -30,6 +39,60 @@ class EventType(enum.StrEnum):
     ADMIN = "admin"
     #: A gallery changed.
     GALLERY = "gallery"
+
+
+class GatewayType(enum.StrEnum):
+    """Frames the gateway makes itself, outside the sequence."""
+
+    #: Counts per queue and state, coalesced (at most one per client per window).
+    STATS = "stats"
+    #: The state a client starts from: counts, paused queues, workers, newest jobs.
+    SNAPSHOT = "snapshot"
+    #: Missed events are gone: drop what you hold, a snapshot follows.
+    RESET = "reset"
+
+
+class Topic(enum.StrEnum):
+    """What a client subscribes to (``/stream?topics=``)."""
+
+    JOBS = "jobs"
+    PROGRESS = "progress"
+    WORKERS = "workers"
+    PAUSE = "pause"
+    STATS = "stats"
+
+
+#: Topic each frame type belongs to; snapshot and reset go to every client.
+TOPIC_OF: Mapping[str, Topic] = {
+    EventType.JOB: Topic.JOBS,
+    EventType.ADMIN: Topic.JOBS,
+    EventType.GALLERY: Topic.JOBS,
+    EventType.PROGRESS: Topic.PROGRESS,
+    EventType.WORKERS: Topic.WORKERS,
+    EventType.PAUSE: Topic.PAUSE,
+    GatewayType.STATS: Topic.STATS,
+}
+#: Frame types every client gets whatever its topics.
+CONTROL_TYPES = frozenset({GatewayType.SNAPSHOT, GatewayType.RESET})
+#: Topics of a client that names none (progress is chatty: opt in).
+DEFAULT_TOPICS = frozenset(Topic) - {Topic.PROGRESS}
+
+
+def envelope(seq: int, stream_id: str, ts: str, etype: str, data_json: str) -> str:
+    """The published bytes of an event (``ts`` as the script formatted it, ``%.3f``)."""
+    return ENVELOPE % (seq, stream_id, ts, etype, data_json)
+
+
+def gateway_envelope(kind: str, last_seq: int, ts: float, data: Mapping[str, Any]) -> str:
+    """A gateway frame's JSON: the same envelope, without a stream id; ``seq`` is the last
+    event the frame includes."""
+    body = json.dumps(data, separators=(",", ":"))
+    return f'{{"v":{EVENT_VERSION},"seq":{last_seq},"type":"{kind}","ts":{round(ts, 3)},"data":{body}}}'
+
+
+def frame_types() -> list[str]:
+    """Every frame type a client may receive (the dashboard listens for these)."""
+    return [*GatewayType, *EventType]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +132,6 @@ class Event:
 
     def to_json(self) -> str:
         """The wire form, identical to what the scripts publish."""
-        return json.dumps(
-            {
-                "v": self.v,
-                "seq": self.seq,
-                "id": self.id,
-                "ts": self.ts,
-                "type": self.type.value,
-                "data": self.data,
-            },
-            separators=(",", ":"),
+        return envelope(
+            self.seq, self.id, f"{self.ts:.3f}", self.type, json.dumps(self.data, separators=(",", ":"))
         )

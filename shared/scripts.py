@@ -23,6 +23,7 @@ import redis.asyncio
 from redis.commands.core import AsyncScript, Script
 
 from shared import errors, keys
+from shared.events import ENVELOPE
 from shared.logging import get_logger
 from shared.states import PRIORITY_SCALE
 
@@ -78,6 +79,7 @@ def load_source(script: Lua) -> str:
         _read("_prelude")
         .replace("__PRIORITY_SCALE__", str(PRIORITY_SCALE))
         .replace("__GALLERY_CHANGED_CHANNEL__", keys.GALLERY_CHANGED_CHANNEL)
+        .replace("__EVENT_ENVELOPE__", ENVELOPE)
     )
     return prelude + "\n" + _read(script.value)
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import aiohttp
 
+from shared.events import GatewayType
+
 
 @dataclass(frozen=True)
 class SseEvent:
@@ -26,7 +28,7 @@ class SseEvent:
     @property
     def seq(self) -> int | None:
         """The event's own sequence number (None for stats/snapshot/reset frames)."""
-        if self.event in ("stats", "snapshot", "reset"):
+        if self.event in set(GatewayType):
             return None
         return int(self.json["seq"])
 

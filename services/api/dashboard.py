@@ -13,6 +13,7 @@ from pathlib import Path
 from aiohttp import web
 from yarl import URL
 
+from shared.events import Topic, frame_types
 from shared.http import SETTINGS
 
 #: Folder of the page's HTML, CSS and JavaScript modules (package data).
@@ -58,10 +59,12 @@ async def index(request: web.Request) -> web.StreamResponse:
 
 
 async def config(request: web.Request) -> web.Response:
-    """What the page needs before it can connect: the gateway URL and the origin it accepts."""
+    """What the page needs before it can connect: the gateway URL, the origin it accepts, and the
+    event contract's frame types and topics (shared/events.py), so the page copies none of them."""
     settings = request.app[SETTINGS]
+    events = {"types": frame_types(), "topics": list(Topic)}
     return web.json_response(
-        {"stream_url": stream_url(request), "dashboard_origin": settings.dashboard_origin},
+        {"stream_url": stream_url(request), "dashboard_origin": settings.dashboard_origin, "events": events},
         headers={"Cache-Control": "no-store"},
     )
 

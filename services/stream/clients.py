@@ -20,8 +20,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from services.stream.frames import CONTROL_TYPES, Frame
+from services.stream.frames import Frame
 from services.stream.wire import Socket, Wire
+from shared.events import CONTROL_TYPES
 from shared.metrics import StreamMetrics
 
 #: Put on a client's queue to make its handler send a reset and a fresh snapshot.

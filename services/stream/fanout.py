@@ -25,6 +25,7 @@ from services.stream.frames import Frame, from_published
 from services.stream.replay import read_after
 from services.stream.tracing import DeliveryTraces
 from shared import keys, tracing
+from shared.events import EventType
 from shared.logging import get_logger
 from shared.metrics import StreamMetrics
 
@@ -138,7 +139,7 @@ class Fanout:
         assert frame.seq is not None
         self.last_seq = frame.seq
         self.last_stream_id = stream_id(frame.payload)
-        if frame.type in ("job", "pause"):
+        if frame.type in (EventType.JOB, EventType.PAUSE):
             self.dirty.set()
         self.clients.broadcast(frame)
         if self.traces is not None:

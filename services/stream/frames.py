@@ -13,27 +13,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from shared.events import EVENT_VERSION
+from shared.events import TOPIC_OF, envelope, gateway_envelope
 
 #: SSE line separator (aiohttp-sse's default).
 SEP = "\r\n"
-
-#: Topic each event type belongs to; clients choose topics.
-TOPIC_OF = {
-    "job": "jobs",
-    "admin": "jobs",
-    "gallery": "jobs",
-    "progress": "progress",
-    "workers": "workers",
-    "pause": "pause",
-    "stats": "stats",
-}
-#: Every topic a client may ask for.
-TOPICS = frozenset(TOPIC_OF.values())
-#: Topics of a client that names none (progress is chatty: opt in).
-DEFAULT_TOPICS = frozenset(TOPICS - {"progress"})
-#: Frame types every client gets whatever its topics.
-CONTROL_TYPES = frozenset({"snapshot", "reset"})
 
 
 @dataclass(frozen=True)
@@ -97,11 +80,15 @@ def from_published(payload: str) -> Frame:
     return Frame(event["type"], seq, seq, payload, data.get("queue"), float(event["ts"]))
 
 
+def from_entry(entry_id: str, fields: dict[str, str]) -> Frame:
+    """The frame a ``fq:events`` entry was published as (the same bytes as the script's PUBLISH)."""
+    seq, etype, ts, data = int(fields["seq"]), fields["type"], fields["ts"], fields["data"]
+    body = json.loads(data)
+    queue = body.get("queue") if isinstance(body, dict) else None
+    return Frame(etype, seq, seq, envelope(seq, entry_id, ts, etype, data), queue, float(ts))
+
+
 def gateway_frame(kind: str, data: dict[str, Any], last_seq: int, queue: str | None = None) -> Frame:
     """A frame the gateway makes itself (snapshot, stats, reset), in the same envelope."""
     now = time.time()
-    payload = json.dumps(
-        {"v": EVENT_VERSION, "seq": last_seq, "type": kind, "ts": round(now, 3), "data": data},
-        separators=(",", ":"),
-    )
-    return Frame(kind, None, last_seq, payload, queue, now)
+    return Frame(kind, None, last_seq, gateway_envelope(kind, last_seq, now, data), queue, now)

@@ -19,7 +19,6 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp_sse import EventSourceResponse
 
 from services.stream.clients import Client
-from services.stream.frames import DEFAULT_TOPICS, TOPICS
 from services.stream.peers import client_address
 from services.stream.session import serve_client
 from services.stream.sinks import Sink, sse_wire
@@ -36,10 +35,14 @@ from services.stream.state import (
 from services.stream.wire import WEBSOCKET, Wire
 from shared.auth import configured
 from shared.errors import FacequeueError
+from shared.events import DEFAULT_TOPICS, Topic
 from shared.http import DRAINING, SETTINGS, origin
 from shared.logging import get_logger
 from shared.names import NAME_RULE, is_valid_name
 from shared.sessions import SESSION_COOKIE
+
+#: Every topic a client may ask for.
+TOPICS = frozenset(Topic)
 
 log = get_logger(__name__)
 

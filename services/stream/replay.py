@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import redis.asyncio
 
-from services.stream.frames import Frame
+from services.stream.frames import Frame, from_entry
 from shared import keys
 
 #: Entries read per XREVRANGE/XRANGE call: one page of a replay.
@@ -36,18 +36,6 @@ class Position:
     last_seq: int
     #: Newest seq when the replay began: events after it reach the client by the fan-out.
     until: int
-
-
-def frame_from_entry(entry_id: str, fields: dict[str, str]) -> Frame:
-    """The frame a stream entry was published as (same bytes as the Lua script's PUBLISH)."""
-    seq, etype, ts, data = int(fields["seq"]), fields["type"], fields["ts"], fields["data"]
-    payload = f'{{"v":1,"seq":{seq},"id":"{entry_id}","ts":{ts},"type":"{etype}","data":{data}}}'
-    queue = None
-    marker = '"queue":"'
-    at = data.find(marker)
-    if at >= 0:
-        queue = data[at + len(marker) : data.index('"', at + len(marker))]
-    return Frame(etype, seq, seq, payload, queue, float(ts))
 
 
 Entries = list[tuple[str, dict[str, str]]]
@@ -94,7 +82,7 @@ async def pages(client: redis.asyncio.Redis, position: Position) -> AsyncGenerat
         for entry_id, fields in batch:
             if expected > position.until:
                 break  # newer events come by the fan-out
-            frame = frame_from_entry(entry_id, fields)
+            frame = from_entry(entry_id, fields)
             if frame.seq != expected:
                 raise ReplayGone(f"expected seq {expected}, the stream has {frame.seq}")
             page.append(frame)

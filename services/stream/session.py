@@ -18,6 +18,7 @@ from services.stream.replay import ReplayGone, locate, pages
 from services.stream.sinks import Sink
 from services.stream.snapshot import build_snapshot
 from services.stream.state import CLIENTS, STREAM_METRICS, STREAM_REGISTRY
+from shared.events import GatewayType
 from shared.metrics import StreamMetrics
 from shared.registry import AsyncRegistry
 
@@ -128,6 +129,6 @@ async def replay(registry: AsyncRegistry, client: Client, sink: Sink, last_id: i
 async def reset(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
     """What was missed is gone: say so, then start over from a snapshot."""
     await sink.send(
-        [gateway_frame("reset", {"reason": "events no longer available"}, 0, client.queue_filter)]
+        [gateway_frame(GatewayType.RESET, {"reason": "events no longer available"}, 0, client.queue_filter)]
     )
     return await snapshot(registry, client, sink)

@@ -6,6 +6,7 @@ from typing import Any
 
 from services.stream.frames import Frame, gateway_frame
 from shared import catalog, transitions
+from shared.events import GatewayType
 from shared.jobs import Job
 from shared.registry import AsyncRegistry
 from shared.states import JobState
@@ -46,4 +47,4 @@ async def build_snapshot(registry: AsyncRegistry, queue_filter: str | None, jobs
             page, _ = await registry.run(transitions.list_jobs(queue, state, jobs_per_state))
             jobs[queue][state.value] = [summary(job) for job in page]
     data = {"counts": base.counts, "paused": base.paused, "workers": workers, "jobs": jobs}
-    return gateway_frame("snapshot", data, base.seq, queue_filter)
+    return gateway_frame(GatewayType.SNAPSHOT, data, base.seq, queue_filter)

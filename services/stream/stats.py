@@ -16,6 +16,7 @@ from services.stream.frames import Frame, gateway_frame
 from services.stream.snapshot import queues_of
 from shared import transitions
 from shared.errors import FacequeueError
+from shared.events import GatewayType, Topic
 from shared.logging import get_logger
 from shared.registry import AsyncRegistry
 
@@ -43,7 +44,7 @@ class StatsTicker:
 
     async def tick(self) -> int:
         """Send current counts to every stats client; returns how many got them."""
-        targets = [c for c in self.clients if "stats" in c.topics]
+        targets = [c for c in self.clients if Topic.STATS in c.topics]
         if not targets:
             return 0
         base = await self.registry.run(transitions.counts_at(await queues_of(self.registry, None)))
@@ -56,6 +57,8 @@ class StatsTicker:
             if key not in frames:
                 counts = base.counts if key is None else {key: base.counts.get(key, {})}
                 paused = base.paused if key is None else [q for q in base.paused if q == key]
-                frames[key] = gateway_frame("stats", {"counts": counts, "paused": paused}, last_seq, key)
+                frames[key] = gateway_frame(
+                    GatewayType.STATS, {"counts": counts, "paused": paused}, last_seq, key
+                )
             self.clients.offer(client, frames[key])
         return len(targets)

@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind
 
 from services.stream.frames import Frame
 from shared import keys, tracing
+from shared.events import EventType
 from shared.logging import get_logger
 from shared.messages import decode_template
 
@@ -34,7 +35,7 @@ class DeliveryTraces:
         self.pending: set[asyncio.Task[None]] = set()
 
     def delivered(self, frame: Frame, clients: int) -> None:
-        if frame.type != "job" or len(self.pending) >= self.MAX_PENDING:
+        if frame.type != EventType.JOB or len(self.pending) >= self.MAX_PENDING:
             return
         task = asyncio.get_running_loop().create_task(self._record(frame, clients, time.time_ns()))
         self.pending.add(task)

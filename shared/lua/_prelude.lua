@@ -17,9 +17,11 @@ local channel = ARGV[1]
 local events_maxlen = ARGV[2]
 local job_prefix = ARGV[3]
 
--- Replaced from shared/states.py and shared/keys.py when the script is loaded.
+-- Replaced from shared/states.py, shared/keys.py and shared/events.py when the script is loaded.
 local PRIORITY_SCALE = __PRIORITY_SCALE__
 local GALLERY_CHANGED_CHANNEL = '__GALLERY_CHANGED_CHANNEL__'
+-- The published envelope (shared/events.py ENVELOPE): seq, stream id, ts, type, data JSON.
+local ENVELOPE = '__EVENT_ENVELOPE__'
 
 -- Milliseconds on the Redis clock, so every host agrees on time.
 local function now_ms()
@@ -47,8 +49,7 @@ local function emit_raw(etype, body, ts_ms)
   local ts = string.format('%.3f', ts_ms / 1000)
   local id = redis.call('XADD', events_key, 'MAXLEN', '~', events_maxlen, '*',
     'seq', seq, 'type', etype, 'ts', ts, 'data', body)
-  redis.call('PUBLISH', channel, '{"v":1,"seq":' .. seq .. ',"id":"' .. id .. '","ts":' .. ts ..
-    ',"type":"' .. etype .. '","data":' .. body .. '}')
+  redis.call('PUBLISH', channel, string.format(ENVELOPE, seq, id, ts, etype, body))
   return seq
 end
 

@@ -14,6 +14,7 @@ from services.api.main import build_app
 from shared import keys
 from shared.catalog import CATALOG
 from shared.config import Settings
+from shared.events import EventType, GatewayType, Topic, frame_types
 from shared.history import Sample
 from shared.http import SETTINGS
 from tests.api.conftest import ADMIN, VIEWER
@@ -47,10 +48,10 @@ async def test_config_gives_the_gateway_on_this_host_or_the_public_url(
     own = dataclasses.replace(settings, dashboard_origin="http://dash.example:8080")
     client: TestClient[Any, Any] = await aiohttp_client(build_app(own))
     body = await (await client.get("/config.json", headers={"Host": "queue.example:8080"})).json()
-    assert body == {
-        "stream_url": f"http://queue.example:{own.stream_port}",
-        "dashboard_origin": "http://dash.example:8080",
-    }
+    assert (body["stream_url"], body["dashboard_origin"]) == (
+        f"http://queue.example:{own.stream_port}",
+        "http://dash.example:8080",
+    )
     public = dataclasses.replace(own, stream_public_url="https://live.example/events/")
     client = await aiohttp_client(build_app(public))
     body = await (await client.get("/config.json")).json()
@@ -120,3 +121,10 @@ async def test_history_returns_the_newest_minutes_oldest_first(
     assert [s["minute_ms"] for s in body["samples"]] == [180_000, 240_000, 300_000]
     assert [s["completed"]["diagnostics"] for s in body["samples"]] == [3, 4, 5]
     assert (await api.get("/api/v1/history", params={"minutes": "0"}, headers=ADMIN)).status == 400
+
+
+async def test_the_dashboard_learns_frame_types_and_topics_from_the_api(api: TestClient[Any, Any]) -> None:
+    # The page copies no event type or topic: /config.json serves shared/events.py's.
+    config = await (await api.get("/config.json")).json()
+    assert config["events"] == {"types": frame_types(), "topics": [t.value for t in Topic]}
+    assert set(config["events"]["types"]) == {*EventType, *GatewayType}

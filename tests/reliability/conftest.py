@@ -18,6 +18,7 @@ import pytest
 
 from devstack import localredis
 from shared.config import Settings
+from shared.events import EventType
 from tests.conftest import RedisServer, ServiceProcess, free_port, launch
 from tests.stream_client import read_events
 
@@ -105,7 +106,7 @@ class ResumingClient:
                             self.resets += 1
                         if event.event == "snapshot":
                             self.snapshots += 1
-                        if event.event in ("job", "admin", "gallery", "pause", "workers", "progress"):
+                        if event.event in set(EventType):
                             seq = json.loads(event.data)["seq"]
                             self.seqs.append(int(seq))
             except (TimeoutError, aiohttp.ClientError, ConnectionError):

@@ -120,7 +120,7 @@ function start(role) {
     if (store.canMutate) initSubmit($("#view-submit"), openDrawer);
     initDrawer();
     store.on("snapshot", renderFilters);
-    stream = new LiveStream(config.stream_url, (type, envelope) => store.apply(type, envelope), connection, stillLoggedIn);
+    stream = new LiveStream(config.stream_url, config.events, (type, envelope) => store.apply(type, envelope), connection, stillLoggedIn);
     checkOrigin();
   }
   stream.start();

@@ -6,8 +6,6 @@
 // query parameter. The indicator says live, reconnecting, or offline (browser offline, or no
 // gateway for OFFLINE_AFTER_MS).
 
-const TOPICS = "stats,jobs,progress,workers,pause";
-const FRAME_TYPES = ["snapshot", "reset", "stats", "job", "progress", "workers", "pause", "admin", "gallery"];
 //: Backoff bounds (ms) before opening a new EventSource after one ended.
 const BACKOFF_MS = [500, 10_000];
 //: Failing this long without a live connection counts as offline.
@@ -16,12 +14,14 @@ const OFFLINE_AFTER_MS = 30_000;
 export class LiveStream {
   /**
    * @param {string} baseUrl the gateway, e.g. http://host:8081
+   * @param {{types: string[], topics: string[]}} events the event contract, from /config.json
    * @param {(type: string, envelope: object) => void} onFrame
    * @param {(state: string) => void} onState "live" | "reconnecting" | "offline"
    * @param {() => Promise<boolean>} stillAllowed false when the session is gone (stop retrying)
    */
-  constructor(baseUrl, onFrame, onState, stillAllowed) {
+  constructor(baseUrl, events, onFrame, onState, stillAllowed) {
     this.baseUrl = baseUrl;
+    this.events = events;
     this.onFrame = onFrame;
     this.onState = onState;
     this.stillAllowed = stillAllowed;
@@ -54,11 +54,11 @@ export class LiveStream {
     if (this.source) this.source.close();
     // Appended, not resolved: a gateway behind an ingress may live under a path prefix.
     const url = new URL(`${this.baseUrl.replace(/\/+$/, "")}/stream`, location.href);
-    url.searchParams.set("topics", TOPICS);
+    url.searchParams.set("topics", this.events.topics.join(","));
     if (this.lastId !== null) url.searchParams.set("last_event_id", this.lastId);
     const source = new EventSource(url, { withCredentials: true });
     this.source = source;
-    for (const type of FRAME_TYPES) {
+    for (const type of this.events.types) {
       source.addEventListener(type, (event) => this.frame(type, event));
     }
     source.onopen = () => {
