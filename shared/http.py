@@ -43,6 +43,20 @@ READY_TIMEOUT_S = 1.0
 log = get_logger(__name__)
 
 
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> web.Response:
+    """Every error body of every service: ``{"error": {"code", "message"}}`` (plus ``extra`` fields
+    beside ``error``, e.g. a probe's ``status``)."""
+    return web.json_response(
+        {**(extra or {}), "error": {"code": code, "message": message}}, status=status, headers=headers
+    )
+
+
 async def healthz(request: web.Request) -> web.Response:
     """The process is alive (it answers)."""
     return web.json_response({"status": "ok"})
@@ -51,17 +65,13 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Redis answers and the process is not draining; 503 otherwise, so traffic goes elsewhere."""
     if request.app[DRAINING].is_set():
-        return web.json_response(
-            {"status": "draining", "error": {"code": "draining", "message": "shutting down"}}, status=503
-        )
+        return error_response(503, "draining", "shutting down", extra={"status": "draining"})
     try:
         # Bounded: the client retries through a failover for seconds, a probe must answer now.
         await asyncio.wait_for(request.app[REDIS].ping(), READY_TIMEOUT_S)
     except (redis.RedisError, OSError, TimeoutError) as exc:
         message = str(exc) or f"no answer from Redis within {READY_TIMEOUT_S} s"
-        return web.json_response(
-            {"status": "unavailable", "error": {"code": "redis_unavailable", "message": message}}, status=503
-        )
+        return error_response(503, "redis_unavailable", message, extra={"status": "unavailable"})
     return web.json_response({"status": "ready"})
 
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.errors import Handler, error_response
+from services.api.errors import Handler
 from services.api.state import LIMITER, SESSIONS
 from shared.auth import Role, configured
-from shared.http import SETTINGS, origin
+from shared.http import SETTINGS, error_response, origin
 from shared.logging import get_logger
 from shared.sessions import SESSION_COOKIE, Caller
 

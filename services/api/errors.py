@@ -13,6 +13,7 @@ import redis
 from aiohttp import web
 
 from shared import errors
+from shared.http import error_response
 from shared.logging import get_logger
 from shared.scripts import translate
 
@@ -49,12 +50,6 @@ _HTTP_CODES = {
 }
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
 
 
 #: Seconds a client is told to wait after a 503 (Redis unreachable or full).

@@ -16,6 +16,7 @@ from shared.retention import MAX_AGE_S as MAX_RETENTION_AGE_S
 from shared.retention import MAX_COUNT as MAX_RETENTION_COUNT
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY, JobState
 from shared.submit import MAX_DELAY_MS, MAX_RETRIES
+from shared.workers import Worker, WorkerStatus
 
 #: Most jobs one list page returns.
 MAX_PAGE = 500
@@ -234,28 +235,9 @@ class PauseOut(BaseModel):
     changed: bool = Field(description="False when the queue already was in that state.")
 
 
-class WorkerOut(BaseModel):
-    id: str
-    host: str
-    pid: int
-    queues: list[str]
-    processes: int
-    threads: int
-    started_ms: int
-    uptime_s: float
-    current_jobs: list[str]
-    active: int
-    processed: int
-    failed: int
-    last_beat_ms: int
-    beat_age_s: float
-    status: str = Field(description="alive, stale (missed two beats) or dead.")
-    dead_ms: int | None
-    draining: bool
-
-
 class WorkerList(BaseModel):
-    workers: list[WorkerOut]
+    #: The record is shared/workers.py's Worker (what the monitor publishes), not a copy.
+    workers: list[Worker]
 
 
 class WorkerRemoval(BaseModel):
@@ -312,7 +294,7 @@ class CleanResult(BaseModel):
 class Stats(BaseModel):
     queues: list[QueueOut]
     totals: dict[str, int] = Field(description="Jobs per state over every queue.")
-    workers: dict[str, int] = Field(description="Worker processes by status.")
+    workers: dict[WorkerStatus, int] = Field(description="Worker processes by status.")
 
 
 class HistoryQuery(Strict):

@@ -22,16 +22,14 @@ from services.api.state import REGISTRY
 from shared import keys
 from shared.history import Sample
 from shared.states import JobState
-from shared.workers import read_workers
+from shared.workers import count_by_status, read_workers
 
 
 async def stats(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
     queues, now_ms = await queue_health(registry)
     totals = {s.value: sum(q.counts.get(s.value, 0) for q in queues) for s in JobState}
-    by_status = {"alive": 0, "stale": 0, "dead": 0}
-    for worker in await read_workers(registry.client, now_ms, registry.settings):
-        by_status[worker["status"]] += 1
+    by_status = count_by_status(await read_workers(registry.client, now_ms, registry.settings))
     return web.json_response(Stats(queues=queues, totals=totals, workers=by_status).model_dump(mode="json"))
 
 

@@ -12,11 +12,10 @@ from aiohttp import web
 
 from services.api import validation
 from services.api.auth import ROLE, refuse, too_many
-from services.api.errors import error_response
 from services.api.models import Login, LoginCode, SessionOut, SessionsEnded
 from services.api.openapi import Route
 from services.api.state import SESSIONS
-from shared.http import SETTINGS, origin
+from shared.http import SETTINGS, error_response, origin
 from shared.sessions import SESSION_COOKIE, Caller, Session
 
 

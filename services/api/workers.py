@@ -16,7 +16,8 @@ from shared.workers import read_workers
 async def list_workers(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
     now_ms = await registry.now_ms()
-    return web.json_response({"workers": await read_workers(registry.client, now_ms, registry.settings)})
+    workers = await read_workers(registry.client, now_ms, registry.settings)
+    return web.json_response(WorkerList(workers=workers).model_dump(mode="json"))
 
 
 async def remove_worker(request: web.Request) -> web.Response:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
-from typing import Any
 
 import redis
 
@@ -18,12 +18,11 @@ from shared.metrics import MonitorMetrics
 from shared.outage import ReapGrace
 from shared.registry import AsyncRegistry
 from shared.transitions import QueueHealth
-from shared.workers import encode, read_workers
+from shared.workers import Worker, WorkerStatus, count_by_status, encode, read_workers
 
 log = get_logger(__name__)
 
 #: Worker fields that change with every beat: a list differing only in them is not announced.
-BEAT_FIELDS = frozenset({"last_beat_ms", "beat_age_s", "uptime_s"})
 
 
 class Monitor:
@@ -152,25 +151,22 @@ class Monitor:
             m.throughput.labels(queue, "failed").set(h.failed_per_s)
             m.drain.labels(queue).set(drain_seconds(h.counts["waiting"], h.completed_per_s))
 
-    async def announce_workers(self, now_ms: int, *, reason: str) -> list[dict[str, Any]]:
+    async def announce_workers(self, now_ms: int, *, reason: str) -> list[Worker]:
         """Publish the worker list on a change; on a tick only when something but beat times
         changed, or ``workers_refresh_s`` passed (every event is kept in fq:events: a list of
         100 workers every 5 s would be most of it)."""
         workers = await read_workers(self.registry.client, now_ms, self.settings)
-        signature = encode([{k: v for k, v in w.items() if k not in BEAT_FIELDS} for w in workers])
+        signature = json.dumps([w.without_beat() for w in workers])
         stale = now_ms - self._announced_ms >= self.settings.workers_refresh_s * 1000
         if reason != "tick" or signature != self._announced or stale:
             await self.registry.run(transitions.publish_workers(encode(workers)))
             self.metrics.worker_events.labels(reason).inc()
             self._announced, self._announced_ms = signature, now_ms
-        by_status = {"alive": 0, "stale": 0, "dead": 0}
-        for w in workers:
-            by_status[w["status"]] += 1
-        for status, n in by_status.items():
+        for status, n in count_by_status(workers).items():
             self.metrics.workers.labels(status).set(n)
-        live = [w for w in workers if w["status"] != "dead"]
-        self.metrics.slots.labels("busy").set(sum(w["active"] for w in live))
-        self.metrics.slots.labels("total").set(sum(w["threads"] for w in live))
+        live = [w for w in workers if w.status is not WorkerStatus.DEAD]
+        self.metrics.slots.labels("busy").set(sum(w.active for w in live))
+        self.metrics.slots.labels("total").set(sum(w.threads for w in live))
         return workers
 
     async def sample_history(self, health: dict[str, QueueHealth], now_ms: int) -> bool:

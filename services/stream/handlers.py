@@ -36,7 +36,7 @@ from services.stream.wire import WEBSOCKET, Wire
 from shared.auth import configured
 from shared.errors import FacequeueError
 from shared.events import DEFAULT_TOPICS, Topic
-from shared.http import DRAINING, SETTINGS, origin
+from shared.http import DRAINING, SETTINGS, error_response, origin
 from shared.logging import get_logger
 from shared.names import NAME_RULE, is_valid_name
 from shared.sessions import SESSION_COOKIE
@@ -60,9 +60,7 @@ class BadRequest(Exception):
 
 
 def error(status: int, code: str, message: str, request: web.Request) -> web.Response:
-    return web.json_response(
-        {"error": {"code": code, "message": message}}, status=status, headers=cors_headers(request)
-    )
+    return error_response(status, code, message, headers=cors_headers(request))
 
 
 def cors_headers(request: web.Request) -> dict[str, str]:

@@ -46,5 +46,10 @@ async def build_snapshot(registry: AsyncRegistry, queue_filter: str | None, jobs
         for state in JobState:
             page, _ = await registry.run(transitions.list_jobs(queue, state, jobs_per_state))
             jobs[queue][state.value] = [summary(job) for job in page]
-    data = {"counts": base.counts, "paused": base.paused, "workers": workers, "jobs": jobs}
+    data = {
+        "counts": base.counts,
+        "paused": base.paused,
+        "workers": [w.to_dict() for w in workers],
+        "jobs": jobs,
+    }
     return gateway_frame(GatewayType.SNAPSHOT, data, base.seq, queue_filter)
