@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 from examples import orders
-from shared import transitions
+from shared import reads
 from shared.jobs import Job
 from shared.registry import Registry
 
@@ -36,7 +36,7 @@ def main() -> None:
 
 
 def _jobs(registry: Registry) -> list[Job]:
-    found, _ = registry.run(transitions.search_jobs(limit=50, queue=orders.QUEUE))
+    found, _ = registry.run(reads.search_jobs(limit=50, queue=orders.QUEUE))
     return sorted(found, key=lambda job: job.created_ms)
 
 

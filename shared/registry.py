@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import redis
 import redis.asyncio
 
-from shared import keys, redis_clients, transitions
+from shared import keys, reads, redis_clients, worker_calls
 from shared.config import Settings
 from shared.errors import JobNotFound, RedisUnavailable
 from shared.jobs import Job
@@ -68,12 +68,12 @@ class Registry:
         return int(seconds) * 1000 + int(micros) // 1000
 
     def counts(self, queues: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
-        return self.run(transitions.counts(self.queues() if queues is None else queues))
+        return self.run(reads.counts(self.queues() if queues is None else queues))
 
     def list(
         self, queue: str, state: JobState, limit: int = 50, cursor: str | None = None
     ) -> tuple[list[Job], str | None]:
-        return self.run(transitions.list_jobs(queue, state, limit, cursor))
+        return self.run(reads.list_jobs(queue, state, limit, cursor))
 
     def reap_dead(self, queues: Sequence[str], now_ms: int) -> dict[str, int]:
         """Recover every worker whose last beat is older than ``worker_dead_s``.
@@ -122,7 +122,7 @@ class AsyncRegistry:
         return sorted(members)
 
     async def counts(self, queues: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
-        return await self.run(transitions.counts(await self.queues() if queues is None else queues))
+        return await self.run(reads.counts(await self.queues() if queues is None else queues))
 
     async def reap_dead(self, queues: Sequence[str], now_ms: int) -> dict[str, int]:
         """Asyncio twin of :meth:`Registry.reap_dead`."""
@@ -137,6 +137,6 @@ class AsyncRegistry:
 
 def reap_call(settings: Settings, worker_id: str, queues: Sequence[str]) -> Call[int]:
     """The reap of a worker whose beat is older than ``worker_dead_s``, with the settings' loss limit."""
-    return transitions.reap_worker(
+    return worker_calls.reap_worker(
         worker_id, queues, int(settings.worker_dead_s * 1000), max_losses=settings.max_worker_losses
     )

@@ -253,3 +253,18 @@ class AsyncScripts(_Bound):
         await pending
         pipe.execute_command("WAIT", self.durability.replicas, self.durability.timeout_ms)
         return self._settle(call, await pipe.execute(raise_on_error=False))
+
+
+def as_int(raw: Any) -> int:
+    """A script's integer reply."""
+    return int(raw)
+
+
+def as_text(raw: Any) -> str:
+    """A script's string reply."""
+    return str(raw)
+
+
+def as_bool(raw: Any) -> bool:
+    """A script's 0/1 reply."""
+    return bool(int(raw))

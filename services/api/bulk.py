@@ -17,13 +17,13 @@ from services.api.models import BulkAction, BulkByFilter, BulkByIds, BulkResult,
 from services.api.openapi import Route
 from services.api.queues import known_queue, require_known
 from services.api.state import REGISTRY, record
-from shared import keys, transitions
+from shared import actions, keys
+from shared.actions import BULK_BATCH, CLEAN_BATCH
 from shared.registry import AsyncRegistry
 from shared.states import JobState
-from shared.transitions import BULK_BATCH, CLEAN_BATCH
 
 #: The state a filtered bulk action must name.
-_SOURCE = {"retry": JobState.FAILED, "promote": JobState.DELAYED}
+_SOURCE = {actions.BulkVerb.RETRY: JobState.FAILED, actions.BulkVerb.PROMOTE: JobState.DELAYED}
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
@@ -69,7 +69,7 @@ async def _by_ids(registry: AsyncRegistry, spec: BulkByIds, who: str) -> BulkRes
     for queue, members in queues.items():
         for chunk in _chunks(members, BULK_BATCH):
             outcome = await registry.run(
-                transitions.bulk(spec.action, queue, ids=list(chunk), who=who, force=spec.force)
+                actions.bulk(spec.action, queue, ids=list(chunk), who=who, force=spec.force)
             )
             done, skipped = done + outcome.done, skipped + outcome.skipped
     return BulkResult(matched=len(ids), done=done, skipped=skipped + missing)
@@ -79,9 +79,7 @@ async def _by_filter(registry: AsyncRegistry, spec: BulkByFilter, who: str) -> B
     done = skipped = 0
     while True:
         outcome = await registry.run(
-            transitions.bulk(
-                spec.action, spec.filter.queue, source=spec.filter.state, who=who, force=spec.force
-            )
+            actions.bulk(spec.action, spec.filter.queue, source=spec.filter.state, who=who, force=spec.force)
         )
         done, skipped = done + outcome.done, skipped + outcome.skipped
         if outcome.done == 0:  # the set is empty (or holds nothing the action applies to)
@@ -101,7 +99,7 @@ async def clean_queue(request: web.Request) -> web.Response:
         removed[state] = 0
         while budget > 0:
             batch = min(budget, CLEAN_BATCH)
-            n = await registry.run(transitions.clean(queue, JobState(state), cutoff_ms, limit=batch, who=who))
+            n = await registry.run(actions.clean(queue, JobState(state), cutoff_ms, limit=batch, who=who))
             removed[state] += n
             budget -= n
             if n < batch:

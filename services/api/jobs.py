@@ -23,7 +23,7 @@ from services.api.models import (
 )
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
-from shared import catalog, galleries, transitions
+from shared import actions, catalog, galleries, reads
 from shared.face_jobs import FACE_QUEUE, SearchRequest
 from shared.http import SETTINGS
 from shared.jobs import Job
@@ -88,13 +88,13 @@ async def list_jobs(request: web.Request) -> web.Response:
     if params.queue and params.state and not params.q:
         if params.cursor and ":" not in params.cursor:
             raise ApiError(400, "bad_request", "cursor: belongs to a newest-first search")
-        call = transitions.list_jobs(params.queue, params.state, params.limit, params.cursor)
+        call = reads.list_jobs(params.queue, params.state, params.limit, params.cursor)
     else:
         if params.cursor and ":" in params.cursor:
             raise ApiError(400, "bad_request", "cursor: belongs to a listing by queue and state")
         actor = params.q if params.q and params.q in catalog.CATALOG else ""
         prefix = "" if actor or not params.q else params.q.lower()
-        call = transitions.search_jobs(
+        call = reads.search_jobs(
             params.limit,
             params.cursor,
             queue=params.queue or "",
@@ -111,15 +111,15 @@ async def _act(request: web.Request, action: str) -> web.Response:
     registry, who = request.app[REGISTRY], acting(request)
     job = await registry.get(request.match_info["job_id"])
     if action == "retry":
-        state = await registry.run(transitions.retry(job.id, job.queue, who=who))
+        state = await registry.run(actions.retry(job.id, job.queue, who=who))
     elif action == "promote":
-        state = await registry.run(transitions.promote(job.id, job.queue, who=who))
+        state = await registry.run(actions.promote(job.id, job.queue, who=who))
     elif action == "priority":
         body = await validation.body(request, SetPriority)
-        state = await registry.run(transitions.set_priority(job.id, job.queue, body.priority, who=who))
+        state = await registry.run(actions.set_priority(job.id, job.queue, body.priority, who=who))
     else:
         force = validation.query(request, ForceQuery).force
-        state = await registry.run(transitions.delete(job.id, job.queue, force=force, who=who))
+        state = await registry.run(actions.delete(job.id, job.queue, force=force, who=who))
     record(request, action, 1)
     return web.json_response(Transition(id=job.id, state=state).model_dump())
 

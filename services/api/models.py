@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool
 
+from shared import actions
 from shared.face_jobs import DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_NAME, MAX_TOP_K
 from shared.jobs import Job
 from shared.names import NAME_PATTERN
@@ -251,7 +252,7 @@ class BulkFilter(Strict):
 
 
 class BulkBase(Strict):
-    action: Literal["retry", "delete", "promote"] = Field(
+    action: actions.BulkVerb = Field(
         description="retry applies to failed jobs, promote to delayed ones, delete to any (active: with"
         " force); jobs it does not apply to are counted as skipped."
     )

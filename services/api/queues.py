@@ -9,7 +9,7 @@ from services.api.errors import ApiError
 from services.api.models import PauseOut, QueueList, QueueOut
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
-from shared import catalog, keys, transitions
+from shared import actions, catalog, keys, reads
 from shared.names import NAME_RULE, is_valid_name
 from shared.registry import AsyncRegistry
 
@@ -17,7 +17,7 @@ from shared.registry import AsyncRegistry
 async def queue_health(registry: AsyncRegistry) -> tuple[list[QueueOut], int]:
     """Every queue's counts and health, and the Redis clock they were read at."""
     names = sorted(set(await registry.queues()) | set(catalog.queues()))
-    health = await registry.run(transitions.queue_health(names))
+    health = await registry.run(reads.queue_health(names))
     paused = set(await registry.client.smembers(keys.PAUSED))
     now_ms = await registry.now_ms()
     queues = [
@@ -68,14 +68,14 @@ async def known_queue(request: web.Request) -> str:
 async def pause_queue(request: web.Request) -> web.Response:
     """Nothing more starts on the queue; running jobs finish."""
     queue = await known_queue(request)
-    changed = await request.app[REGISTRY].run(transitions.pause(queue, who=acting(request)))
+    changed = await request.app[REGISTRY].run(actions.pause(queue, who=acting(request)))
     record(request, "pause", int(changed))
     return web.json_response(PauseOut(queue=queue, paused=True, changed=changed).model_dump())
 
 
 async def resume_queue(request: web.Request) -> web.Response:
     queue = await known_queue(request)
-    changed = await request.app[REGISTRY].run(transitions.resume(queue, who=acting(request)))
+    changed = await request.app[REGISTRY].run(actions.resume(queue, who=acting(request)))
     record(request, "resume", int(changed))
     return web.json_response(PauseOut(queue=queue, paused=False, changed=changed).model_dump())
 

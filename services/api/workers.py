@@ -8,7 +8,7 @@ from services.api.auth import acting
 from services.api.models import WorkerList, WorkerRemoval
 from services.api.openapi import Route
 from services.api.state import REGISTRY
-from shared import catalog, transitions
+from shared import catalog, worker_calls
 from shared.registry import reap_call
 from shared.workers import read_workers
 
@@ -27,7 +27,7 @@ async def remove_worker(request: web.Request) -> web.Response:
     queues = sorted(set(await registry.queues()) | set(catalog.queues()))
     # Reap first: a worker that stopped beating gives its jobs back before it is forgotten.
     await registry.run(reap_call(registry.settings, worker_id, queues))
-    outcome = await registry.run(transitions.remove_worker(worker_id, acting(request)))
+    outcome = await registry.run(worker_calls.remove_worker(worker_id, acting(request)))
     return web.json_response(
         {"worker": worker_id, "outcome": outcome}, status=202 if outcome == "draining" else 200
     )

@@ -9,15 +9,15 @@ import math
 import redis
 
 from services.monitor import memory, retention
-from shared import catalog, keys, transitions
+from shared import catalog, keys, reads, transitions, worker_calls
 from shared.config import Settings
 from shared.errors import FacequeueError
 from shared.history import HISTORY_LENGTH, Sample, minute_of
 from shared.logging import get_logger
 from shared.metrics import MonitorMetrics
 from shared.outage import ReapGrace
+from shared.reads import QueueHealth
 from shared.registry import AsyncRegistry
-from shared.transitions import QueueHealth
 from shared.workers import Worker, WorkerStatus, count_by_status, encode, read_workers
 
 log = get_logger(__name__)
@@ -125,13 +125,13 @@ class Monitor:
     async def health(self, queues: list[str]) -> dict[str, QueueHealth]:
         """Every queue's health in one call; queue by queue, skipping refused ones, if that fails."""
         try:
-            return await self.registry.run(transitions.queue_health(queues))
+            return await self.registry.run(reads.queue_health(queues))
         except redis.ResponseError:
             pass
         health: dict[str, QueueHealth] = {}
         for queue in queues:
             try:
-                one = await self.registry.run(transitions.queue_health([queue]))
+                one = await self.registry.run(reads.queue_health([queue]))
                 health[queue] = one[queue]
             except redis.ResponseError as exc:
                 self.queue_failed(queue, "health", exc)
@@ -159,7 +159,7 @@ class Monitor:
         signature = json.dumps([w.without_beat() for w in workers])
         stale = now_ms - self._announced_ms >= self.settings.workers_refresh_s * 1000
         if reason != "tick" or signature != self._announced or stale:
-            await self.registry.run(transitions.publish_workers(encode(workers)))
+            await self.registry.run(worker_calls.publish_workers(encode(workers)))
             self.metrics.worker_events.labels(reason).inc()
             self._announced, self._announced_ms = signature, now_ms
         for status, n in count_by_status(workers).items():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.stream.frames import Frame, gateway_frame
-from shared import catalog, transitions
+from shared import catalog, reads
 from shared.events import GatewayType
 from shared.jobs import Job
 from shared.registry import AsyncRegistry
@@ -38,13 +38,13 @@ async def build_snapshot(registry: AsyncRegistry, queue_filter: str | None, jobs
     deduplicate (they are idempotent by contract).
     """
     queues = await queues_of(registry, queue_filter)
-    base = await registry.run(transitions.counts_at(queues))
+    base = await registry.run(reads.counts_at(queues))
     workers = await read_workers(registry.client, await registry.now_ms(), registry.settings)
     jobs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for queue in queues:
         jobs[queue] = {}
         for state in JobState:
-            page, _ = await registry.run(transitions.list_jobs(queue, state, jobs_per_state))
+            page, _ = await registry.run(reads.list_jobs(queue, state, jobs_per_state))
             jobs[queue][state.value] = [summary(job) for job in page]
     data = {
         "counts": base.counts,

@@ -14,7 +14,7 @@ from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.frames import Frame, gateway_frame
 from services.stream.snapshot import queues_of
-from shared import transitions
+from shared import reads
 from shared.errors import FacequeueError
 from shared.events import GatewayType, Topic
 from shared.logging import get_logger
@@ -47,7 +47,7 @@ class StatsTicker:
         targets = [c for c in self.clients if Topic.STATS in c.topics]
         if not targets:
             return 0
-        base = await self.registry.run(transitions.counts_at(await queues_of(self.registry, None)))
+        base = await self.registry.run(reads.counts_at(await queues_of(self.registry, None)))
         # Taken after the read, so ids never go backwards on a client's connection: every
         # frame up to it is already queued ahead of this one. Counts are at most one tick stale.
         last_seq = self.fanout.last_seq

@@ -38,7 +38,7 @@ from services.worker.context import WorkerContext
 from services.worker.middleware.heartbeat import WorkerHeartbeat
 from services.worker.middleware.job_state import JobStateMiddleware
 from services.worker.runs import error_line
-from shared import keys, redis_clients, transitions
+from shared import actions, keys, redis_clients, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError, JobExists, RedisUnavailable
 from shared.logging import get_logger
@@ -207,7 +207,7 @@ class FacequeueBroker(RedisBroker):
     def flush(self, queue_name: str) -> None:
         """Drop the queue's waiting and delayed jobs (and Dramatiq's copies); running ones finish."""
         for state in (JobState.WAITING, JobState.DELAYED):
-            while self.ctx.registry.run(transitions.bulk("delete", queue_name, source=state)).done:
+            while self.ctx.registry.run(actions.bulk(actions.BulkVerb.DELETE, queue_name, source=state)).done:
                 pass
         self.do_purge(queue_name)
 

@@ -9,7 +9,7 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
-from shared import keys, transitions
+from shared import actions, keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
@@ -153,20 +153,20 @@ async def test_clean_removes_at_most_clean_batch_jobs_per_redis_call(
     api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
 ) -> None:
     # Given more failed jobs than two clean batches
-    count = 2 * transitions.CLEAN_BATCH + 10
+    count = 2 * actions.CLEAN_BATCH + 10
     fail_jobs(registry, count)
     # When they are all cleaned
     response = await api.post(f"/api/v1/queues/{Q}/clean", json={"states": ["failed"]}, headers=ADMIN)
     # Then every one is gone, removed by three script calls (one admin event each)
     assert (await response.json())["removed"] == {"failed": count}
     cleans = [json.loads(f["data"]) for _, f in raw.xrange("fq:events") if f["type"] == "admin"]
-    assert [c["count"] for c in cleans] == [transitions.CLEAN_BATCH, transitions.CLEAN_BATCH, 10]
+    assert [c["count"] for c in cleans] == [actions.CLEAN_BATCH, actions.CLEAN_BATCH, 10]
 
 
 async def test_stats_sum_counts_over_queues(api: TestClient[Any, Any], registry: Registry) -> None:
     submit(registry, "noop")
     submit(registry, "noop", delay_ms=60_000)
-    registry.run(transitions.pause("other"))
+    registry.run(actions.pause("other"))
     body = await (await api.get("/api/v1/stats", headers=VIEWER)).json()
     assert body["totals"]["waiting"] == 1 and body["totals"]["delayed"] == 1
     assert {q["name"]: q["paused"] for q in body["queues"]} == {Q: False, "face_search": False, "other": True}

@@ -9,7 +9,7 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
-from shared import transitions
+from shared import actions, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
@@ -241,5 +241,5 @@ async def test_search_lists_newest_first_and_filters_by_queue_state_actor_and_id
     assert await search(q=delayed) == [delayed]  # a whole id
     assert await search(queue="other") == []
     # removed jobs leave the index
-    registry.run(transitions.delete(delayed, Q))
+    registry.run(actions.delete(delayed, Q))
     assert delayed not in await search()

@@ -10,7 +10,7 @@ import redis
 from aiohttp.test_utils import TestClient
 
 from services.api.main import build_app
-from shared import transitions
+from shared import transitions, worker_calls
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.registry import Registry
@@ -64,7 +64,7 @@ async def test_removing_a_dead_worker_requeues_its_jobs_and_forgets_it(
     job_id = submit(registry, "noop")
     registry.run(transitions.dispatch(Q, 10))
     registry.run(transitions.start(job_id, Q, 0, "ghost"))
-    registry.run(transitions.worker_beat("ghost", {"pid": 1}))
+    registry.run(worker_calls.worker_beat("ghost", {"pid": 1}))
     raw.zadd("fq:workers", {"ghost": 0})
     # When an admin removes it
     response = await api.delete("/api/v1/workers/ghost", headers=ADMIN)

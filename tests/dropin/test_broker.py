@@ -171,9 +171,9 @@ def test_the_example_app_runs_by_changing_only_its_broker_line(redis_url: str, r
 
 
 def _search(queue: str) -> Any:
-    from shared import transitions
+    from shared import reads
 
-    return transitions.search_jobs(limit=50, queue=queue)
+    return reads.search_jobs(limit=50, queue=queue)
 
 
 def test_the_broker_takes_redis_brokers_connection_arguments(redis_url: str, registry: Registry) -> None:

@@ -16,7 +16,7 @@ import pytest
 import redis
 from dramatiq.results import ResultFailure
 
-from shared import transitions
+from shared import reads
 from shared.jobs import Job
 from shared.registry import Registry
 from shared.states import JobState
@@ -167,7 +167,7 @@ def test_on_success_and_on_failure_callbacks(
     assert registry.get(ok.message_id).options["on_success"] == "on_done"
 
     def completed_callbacks() -> list[Job]:
-        jobs, _ = registry.run(transitions.search_jobs(limit=50, actor="on_done"))
+        jobs, _ = registry.run(reads.search_jobs(limit=50, actor="on_done"))
         return [j for j in jobs if j.state is JobState.COMPLETED]
 
     assert len(wait_for(completed_callbacks, what="callback job")) == 1

@@ -55,17 +55,17 @@ def test_a_job_that_kills_its_workers_fails_as_worker_lost(
 def test_a_run_whose_start_reply_was_lost_is_given_back_and_runs_once(
     app: ModuleType, registry: Registry, raw: redis.Redis, start_app_worker: Callable[..., Any]
 ) -> None:
-    from shared import keys, transitions
+    from shared import actions, keys, transitions
 
     start_app_worker()
     (worker_id,) = raw.zrange(keys.WORKERS, 0, -1)
     # Given a job the registry records as running on this live worker, though none of its
     # threads runs it (job_start ran, its reply was lost, so the thread skipped the run):
     # the job is dispatched by hand while the queue is paused, then started for that worker.
-    registry.run(transitions.pause(app.QUEUE))
+    registry.run(actions.pause(app.QUEUE))
     message = app.add.send(20, 1)
     raw.zadd(keys.dispatched_key(app.QUEUE), {message.message_id: registry.now_ms()})
-    registry.run(transitions.resume(app.QUEUE))
+    registry.run(actions.resume(app.QUEUE))
     assert registry.run(transitions.start(message.message_id, app.QUEUE, 0, worker_id)) == "started"
     # When the worker's beats see it twice, it goes back to waiting with a new generation
     job = settled(registry, message.message_id, JobState.COMPLETED)

@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from shared import transitions
+from shared import transitions, worker_calls
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
@@ -79,7 +79,7 @@ def test_two_monitor_replicas_release_and_requeue_each_job_once(
         job_id = submit(registry, "noop", priority=0)
         registry.run(transitions.dispatch(Q, 10))
         assert registry.run(transitions.start(job_id, Q, registry.get(job_id).gen, ghost)) == "started"
-        registry.run(transitions.worker_beat(ghost, {"pid": 1}))
+        registry.run(worker_calls.worker_beat(ghost, {"pid": 1}))
         raw.zadd("fq:workers", {ghost: 0})
         ghosts[ghost] = job_id
     delayed = [submit(registry, "noop", delay_ms=2000 + 20 * i) for i in range(100)]

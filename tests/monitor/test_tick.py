@@ -10,7 +10,7 @@ import redis
 from prometheus_client import CollectorRegistry
 
 from services.monitor.tick import Monitor, drain_seconds
-from shared import transitions
+from shared import reads, transitions, worker_calls
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.history import Sample
@@ -38,7 +38,7 @@ async def test_tick_releases_reaps_exports_announces_and_samples(
     registry.run(transitions.start(done, Q, 0, "ghost"))
     registry.run(transitions.complete(done, Q, 0, "ghost", "1"))
     registry.run(transitions.start(running, Q, 0, "ghost"))
-    registry.run(transitions.worker_beat("ghost", {"pid": 1, "threads": 4}))
+    registry.run(worker_calls.worker_beat("ghost", {"pid": 1, "threads": 4}))
     raw.zadd("fq:workers", {"ghost": 0})  # its last beat: long ago
     waiting = submit(registry, "noop", priority=9)
     delayed = submit(registry, "noop", delay_ms=50)
@@ -79,7 +79,7 @@ async def test_tick_releases_reaps_exports_announces_and_samples(
     assert len(entries) == 1
     sample = Sample.from_entry(*entries[0])
     assert sample.counts[Q] == counts and sample.completed[Q] == 1
-    health = await monitor.registry.run(transitions.queue_health([Q], 60_000))
+    health = await monitor.registry.run(reads.queue_health([Q], 60_000))
     assert not await monitor.sample_history(health, sample.minute_ms + 59_999)  # same minute: refused
     assert await monitor.sample_history(health, sample.minute_ms + 60_000)  # next minute: recorded
     assert len(raw.xrange("fq:history")) == 2
@@ -97,7 +97,7 @@ async def test_a_queue_whose_key_has_the_wrong_type_is_skipped_and_the_others_ar
     running = submit(registry, "noop")
     registry.run(transitions.dispatch(Q, 10))
     registry.run(transitions.start(running, Q, 0, "ghost"))
-    registry.run(transitions.worker_beat("ghost", {"pid": 1, "threads": 4}))
+    registry.run(worker_calls.worker_beat("ghost", {"pid": 1, "threads": 4}))
     raw.zadd("fq:workers", {"ghost": 0})
     delayed = submit(registry, "noop", delay_ms=50)
     wait_for(lambda: raw.time()[0] * 1000 > registry.get(delayed).eta_ms + 1000, what="eta")  # type: ignore[operator]
@@ -129,16 +129,16 @@ async def test_an_unchanged_worker_list_is_announced_only_on_refresh(
     def announced() -> float:
         return metrics.get_sample_value("facequeue_monitor_workers_events_total", {"reason": "tick"}) or 0
 
-    registry.run(transitions.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 0}))
+    registry.run(worker_calls.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 0}))
     now = registry.now_ms()
     await monitor.announce_workers(now, reason="tick")
     assert announced() == 1
     # When it ticks again with only the beat time changed, nothing is announced
-    registry.run(transitions.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 0}))
+    registry.run(worker_calls.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 0}))
     await monitor.announce_workers(now + 500, reason="tick")
     assert announced() == 1
     # but a change (a job processed) is announced at the next tick
-    registry.run(transitions.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 1}))
+    registry.run(worker_calls.worker_beat("w1", {"pid": 1, "threads": 2, "processed": 1}))
     await monitor.announce_workers(now + 1000, reason="tick")
     assert announced() == 2
     # and the unchanged list again once the refresh is due

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 import redis
 
-from shared import transitions
+from shared import actions
 from shared.registry import Registry
 from shared.retention import Retention, set_policy
 from shared.states import JobState
@@ -69,12 +69,12 @@ class Load:
 
     def _administer(self) -> None:
         while not self._stop.wait(5):
-            self.registry.run(transitions.pause("diagnostics", who="soak"))
+            self.registry.run(actions.pause("diagnostics", who="soak"))
             self._stop.wait(0.5)
-            self.registry.run(transitions.resume("diagnostics", who="soak"))
+            self.registry.run(actions.resume("diagnostics", who="soak"))
             failed, _ = self.registry.list("diagnostics", JobState.FAILED, limit=10)
             for job in failed:
-                self.registry.run(transitions.delete(job.id, "diagnostics", who="soak"))
+                self.registry.run(actions.delete(job.id, "diagnostics", who="soak"))
 
 
 def rss_kib(pid: int) -> int:
@@ -123,7 +123,7 @@ async def test_soak_steady_load_keeps_memory_flat_and_the_registry_consistent(
         end = {name: rss_kib(pid) for name, pid in processes.items()}
         redis_end = int(raw.info("memory")["used_memory"])
         load.stop()
-        registry.run(transitions.resume("diagnostics", who="soak"))
+        registry.run(actions.resume("diagnostics", who="soak"))
         await eventually(
             lambda: registry.counts(["diagnostics"])["diagnostics"][JobState.WAITING.value] == 0, timeout=120
         )

@@ -7,7 +7,7 @@ import threading
 
 import redis
 
-from shared import keys, transitions
+from shared import actions, keys
 from shared.config import Settings
 from shared.events import Event, EventType
 from shared.registry import Registry
@@ -23,7 +23,7 @@ def _producer(redis_url: str) -> None:
     registry = Registry(Settings(redis_url=redis_url))
     ids = [submit(registry, "noop") for _ in range(JOBS_PER_PROCESS)]
     for job_id in ids:
-        registry.run(transitions.delete(job_id, "diagnostics"))
+        registry.run(actions.delete(job_id, "diagnostics"))
     registry.close()
 
 

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from devstack import localredis
-from shared import errors, keys, redis_clients, transitions
+from shared import actions, errors, keys, redis_clients
 from shared.config import Settings, SettingsError
 from shared.metrics import ReplicationMetrics
 from shared.registry import AsyncRegistry, Registry, durability
@@ -215,7 +215,7 @@ def test_a_submission_no_replica_confirms_is_refused_and_counted(
             registry.run(submit_call("noop", [], settings=settings, job_id="two")[1])
         assert time.monotonic() - began >= 0.25
         # And a non-strict durable change (an admin pause) is made and only counted
-        registry.run(transitions.pause("diagnostics", who="test"))
+        registry.run(actions.pause("diagnostics", who="test"))
         assert registry.client.sismember(keys.PAUSED, "diagnostics")
         counted = {
             s.labels["script"]: s.value

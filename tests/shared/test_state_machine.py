@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from shared import keys, transitions
+from shared import actions, keys, transitions, worker_calls
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.errors import InvalidTransition, JobExists, JobNotFound
 from shared.registry import Registry
@@ -78,7 +78,7 @@ def test_delayed_job_is_released_to_waiting_when_due(registry: Registry, raw: re
 
 def test_promote_moves_delayed_job_to_waiting_now(registry: Registry) -> None:
     job_id = make(registry, JobState.DELAYED)
-    assert registry.run(transitions.promote(job_id, Q)) == "waiting"
+    assert registry.run(actions.promote(job_id, Q)) == "waiting"
     job = registry.get(job_id)
     assert job.state is JobState.WAITING and job.eta_ms is None
 
@@ -95,7 +95,7 @@ def test_fail_then_operator_retry_resets_attempts(registry: Registry, raw: redis
     job_id = make(registry, JobState.FAILED)
     failed = registry.get(job_id)
     assert (failed.error, failed.traceback, failed.attempts) == ("Boom: x", "tb", 1)
-    assert registry.run(transitions.retry(job_id, Q)) == "waiting"
+    assert registry.run(actions.retry(job_id, Q)) == "waiting"
     job = registry.get(job_id)
     assert (job.state, job.attempts, job.error, job.gen) == (JobState.WAITING, 0, "", 1)
 
@@ -112,7 +112,7 @@ def test_set_priority_rescores_waiting_job(registry: Registry, raw: redis.Redis)
     low = submit(registry, "noop", priority=9)
     high = submit(registry, "noop", priority=5)
     assert raw.zrange(f"fq:q:{Q}:waiting", 0, -1) == [high, low]
-    assert registry.run(transitions.set_priority(low, Q, 0)) == "waiting"
+    assert registry.run(actions.set_priority(low, Q, 0)) == "waiting"
     assert raw.zrange(f"fq:q:{Q}:waiting", 0, -1) == [low, high]
     assert registry.get(low).priority == 0
 
@@ -121,7 +121,7 @@ def test_set_priority_after_dispatch_bumps_generation(registry: Registry, raw: r
     job_id = submit(registry, "noop")
     registry.run(transitions.dispatch(Q, 10))
     assert raw.zscore(f"fq:q:{Q}:dispatched", job_id) is not None
-    registry.run(transitions.set_priority(job_id, Q, 1))
+    registry.run(actions.set_priority(job_id, Q, 1))
     assert registry.get(job_id).gen == 1
     # The old copy (gen 0) is now stale.
     assert registry.run(transitions.start(job_id, Q, 0, W)) == "stale"
@@ -130,7 +130,7 @@ def test_set_priority_after_dispatch_bumps_generation(registry: Registry, raw: r
 @pytest.mark.parametrize("state", [JobState.WAITING, JobState.DELAYED, JobState.COMPLETED, JobState.FAILED])
 def test_delete_removes_job_from_every_index(registry: Registry, raw: redis.Redis, state: JobState) -> None:
     job_id = make(registry, state)
-    assert registry.run(transitions.delete(job_id, Q)) == state.value
+    assert registry.run(actions.delete(job_id, Q)) == state.value
     with pytest.raises(JobNotFound):
         registry.get(job_id)
     assert all(raw.zscore(k, job_id) is None for k in raw.keys("fq:q:*"))
@@ -143,9 +143,9 @@ def test_delete_active_needs_force_and_drops_the_running_outcome(
     job_id = make(registry, JobState.ACTIVE)
     before = snapshot(raw)
     with pytest.raises(InvalidTransition):
-        registry.run(transitions.delete(job_id, Q))
+        registry.run(actions.delete(job_id, Q))
     assert snapshot(raw) == before
-    assert registry.run(transitions.delete(job_id, Q, force=True)) == "active"
+    assert registry.run(actions.delete(job_id, Q, force=True)) == "active"
     # The worker finishing later must not resurrect the record.
     assert not registry.run(transitions.complete(job_id, Q, 0, W, "1"))
     assert not raw.exists(f"fq:job:{job_id}")
@@ -153,9 +153,9 @@ def test_delete_active_needs_force_and_drops_the_running_outcome(
 
 def test_reap_moves_dead_workers_active_job_back_to_waiting(registry: Registry, raw: redis.Redis) -> None:
     job_id = make(registry, JobState.ACTIVE)
-    registry.run(transitions.worker_beat(W, {"pid": 1}))
-    assert registry.run(transitions.reap_worker(W, [Q], 60_000, max_losses=3)) == -1  # alive: untouched
-    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3)) == 1
+    registry.run(worker_calls.worker_beat(W, {"pid": 1}))
+    assert registry.run(worker_calls.reap_worker(W, [Q], 60_000, max_losses=3)) == -1  # alive: untouched
+    assert registry.run(worker_calls.reap_worker(W, [Q], 0, max_losses=3)) == 1
     job = registry.get(job_id)
     assert (job.state, job.gen, job.worker) == (JobState.WAITING, 1, "")
     # and the worker is listed as dead for a while, no longer live
@@ -178,13 +178,13 @@ def test_a_job_whose_workers_keep_dying_fails_as_worker_lost(
     job_id = make(registry, JobState.ACTIVE, max_retries=max_retries)
     for _ in range(survived):
         # When its worker dies, it goes back to waiting and runs again
-        registry.run(transitions.worker_beat(W, {"pid": 1}))
-        assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=max_losses)) == 1
+        registry.run(worker_calls.worker_beat(W, {"pid": 1}))
+        assert registry.run(worker_calls.reap_worker(W, [Q], 0, max_losses=max_losses)) == 1
         assert registry.get(job_id).state is JobState.WAITING
         start(registry, job_id)
     # Then the death past its allowance fails it, saying why, and requeues nothing
-    registry.run(transitions.worker_beat(W, {"pid": 1}))
-    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=max_losses)) == 0
+    registry.run(worker_calls.worker_beat(W, {"pid": 1}))
+    assert registry.run(worker_calls.reap_worker(W, [Q], 0, max_losses=max_losses)) == 0
     job = registry.get(job_id)
     assert job.state is JobState.FAILED and job.error.startswith("worker_lost: ")
     assert job.timeline[-1]["reason"] == "worker_lost" and job.timeline[-1]["to"] == "failed"
@@ -195,33 +195,33 @@ def test_a_job_whose_workers_keep_dying_fails_as_worker_lost(
 def test_a_clean_exit_does_not_count_against_the_job(registry: Registry, raw: redis.Redis) -> None:
     # A worker draining out (forget) gives its job back even when the job has no retries left
     job_id = make(registry, JobState.ACTIVE, max_retries=0)
-    registry.run(transitions.worker_beat(W, {"pid": 1}))
-    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=1, forget=True)) == 1
+    registry.run(worker_calls.worker_beat(W, {"pid": 1}))
+    assert registry.run(worker_calls.reap_worker(W, [Q], 0, max_losses=1, forget=True)) == 1
     assert registry.get(job_id).state is JobState.WAITING
     assert not raw.hexists(f"fq:job:{job_id}", "worker_losses")
 
 
 def test_reap_with_forget_removes_a_departing_worker_entirely(registry: Registry, raw: redis.Redis) -> None:
-    registry.run(transitions.worker_beat(W, {"pid": 1}))
-    assert registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3, forget=True)) == 0
+    registry.run(worker_calls.worker_beat(W, {"pid": 1}))
+    assert registry.run(worker_calls.reap_worker(W, [Q], 0, max_losses=3, forget=True)) == 0
     assert not raw.exists(f"fq:worker:{W}") and raw.zscore("fq:workers:dead", W) is None
 
 
 def test_worker_wrongly_declared_dead_comes_back_alive(registry: Registry, raw: redis.Redis) -> None:
-    registry.run(transitions.worker_beat(W, {"pid": 1}))
-    registry.run(transitions.reap_worker(W, [Q], 0, max_losses=3))
-    _, stop = registry.run(transitions.worker_beat(W, {"pid": 1}))
+    registry.run(worker_calls.worker_beat(W, {"pid": 1}))
+    registry.run(worker_calls.reap_worker(W, [Q], 0, max_losses=3))
+    _, stop = registry.run(worker_calls.worker_beat(W, {"pid": 1}))
     assert not stop
     assert raw.hget(f"fq:worker:{W}", "status") is None and raw.pttl(f"fq:worker:{W}") == -1
     assert raw.zscore("fq:workers:dead", W) is None and raw.zscore("fq:workers", W) is not None
 
 
 def test_pause_and_resume_emit_once(registry: Registry, raw: redis.Redis) -> None:
-    assert registry.run(transitions.pause(Q)) is True
-    assert registry.run(transitions.pause(Q)) is False
+    assert registry.run(actions.pause(Q)) is True
+    assert registry.run(actions.pause(Q)) is False
     assert raw.sismember("fq:paused", Q)
-    assert registry.run(transitions.resume(Q)) is True
-    assert registry.run(transitions.resume(Q)) is False
+    assert registry.run(actions.resume(Q)) is True
+    assert registry.run(actions.resume(Q)) is False
     assert [e for e in raw.xrange("fq:events") if e[1]["type"] == "pause"].__len__() == 2
 
 
@@ -230,7 +230,7 @@ def test_paused_queue_dispatches_nothing_and_skips_fetched_copies(
 ) -> None:
     job_id = submit(registry, "noop")
     registry.run(transitions.dispatch(Q, 10))
-    registry.run(transitions.pause(Q))
+    registry.run(actions.pause(Q))
     assert registry.run(transitions.start(job_id, Q, 0, W)) == "paused"
     assert registry.get(job_id).state is JobState.WAITING
     assert registry.run(transitions.dispatch(Q, 10)) == (0, 0, True)
@@ -259,10 +259,10 @@ def test_illegal_admin_transition_raises_and_changes_nothing(
     # Given a job in a state the action does not apply to
     job_id = make(registry, state)
     call = {
-        "retry": transitions.retry(job_id, Q),
-        "promote": transitions.promote(job_id, Q),
-        "priority": transitions.set_priority(job_id, Q, 1),
-        "delete": transitions.delete(job_id, Q),
+        "retry": actions.retry(job_id, Q),
+        "promote": actions.promote(job_id, Q),
+        "priority": actions.set_priority(job_id, Q, 1),
+        "delete": actions.delete(job_id, Q),
     }[action]
     before = snapshot(raw)
     # When the action is attempted, Then it is refused with the job's state, and nothing changed
@@ -355,7 +355,7 @@ def test_a_superseded_run_still_acks_its_copy_and_changes_nothing_else(
 ) -> None:
     # Given a started job that an operator force-deleted while it ran
     job_id, message_id = started_with_its_copy(registry, raw)
-    registry.run(transitions.delete(job_id, Q, force=True))
+    registry.run(actions.delete(job_id, Q, force=True))
     # When the worker completes its copy
     assert not registry.run(transitions.complete(job_id, Q, 0, W, "null", message_id=message_id))
     # Then the copy is acked all the same, and the job stays deleted
@@ -366,10 +366,10 @@ def test_a_superseded_run_still_acks_its_copy_and_changes_nothing_else(
 @pytest.mark.parametrize("action", ["retry", "promote", "priority", "delete"])
 def test_admin_action_on_missing_job_is_not_found(registry: Registry, raw: redis.Redis, action: str) -> None:
     call = {
-        "retry": transitions.retry("nope", Q),
-        "promote": transitions.promote("nope", Q),
-        "priority": transitions.set_priority("nope", Q, 1),
-        "delete": transitions.delete("nope", Q),
+        "retry": actions.retry("nope", Q),
+        "promote": actions.promote("nope", Q),
+        "priority": actions.set_priority("nope", Q, 1),
+        "delete": actions.delete("nope", Q),
     }[action]
     with pytest.raises(JobNotFound):
         registry.run(call)

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from services.stream.main import build_app
 from services.stream.state import CLIENTS
-from shared import transitions
+from shared import actions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.registry import Registry
@@ -26,7 +26,7 @@ async def test_snapshot_then_deltas_then_coalesced_stats(
 ) -> None:
     # Given a queue with a waiting job and a paused queue
     first = submit(registry, "noop")
-    registry.run(transitions.pause("other"))
+    registry.run(actions.pause("other"))
     # When a dashboard connects
     stream = await open_stream(gateway)
     snapshot = await stream.next()
@@ -71,8 +71,8 @@ async def test_topic_and_queue_filters(gateway: TestClient[Any, Any], registry: 
     snapshot = await other_queue.next()
     assert list(snapshot.json["data"]["counts"]) == ["other"]
     submit(registry, "noop")
-    registry.run(transitions.pause(Q))
-    registry.run(transitions.pause("other"))
+    registry.run(actions.pause(Q))
+    registry.run(actions.pause("other"))
     # pause-only: the two pause events, no job, no stats
     events = await _collect_for(pause_only, 1.0)
     assert [(e.event, e.json["data"]["queue"]) for e in events] == [("pause", Q), ("pause", "other")]
@@ -195,7 +195,7 @@ async def test_websocket_carries_the_same_events_as_sse(
     first = await ws.receive_json(timeout=5)
     assert first["type"] == "snapshot"
     submit(registry, "noop")
-    registry.run(transitions.pause(Q))
+    registry.run(actions.pause(Q))
     submit(registry, "sleep", [1])
     sse_events = await sse.take(3, kinds=("job", "pause"))
     ws_events = [await ws.receive_json(timeout=5) for _ in range(3)]

@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from shared import keys, transitions
+from shared import actions, keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
@@ -21,7 +21,7 @@ def test_a_message_lost_in_a_live_workers_ack_set_is_requeued_and_runs_once(
     registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
 ) -> None:
     # Given a live worker on a paused queue, and a job
-    registry.run(transitions.pause(Q))
+    registry.run(actions.pause(Q))
     start_worker()
     (worker_id,) = raw.zrange(keys.WORKERS, 0, -1)
     job_id = submit(registry, "noop")
@@ -33,7 +33,7 @@ def test_a_message_lost_in_a_live_workers_ack_set_is_requeued_and_runs_once(
     (message_id,) = raw.lrange(keys.dramatiq_queue_key(Q), 0, -1)
     raw.lrem(keys.dramatiq_queue_key(Q), 1, message_id)
     raw.sadd(keys.dramatiq_acks_key(worker_id, Q), message_id)
-    registry.run(transitions.resume(Q))
+    registry.run(actions.resume(Q))
     # Then the worker notices within a few beats, requeues it, and the job runs exactly once
     wait_for(lambda: registry.get(job_id).state is JobState.COMPLETED, timeout=15, what="the lost job to run")
     assert transitions_of(raw, job_id).count(("waiting", "active")) == 1

@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from shared import transitions
+from shared import actions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
@@ -62,7 +62,7 @@ def test_pause_stops_new_jobs_within_a_second_and_resume_restarts_them(
     ids = [submit(registry, "sleep", {"seconds": 0.3}) for _ in range(16)]
     wait_for(lambda: registry.counts([Q])[Q]["completed"] >= 2, what="some progress")
     # When the queue is paused
-    registry.run(transitions.pause(Q))
+    registry.run(actions.pause(Q))
     pause_seq = max(e["seq"] for e in events(raw) if e["type"] == "pause")
     # Then running jobs finish and nothing new starts: job_start.lua checks the pause atomically,
     # so no start can be recorded after the pause event.
@@ -74,7 +74,7 @@ def test_pause_stops_new_jobs_within_a_second_and_resume_restarts_them(
     counts = registry.counts([Q])[Q]
     assert counts["waiting"] > 0 and counts["active"] == 0
     # When resumed, Then every job completes, each exactly once
-    registry.run(transitions.resume(Q))
+    registry.run(actions.resume(Q))
     wait_for(lambda: registry.counts([Q])[Q]["completed"] == 16, timeout=30, what="all jobs after resume")
     for job_id in ids:
         assert transitions_of(raw, job_id).count(("waiting", "active")) == 1
@@ -95,8 +95,8 @@ def test_job_deleted_or_reprioritised_after_dispatch_never_runs_its_stale_copy(
     dispatched = f"fq:q:{Q}:dispatched"
     wait_for(lambda: raw.zscore(dispatched, doomed) and raw.zscore(dispatched, moved), what="dispatch")
     # When one is deleted and the other re-prioritised while their copies sit in the worker
-    registry.run(transitions.delete(doomed, Q))
-    registry.run(transitions.set_priority(moved, Q, 1))
+    registry.run(actions.delete(doomed, Q))
+    registry.run(actions.set_priority(moved, Q, 1))
     # Then the deleted one never starts and the moved one runs exactly once, from its new copy
     wait_for(lambda: registry.get(moved).state is JobState.COMPLETED, timeout=20, what="moved job")
     wait_for(lambda: registry.get(blocker).state is JobState.COMPLETED, what="blocker")
@@ -111,7 +111,7 @@ def test_paused_worker_keeps_both_heartbeats_fresh(
     registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
 ) -> None:
     # Given a worker on a paused queue (its consumer fetches nothing)
-    registry.run(transitions.pause(Q))
+    registry.run(actions.pause(Q))
     start_worker()
     (worker_id,) = raw.zrange("fq:workers", 0, -1)
     first = raw.zscore("dramatiq:__heartbeats__", worker_id)

@@ -21,7 +21,7 @@ from dramatiq.middleware import Middleware
 
 from services.worker.context import WorkerContext
 from services.worker.reconcile import AckReconciler, RunReconciler
-from shared import catalog, transitions
+from shared import catalog, worker_calls
 from shared.errors import FacequeueError
 from shared.logging import get_logger
 from shared.outage import ReapGrace
@@ -69,7 +69,7 @@ class WorkerHeartbeat(Middleware):
         # A clean exit reaps itself at once: jobs it still held go back to waiting.
         try:
             self.ctx.registry.run(
-                transitions.reap_worker(
+                worker_calls.reap_worker(
                     self.ctx.worker_id,
                     self._all_queues(),
                     0,
@@ -101,7 +101,7 @@ class WorkerHeartbeat(Middleware):
         """Refresh the registration; returns the Redis clock (ms). Drains if an operator asked."""
         jobs = self.ctx.runs.job_ids()
         now_ms, stop = self.ctx.registry.run(
-            transitions.worker_beat(
+            worker_calls.worker_beat(
                 self.ctx.worker_id,
                 {
                     "host": socket.gethostname(),
