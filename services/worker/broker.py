@@ -34,15 +34,15 @@ from dramatiq.errors import ActorNotFound
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware, Retries, default_middleware
 
+from services.worker import outcomes
 from services.worker.context import WorkerContext
 from services.worker.middleware.heartbeat import WorkerHeartbeat
 from services.worker.middleware.job_state import JobStateMiddleware
-from services.worker.runs import error_line
 from shared import actions, keys, redis_clients, transitions
 from shared.config import Settings
-from shared.errors import FacequeueError, JobExists, RedisUnavailable
+from shared.errors import FacequeueError, JobExists
 from shared.logging import get_logger
-from shared.messages import GEN_OPTION, JOB_OPTION, template_of
+from shared.messages import JOB_OPTION, template_of
 from shared.names import NAME_RULE, is_valid_name
 from shared.registry import Registry
 from shared.states import DEFAULT_PRIORITY, JobState
@@ -138,7 +138,7 @@ class FacequeueBroker(RedisBroker):
         self.emit_before("enqueue", message, delay)
         run = self.ctx.runs.current()
         if run is not None and message.options.get(JOB_OPTION) == run.job_id:
-            self._retry_later(message, delay)
+            outcomes.record_retry(self.ctx, run, message, delay)
         else:
             self._submit(message, delay)
         self.emit_after("enqueue", message, delay)
@@ -163,27 +163,6 @@ class FacequeueBroker(RedisBroker):
         except JobExists:
             # The same message sent twice (a replayed callback): one job, as one message id.
             log.info("message already enqueued", job_id=message.message_id)
-
-    def _retry_later(self, message: Message[Any], delay: int | None) -> None:
-        """The running job re-enqueued (Dramatiq's Retries): active -> delayed, options kept."""
-        run = self.ctx.runs.current()
-        assert run is not None
-        exc = getattr(message, "_exception", None)
-        run.retried = self.ctx.record(
-            "retry_later",
-            transitions.retry_later(
-                run.job_id,
-                run.queue,
-                run.gen,
-                self.broker_id,
-                int(delay or 0),
-                error_line(exc),
-                str(message.options.get("traceback", "")),
-                template_of(message),
-            ),
-        )
-        if run.retried:
-            self.ctx.metrics.transitions.labels(run.queue, "delayed").inc()
 
     def max_retries_for(self, message: Message[Any]) -> int:
         """The retries Dramatiq's Retries grants this message: its option, its actor's, the middleware's."""
@@ -285,34 +264,19 @@ class FacequeueConsumer(_RedisConsumer):
         return paused
 
     def ack(self, message: Any) -> None:
-        """Ack a successful run's copy in the script that records its completion; others as Dramatiq does.
-
-        One round trip instead of two per job (issue 9), and no crash can fall between
-        the ack and the outcome. JobStateMiddleware.after_ack reads ``run.completed``.
-        """
+        """Ack a successful run's copy with its completion (services/worker/outcomes.py, path 2);
+        others as Dramatiq does."""
         ctx = self.broker.ctx
         run = ctx.runs.current()
         # Dramatiq acks on the consumer's queue: the script can only when that is the job's.
-        if run is None or not run.succeeded(message) or run.queue != self.queue_name:
-            super().ack(message)
-            return
-        call = transitions.complete(
-            run.job_id,
-            run.queue,
-            run.gen,
-            ctx.worker_id,
-            run.result_json(),
-            message_id=message.options["redis_message_id"],
-        )
         try:
-            run.completed = ctx.registry.run(call)
-        except RedisUnavailable as exc:
-            # Dramatiq retries the ack (and so the completion) until Redis answers.
-            raise dramatiq.errors.ConnectionClosed(exc) from exc
-        except FacequeueError:
-            # after_ack records the outcome on its own, as for any run not completed here.
-            log.exception("could not complete the job with its ack", job_id=run.job_id)
-            super().ack(message)
+            if (
+                run is None
+                or not run.succeeded(message)
+                or run.queue != self.queue_name
+                or not outcomes.complete_at_ack(ctx, run, message)
+            ):
+                super().ack(message)
         finally:
             self.queued_message_ids.discard(message.message_id)
 
@@ -323,28 +287,5 @@ class FacequeueConsumer(_RedisConsumer):
         later, and fails once no worker has defined it for the grace period.
         """
         if isinstance(getattr(message, "_exception", None), ActorNotFound):
-            self._unknown_actor(message)
+            outcomes.record_unknown_actor(self.broker.ctx, message)
         self.ack(message)
-
-    def _unknown_actor(self, message: Any) -> None:
-        job_id = message.options.get(JOB_OPTION)
-        if job_id is None:
-            return
-        ctx = self.broker.ctx
-        error = f"no worker consuming {message.queue_name!r} defines actor {message.actor_name!r}"
-        call = transitions.unknown_actor(
-            job_id,
-            message.queue_name,
-            int(message.options.get(GEN_OPTION, -1)),
-            ctx.worker_id,
-            error,
-            int(ctx.settings.unknown_actor_grace_s * 1000),
-            int(ctx.settings.unknown_actor_recheck_s * 1000),
-        )
-        try:
-            outcome = ctx.registry.run(call)
-        except FacequeueError:
-            # The dispatch script's orphan check offers the job again once Redis answers.
-            log.exception("could not record an unknown actor", job_id=job_id)
-            return
-        log.warning("job for an actor this worker does not define", job_id=job_id, outcome=outcome)

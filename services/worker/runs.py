@@ -6,6 +6,7 @@ the heartbeat thread reads the set of all runs to report the worker's current jo
 
 from __future__ import annotations
 
+import enum
 import json
 import threading
 import time
@@ -13,6 +14,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.messages import JOB_OPTION
+
+
+class Outcome(enum.Enum):
+    """What has been recorded for a run so far (services/worker/outcomes.py records it)."""
+
+    #: Back to ``delayed`` for another attempt (Dramatiq's Retries).
+    RETRIED = enum.auto()
+    #: ``completed`` recorded with the ack.
+    COMPLETED = enum.auto()
+    #: The ack's script found the run superseded (deleted, recovered): nothing to record.
+    SUPERSEDED = enum.auto()
 
 
 @dataclass(slots=True)
@@ -26,11 +38,8 @@ class Run:
     started: float = field(default_factory=time.monotonic)
     result: Any = None
     exception: BaseException | None = None
-    #: Set when Dramatiq's Retries re-enqueued the job (it is already delayed).
-    retried: bool = False
-    #: Set when the consumer recorded the completion with the ack: whether the script
-    #: recorded it (False: this run had been superseded). None: not recorded at the ack.
-    completed: bool | None = None
+    #: What services/worker/outcomes.py recorded so far (None: nothing yet).
+    outcome: Outcome | None = None
 
     def succeeded(self, message: Any) -> bool:
         """Whether ``message`` is this run's copy and the run ended in success (not failed, not retried)."""
@@ -38,7 +47,7 @@ class Run:
             message.options.get(JOB_OPTION) == self.job_id
             and not message.failed
             and self.exception is None
-            and not self.retried
+            and self.outcome is not Outcome.RETRIED
         )
 
     def result_json(self) -> str:

@@ -1,9 +1,9 @@
 """Records every transition of the jobs this worker runs, from Dramatiq's own hooks.
 
 Final states come from the ack: only then has Dramatiq settled the message
-(``after_process_message`` runs before Retries decides). A success is recorded
-by ``FacequeueConsumer.ack`` in the script that acks the copy (one round trip);
-``after_ack`` / ``after_nack`` record failures and count the outcome.
+(``after_process_message`` runs before Retries decides). Every outcome is recorded
+by services/worker/outcomes.py, which documents its three paths; ``after_ack`` /
+``after_nack`` are the last of them.
 Stale copies — deleted, re-prioritised, recovered, already run — are skipped
 by comparing the message's generation with the registry in ``job_start.lua``.
 """
@@ -16,8 +16,9 @@ from typing import Any
 import structlog
 from dramatiq.middleware import Middleware, SkipMessage
 
+from services.worker import outcomes
 from services.worker.context import WorkerContext
-from services.worker.runs import Run, error_line
+from services.worker.runs import Run
 from shared import transitions
 from shared.errors import FacequeueError
 from shared.logging import get_logger
@@ -66,35 +67,13 @@ class JobStateMiddleware(Middleware):
 
     def after_ack(self, broker: Any, message: Any) -> None:
         run = self._finish(failed=False)
-        if run is None or run.retried:
-            return
-        if run.completed is not None:
-            recorded = run.completed  # recorded with the ack, by FacequeueConsumer.ack
-        elif run.exception is not None:
-            # Acked with an error means no Retries middleware took it: it failed.
-            self._fail(run, message)
-            return
-        else:
-            recorded = self.ctx.record(
-                "complete",
-                transitions.complete(run.job_id, run.queue, run.gen, self.ctx.worker_id, run.result_json()),
-            )
-        if recorded:
-            self.ctx.metrics.transitions.labels(run.queue, "completed").inc()
+        if run is not None:
+            outcomes.settle(self.ctx, run, message, nacked=False)
 
     def after_nack(self, broker: Any, message: Any) -> None:
         run = self._finish(failed=True)
         if run is not None:
-            self._fail(run, message)
-
-    def _fail(self, run: Run, message: Any) -> None:
-        exc = run.exception or getattr(message, "_exception", None)
-        error = error_line(exc) or "rejected"
-        traceback = str(message.options.get("traceback", ""))
-        if self.ctx.record(
-            "fail", transitions.fail(run.job_id, run.queue, run.gen, self.ctx.worker_id, error, traceback)
-        ):
-            self.ctx.metrics.transitions.labels(run.queue, "failed").inc()
+            outcomes.settle(self.ctx, run, message, nacked=True)
 
     def _finish(self, *, failed: bool) -> Run | None:
         run = self.ctx.runs.end(failed=failed)
