@@ -1,7 +1,9 @@
 """The job registry: run transitions and read jobs, from threads or from asyncio.
 
-Both classes execute the I/O-free calls of :mod:`shared.transitions`, so a
-transition is defined once whichever kind of process runs it.
+Both classes execute the I/O-free calls of shared/transitions.py, actions.py,
+worker_calls.py and reads.py, so a call is defined once whichever kind of process runs
+it; the little I/O of their own (a job's hash, the clock, stale workers) is parsed by
+the module functions below, shared by both.
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import redis.asyncio
 
 from shared import keys, reads, redis_clients, worker_calls
 from shared.config import Settings
-from shared.errors import JobNotFound, RedisUnavailable
+from shared.errors import JobNotFound
 from shared.jobs import Job
 from shared.metrics import ReplicationMetrics
-from shared.scripts import AsyncScripts, Call, Durability, Lua, Scripts
+from shared.scripts import AsyncScripts, Call, Durability, Lua, Scripts, translated
 from shared.states import JobState
 
 T = TypeVar("T")
@@ -36,6 +38,29 @@ def durability(
     )
 
 
+def job_from(job_id: str, fields: dict[str, str]) -> Job:
+    """A job from its hash; JobNotFound when there is none."""
+    if not fields:
+        raise JobNotFound(f"no job {job_id!r}")
+    return Job.from_hash(fields)
+
+
+def redis_ms(reply: tuple[Any, Any]) -> int:
+    """Milliseconds from a TIME reply: the Redis clock every heartbeat, eta and finish time uses."""
+    seconds, micros = reply
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def dead_before_ms(settings: Settings, now_ms: int) -> int:
+    """Workers whose last beat is older than this are dead (``worker_dead_s``)."""
+    return now_ms - int(settings.worker_dead_s * 1000)
+
+
+def _reaped(results: dict[str, int]) -> dict[str, int]:
+    """Jobs given back per reaped worker (a worker found alive again, -1, is left out)."""
+    return {w: n for w, n in results.items() if n >= 0}
+
+
 class Registry:
     """Synchronous registry for worker threads, producers and the CLI."""
 
@@ -51,21 +76,16 @@ class Registry:
         return self.scripts.run(call)
 
     def get(self, job_id: str) -> Job:
-        try:
+        with translated():
             fields: dict[str, str] = self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise RedisUnavailable(str(exc)) from exc
-        if not fields:
-            raise JobNotFound(f"no job {job_id!r}")
-        return Job.from_hash(fields)
+        return job_from(job_id, fields)
 
     def queues(self) -> list[str]:
         return sorted(self.client.smembers(keys.QUEUES))  # type: ignore[arg-type]
 
     def now_ms(self) -> int:
         """Now on the Redis clock, which every heartbeat, eta and finish time uses."""
-        seconds, micros = self.client.time()
-        return int(seconds) * 1000 + int(micros) // 1000
+        return redis_ms(self.client.time())
 
     def counts(self, queues: Sequence[str] | None = None) -> dict[str, dict[str, int]]:
         return self.run(reads.counts(self.queues() if queues is None else queues))
@@ -80,10 +100,9 @@ class Registry:
 
         Returns jobs moved back to waiting per reaped worker.
         """
-        dead_after_ms = int(self.settings.worker_dead_s * 1000)
-        stale: list[str] = self.client.zrangebyscore(keys.WORKERS, "-inf", now_ms - dead_after_ms)  # type: ignore[assignment]
-        reaped = {w: self.run(reap_call(self.settings, w, queues)) for w in stale}
-        return {w: n for w, n in reaped.items() if n >= 0}
+        cutoff = dead_before_ms(self.settings, now_ms)
+        stale: list[str] = self.client.zrangebyscore(keys.WORKERS, "-inf", cutoff)  # type: ignore[assignment]
+        return _reaped({w: self.run(reap_call(self.settings, w, queues)) for w in stale})
 
     def close(self) -> None:
         self.client.close()
@@ -104,18 +123,13 @@ class AsyncRegistry:
         return await self.scripts.run(call)
 
     async def get(self, job_id: str) -> Job:
-        try:
-            fields: dict[str, Any] = await self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise RedisUnavailable(str(exc)) from exc
-        if not fields:
-            raise JobNotFound(f"no job {job_id!r}")
-        return Job.from_hash(fields)
+        with translated():
+            fields: dict[str, str] = await self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]
+        return job_from(job_id, fields)
 
     async def now_ms(self) -> int:
         """Asyncio twin of :meth:`Registry.now_ms`."""
-        seconds, micros = await self.client.time()
-        return int(seconds) * 1000 + int(micros) // 1000
+        return redis_ms(await self.client.time())
 
     async def queues(self) -> list[str]:
         members: set[str] = await self.client.smembers(keys.QUEUES)  # type: ignore[assignment]
@@ -126,10 +140,9 @@ class AsyncRegistry:
 
     async def reap_dead(self, queues: Sequence[str], now_ms: int) -> dict[str, int]:
         """Asyncio twin of :meth:`Registry.reap_dead`."""
-        dead_after_ms = int(self.settings.worker_dead_s * 1000)
-        stale: list[str] = await self.client.zrangebyscore(keys.WORKERS, "-inf", now_ms - dead_after_ms)  # type: ignore[assignment]
-        reaped = {w: await self.run(reap_call(self.settings, w, queues)) for w in stale}
-        return {w: n for w, n in reaped.items() if n >= 0}
+        cutoff = dead_before_ms(self.settings, now_ms)
+        stale: list[str] = await self.client.zrangebyscore(keys.WORKERS, "-inf", cutoff)  # type: ignore[assignment]
+        return _reaped({w: await self.run(reap_call(self.settings, w, queues)) for w in stale})
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -12,8 +12,9 @@ writes of *its own connection*, so it must ride on the script's connection (issu
 
 from __future__ import annotations
 
+import contextlib
 import enum
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Generic, TypeVar
@@ -175,6 +176,18 @@ def translate(exc: redis.ResponseError) -> errors.FacequeueError | redis.Respons
     return exc
 
 
+@contextlib.contextmanager
+def translated() -> Iterator[None]:
+    """Redis errors as facequeue's: a script's ``FQ`` error as its class, a lost connection as
+    RedisUnavailable (for sync and async callers alike: the context spans the ``await``)."""
+    try:
+        yield
+    except redis.ResponseError as exc:
+        raise translate(exc) from exc
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise errors.RedisUnavailable(str(exc)) from exc
+
+
 class _Bound:
     """Scripts registered on one client, plus the prelude's fixed slots."""
 
@@ -209,12 +222,8 @@ class Scripts(_Bound):
         self.client = client
 
     def run(self, call: Call[T]) -> T:
-        try:
+        with translated():
             raw = self._invoke_durably(call) if self._waits(call) else self._invoke(call)
-        except redis.ResponseError as exc:
-            raise translate(exc) from exc
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise errors.RedisUnavailable(str(exc)) from exc
         return call.parse(raw)
 
     def _invoke_durably(self, call: Call[Any]) -> Any:
@@ -235,16 +244,12 @@ class AsyncScripts(_Bound):
         self.client = client
 
     async def run(self, call: Call[T]) -> T:
-        try:
+        with translated():
             if self._waits(call):
                 raw = await self._invoke_durably(call)
             else:
                 pending: Awaitable[Any] = self._invoke(call)
                 raw = await pending
-        except redis.ResponseError as exc:
-            raise translate(exc) from exc
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            raise errors.RedisUnavailable(str(exc)) from exc
         return call.parse(raw)
 
     async def _invoke_durably(self, call: Call[Any]) -> Any:
