@@ -126,6 +126,10 @@ class Settings:
     stream_ping_s: float = 15.0
     #: Seconds over which a stopping gateway closes its clients, so they reconnect gradually.
     stream_drain_s: float = 30.0
+    #: Gateway processes sharing the stream port (SO_REUSEPORT: the kernel spreads connections),
+    #: each with its own Redis subscription. 0: one per core available to the process (its CPU
+    #: affinity and cgroup quota). 1: a single process, no supervisor.
+    stream_processes: int = 0
     #: Frames a stream client may have queued (while its snapshot or replay is written) before it
     #: counts as too slow and is dropped.
     stream_client_buffer: int = 1000
@@ -300,6 +304,8 @@ class Settings:
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be more than 0")
         if self.stream_max_connections_per_address < 0:
             raise SettingsError(f"{ENV_PREFIX}STREAM_MAX_CONNECTIONS_PER_ADDRESS: must be 0 (no cap) or more")
+        if self.stream_processes < 0:
+            raise SettingsError(f"{ENV_PREFIX}STREAM_PROCESSES: must be 0 (one per core) or more")
 
     def to_env(self) -> dict[str, str]:
         """The ``FQ_*`` variables that rebuild these settings in a child process."""

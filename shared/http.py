@@ -102,8 +102,14 @@ async def _strict_transport(request: web.Request, response: web.StreamResponse) 
         response.headers["Strict-Transport-Security"] = f"max-age={max_age}; includeSubDomains"
 
 
+#: What ``/metrics`` exposes: the app's registry, or (a group of processes on one port) a registry
+#: reading every process's multiprocess files.
+EXPOSITION = web.AppKey("exposition", CollectorRegistry)
+
+
 async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[METRICS])
+    app = request.app
+    body = generate_latest(app[EXPOSITION] if EXPOSITION in app else app[METRICS])
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
@@ -154,7 +160,15 @@ async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
 PRE_STOP = web.AppKey("pre_stop", list)
 
 
-def serve(app: web.Application, settings: Settings, port: int, service: str, **runner_options: Any) -> None:
+def serve(
+    app: web.Application,
+    settings: Settings,
+    port: int,
+    service: str,
+    *,
+    reuse_port: bool = False,
+    **runner_options: Any,
+) -> None:
     """Run until SIGINT/SIGTERM, then drain: readiness turns 503, ``PRE_STOP`` hooks run, then shutdown.
 
     aiohttp's own ``run_app`` stops listening before anything else, so a probe
@@ -165,6 +179,9 @@ def serve(app: web.Application, settings: Settings, port: int, service: str, **r
     head still incomplete when it fires is dropped, so it is also the deadline
     for reading a request's line and headers (slowloris; aiohttp's default is an
     hour). Bodies have their own deadline where they are read.
+
+    ``reuse_port``: several processes listen on the port (SO_REUSEPORT), the kernel spreading
+    connections between them.
     """
     configure_tracing(service)
 
@@ -172,7 +189,7 @@ def serve(app: web.Application, settings: Settings, port: int, service: str, **r
         options = {"keepalive_timeout": settings.http_keepalive_s, **runner_options}
         runner = web.AppRunner(app, access_log=None, **options)
         await runner.setup()
-        await web.TCPSite(runner, settings.bind_host, port).start()
+        await web.TCPSite(runner, settings.bind_host, port, reuse_port=reuse_port or None).start()
         log.info("listening", service=service, url=f"http://{settings.bind_host}:{port}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -3,7 +3,7 @@
 Names follow ``facequeue_<subsystem>_<name>`` in base units (seconds, not ms). Every process also
 exports the standard ``process_*`` and ``python_*`` series and ``facequeue_build_info``
 (:func:`register_runtime`; worker groups, whose processes share values through Prometheus'
-multiprocess files, through :class:`WorkerRuntimeMetrics`), and pre-initialises the label values
+multiprocess files, through :class:`GroupRuntimeMetrics`), and pre-initialises the label values
 it knows, so a fresh deploy's panels show zeros instead of "No data".
 """
 
@@ -65,15 +65,16 @@ def register_runtime(registry: CollectorRegistry) -> None:
     _build_info(registry).labels(*build_labels()).set(1)
 
 
-class WorkerRuntimeMetrics:
-    """``process_*``, ``python_*`` and build_info for a Dramatiq worker group.
+class GroupRuntimeMetrics:
+    """``process_*``, ``python_*`` and build_info for a group of processes sharing Prometheus'
+    multiprocess files: a Dramatiq worker group, or the gateway's processes on one port.
 
-    The group's exposition server reads only Prometheus' multiprocess files, where collectors do
-    not reach: each process samples itself instead (:meth:`sample`). Memory and FDs add up over
-    the live processes, CPU seconds over all of them (a counter stays monotonic across restarts).
+    The group's exposition reads only the multiprocess files, where collectors do not reach:
+    each process samples itself instead (:meth:`sample`). Memory and FDs add up over the live
+    processes, CPU seconds over all of them (a counter stays monotonic across restarts).
     """
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: CollectorRegistry, group: str = "worker") -> None:
         self._process = ProcessCollector(registry=None)
         self._cpu_seen = 0.0
         self._gc_seen: dict[str, float] = {}
@@ -111,8 +112,8 @@ class WorkerRuntimeMetrics:
             "process_cpu_seconds_total", "User and system CPU time of the group.", registry=registry
         )
         self.processes = Gauge(
-            "facequeue_worker_processes",
-            "Live processes of the worker group.",
+            f"facequeue_{group}_processes",
+            f"Live processes of the {group} group.",
             multiprocess_mode="livesum",
             registry=registry,
         )
@@ -341,7 +342,11 @@ class StreamMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = REGISTRY if registry is None else registry
         self.clients = Gauge(
-            "facequeue_stream_clients_connected", "Clients connected now.", ["transport"], registry=registry
+            "facequeue_stream_clients_connected",
+            "Clients connected now.",
+            ["transport"],
+            multiprocess_mode="livesum",  # the gateway's processes on one port add up
+            registry=registry,
         )
         self.connections = Counter(
             "facequeue_stream_connections_total", "Connections accepted.", ["transport"], registry=registry

@@ -111,6 +111,7 @@ def settings(redis_url: str) -> Settings:
         retry_min_backoff_ms=100,
         retry_max_backoff_ms=1000,
         log_format="json",
+        stream_processes=1,  # one gateway process; tests/stream/test_group.py runs several
     )
 
 

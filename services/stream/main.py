@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from services.stream import group
 from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.handlers import stream_sse, stream_ws
@@ -84,18 +85,29 @@ def build_app(settings: Settings) -> web.Application:
     return app
 
 
-def main(settings: Settings | None = None) -> None:
-    settings = settings or Settings.from_env()
-    configure_logging(settings, "stream")
-    try:
-        app = build_app(settings)
-    except SettingsError as exc:
-        raise SystemExit(f"stream: refusing to start: {exc}") from None
+def serve_gateway(app: web.Application, settings: Settings, *, reuse_port: bool = False) -> None:
+    """Serve until SIGTERM/SIGINT, then drain (clients closed gradually, then shutdown)."""
     serve(
         app,
         settings,
         settings.stream_port,
         "stream",
+        reuse_port=reuse_port,
         handler_cancellation=True,
         shutdown_timeout=settings.stream_drain_s + 5,
     )
+
+
+def main(settings: Settings | None = None) -> None:
+    """One gateway process, or ``FQ_STREAM_PROCESSES`` of them on one port (services/stream/group.py)."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings, "stream")
+    try:
+        app = build_app(settings)  # also checks the settings before any process starts
+    except SettingsError as exc:
+        raise SystemExit(f"stream: refusing to start: {exc}") from None
+    processes = group.process_count(settings)
+    if processes > 1:
+        del app
+        raise SystemExit(group.run_group(settings, processes))
+    serve_gateway(app, settings)

@@ -13,9 +13,9 @@ from shared.events import EventType
 from shared.metrics import (
     REVISION_ENV,
     ApiMetrics,
+    GroupRuntimeMetrics,
     StreamMetrics,
     WorkerMetrics,
-    WorkerRuntimeMetrics,
     build_labels,
     register_runtime,
 )
@@ -57,7 +57,7 @@ def test_a_process_registry_gets_process_python_and_build_series() -> None:
 def test_worker_runtime_sampling_keeps_cpu_monotonic_and_copies_memory() -> None:
     # Given the worker's sampled runtime metrics on a plain registry
     registry = CollectorRegistry()
-    runtime = WorkerRuntimeMetrics(registry)
+    runtime = GroupRuntimeMetrics(registry)
     # When it samples twice around some CPU work
     runtime.sample()
     first = _samples(registry)["process_cpu_seconds_total"]

@@ -16,7 +16,7 @@ from dramatiq.middleware.prometheus import Prometheus
 from prometheus_client import CollectorRegistry
 
 from shared.logging import get_logger
-from shared.metrics import WorkerMetrics, WorkerRuntimeMetrics
+from shared.metrics import GroupRuntimeMetrics, WorkerMetrics
 
 log = get_logger(__name__)
 
@@ -39,12 +39,12 @@ class RuntimeMetrics(dramatiq.Middleware):
 
     def __init__(self, metrics: WorkerMetrics) -> None:
         self.metrics = metrics
-        self.runtime: WorkerRuntimeMetrics | None = None
+        self.runtime: GroupRuntimeMetrics | None = None
         self._stop = threading.Event()
 
     def after_process_boot(self, broker: dramatiq.Broker) -> None:
         # Registered only for the exposition's sake: in multiprocess mode values live in files.
-        self.runtime = WorkerRuntimeMetrics(CollectorRegistry())
+        self.runtime = GroupRuntimeMetrics(CollectorRegistry())
         self.runtime.sample()
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
