@@ -134,6 +134,7 @@ def measure(url: str, tmp: Path, sizes: tuple[int, ...], window_s: float) -> dic
         worker_queues=(DIAGNOSTICS_QUEUE,),
         stream_drain_s=0.5,
         stream_max_connections_per_address=0,  # every load client shares one loopback address
+        stream_processes=1,  # one gateway process: the rows compare one event loop
     )
     client = redis.Redis.from_url(url, decode_responses=True)
     registry = Registry(settings)

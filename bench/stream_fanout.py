@@ -56,6 +56,7 @@ def start_server(kind: str, url: str, port: int, log: Path) -> subprocess.Popen[
             stream_drain_s=1.0,
             stream_ping_s=120.0,  # the raw load client does not answer WebSocket pings
             stream_max_connections_per_address=0,  # every load client shares one loopback address
+            stream_processes=1,  # one gateway process: the rows compare one event loop
         )
         proc = service("services.stream", settings, log)
     else:
