@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +33,12 @@ from bench.procs import (
     rss_bytes,
     service,
     stop,
+    tree_cpu_seconds,
     wait_http,
 )
 from bench.report import Results, row
 from devstack import localredis
+from services.stream.group import available_cores
 from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit
@@ -45,7 +48,41 @@ LOAD_CLIENT_PROCS = 2
 IDLE_CLIENT_PROCS = 4
 
 
-def start_server(kind: str, url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+#: The gateway's own publish-to-write lag histogram (facequeue_stream_delivery_lag_seconds).
+LAG_METRIC = "facequeue_stream_delivery_lag_seconds_bucket"
+
+
+def gateway_lag_buckets(port: int) -> dict[float, float]:
+    """Cumulative counts per upper bound of the gateway's lag histogram, scraped now."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(LAG_METRIC + "{"):
+            bound = line.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float(bound)] = buckets.get(float(bound), 0.0) + float(line.rsplit(" ", 1)[1])
+    return buckets
+
+
+def histogram_quantile(q: float, before: dict[float, float], after: dict[float, float]) -> float:
+    """The q-quantile of what was observed between two scrapes, interpolated within its bucket
+    as Prometheus' histogram_quantile does; seconds."""
+    bounds = sorted(after)
+    counts = [after[b] - before.get(b, 0.0) for b in bounds]
+    total = counts[-1] if counts else 0.0
+    if total <= 0:
+        return float("nan")
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound, count in zip(bounds, counts, strict=True):
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            return lower + (bound - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = bound, count
+    return lower
+
+
+def start_server(kind: str, url: str, port: int, log: Path, processes: int = 1) -> subprocess.Popen[bytes]:
     if kind in ("sse", "ws"):
         settings = Settings(
             redis_url=url,
@@ -56,7 +93,7 @@ def start_server(kind: str, url: str, port: int, log: Path) -> subprocess.Popen[
             stream_drain_s=1.0,
             stream_ping_s=120.0,  # the raw load client does not answer WebSocket pings
             stream_max_connections_per_address=0,  # every load client shares one loopback address
-            stream_processes=1,  # one gateway process: the rows compare one event loop
+            stream_processes=processes,
         )
         proc = service("services.stream", settings, log)
     else:
@@ -162,15 +199,19 @@ def idle(kind: str, url: str, tmp: Path, clients: int) -> dict[str, Any]:
         stop(server)
 
 
-def load(kind: str, url: str, tmp: Path, clients: int, rate: float, seconds: float) -> dict[str, Any]:
+def load(
+    kind: str, url: str, tmp: Path, clients: int, rate: float, seconds: float, processes: int = 1
+) -> dict[str, Any]:
     port = localredis.free_port()
-    server = start_server(kind, url, port, tmp / f"{kind}.log")
+    server = start_server(kind, url, port, tmp / f"{kind}-{processes}.log", processes)
+    own = kind in ("sse", "ws")
     registry = Registry(Settings(redis_url=url))
     events = int(rate * seconds)
     mode = {"sse": "snapshot", "ws": "ws"}.get(kind, "-")
     try:
         followers = start_clients(port, clients, events, seconds + 10, mode, LOAD_CLIENT_PROCS)
-        cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
+        lag0 = gateway_lag_buckets(port) if own else {}
+        cpu0, t0 = tree_cpu_seconds(server.pid), time.monotonic()
         clients_cpu0 = sum(cpu_seconds(p.pid) for p in followers)
         go(followers)
         if kind == "bare":
@@ -183,10 +224,14 @@ def load(kind: str, url: str, tmp: Path, clients: int, rate: float, seconds: flo
             thread.start()
             counts, lags, clients_cpu = collect(followers, clients_cpu0)
             thread.join()
-        cpu = cpu_seconds(server.pid) - cpu0
+        cpu = tree_cpu_seconds(server.pid) - cpu0
         wall = time.monotonic() - t0
         frames = sum(counts)
+        lag1 = gateway_lag_buckets(port) if own else {}
         return {
+            "processes": processes,
+            "gateway_p50_ms": histogram_quantile(0.50, lag0, lag1) * 1000 if own else float("nan"),
+            "gateway_p99_ms": histogram_quantile(0.99, lag0, lag1) * 1000 if own else float("nan"),
             "rate": rate,
             "clients_cpu_share": clients_cpu / wall,
             "server_cpu_share": cpu / wall,
@@ -216,6 +261,10 @@ def main(idle_clients: int = 10_000, clients: int = 1000, rate: float = 500, sec
             runs = {k: load(k, url, tmp, clients, rate, seconds) for k in ("sse", "ws", "naive", "bare")}
             # A tenth of the rate: the gateway's lag when the 2 cores are not saturated.
             runs["sse_tenth"] = load("sse", url, tmp, clients, rate / 10, seconds)
+            # The gateway on every core (FQ_STREAM_PROCESSES), against one process.
+            cores = available_cores()
+            if cores > 1:
+                runs["sse_cores"] = load("sse", url, tmp, clients, rate, seconds, processes=cores)
         finally:
             proc.terminate()
             proc.wait()
@@ -228,10 +277,11 @@ def main(idle_clients: int = 10_000, clients: int = 1000, rate: float = 500, sec
     print(f"stream load: {clients} clients for {seconds:.0f} s (CPU: cores used by server / by clients):")
     for x in runs.values():
         print(
-            f"  {x['kind']:<6} {x['rate']:4.0f} ev/s  lag p50 {x['p50_ms']:7.1f} ms  "
+            f"  {x['kind']:<6} x{x['processes']} {x['rate']:4.0f} ev/s  lag p50 {x['p50_ms']:7.1f} ms  "
             f"p99 {x['p99_ms']:8.1f} ms  max {x['max_ms']:8.1f} ms  {x['frames']}/{x['expected']} frames, "
             f"{x['frames_per_cpu_s']:7.0f} frames/CPU-s  "
-            f"CPU {x['server_cpu_share']:.2f}/{x['clients_cpu_share']:.2f}"
+            f"CPU {x['server_cpu_share']:.2f}/{x['clients_cpu_share']:.2f}  "
+            f"gateway's own lag p50 {x['gateway_p50_ms']:.1f} ms p99 {x['gateway_p99_ms']:.1f} ms"
         )
     sse, ws, naive, bare = runs["sse"], runs["ws"], runs["naive"], runs["bare"]
     fq_idle, bare_idle = capacity["sse"], capacity["bare"]
@@ -266,6 +316,32 @@ def main(idle_clients: int = 10_000, clients: int = 1000, rate: float = 500, sec
                 target=target,
                 ok=(run["p99_ms"] <= 50 and complete) if target else None,
             )
+    for name, run in (("sse", sse), ("ws", ws)):
+        # Publish to write() inside the gateway: its share of the lag, whatever the readers cost.
+        results[f"stream_{name}_gateway_lag_p99"] = row(
+            run["gateway_p99_ms"],
+            "ms",
+            run["p99_ms"],
+            "end-to-end p99 read by the clients",
+            target="<= 20 ms",
+            ok=run["gateway_p99_ms"] <= 20,
+        )
+    if "sse_cores" in runs:
+        multi = runs["sse_cores"]
+        results["stream_sse_processes_frames_per_s"] = row(
+            multi["frames"] / multi["wall_s"],
+            f"frames/s on {multi['processes']} processes",
+            sse["frames"] / sse["wall_s"],
+            "one gateway process",
+        )
+        results["stream_sse_processes_lag_p99"] = row(
+            multi["p99_ms"],
+            "ms",
+            sse["p99_ms"],
+            "one gateway process",
+            target="<= 50 ms, all frames",
+            ok=multi["p99_ms"] <= 50 and multi["frames"] >= multi["expected"],
+        )
     tenth = runs["sse_tenth"]
     results[f"stream_sse_lag_p99_at_{tenth['rate']:.0f}ev_s"] = row(
         tenth["p99_ms"], "ms", sse["p99_ms"], f"same gateway at {rate:.0f} events/s"

@@ -332,7 +332,25 @@ class StreamMetrics:
     """The gateway's connections and the events through them."""
 
     #: Delivery lag buckets, seconds (the target is < 50 ms).
-    LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+    LAG_BUCKETS = (
+        0.001,
+        0.0025,
+        0.005,
+        0.0075,
+        0.01,
+        0.015,
+        0.02,
+        0.025,
+        0.035,
+        0.05,
+        0.075,
+        0.1,
+        0.25,
+        0.5,
+        1,
+        2.5,
+        5,
+    )
     #: Label values known in advance, exported as zeros from the start.
     TRANSPORTS = ("sse", "ws")
     RESUME_RESULTS = ("replayed", "reset")
