@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -29,6 +29,60 @@ from shared.metrics import StreamMetrics
 RESNAPSHOT = "resnapshot"
 #: Seconds a live client's socket may stay backed up before the client counts as stalled.
 STALL_S = 10.0
+
+
+class FrameQueue:
+    """A client's bounded queue of frames: asyncio.Queue's contract for one consumer, at a
+    fraction of its memory (issue 25: asyncio.Queue holds four deques, ~3 KiB, per client).
+
+    The deque exists only while frames wait (a live client has none), and a future only
+    while its handler waits for one.
+    """
+
+    __slots__ = ("_items", "_waiter", "maxsize")
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: deque[Frame | str] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def qsize(self) -> int:
+        return len(self._items) if self._items else 0
+
+    def put_nowait(self, item: Frame | str) -> None:
+        """Append, or raise asyncio.QueueFull at ``maxsize`` items."""
+        items = self._items
+        if items is None:
+            items = self._items = deque()
+        elif len(items) >= self.maxsize:
+            raise asyncio.QueueFull
+        items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def get_nowait(self) -> Frame | str:
+        """The oldest item, or asyncio.QueueEmpty."""
+        items = self._items
+        if not items:
+            raise asyncio.QueueEmpty
+        item = items.popleft()
+        if not items:
+            self._items = None  # give the deque's block back: most clients are live, queueing nothing
+        return item
+
+    async def get(self) -> Frame | str:
+        """The oldest item, waiting for one."""
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self.get_nowait()
 
 
 @dataclass(frozen=True)
@@ -52,7 +106,7 @@ class Client:
     topics: frozenset[str]
     queue_filter: str | None
     buffer: int
-    queue: asyncio.Queue[Frame | str] = field(init=False)
+    queue: FrameQueue = field(init=False)
     interest: Interest = field(init=False)
     #: Why it was closed by the gateway (slow, drain), if it was.
     closed_reason: str | None = None
@@ -71,7 +125,7 @@ class Client:
     backed_up_since: float | None = None
 
     def __post_init__(self) -> None:
-        self.queue = asyncio.Queue(self.buffer)
+        self.queue = FrameQueue(self.buffer)
         self.interest = Interest(self.topics, self.queue_filter)
 
     def wants(self, frame: Frame) -> bool:
@@ -192,6 +246,21 @@ class Clients:
                 written += 1
             if written:
                 self.count_sent(wanted, written)
+
+    def ping(self) -> int:
+        """Write a keep-alive comment to every live SSE client; how many got one.
+
+        One pass for the process instead of a sleeping task per connection (aiohttp-sse's
+        own pinger: ~1 KiB per idle client; issue 25). Clients not live are being written
+        to by their handler already.
+        """
+        pinged = 0
+        for client in self:
+            socket = client.live
+            if socket is not None and (data := socket.wire.ping()) is not None:
+                self._written(client, socket.write(data))
+                pinged += 1
+        return pinged
 
     def sweep(self) -> None:
         """Drop live clients whose sockets stayed backed up for STALL_S (a stalled reader)."""

@@ -175,12 +175,21 @@ async def stream_sse(request: web.Request) -> web.StreamResponse:
         return await _serve_sse(request, *prologue)
 
 
+class SharedPingResponse(EventSourceResponse):
+    """aiohttp-sse's response without its per-connection ping task: the process pings every
+    live client in one pass (Clients.ping, every ``stream_ping_s``), and a client not live yet
+    is being written to by its handler."""
+
+    async def _ping(self) -> None:
+        return
+
+
 async def _serve_sse(
     request: web.Request, topics: frozenset[str], queue: str | None, last_id: int | None
 ) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     client = Client("sse", topics, queue, settings.stream_client_buffer)
-    response = EventSourceResponse(ping_interval=settings.stream_ping_s, headers=cors_headers(request))
+    response = SharedPingResponse(headers=cors_headers(request))
     writer = await response.prepare(request)
     assert writer is not None
     try:

@@ -43,6 +43,13 @@ async def sweep(clients: Clients) -> None:
         clients.sweep()
 
 
+async def ping(clients: Clients, interval_s: float) -> None:
+    """Every ``stream_ping_s``: a keep-alive comment to every live SSE client, in one pass."""
+    while True:
+        await asyncio.sleep(interval_s)
+        clients.ping()
+
+
 def build_app(settings: Settings) -> web.Application:
     """The gateway; refuses (SettingsError) credentials that could be forged or guessed."""
     check_credentials(settings)
@@ -67,6 +74,7 @@ def build_app(settings: Settings) -> web.Application:
             asyncio.create_task(fanout.run(), name="fanout"),
             asyncio.create_task(ticker.run(), name="stats"),
             asyncio.create_task(sweep(clients), name="sweep"),
+            asyncio.create_task(ping(clients, settings.stream_ping_s), name="ping"),
             asyncio.create_task(app[SESSION_WATCH].run(), name="sessions"),
         ]
         yield

@@ -16,6 +16,8 @@ from services.stream.frames import Frame
 
 #: Bytes queued on a socket before a handler's own write waits for it to drain.
 DRAIN_ABOVE = 0x10000
+#: An SSE comment: browsers ignore it, proxies see traffic on an idle stream.
+PING = b": ping\r\n\r\n"
 
 
 def chunk(data: bytes) -> bytes:
@@ -34,6 +36,12 @@ class Wire:
     kind: str
     #: HTTP/1.1 chunked transfer encoding (SSE over HTTP/1.1; never WebSocket).
     chunked: bool = False
+
+    def ping(self) -> bytes | None:
+        """The keep-alive bytes of this wire (None: WebSocket, whose pings aiohttp sends)."""
+        if self.kind == "ws":
+            return None
+        return chunk(PING) if self.chunked else PING
 
     def encode(self, frames: Sequence[Frame]) -> bytes:
         if self.kind == "ws":

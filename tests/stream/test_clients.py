@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import socket
 
+import pytest
 from prometheus_client import CollectorRegistry
 
-from services.stream.clients import RESNAPSHOT, Client, Clients
+from services.stream.clients import RESNAPSHOT, Client, Clients, FrameQueue
 from services.stream.frames import from_published, ws_text
 from services.stream.wire import SSE_CHUNKED, SSE_PLAIN, WEBSOCKET, Socket
 from shared.metrics import StreamMetrics
@@ -139,3 +140,24 @@ def test_websocket_frames_carry_their_length_in_the_rfc_6455_forms() -> None:
     ):
         payload = b"x" * size
         assert ws_text(payload) == header + payload
+
+
+async def test_a_frame_queue_is_bounded_ordered_and_holds_nothing_once_drained() -> None:
+    # Given a client's queue of two frames at most
+    queue = FrameQueue(2)
+    assert queue.empty() and queue.qsize() == 0
+    # When a handler waits for a frame, one put wakes it
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("first")
+    assert await waiting == "first"
+    # Then frames come out in order, and a third one over the bound is refused
+    queue.put_nowait("a")
+    queue.put_nowait("b")
+    with pytest.raises(asyncio.QueueFull):
+        queue.put_nowait("c")
+    assert [queue.get_nowait(), await queue.get()] == ["a", "b"]
+    # and a drained queue keeps no deque (a live client's queue costs no memory)
+    assert queue._items is None
+    with pytest.raises(asyncio.QueueEmpty):
+        queue.get_nowait()
