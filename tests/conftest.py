@@ -23,9 +23,10 @@ import pytest
 import redis
 
 from devstack import localredis, sample_photos
-from devstack.localredis import free_port
+from devstack.localredis import free_port as free_port  # re-exported: tests import it from here
 from shared.config import Settings
 from shared.registry import Registry
+from tests import typed_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -204,7 +205,7 @@ class EventTap:
 
         self.events: list[Event] = []
         self._client = redis.Redis.from_url(url, decode_responses=True)
-        self._pubsub = self._client.pubsub()
+        self._pubsub = typed_redis.pubsub(self._client)
         self._pubsub.subscribe("queue:updates")
         wait_for(lambda: self._pubsub.get_message(timeout=0.1), what="subscription")
         self._stop = threading.Event()

@@ -253,6 +253,7 @@ async def test_bad_search_submissions_are_refused_and_change_nothing(
         ({"image": ""}, 422),
     ]
     for body, status in cases:
+        assert isinstance(body, dict)
         response = await api.post("/api/v1/jobs", json=body, headers=ADMIN)
         assert response.status == status, (body.keys(), await response.text())
         assert set((await response.json())["error"]) == {"code", "message"}

@@ -6,6 +6,7 @@ import json
 import re
 import time
 import urllib.request
+from typing import cast
 
 import redis
 from playwright.sync_api import Page, expect
@@ -171,7 +172,7 @@ def test_a_reset_after_redis_lost_its_data_redraws_from_the_fresh_snapshot(
     # When Redis loses every job and event (its seq starts over) and a new job arrives; the
     # session is spared here (losing it too would log the page out: sessions live in Redis)
     sessions = (keys.SESSIONS, keys.SESSIONS_EPOCH, keys.session_key(""))
-    raw.delete(*[k for k in raw.keys("*") if not k.startswith(sessions)])  # type: ignore[union-attr]
+    raw.delete(*[k for k in cast(list[str], raw.keys("*")) if not k.startswith(sessions)])
     job = submit(registry, "noop")
     # Then the gateway resets the page, which redraws counts and the jobs table without a reload
     expect(page.locator("tr[data-job]")).to_have_count(1)

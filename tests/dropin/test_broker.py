@@ -184,6 +184,7 @@ def test_the_broker_takes_redis_brokers_connection_arguments(redis_url: str, reg
     address = urlparse(redis_url)
     # Given brokers built as RedisBroker accepts: connection parameters, or a client
     by_parameters = FacequeueBroker(host=address.hostname, port=address.port, middleware=[])
+    assert address.hostname and address.port
     by_client = FacequeueBroker(client=redis.Redis(host=address.hostname, port=address.port))
     for broker in (by_parameters, by_client):
 

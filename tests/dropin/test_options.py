@@ -27,7 +27,10 @@ Worker = Callable[..., Any]
 
 def settled(registry: Registry, job_id: str, state: JobState) -> Job:
     """Wait until the job reaches ``state``; returns its record."""
-    return wait_for(lambda: (job := registry.get(job_id)).state is state and job, what=f"{job_id} {state}")
+    job: Job = wait_for(
+        lambda: (got := registry.get(job_id)).state is state and got, what=f"{job_id} {state}"
+    )
+    return job
 
 
 def seen(raw: redis.Redis, tag: str) -> list[dict[str, Any]]:

@@ -16,6 +16,7 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
+from tests import typed_redis
 from tests.conftest import EventTap, wait_for
 from tests.helpers import events, transitions_of
 
@@ -35,7 +36,7 @@ def test_new_worker_appears_in_workers_event_within_one_tick(
     start_monitor(monitor_interval_s=5.0)
     # When a worker starts
     start_worker()
-    (worker_id,) = raw.zrange("fq:workers", 0, -1)
+    (worker_id,) = typed_redis.zrange(raw, "fq:workers")
     joined = time.monotonic()
     # Then a workers event lists it as alive well within one tick (the join is announced at once)
     wait_for(lambda: worker_in_event(tap, worker_id, "alive"), timeout=5.0, what="workers event")

@@ -16,6 +16,7 @@ from shared import keys
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
+from tests import typed_redis
 from tests.conftest import EventTap, wait_for
 from tests.reliability import invariants
 from tests.reliability.conftest import ResumingClient, eventually, kill9, record_figure, worker_children
@@ -32,10 +33,10 @@ def test_workers_killed_repeatedly_complete_every_job_exactly_once(
     for _ in range(3):
         before = set(raw.zrange(keys.WORKERS, 0, -1))
         victim = start_worker(worker_threads=2)
-        (victim_id,) = set(raw.zrange(keys.WORKERS, 0, -1)) - before
+        (victim_id,) = set(typed_redis.zrange(raw, keys.WORKERS)) - before
 
         def victim_busy(victim_id: str = victim_id) -> bool:
-            active = raw.zrange(keys.state_key("diagnostics", "active"), 0, -1)
+            active = typed_redis.zrange(raw, keys.state_key("diagnostics", "active"))
             return any(raw.hget(keys.job_key(j), "worker") == victim_id for j in active)
 
         wait_for(victim_busy, what="the victim running a job")
@@ -143,7 +144,7 @@ async def test_gateway_killed_under_200_clients_every_client_resumes_without_gap
         start_service("stream", stream_port=port, stream_max_connections_per_address=0)
         for _ in range(50):
             submit(registry, "noop")
-        stream_seqs = [int(f["seq"]) for _, f in raw.xrange(keys.EVENTS_STREAM, "-", "+")]  # type: ignore[union-attr]
+        stream_seqs = [int(f["seq"]) for _, f in typed_redis.xrange(raw, keys.EVENTS_STREAM)]
         await eventually(
             lambda: all(c.seqs and c.seqs[-1] == stream_seqs[-1] for c in clients), timeout=60, what="resumed"
         )

@@ -13,6 +13,7 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
+from tests import typed_redis
 from tests.conftest import wait_for
 from tests.helpers import events, state_total, transitions_of
 
@@ -26,7 +27,7 @@ def start_order(raw: redis.Redis, after_seq: int = 0) -> list[str]:
 
 
 def creation_seq(raw: redis.Redis, job_id: str) -> int:
-    return next(e["seq"] for e in events(raw) if e["type"] == "job" and e["data"]["job"] == job_id)
+    return next(int(e["seq"]) for e in events(raw) if e["type"] == "job" and e["data"]["job"] == job_id)
 
 
 #: Messages a single-threaded worker may hold beyond the one it runs (Dramatiq prefetches 2 per thread).
@@ -113,7 +114,7 @@ def test_paused_worker_keeps_both_heartbeats_fresh(
     # Given a worker on a paused queue (its consumer fetches nothing)
     registry.run(transitions.pause(Q))
     start_worker()
-    (worker_id,) = raw.zrange("fq:workers", 0, -1)
+    (worker_id,) = typed_redis.zrange(raw, "fq:workers")
     first = raw.zscore("dramatiq:__heartbeats__", worker_id)
     # Then its facequeue and Dramatiq heartbeats still advance, so nothing treats it as dead
     wait_for(lambda: (raw.zscore("dramatiq:__heartbeats__", worker_id) or 0) > (first or 0), what="beat")
@@ -134,6 +135,10 @@ def test_an_idle_worker_is_woken_by_a_submission_instead_of_polling(
     started = time.monotonic()
     for _ in range(5):
         job_id = submit(registry, "noop")
-        wait_for(lambda j=job_id: registry.get(j).state is JobState.COMPLETED, timeout=30, what="a run")
+
+        def ran(j: str = job_id) -> bool:
+            return registry.get(j).state is JobState.COMPLETED
+
+        wait_for(ran, timeout=30, what="a run")
     # Then each started at once: polling alone would average 2.5 s per job (12.5 s for five)
     assert time.monotonic() - started < 2.5
