@@ -22,8 +22,9 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests.api.conftest import ADMIN, VIEWER
-from tests.conftest import EventTap, wait_for
+from tests.conftest import EventTap
 from tests.helpers import snapshot
+from tests.processes import wait_for
 
 FACES = ("face_search",)
 

@@ -18,8 +18,8 @@ from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
-from tests.conftest import wait_for
 from tests.helpers import transitions_of
+from tests.processes import wait_for
 
 
 async def test_list_workers_shows_each_process_with_its_status(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.request
 from typing import cast
 
@@ -113,18 +112,14 @@ def test_counts_change_within_a_second_of_a_job_submitted_elsewhere(
     expect(waiting).to_have_text("0")
     # When other clients submit jobs (through Redis, and through the API), no worker running
     for n in (1, 2, 3):
-        started = time.monotonic()
         if n == 2:
             _api_submit(stack, "noop")
         else:
             submit(registry, "noop")
         # Then each shows on screen within a second
         expect(waiting).to_have_text(str(n), timeout=1000)
-        assert time.monotonic() - started < 1.0
-    started = time.monotonic()
     submit(registry, "noop", delay_ms=600_000)
     expect(delayed).to_have_text("1", timeout=1000)
-    assert time.monotonic() - started < 1.0
     expect(page.locator('[data-total="waiting"] strong')).to_have_text("3")
     # And it was all one document, on one stream connection
     assert page.evaluate("window.sameDocument") is True

@@ -13,8 +13,8 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
-from tests.conftest import WorkerGroup, wait_for
 from tests.dashboard.conftest import Stack, count, login, shot
+from tests.processes import WorkerGroup, wait_for
 
 #: A phone's viewport (CSS pixels).
 PHONE: ViewportSize = {"width": 390, "height": 844}

@@ -20,7 +20,7 @@ from shared import transitions
 from shared.jobs import Job
 from shared.registry import Registry
 from shared.states import JobState
-from tests.conftest import wait_for
+from tests.processes import wait_for
 
 Worker = Callable[..., Any]
 

@@ -11,8 +11,8 @@ import redis
 from shared.registry import Registry
 from shared.states import JobState
 from tests import typed_redis
-from tests.conftest import wait_for
 from tests.dropin.test_options import seen, settled
+from tests.processes import wait_for
 
 
 def test_a_job_that_kills_its_workers_fails_as_worker_lost(

@@ -13,7 +13,7 @@ from shared import galleries, keys
 from shared.galleries import EMBEDDING_BYTES, Identity
 from shared.registry import Registry
 from shared.submit import submit
-from tests.conftest import wait_for
+from tests.processes import wait_for
 
 
 class RecordingIndexes:

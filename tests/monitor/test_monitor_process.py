@@ -17,8 +17,9 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
-from tests.conftest import EventTap, wait_for
+from tests.conftest import EventTap
 from tests.helpers import events, transitions_of
+from tests.processes import wait_for
 
 
 def worker_in_event(tap: EventTap, worker_id: str, status: str) -> bool:
@@ -105,6 +106,8 @@ def test_delayed_job_is_released_on_time_with_no_worker_fetching(
     # Given a monitor with a long tick, already asleep on a far-away eta
     monitor = start_monitor(monitor_interval_s=5.0)
     submit(registry, "noop", delay_ms=60_000)
+    # (part of the scenario, not a settle: the monitor gets the time to go to sleep on the far eta;
+    # nothing shows it did, and were it still awake the test would only be easier)
     time.sleep(0.3)
     # When a job is delayed by one second
     job_id = submit(registry, "noop", delay_ms=1000)

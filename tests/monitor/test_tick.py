@@ -19,7 +19,8 @@ from shared.registry import AsyncRegistry, Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
-from tests.conftest import EventTap, wait_for
+from tests.conftest import EventTap
+from tests.processes import wait_for
 
 
 @pytest.mark.parametrize(

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import redis
 
+from devstack.localredis import free_port
 from shared.config import Settings
 from shared.registry import Registry
 from shared.states import JobState
-from tests.conftest import ROOT, free_port, wait_for
+from tests.processes import ROOT, spawn, wait_for
 
 FACEQUEUE = str(Path(sys.executable).parent / "facequeue")
 
@@ -56,7 +57,7 @@ def test_submit_with_bad_input_fails_clearly_and_changes_nothing(
 
 
 def test_login_link_prints_a_one_time_link_the_api_accepts_once(settings: Settings, tmp_path: Path) -> None:
-    from tests.conftest import launch
+    from tests.processes import launch
 
     port = free_port()
     api = launch("api", dataclasses.replace(settings, api_port=port), port, tmp_path / "api.log")
@@ -115,14 +116,9 @@ def test_up_starts_its_own_redis_and_every_service_seeds_the_demo_and_stops_clea
     }
     env.update({k: str(v) for k, v in ports.items()})
     log = tmp_path / "up.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [FACEQUEUE, "up", "--photos-cache", str(ROOT / ".cache" / "sample-photos")],
-            cwd=tmp_path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    proc = spawn(
+        [FACEQUEUE, "up", "--photos-cache", str(ROOT / ".cache" / "sample-photos")], log, env, tmp_path
+    )
     try:
         # Then it prints the dashboard URL, and the dashboard and every health endpoint answer
         wait_for(lambda: "dashboard  http://" in log.read_text(), timeout=30, what="URLs")

@@ -13,7 +13,7 @@ import pytest
 
 from devstack.localredis import free_port
 from shared.config import Settings
-from tests.conftest import ROOT, launch
+from tests.processes import ROOT, launch
 
 UNSAFE = [
     ({"secret": ""}, "FQ_SECRET: required"),

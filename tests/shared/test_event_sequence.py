@@ -13,8 +13,8 @@ from shared.events import Event, EventType
 from shared.registry import Registry
 from shared.submit import submit
 from tests import typed_redis
-from tests.conftest import wait_for
 from tests.helpers import events
+from tests.processes import wait_for
 
 PROCESSES = 4
 JOBS_PER_PROCESS = 125  # each job makes two transitions: 4 x 125 x 2 = 1000

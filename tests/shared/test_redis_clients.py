@@ -21,7 +21,7 @@ from shared.metrics import ReplicationMetrics
 from shared.registry import AsyncRegistry, Registry, durability
 from shared.scripts import Lua
 from shared.submit import submit_call
-from tests.conftest import ROOT
+from tests.processes import ROOT, stop, wait_for
 from tests.sentinels import SERVICE, SentinelGroup, start_group
 
 
@@ -44,14 +44,10 @@ def replicated(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = url.rsplit(":", 1)[1].split("/")[0]
     replica, replica_url = localredis.start(tmp_path / "r", extra_args=("--replicaof", "127.0.0.1", port))
     with redis.Redis.from_url(replica_url) as r:
-        deadline = time.monotonic() + 20
-        while r.info("replication").get("master_link_status") != "up":
-            assert time.monotonic() < deadline, "replica never synced"
-            time.sleep(0.05)
+        wait_for(lambda: r.info("replication").get("master_link_status") == "up", what="replica sync")
     yield url, replica
     for proc in (replica, primary):
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc, timeout=10)
 
 
 def sentinel_settings(group: SentinelGroup, **overrides: object) -> Settings:

@@ -15,8 +15,8 @@ from shared.scripts import Call
 from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
-from tests.conftest import wait_for
 from tests.helpers import snapshot, transitions_of
+from tests.processes import wait_for
 
 W = "worker-a"
 

@@ -17,7 +17,7 @@ from shared.registry import Registry
 from shared.scripts import Lua, load_source
 from shared.submit import submit
 from tests import typed_redis
-from tests.conftest import wait_for
+from tests.processes import wait_for
 from tests.stream.conftest import AUTH
 
 

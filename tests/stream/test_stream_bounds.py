@@ -175,7 +175,7 @@ async def test_replays_wait_for_the_snapshot_slots_like_snapshots(
     resumed = await open_stream(gateway, topics="jobs", last_id=newest - 10)
     # Then its replay waits for a slot, sending nothing meanwhile
     first = asyncio.create_task(resumed.next(timeout=10))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # a bounded watch: nothing may arrive in it
     assert not first.done()
     # and goes ahead once one is free
     slots.release()

@@ -20,6 +20,7 @@ from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit
 from tests import typed_redis
+from tests.processes import stop
 from tests.stream.conftest import open_stream
 
 
@@ -27,8 +28,7 @@ from tests.stream.conftest import open_stream
 def private_redis(tmp_path: Path) -> Iterator[str]:
     proc, url = localredis.start(tmp_path / "r")
     yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc, timeout=10)
 
 
 def test_the_stream_id_is_read_from_the_envelope() -> None:

@@ -13,8 +13,8 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
-from tests.conftest import wait_for
 from tests.helpers import events, transitions_of
+from tests.processes import wait_for
 
 
 def finished(registry: Registry, job_id: str, state: JobState = JobState.COMPLETED) -> bool:

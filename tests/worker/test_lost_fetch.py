@@ -14,8 +14,8 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
-from tests.conftest import wait_for
 from tests.helpers import transitions_of
+from tests.processes import wait_for
 
 
 def test_a_message_lost_in_a_live_workers_ack_set_is_requeued_and_runs_once(

@@ -13,8 +13,8 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import wait_for
 from tests.helpers import state_total, transitions_of
+from tests.processes import wait_for
 
 
 def test_killed_worker_job_completes_exactly_once_on_another_worker(
