@@ -48,12 +48,12 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 
 @pytest.fixture(scope="session")
 def dropin_module(redis_server: RedisServer) -> ModuleType:
-    """tests/dropin/app.py, the drop-in tests' Dramatiq app, imported once per run (it reads
+    """tests/facequeue/app.py, the drop-in tests' Dramatiq app, imported once per run (it reads
     FQ_REDIS_URL at import)."""
     previous = os.environ.get("FQ_REDIS_URL")
     os.environ["FQ_REDIS_URL"] = redis_server.url
     try:
-        module = importlib.import_module("tests.dropin.app")
+        module = importlib.import_module("tests.facequeue.app")
     finally:  # the rest of the suite keeps the environment it had
         if previous is None:
             os.environ.pop("FQ_REDIS_URL", None)

@@ -11,7 +11,7 @@ import redis
 from shared.registry import Registry
 from shared.states import JobState
 from tests import typed_redis
-from tests.dropin.test_options import seen, settled
+from tests.facequeue.test_options import seen, settled
 from tests.processes import wait_for
 
 

@@ -14,7 +14,7 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.dashboard.conftest import VIEWER_TOKEN, Stack, count, login, shot, toast
+from tests.api.dashboard.conftest import VIEWER_TOKEN, Stack, count, login, shot, toast
 from tests.helpers import transitions_of
 from tests.processes import WorkerGroup, wait_for
 

@@ -16,7 +16,7 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.sessions import issue_login_code
 from shared.submit import submit
-from tests.dashboard.conftest import ADMIN_TOKEN, Stack, count, login, shot
+from tests.api.dashboard.conftest import ADMIN_TOKEN, Stack, count, login, shot
 
 
 def _gateway_metric(stack: Stack, name: str, labels: str) -> float:

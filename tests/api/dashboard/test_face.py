@@ -9,7 +9,7 @@ from playwright.sync_api import Page, expect
 
 from shared.registry import Registry
 from shared.states import JobState
-from tests.dashboard.conftest import Stack, login, shot
+from tests.api.dashboard.conftest import Stack, login, shot
 from tests.processes import WorkerGroup, wait_for
 
 

@@ -23,7 +23,7 @@ from shared.config import Settings
 from shared.errors import JobNotFound
 from shared.registry import Registry
 from shared.states import JobState
-from tests.dropin.test_options import seen, settled
+from tests.facequeue.test_options import seen, settled
 from tests.processes import ROOT, launch, wait_for
 
 Worker = Callable[..., Any]

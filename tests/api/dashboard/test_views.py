@@ -13,7 +13,7 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
-from tests.dashboard.conftest import Stack, count, login, shot
+from tests.api.dashboard.conftest import Stack, count, login, shot
 from tests.processes import WorkerGroup, wait_for
 
 #: A phone's viewport (CSS pixels).

@@ -1,4 +1,4 @@
-"""The drop-in app (tests/dropin/app.py) on both sides: imported here as its producers
+"""The drop-in app (tests/facequeue/app.py) on both sides: imported here as its producers
 would, and run by the plain ``dramatiq`` CLI in a subprocess as its workers would."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def app(dropin_module: ModuleType, redis_url: str) -> ModuleType:
 def start_app_worker(
     settings: Settings, tmp_path: Path, raw: redis.Redis
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """``python -m dramatiq tests.dropin.app``: one process, four threads; waits until it registered
+    """``python -m dramatiq tests.facequeue.app``: one process, four threads; waits until it registered
     (``wait=False``: a worker that may die before it registers, as one taking a poison job)."""
     started: list[subprocess.Popen[bytes]] = []
 
@@ -35,7 +35,7 @@ def start_app_worker(
         own = dataclasses.replace(settings, **overrides)
         log_path = tmp_path / f"app-worker-{len(started)}.log"
         before = set(raw.zrange("fq:workers", 0, -1))
-        args = ("tests.dropin.app", "--processes", "1", "--threads", "4")
+        args = ("tests.facequeue.app", "--processes", "1", "--threads", "4")
         proc = python_module("dramatiq", own, log_path, *args)
         started.append(proc)
 
