@@ -190,7 +190,11 @@ def test_pipelines_pass_each_result_on(app: ModuleType, registry: Registry, star
     )
     steps.run()
     assert steps.get_result(block=True, timeout=20_000) == 26
-    assert [registry.get(m.message_id).result for m in steps.messages] == [3, 13, 26]
+    # (Dramatiq's result backend is written before the run's ack records it in the registry)
+    wait_for(
+        lambda: [registry.get(m.message_id).result for m in steps.messages] == [3, 13, 26],
+        what="the registry's results",
+    )
     ignoring = app.add.message(4) | app.add.message_with_options(args=(5,), pipe_ignore=True)
     ignoring.run()
     assert ignoring.get_result(block=True, timeout=20_000) == 5
