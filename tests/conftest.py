@@ -6,14 +6,10 @@ free loopback port, flushed before each test.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -26,22 +22,11 @@ from devstack import localredis, sample_photos
 from devstack.localredis import free_port
 from shared.config import Settings
 from shared.registry import Registry
+from tests import typed_redis
+from tests.processes import ROOT, ServiceProcess, WorkerGroup, launch, python_module, running, stop, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def wait_for(
-    predicate: Callable[[], Any], timeout: float = 20.0, interval: float = 0.02, what: str = ""
-) -> Any:
-    """Poll until ``predicate()`` is truthy; the tests' replacement for fixed sleeps."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(interval)
+# Test modules import the process plumbing from tests.processes; these stay importable from here.
+__all__ = ["ROOT", "ServiceProcess", "WorkerGroup", "free_port", "launch", "wait_for"]
 
 
 @dataclasses.dataclass
@@ -58,18 +43,17 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         pytest.exit(str(exc), returncode=2)
     server = RedisServer(proc, url)
     yield server
-    server.process.terminate()
-    server.process.wait(timeout=10)
+    stop(server.process, timeout=10)
 
 
 @pytest.fixture(scope="session")
 def dropin_module(redis_server: RedisServer) -> ModuleType:
-    """tests/dropin/app.py, the drop-in tests' Dramatiq app, imported once per run (it reads
+    """tests/facequeue/app.py, the drop-in tests' Dramatiq app, imported once per run (it reads
     FQ_REDIS_URL at import)."""
     previous = os.environ.get("FQ_REDIS_URL")
     os.environ["FQ_REDIS_URL"] = redis_server.url
     try:
-        module = importlib.import_module("tests.dropin.app")
+        module = importlib.import_module("tests.facequeue.app")
     finally:  # the rest of the suite keeps the environment it had
         if previous is None:
             os.environ.pop("FQ_REDIS_URL", None)
@@ -129,37 +113,6 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
     client.close()
 
 
-@dataclasses.dataclass
-class WorkerGroup:
-    """A ``python -m services.worker`` subprocess (a dramatiq master and its processes)."""
-
-    process: subprocess.Popen[bytes]
-    settings: Settings
-    log_path: Path
-
-    def child_pids(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        try:
-            return [int(p) for p in path.read_text().split()]
-        except FileNotFoundError:
-            return []
-
-    def stop(self, timeout: float = 20) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        for pid in self.child_pids():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture
 def start_worker(
     settings: Settings, tmp_path: Path, raw: redis.Redis
@@ -171,20 +124,12 @@ def start_worker(
         group_settings = dataclasses.replace(settings, worker_metrics_port=free_port(), **overrides)
         log_path = tmp_path / f"worker-{len(groups)}.log"
         before = set(raw.zrange("fq:workers", 0, -1))
-        with log_path.open("wb") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "services.worker"],
-                cwd=ROOT,
-                env={**os.environ, **group_settings.to_env()},
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
+        proc = python_module("services.worker", group_settings, log_path)
         group = WorkerGroup(proc, group_settings, log_path)
         groups.append(group)
 
         def registered() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"worker exited early:\n{group.log()}")
+            running(proc, log_path, "worker")
             return len(set(raw.zrange("fq:workers", 0, -1)) - before) >= group_settings.worker_processes
 
         wait_for(registered, timeout=30, what="worker registration")
@@ -205,7 +150,7 @@ class EventTap:
 
         self.events: list[Event] = []
         self._client = redis.Redis.from_url(url, decode_responses=True)
-        self._pubsub = self._client.pubsub()
+        self._pubsub = typed_redis.pubsub(self._client)
         self._pubsub.subscribe("queue:updates")
         wait_for(lambda: self._pubsub.get_message(timeout=0.1), what="subscription")
         self._stop = threading.Event()
@@ -234,58 +179,6 @@ def tap(redis_url: str) -> Iterator[EventTap]:
     t = EventTap(redis_url)
     yield t
     t.close()
-
-
-@dataclasses.dataclass
-class ServiceProcess:
-    """A ``python -m services.<name>`` subprocess."""
-
-    process: subprocess.Popen[bytes]
-    settings: Settings
-    log_path: Path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def launch(service: str, settings: Settings, port: int, log_path: Path) -> ServiceProcess:
-    """Start ``python -m services.<service>`` and wait until its /readyz answers 200."""
-    import urllib.request
-
-    with log_path.open("wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", f"services.{service}"],
-            cwd=ROOT,
-            env={**os.environ, **settings.to_env()},
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    launched = ServiceProcess(proc, settings, log_path)
-
-    def ready() -> bool:
-        if proc.poll() is not None:
-            raise AssertionError(f"{service} exited early:\n{launched.log()}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
-    try:
-        wait_for(ready, timeout=30, what=f"{service} readiness")
-    except AssertionError:
-        launched.stop()
-        raise
-    return launched
 
 
 @pytest.fixture

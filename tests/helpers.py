@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from shared import keys
+from tests import typed_redis
 
 
 def events(raw: redis.Redis) -> list[dict[str, Any]]:
     """Every event in ``fq:events``, decoded, in stream order."""
     out = []
-    for entry_id, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+"):  # type: ignore[union-attr]
+    for entry_id, fields in typed_redis.xrange(raw, keys.EVENTS_STREAM):
         out.append(
             {
                 "id": entry_id,
@@ -38,14 +39,14 @@ def transitions_of(raw: redis.Redis, job_id: str) -> list[tuple[str | None, str 
 def snapshot(raw: redis.Redis) -> dict[str, Any]:
     """Every key's type and content: compare before/after to prove nothing changed."""
     out: dict[str, Any] = {}
-    for key in sorted(raw.keys("*")):  # type: ignore[union-attr]
+    for key in sorted(cast(list[str], raw.keys("*"))):
         kind = raw.type(key)
         if kind == "hash":
             out[key] = raw.hgetall(key)
         elif kind == "zset":
             out[key] = raw.zrange(key, 0, -1, withscores=True)
         elif kind == "set":
-            out[key] = sorted(raw.smembers(key))  # type: ignore[arg-type]
+            out[key] = sorted(typed_redis.smembers(raw, key))
         elif kind == "list":
             out[key] = raw.lrange(key, 0, -1)
         elif kind == "stream":
@@ -82,7 +83,7 @@ def backfill(raw: redis.Redis, count: int, data_bytes: int = 300) -> int:
 
     Returns the newest seq. Run before the gateway starts, so its subscription begins after them.
     """
-    start = int(raw.get(keys.EVENTS_SEQ) or 0)  # type: ignore[arg-type]
+    start = int(cast(str | None, raw.get(keys.EVENTS_SEQ)) or 0)
     padding = "x" * data_bytes
     pipe = raw.pipeline(transaction=False)
     for seq in range(start + 1, start + count + 1):

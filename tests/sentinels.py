@@ -17,6 +17,7 @@ from pathlib import Path
 import redis
 
 from devstack import localredis
+from tests.processes import spawn, stop, wait_for
 
 #: Name of the primary the Sentinels monitor (``FQ_REDIS_SENTINEL_SERVICE``).
 SERVICE = "facequeue"
@@ -129,13 +130,7 @@ class SentinelGroup:
 
     def stop(self) -> None:
         for proc in [*self.sentinels, self.replica, self.primary]:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            stop(proc, timeout=10)
 
 
 def _fields(flat: object) -> dict[str, str]:
@@ -178,16 +173,11 @@ def start_group(root: Path, *, sentinels: int = 3, ready_timeout: float = 30.0) 
                 f"sentinel failover-timeout {SERVICE} {FAILOVER_TIMEOUT_MS}\n"
                 f"sentinel parallel-syncs {SERVICE} 1\n"
             )
-            with (folder / "sentinel.log").open("wb") as log:
-                group.sentinels.append(
-                    subprocess.Popen(sentinel_command(port, config), stdout=log, stderr=subprocess.STDOUT)
-                )
+            group.sentinels.append(spawn(sentinel_command(port, config), folder / "sentinel.log"))
             group.sentinel_ports.append(port)
-        deadline = time.monotonic() + ready_timeout
-        while not group.ready():
-            if time.monotonic() > deadline:
-                raise RuntimeError("Sentinels did not discover each other and the replica in time")
-            time.sleep(0.1)
+        wait_for(
+            group.ready, ready_timeout, interval=0.1, what="Sentinels to discover each other and the replica"
+        )
     except BaseException:
         group.stop()
         raise

@@ -17,6 +17,7 @@ from shared.auth import Role
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.sessions import SESSION_COOKIE, issue_login_code
+from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
 from tests.helpers import resign, session_cookie, snapshot
 
@@ -48,10 +49,10 @@ async def test_login_opens_a_server_side_session_bound_to_the_token(
     assert f"Max-Age={settings.session_ttl_s}" in set_cookie
     # Then the record lives in Redis, bound to the token's fingerprint, not holding the token
     session_id = session_cookie(response).split(".")[0]
-    record = raw.hgetall(keys.session_key(session_id))
-    assert record["role"] == "viewer" and record["address"] == "127.0.0.1"  # type: ignore[index]
-    assert VIEWER_TOKEN not in str(record) and len(record["fp"]) == 32  # type: ignore[index]
-    assert 0 < raw.ttl(keys.session_key(session_id)) <= settings.session_ttl_s  # type: ignore[operator]
+    record = typed_redis.hgetall(raw, keys.session_key(session_id))
+    assert record["role"] == "viewer" and record["address"] == "127.0.0.1"
+    assert VIEWER_TOKEN not in str(record) and len(record["fp"]) == 32
+    assert 0 < raw.ttl(keys.session_key(session_id)) <= settings.session_ttl_s
     # And the cookie reads without a token, shows its own session, and may not change anything
     assert (await api.get("/api/v1/workers")).status == 200
     mine = await (await api.get("/api/v1/session")).json()
@@ -165,7 +166,7 @@ async def test_a_one_time_login_code_opens_one_session_once(
     # Given a code as `facequeue up` prints it
     code = issue_login_code(raw, settings, Role.ADMIN)
     stored = keys.login_code_key(hashlib.sha256(code.encode()).hexdigest())
-    assert 0 < raw.ttl(stored) <= settings.login_code_ttl_s  # type: ignore[operator]
+    assert 0 < raw.ttl(stored) <= settings.login_code_ttl_s
     # When the page posts it, Then an admin session opens
     response = await api.post("/api/v1/session/code", json={"code": code})
     assert response.status == 200 and (await response.json())["role"] == "admin"

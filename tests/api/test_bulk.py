@@ -14,6 +14,7 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
+from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
 from tests.helpers import snapshot
 
@@ -52,7 +53,7 @@ async def test_bulk_delete_and_promote_10000_jobs_in_short_batches(
     # Then nothing is left, progress went out per batch, and no Redis call was slow
     assert registry.counts([Q])[Q] == {s.value: 0 for s in JobState}
     assert not raw.keys("fq:job:*")
-    admin_events = [f for _, f in raw.xrange("fq:events") if f["type"] == "admin"]
+    admin_events = [f for _, f in typed_redis.xrange(raw, "fq:events") if f["type"] == "admin"]
     assert len(admin_events) == 20  # ten batches of 1000 for each action
     assert all(json.loads(f["data"])["count"] <= 1000 for f in admin_events)
     assert raw.slowlog_get() == [], raw.slowlog_get()
@@ -159,7 +160,7 @@ async def test_clean_removes_at_most_clean_batch_jobs_per_redis_call(
     response = await api.post(f"/api/v1/queues/{Q}/clean", json={"states": ["failed"]}, headers=ADMIN)
     # Then every one is gone, removed by three script calls (one admin event each)
     assert (await response.json())["removed"] == {"failed": count}
-    cleans = [json.loads(f["data"]) for _, f in raw.xrange("fq:events") if f["type"] == "admin"]
+    cleans = [json.loads(f["data"]) for _, f in typed_redis.xrange(raw, "fq:events") if f["type"] == "admin"]
     assert [c["count"] for c in cleans] == [actions.CLEAN_BATCH, actions.CLEAN_BATCH, 10]
 
 

@@ -26,7 +26,7 @@ async def test_the_page_is_served_with_a_policy_naming_the_gateway(api: TestClie
     assert '<script type="module" src="/static/js/main.js">' in await page.text()
     policy = page.headers["Content-Security-Policy"]
     assert "script-src 'self';" in policy and "object-src 'none'" in policy
-    stream_port = api.server.app[SETTINGS].stream_port  # type: ignore[union-attr]
+    stream_port = api.app[SETTINGS].stream_port
     assert f"connect-src 'self' http://{api.server.host}:{stream_port};" in policy, policy
 
 

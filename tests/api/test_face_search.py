@@ -22,8 +22,9 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests.api.conftest import ADMIN, VIEWER
-from tests.conftest import EventTap, wait_for
+from tests.conftest import EventTap
 from tests.helpers import snapshot
+from tests.processes import wait_for
 
 FACES = ("face_search",)
 
@@ -253,6 +254,7 @@ async def test_bad_search_submissions_are_refused_and_change_nothing(
         ({"image": ""}, 422),
     ]
     for body, status in cases:
+        assert isinstance(body, dict)
         response = await api.post("/api/v1/jobs", json=body, headers=ADMIN)
         assert response.status == status, (body.keys(), await response.text())
         assert set((await response.json())["error"]) == {"code", "message"}

@@ -14,7 +14,7 @@ from services.api.main import build_app
 from shared import keys
 from shared.config import Settings
 from tests.api.conftest import ADMIN
-from tests.conftest import wait_for
+from tests.processes import wait_for
 
 
 async def test_uploads_past_the_image_quota_wait_for_older_images_to_expire(

@@ -15,8 +15,8 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 from tests.api.conftest import ADMIN, VIEWER
-from tests.conftest import wait_for
 from tests.helpers import snapshot
+from tests.processes import wait_for
 
 
 async def test_submitted_job_runs_and_reads_back_with_its_timeline(

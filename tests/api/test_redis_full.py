@@ -14,14 +14,14 @@ from devstack import localredis
 from services.api.main import build_app
 from shared.config import Settings
 from tests.api.conftest import ADMIN
+from tests.processes import stop
 
 
 @pytest.fixture
 def small_redis(tmp_path: Path) -> Iterator[str]:
     proc, url = localredis.start(tmp_path / "small", maxmemory="3mb")
     yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc, timeout=10)
 
 
 async def test_a_full_redis_is_a_503_with_retry_after_and_changes_nothing(

@@ -8,6 +8,7 @@ import redis
 from aiohttp.test_utils import TestClient
 
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
 
 OWN = {"completed_age_s": 3600, "completed_count": 500, "failed_age_s": 86400, "failed_count": 50}
@@ -40,7 +41,7 @@ async def test_retention_is_listed_set_validated_and_reset(
     assert await response.json() == {"queue": Q, "policy": OWN, "custom": True}
     listed = await (await api.get("/api/v1/retention", headers=VIEWER)).json()
     assert next(q for q in listed["queues"] if q["queue"] == Q)["policy"] == OWN
-    assert [f["action"] for _, f in raw.xrange("fq:audit")] == ["retention"]
+    assert [f["action"] for _, f in typed_redis.xrange(raw, "fq:audit")] == ["retention"]
     # and resets it
     response = await api.delete(f"/api/v1/queues/{Q}/retention", headers=ADMIN)
     assert (await response.json())["custom"] is False

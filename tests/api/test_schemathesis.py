@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from devstack.localredis import free_port
 from shared.submit import submit
-from tests.conftest import free_port, launch
+from tests.processes import launch
 
 ST = str(Path(sys.executable).parent / "st")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import redis
@@ -16,9 +16,10 @@ from shared.config import Settings
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
+from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
-from tests.conftest import wait_for
 from tests.helpers import transitions_of
+from tests.processes import wait_for
 
 
 async def test_list_workers_shows_each_process_with_its_status(
@@ -37,7 +38,7 @@ async def test_removing_a_live_worker_drains_it_and_loses_no_job(
 ) -> None:
     # Given a worker running a job
     group = start_worker()
-    (worker_id,) = raw.zrange("fq:workers", 0, -1)
+    (worker_id,) = typed_redis.zrange(raw, "fq:workers")
     job_id = submit(registry, "sleep", {"seconds": 1.0})
     wait_for(lambda: registry.get(job_id).state is JobState.ACTIVE, what="job to start")
     # When an admin removes it
@@ -51,7 +52,7 @@ async def test_removing_a_live_worker_drains_it_and_loses_no_job(
     assert job.state is JobState.COMPLETED and job.attempts == 1
     assert transitions_of(raw, job_id).count(("waiting", "active")) == 1
     assert not raw.zrange("fq:workers", 0, -1) and not raw.exists(f"fq:worker:{worker_id}")
-    audit = raw.xrange("fq:audit")
+    audit = typed_redis.xrange(raw, "fq:audit")
     assert [(f["action"], f["target"], f["outcome"]) for _, f in audit] == [
         ("remove_worker", worker_id, "draining")
     ]
@@ -101,7 +102,7 @@ async def test_errors_are_json_with_the_right_status_and_change_nothing(
     assert body["error"]["code"] == code and body["error"]["message"]
     # nothing written, but the failed-credentials counters of the rate limit
     counters = ("fq:login-failures:", "fq:token-failures:")
-    assert [k for k in raw.keys("*") if not k.startswith(counters)] == []
+    assert [k for k in cast(list[str], raw.keys("*")) if not k.startswith(counters)] == []
 
 
 async def test_api_refuses_everything_when_no_token_is_configured(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import subprocess
 import time
 import urllib.error
 import urllib.parse
@@ -23,8 +22,8 @@ import aiohttp
 import pytest
 import yaml
 
+from devstack.localredis import free_port
 from shared.config import Settings
-from tests.conftest import ServiceProcess, WorkerGroup, free_port, launch, wait_for
 from tests.deploy.helpers import (
     ALERTS,
     K8S,
@@ -41,6 +40,7 @@ from tests.deploy.helpers import (
     sample_names,
     tool,
 )
+from tests.processes import ServiceProcess, WorkerGroup, launch, spawn, stop, wait_for
 from tests.stream_client import read_events
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}
@@ -349,26 +349,19 @@ def prometheus(stack: Stack, tmp_path: Path) -> Iterator[str]:
     }
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
     port = free_port()
-    with (tmp_path / "prometheus.log").open("wb") as log:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={tmp_path / 'prometheus.yml'}",
-                f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process = spawn(
+        [
+            binary,
+            f"--config.file={tmp_path / 'prometheus.yml'}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        tmp_path / "prometheus.log",
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process, timeout=10)
 
 
 def test_a_real_prometheus_fills_every_panel_and_fires_nothing_on_a_healthy_fresh_stack(

@@ -26,7 +26,7 @@ def path_matches(rule: dict[str, Any], path: str) -> bool:
     """Kubernetes Ingress path semantics: Exact is equality, Prefix matches whole path elements."""
     wanted = rule["path"]
     if rule["pathType"] == "Exact":
-        return path == wanted
+        return bool(path == wanted)
     prefix = wanted.rstrip("/")
     return prefix == "" or path == prefix or path.startswith(prefix + "/")
 

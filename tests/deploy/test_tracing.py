@@ -28,11 +28,12 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from devstack.localredis import free_port
 from shared import tracing
 from shared.config import Settings
 from shared.messages import decode_template
 from shared.submit import submit_call
-from tests.conftest import WorkerGroup, free_port, launch, wait_for
+from tests.processes import WorkerGroup, launch, wait_for
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars", "Content-Type": "application/json"}
 

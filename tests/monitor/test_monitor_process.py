@@ -16,8 +16,10 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import EventTap, wait_for
+from tests import typed_redis
+from tests.conftest import EventTap
 from tests.helpers import events, transitions_of
+from tests.processes import wait_for
 
 
 def worker_in_event(tap: EventTap, worker_id: str, status: str) -> bool:
@@ -35,7 +37,7 @@ def test_new_worker_appears_in_workers_event_within_one_tick(
     start_monitor(monitor_interval_s=5.0)
     # When a worker starts
     start_worker()
-    (worker_id,) = raw.zrange("fq:workers", 0, -1)
+    (worker_id,) = typed_redis.zrange(raw, "fq:workers")
     joined = time.monotonic()
     # Then a workers event lists it as alive well within one tick (the join is announced at once)
     wait_for(lambda: worker_in_event(tap, worker_id, "alive"), timeout=5.0, what="workers event")
@@ -104,6 +106,8 @@ def test_delayed_job_is_released_on_time_with_no_worker_fetching(
     # Given a monitor with a long tick, already asleep on a far-away eta
     monitor = start_monitor(monitor_interval_s=5.0)
     submit(registry, "noop", delay_ms=60_000)
+    # (part of the scenario, not a settle: the monitor gets the time to go to sleep on the far eta;
+    # nothing shows it did, and were it still awake the test would only be easier)
     time.sleep(0.3)
     # When a job is delayed by one second
     job_id = submit(registry, "noop", delay_ms=1000)

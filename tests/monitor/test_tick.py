@@ -18,7 +18,9 @@ from shared.metrics import MonitorMetrics
 from shared.registry import AsyncRegistry, Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import EventTap, wait_for
+from tests import typed_redis
+from tests.conftest import EventTap
+from tests.processes import wait_for
 
 
 @pytest.mark.parametrize(
@@ -75,14 +77,14 @@ async def test_tick_releases_reaps_exports_announces_and_samples(
     (ghost,) = tap.of_type("workers")[-1].data["workers"]
     assert (ghost["id"], ghost["status"], ghost["active"]) == ("ghost", "dead", 0)
     # and this minute was sampled, once, however many replicas tick
-    entries = raw.xrange("fq:history")
+    entries = typed_redis.xrange(raw, "fq:history")
     assert len(entries) == 1
     sample = Sample.from_entry(*entries[0])
     assert sample.counts[Q] == counts and sample.completed[Q] == 1
     health = await monitor.registry.run(reads.queue_health([Q], 60_000))
     assert not await monitor.sample_history(health, sample.minute_ms + 59_999)  # same minute: refused
     assert await monitor.sample_history(health, sample.minute_ms + 60_000)  # next minute: recorded
-    assert len(raw.xrange("fq:history")) == 2
+    assert len(typed_redis.xrange(raw, "fq:history")) == 2
     await monitor.registry.close()
 
 
@@ -108,12 +110,12 @@ async def test_a_queue_whose_key_has_the_wrong_type_is_skipped_and_the_others_ar
     # Then the healthy queue's job was released, its gauges exported and the minute sampled
     assert registry.get(delayed).state is JobState.WAITING
     assert metrics.get_sample_value("facequeue_queue_jobs", {"queue": Q, "state": "waiting"}) is not None
-    assert len(raw.xrange("fq:history")) == 1
+    assert len(typed_redis.xrange(raw, "fq:history")) == 1
     # and the dead worker was reaped, its job back to waiting
     assert registry.get(running).state is JobState.WAITING
     assert raw.hget("fq:worker:ghost", "status") == "dead"
     # and the broken queue counted as an error, not the tick
-    assert metrics.get_sample_value("facequeue_monitor_tick_errors_total") >= 1
+    assert (metrics.get_sample_value("facequeue_monitor_tick_errors_total") or 0) >= 1
     assert metrics.get_sample_value("facequeue_queue_jobs", {"queue": "broken", "state": "waiting"}) is None
     await monitor.registry.close()
 

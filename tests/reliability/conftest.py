@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import fcntl
 import json
-import os
 import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,9 +16,11 @@ import aiohttp
 import pytest
 
 from devstack import localredis
+from devstack.localredis import free_port
 from shared.config import Settings
 from shared.events import EventType
-from tests.conftest import RedisServer, ServiceProcess, free_port, launch
+from tests.conftest import RedisServer
+from tests.processes import ServiceProcess, launch, stop
 from tests.stream_client import read_events
 
 #: appendfsync always: a kill -9 loses no acknowledged write, so the registry must match reality.
@@ -32,8 +33,7 @@ class RestartableRedis(RedisServer):
     port: int
 
     def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
+        stop(self.process, timeout=10, sig=signal.SIGKILL)
 
     def start(self) -> None:
         self.process, _ = localredis.start(
@@ -49,9 +49,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Restartab
     proc, url = localredis.start(data_dir, port=port, persist=True, extra_args=PERSIST_ARGS)
     server = RestartableRedis(proc, url, data_dir, port)
     yield server
-    if server.process.poll() is None:
-        server.process.terminate()
-        server.process.wait(timeout=10)
+    stop(server.process, timeout=10)
 
 
 @pytest.fixture
@@ -118,18 +116,6 @@ class ResumingClient:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-
-def worker_children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def kill9(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 async def eventually(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:

@@ -9,17 +9,18 @@ import redis
 
 from shared import keys
 from shared.states import JobState
+from tests import typed_redis
 
 
 def check(raw: redis.Redis) -> dict[str, int]:
     """Assert every invariant; returns jobs per state (for the scenario's own assertions)."""
-    job_ids: list[str] = raw.zrange(keys.JOBS_INDEX, 0, -1)  # type: ignore[assignment]
-    queues: list[str] = sorted(raw.smembers(keys.QUEUES))  # type: ignore[arg-type]
+    job_ids = typed_redis.zrange(raw, keys.JOBS_INDEX)
+    queues = sorted(typed_redis.smembers(raw, keys.QUEUES))
     member_of: dict[str, list[str]] = {}
     per_state: Counter[str] = Counter()
     for queue in queues:
         for state in JobState:
-            for job_id in raw.zrange(keys.state_key(queue, state.value), 0, -1):  # type: ignore[union-attr]
+            for job_id in typed_redis.zrange(raw, keys.state_key(queue, state.value)):
                 member_of.setdefault(job_id, []).append(state.value)
                 per_state[state.value] += 1
     # The per-state counts add up to the jobs in the registry, each job in exactly one set...
@@ -48,7 +49,7 @@ def check(raw: redis.Redis) -> dict[str, int]:
 def job_transitions(raw: redis.Redis) -> dict[str, list[tuple[str | None, str | None]]]:
     """Every job's (from, to) transitions, from the event stream."""
     out: dict[str, list[tuple[str | None, str | None]]] = {}
-    for _, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+"):  # type: ignore[union-attr]
+    for _, fields in typed_redis.xrange(raw, keys.EVENTS_STREAM):
         if fields["type"] == "job":
             data = json.loads(fields["data"])
             out.setdefault(data["job"], []).append((data["from"], data["to"]))
@@ -56,4 +57,4 @@ def job_transitions(raw: redis.Redis) -> dict[str, list[tuple[str | None, str | 
 
 
 def audit_actions(raw: redis.Redis) -> Counter[str]:
-    return Counter(fields["action"] for _, fields in raw.xrange(keys.AUDIT_STREAM, "-", "+"))  # type: ignore[union-attr]
+    return Counter(fields["action"] for _, fields in typed_redis.xrange(raw, keys.AUDIT_STREAM))

@@ -15,7 +15,7 @@ from shared.galleries import EMBEDDING_BYTES, Identity
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import wait_for
+from tests.processes import wait_for
 from tests.reliability import invariants
 
 ADMIN = {"Authorization": "Bearer test-admin-token-with-thirty-two-chars"}

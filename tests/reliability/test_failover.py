@@ -25,6 +25,7 @@ import redis
 from shared import keys, redis_clients
 from shared.config import Settings
 from shared.states import JobState
+from tests import typed_redis
 from tests.reliability import invariants
 from tests.reliability.conftest import ResumingClient, eventually, http_status, record_figure
 from tests.sentinels import SERVICE, SentinelGroup, start_group
@@ -155,9 +156,11 @@ async def failover_scenario(
         ready: list[float] = []
         replica_back: list[float] = []
         for n in range(failovers):
-            await eventually(
-                lambda n=n: len(producer.acked) >= jobs * (n + 1) // (failovers + 3), what="jobs flowing"
-            )
+
+            def flowing(n: int = n) -> bool:
+                return len(producer.acked) >= jobs * (n + 1) // (failovers + 3)
+
+            await eventually(flowing, what="jobs flowing")
             # When the primary is killed (-9) mid-flow
             group.kill_primary()
             killed = time.monotonic()
@@ -205,7 +208,7 @@ async def failover_scenario(
         # And every dashboard is live again (resumed or reset), caught up with the new primary
         last_job_seq = max(
             int(fields["seq"])
-            for _, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+")  # type: ignore[union-attr]
+            for _, fields in typed_redis.xrange(raw, keys.EVENTS_STREAM)
             if fields["type"] == "job"
         )
         await eventually(

@@ -17,8 +17,9 @@ from devstack.localredis import free_port
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import RedisServer, wait_for
+from tests.conftest import RedisServer
 from tests.helpers import transitions_of
+from tests.processes import wait_for
 
 
 class FreezingProxy:

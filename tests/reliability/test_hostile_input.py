@@ -350,7 +350,7 @@ async def chunked(data: bytes, piece: int = 4096, pause_s: float = 0.0) -> Async
     """The body without a Content-Length (Transfer-Encoding: chunked), optionally slowly."""
     for at in range(0, len(data), piece):
         if pause_s:
-            await asyncio.sleep(pause_s)
+            await asyncio.sleep(pause_s)  # a slow client is the input under test
         yield data[at : at + piece]
 
 
@@ -540,7 +540,7 @@ async def test_hostile_viewers_replaying_from_seq_1_keep_the_gateway_bounded_and
         # while jobs keep flowing
         submitted = []
         started = time.monotonic()
-        while time.monotonic() - started < 8:
+        while time.monotonic() - started < 8:  # long enough for the hostile buffers to fill
             submitted.append(submit(registry, "noop"))
             peak = max(peak, rss_kib(pid))
             await asyncio.sleep(0.05)

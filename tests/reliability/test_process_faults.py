@@ -16,9 +16,11 @@ from shared import keys
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import EventTap, wait_for
+from tests import typed_redis
+from tests.conftest import EventTap
+from tests.processes import children, kill9, wait_for
 from tests.reliability import invariants
-from tests.reliability.conftest import ResumingClient, eventually, kill9, record_figure, worker_children
+from tests.reliability.conftest import ResumingClient, eventually, record_figure
 
 
 def test_workers_killed_repeatedly_complete_every_job_exactly_once(
@@ -32,14 +34,14 @@ def test_workers_killed_repeatedly_complete_every_job_exactly_once(
     for _ in range(3):
         before = set(raw.zrange(keys.WORKERS, 0, -1))
         victim = start_worker(worker_threads=2)
-        (victim_id,) = set(raw.zrange(keys.WORKERS, 0, -1)) - before
+        (victim_id,) = set(typed_redis.zrange(raw, keys.WORKERS)) - before
 
         def victim_busy(victim_id: str = victim_id) -> bool:
-            active = raw.zrange(keys.state_key("diagnostics", "active"), 0, -1)
+            active = typed_redis.zrange(raw, keys.state_key("diagnostics", "active"))
             return any(raw.hget(keys.job_key(j), "worker") == victim_id for j in active)
 
         wait_for(victim_busy, what="the victim running a job")
-        for pid in worker_children(victim.process.pid):
+        for pid in children(victim.process.pid):
             kill9(pid)
             kills += 1
         kill9(victim.process.pid)
@@ -69,7 +71,8 @@ def test_workers_killed_repeatedly_complete_every_job_exactly_once(
     )
 
 
-@pytest.mark.parametrize("down_s", [10, pytest.param(60, marks=pytest.mark.soak)])
+#: Five seconds in make test (ten jobs, two of them delayed); the minute under make soak.
+@pytest.mark.parametrize("down_s", [5, pytest.param(60, marks=pytest.mark.soak)])
 def test_monitor_down_for_a_while_loses_nothing_and_delayed_jobs_still_run_on_time(
     registry: Registry,
     raw: redis.Redis,
@@ -91,7 +94,7 @@ def test_monitor_down_for_a_while_loses_nothing_and_delayed_jobs_still_run_on_ti
         waiting.append(submit(registry, "noop"))
         if len(waiting) % 5 == 0:
             delayed.append(submit(registry, "noop", delay_ms=2000))
-        time.sleep(1.0)
+        time.sleep(0.5)  # the pace of the scenario: two jobs a second while the monitor is down
     # Then every job ran meanwhile: the workers' own dispatch released each delayed job when due
     wait_for(
         lambda: all(registry.get(j).state is JobState.COMPLETED for j in waiting + delayed),
@@ -143,7 +146,7 @@ async def test_gateway_killed_under_200_clients_every_client_resumes_without_gap
         start_service("stream", stream_port=port, stream_max_connections_per_address=0)
         for _ in range(50):
             submit(registry, "noop")
-        stream_seqs = [int(f["seq"]) for _, f in raw.xrange(keys.EVENTS_STREAM, "-", "+")]  # type: ignore[union-attr]
+        stream_seqs = [int(f["seq"]) for _, f in typed_redis.xrange(raw, keys.EVENTS_STREAM)]
         await eventually(
             lambda: all(c.seqs and c.seqs[-1] == stream_seqs[-1] for c in clients), timeout=60, what="resumed"
         )

@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import redis
@@ -20,6 +20,7 @@ from shared.jobs import new_job_id
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit_call
+from tests import typed_redis
 from tests.reliability import invariants
 from tests.reliability.conftest import (
     RestartableRedis,
@@ -60,7 +61,7 @@ class Producer(threading.Thread):
 def diagnose(registry: Registry, raw: redis.Redis, ids: list[str]) -> str:
     """What a stuck run looks like: counts, stuck jobs, Dramatiq's lists and the workers."""
     stuck = [registry.get(j) for j in ids if registry.get(j).state is not JobState.COMPLETED][:5]
-    dramatiq_keys = {k: raw.type(k) for k in raw.keys("dramatiq:*")}  # type: ignore[union-attr]
+    dramatiq_keys = {k: raw.type(k) for k in cast(list[str], raw.keys("dramatiq:*"))}
     return (
         f"counts {registry.counts(['diagnostics'])}\nstuck {stuck}\n"
         f"dispatched {raw.zrange(keys.dispatched_key('diagnostics'), 0, 10, withscores=True)}\n"
@@ -133,7 +134,7 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
         # And every dashboard healed its gap: it saw each job event once, in order, none missing
         stream_seqs = [
             int(fields["seq"])
-            for _, fields in raw.xrange(keys.EVENTS_STREAM, "-", "+")  # type: ignore[union-attr]
+            for _, fields in typed_redis.xrange(raw, keys.EVENTS_STREAM)
             if fields["type"] == "job"
         ]
 

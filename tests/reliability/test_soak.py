@@ -23,8 +23,9 @@ from shared.registry import Registry
 from shared.retention import Retention, set_policy
 from shared.states import JobState
 from shared.submit import submit
+from tests.processes import children
 from tests.reliability import invariants
-from tests.reliability.conftest import ResumingClient, eventually, worker_children
+from tests.reliability.conftest import ResumingClient, eventually
 
 SOAK_S = float(os.environ.get("FQ_SOAK_SECONDS", "180"))
 JOBS_PER_S = 40
@@ -104,7 +105,7 @@ async def test_soak_steady_load_keeps_memory_flat_and_the_registry_consistent(
         "api": api.process.pid,
         "stream": gateway.process.pid,
         "monitor": monitor.process.pid,
-        **{f"worker-{i}": pid for i, pid in enumerate(worker_children(worker.process.pid))},
+        **{f"worker-{i}": pid for i, pid in enumerate(children(worker.process.pid))},
     }
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from devstack.localredis import free_port
 from shared.config import Settings
-from tests.conftest import free_port, launch, wait_for
+from tests.processes import launch, wait_for
 
 
 @pytest.mark.parametrize("service", ["api", "stream"])

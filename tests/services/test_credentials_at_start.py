@@ -7,12 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from devstack.localredis import free_port
 from shared.config import Settings
-from tests.conftest import ROOT, launch
+from tests.processes import ROOT, launch
 
 UNSAFE = [
     ({"secret": ""}, "FQ_SECRET: required"),
@@ -25,7 +26,7 @@ UNSAFE = [
 @pytest.mark.parametrize("service", ["api", "stream"])
 @pytest.mark.parametrize(("changes", "message"), UNSAFE)
 def test_unsafe_credentials_stop_the_process_before_it_listens(
-    settings: Settings, service: str, changes: dict[str, str], message: str
+    settings: Settings, service: str, changes: dict[str, Any], message: str
 ) -> None:
     port = free_port()
     own = dataclasses.replace(settings, api_port=port, stream_port=port, **changes)

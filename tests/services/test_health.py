@@ -10,11 +10,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from devstack.localredis import free_port
 from services.api.main import build_app as api_app
 from services.monitor.main import build_app as monitor_app
 from services.stream.main import build_app as stream_app
 from shared.config import Settings
-from tests.conftest import free_port
 
 APPS: list[Callable[[Settings], web.Application]] = [api_app, stream_app, monitor_app]
 

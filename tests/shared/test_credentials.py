@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ GOOD = Settings(admin_token=TOKEN, secret="s" * 32)
         ({"admin_token": "", "viewer_token": "v" * 31}, "FQ_VIEWER_TOKEN"),
     ],
 )
-def test_unsafe_credentials_are_refused_naming_the_variable(changes: dict[str, str], variable: str) -> None:
+def test_unsafe_credentials_are_refused_naming_the_variable(changes: dict[str, Any], variable: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         check_credentials(dataclasses.replace(GOOD, **changes))
 

@@ -12,8 +12,9 @@ from shared.config import Settings
 from shared.events import Event, EventType
 from shared.registry import Registry
 from shared.submit import submit
-from tests.conftest import wait_for
+from tests import typed_redis
 from tests.helpers import events
+from tests.processes import wait_for
 
 PROCESSES = 4
 JOBS_PER_PROCESS = 125  # each job makes two transitions: 4 x 125 x 2 = 1000
@@ -30,7 +31,7 @@ def _producer(redis_url: str) -> None:
 def test_seq_is_gap_free_across_1000_concurrent_transitions(redis_url: str, raw: redis.Redis) -> None:
     # Given a subscriber on the live channel
     received: list[Event] = []
-    pubsub = raw.pubsub()
+    pubsub = typed_redis.pubsub(raw)
     pubsub.subscribe(keys.UPDATES_CHANNEL)
     wait_for(lambda: pubsub.get_message(timeout=0.1), what="subscribe confirmation")
 
@@ -67,14 +68,14 @@ def test_seq_is_gap_free_across_1000_concurrent_transitions(redis_url: str, raw:
 
 
 def test_published_event_matches_its_stream_entry(registry: Registry, raw: redis.Redis) -> None:
-    pubsub = raw.pubsub()
+    pubsub = typed_redis.pubsub(raw)
     pubsub.subscribe(keys.UPDATES_CHANNEL)
     wait_for(lambda: pubsub.get_message(timeout=0.1))
     job_id = submit(registry, "noop", priority=2)
     message = wait_for(lambda: pubsub.get_message(timeout=0.1))
     pubsub.close()
     live = Event.from_message(message["data"])
-    entry_id, fields = raw.xrange(keys.EVENTS_STREAM)[0]
+    entry_id, fields = typed_redis.xrange(raw, keys.EVENTS_STREAM)[0]
     stored = Event.from_stream_entry(entry_id, fields)
     assert live == stored
     assert live.v == 1 and live.type is EventType.JOB

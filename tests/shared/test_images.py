@@ -84,7 +84,7 @@ def test_decodes_of_one_process_share_its_slots() -> None:
             with lock:
                 inside += 1
                 most = max(most, inside)
-            time.sleep(0.05)
+            time.sleep(0.05)  # hold the slot, as a decode does, so the others must queue for it
             with lock:
                 inside -= 1
 

@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 import redis
@@ -20,8 +21,13 @@ from shared.metrics import ReplicationMetrics
 from shared.registry import AsyncRegistry, Registry, durability
 from shared.scripts import Lua
 from shared.submit import submit_call
-from tests.conftest import ROOT
+from tests.processes import ROOT, stop, wait_for
 from tests.sentinels import SERVICE, SentinelGroup, start_group
+
+
+def master_address(registry: Registry) -> Any:
+    """The (host, port) the registry's Sentinel-managed pool currently writes to."""
+    return cast(redis.sentinel.SentinelConnectionPool, registry.client.connection_pool).get_master_address()
 
 
 @pytest.fixture
@@ -38,14 +44,10 @@ def replicated(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     port = url.rsplit(":", 1)[1].split("/")[0]
     replica, replica_url = localredis.start(tmp_path / "r", extra_args=("--replicaof", "127.0.0.1", port))
     with redis.Redis.from_url(replica_url) as r:
-        deadline = time.monotonic() + 20
-        while r.info("replication").get("master_link_status") != "up":
-            assert time.monotonic() < deadline, "replica never synced"
-            time.sleep(0.05)
+        wait_for(lambda: r.info("replication").get("master_link_status") == "up", what="replica sync")
     yield url, replica
     for proc in (replica, primary):
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc, timeout=10)
 
 
 def sentinel_settings(group: SentinelGroup, **overrides: object) -> Settings:
@@ -129,7 +131,7 @@ def test_sync_and_async_registries_follow_a_sentinel_failover(group: SentinelGro
     settings = sentinel_settings(group)
     registry = Registry(settings)
     registry.run(submit_call("noop", [], settings=settings, job_id="before")[1])
-    assert registry.client.connection_pool.get_master_address()[1] == group.primary_port
+    assert master_address(registry)[1] == group.primary_port
 
     async def submit_async(job_id: str) -> str:
         areg = AsyncRegistry(settings)
@@ -147,7 +149,7 @@ def test_sync_and_async_registries_follow_a_sentinel_failover(group: SentinelGro
         # Then the same client's next write rides its retries to the new primary
         registry.run(submit_call("noop", [], settings=settings, job_id="after")[1])
         took = time.monotonic() - killed
-        assert registry.client.connection_pool.get_master_address()[1] == group.replica_port
+        assert master_address(registry)[1] == group.replica_port
         assert registry.get("after").state.value == "waiting"
         assert registry.get("before").state.value == "waiting"  # replicated before the kill
         assert took < 15
@@ -219,7 +221,7 @@ def test_a_submission_no_replica_confirms_is_refused_and_counted(
         assert registry.client.sismember(keys.PAUSED, "diagnostics")
         counted = {
             s.labels["script"]: s.value
-            for s in metrics.wait_timeouts.collect()[0].samples
+            for s in next(iter(metrics.wait_timeouts.collect())).samples
             if s.name.endswith("_total")
         }
         assert counted == {"job_submit": 1.0, "queue_pause": 1.0}

@@ -17,6 +17,7 @@ from shared.registry import AsyncRegistry, Registry
 from shared.retention import TRIM_BATCH, Retention, read_policy, set_policy, trim
 from shared.states import JobState
 from shared.submit import submit
+from tests import typed_redis
 from tests.helpers import transitions_of
 
 W = "w1"
@@ -81,7 +82,7 @@ async def test_a_queue_policy_overrides_the_defaults_is_audited_and_cleared(
         own = Retention(completed_age_s=60.0, completed_count=2, failed_age_s=3600.0, failed_count=1)
         registry.run(set_policy(Q, own, who="admin"))
         assert await read_policy(areg, Q) == (own, True)
-        (entry,) = [f for _, f in raw.xrange("fq:audit")]
+        (entry,) = [f for _, f in typed_redis.xrange(raw, "fq:audit")]
         assert entry["action"] == "retention" and entry["who"] == "admin"
         assert json.loads(entry["target"]) == own.to_dict()
         registry.run(set_policy(Q, None, who="admin"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 import redis
 
@@ -9,10 +11,12 @@ from shared import actions, keys, transitions, worker_calls
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.errors import InvalidTransition, JobExists, JobNotFound
 from shared.registry import Registry
+from shared.scripts import Call
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import wait_for
+from tests import typed_redis
 from tests.helpers import snapshot, transitions_of
+from tests.processes import wait_for
 
 W = "worker-a"
 
@@ -222,7 +226,7 @@ def test_pause_and_resume_emit_once(registry: Registry, raw: redis.Redis) -> Non
     assert raw.sismember("fq:paused", Q)
     assert registry.run(actions.resume(Q)) is True
     assert registry.run(actions.resume(Q)) is False
-    assert [e for e in raw.xrange("fq:events") if e[1]["type"] == "pause"].__len__() == 2
+    assert [e for e in typed_redis.xrange(raw, "fq:events") if e[1]["type"] == "pause"].__len__() == 2
 
 
 def test_paused_queue_dispatches_nothing_and_skips_fetched_copies(
@@ -292,12 +296,13 @@ def test_worker_transition_from_wrong_state_is_refused_and_changes_nothing(
     registry: Registry, raw: redis.Redis, action: str, state: JobState
 ) -> None:
     job_id = make(registry, state)
-    call = {
+    calls: dict[str, Call[Any]] = {
         "start": transitions.start(job_id, Q, 0, W),
         "complete": transitions.complete(job_id, Q, 0, W, "1"),
         "fail": transitions.fail(job_id, Q, 0, W, "e", "t"),
         "retry_later": transitions.retry_later(job_id, Q, 0, W, 10, "e", "t"),
-    }[action]
+    }
+    call = calls[action]
     before = snapshot(raw)
     assert registry.run(call) in (False, "stale")
     assert snapshot(raw) == before
@@ -313,7 +318,7 @@ def test_outcome_from_another_worker_or_generation_is_refused(registry: Registry
 
 def fetch_copy(raw: redis.Redis, worker: str) -> str:
     """Do what Dramatiq's fetch does to the next dispatched copy: list -> the worker's ack set."""
-    message_id = raw.lpop(keys.dramatiq_queue_key(Q))
+    message_id = cast(str | None, raw.lpop(keys.dramatiq_queue_key(Q)))
     assert message_id is not None
     raw.sadd(keys.dramatiq_acks_key(worker, Q), message_id)
     return str(message_id)

@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
+from devstack.localredis import free_port
 from services.stream.main import build_app
 from shared.config import Settings
-from tests.conftest import ServiceProcess, free_port, launch
+from tests.processes import ServiceProcess, launch
 from tests.stream_client import SseEvent, read_events
 
 AUTH = {"Authorization": "Bearer test-viewer-token-with-thirty-two-chars"}

@@ -16,7 +16,8 @@ from shared.events import ENVELOPE, EVENT_VERSION, EventType, GatewayType
 from shared.registry import Registry
 from shared.scripts import Lua, load_source
 from shared.submit import submit
-from tests.conftest import wait_for
+from tests import typed_redis
+from tests.processes import wait_for
 from tests.stream.conftest import AUTH
 
 
@@ -29,14 +30,14 @@ async def _sse_bytes_until(response: Any, marker: bytes, timeout: float = 5.0) -
             at = buffer.find(marker)
             if at >= 0 and b"\r\n\r\n" in buffer[at:]:
                 start = buffer.rfind(b"\r\n\r\n", 0, at) + 4
-                return buffer[start : buffer.index(b"\r\n\r\n", at) + 4]
+                return bytes(buffer[start : buffer.index(b"\r\n\r\n", at) + 4])
 
 
 async def test_published_replayed_and_streamed_event_are_the_same_bytes(
     gateway: TestClient[Any, Any], registry: Registry, raw: redis.Redis
 ) -> None:
     # Given a subscriber on the channel, a live SSE client and a live WebSocket client
-    pubsub = raw.pubsub()
+    pubsub = typed_redis.pubsub(raw)
     pubsub.subscribe(keys.UPDATES_CHANNEL)
     wait_for(lambda: pubsub.get_message(timeout=0.1), what="subscription")
     live = await gateway.get("/stream", params={"topics": "jobs"}, headers=AUTH)
@@ -47,7 +48,7 @@ async def test_published_replayed_and_streamed_event_are_the_same_bytes(
     message = wait_for(lambda: pubsub.get_message(timeout=0.2), what="the published event")
     published = message["data"]
     # Then the stream entry rebuilds exactly the published bytes
-    [(entry_id, fields)] = raw.xrange(keys.EVENTS_STREAM, count=1, min="-", max="+")
+    [(entry_id, fields)] = typed_redis.xrange(raw, keys.EVENTS_STREAM, count=1)
     entry = dict(fields)
     replayed, live_frame = from_entry(entry_id, entry), from_published(published)
     assert replayed.payload == published

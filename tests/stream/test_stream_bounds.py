@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
@@ -21,6 +21,7 @@ from shared import keys
 from shared.config import Settings
 from tests.helpers import backfill
 from tests.stream.conftest import AUTH, open_stream
+from tests.typed_redis import Entries
 
 
 async def bounded_gateway(aiohttp_client: Callable[..., Any], settings: Settings, **bounds: Any) -> Any:
@@ -90,7 +91,7 @@ async def test_replay_reads_a_page_at_a_time(settings: Settings, raw: redis.Redi
         # Then they come in pages of at most BATCH, all of them
         assert max(sizes) == replay.BATCH and sum(sizes) == newest - 100
         # and a reader whose own event was trimmed away, or who is ahead of the stream, starts over
-        first_ids = await client.xrange(keys.EVENTS_STREAM, count=50)
+        first_ids = cast(Entries, await client.xrange(keys.EVENTS_STREAM, count=50))
         await client.xdel(keys.EVENTS_STREAM, *[entry_id for entry_id, _ in first_ids])
         assert await replay.locate(client, 10, 10_000) is None
         assert await replay.locate(client, newest + 5, 10_000) is None
@@ -174,7 +175,7 @@ async def test_replays_wait_for_the_snapshot_slots_like_snapshots(
     resumed = await open_stream(gateway, topics="jobs", last_id=newest - 10)
     # Then its replay waits for a slot, sending nothing meanwhile
     first = asyncio.create_task(resumed.next(timeout=10))
-    await asyncio.sleep(0.5)
+    await asyncio.sleep(0.5)  # a bounded watch: nothing may arrive in it
     assert not first.done()
     # and goes ahead once one is free
     slots.release()

@@ -19,6 +19,8 @@ from shared import keys
 from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit
+from tests import typed_redis
+from tests.processes import stop
 from tests.stream.conftest import open_stream
 
 
@@ -26,8 +28,7 @@ from tests.stream.conftest import open_stream
 def private_redis(tmp_path: Path) -> Iterator[str]:
     proc, url = localredis.start(tmp_path / "r")
     yield url
-    proc.terminate()
-    proc.wait(timeout=10)
+    stop(proc, timeout=10)
 
 
 def test_the_stream_id_is_read_from_the_envelope() -> None:
@@ -50,7 +51,7 @@ async def test_events_renumbered_by_a_failover_reset_clients(
             submit(registry, "noop")
         assert [e.seq for e in await stream.take(5)] == [1, 2, 3, 4, 5]
         # Given a new primary that never got events 4 and 5 (they were not replicated)...
-        for entry_id, _ in raw.xrange(keys.EVENTS_STREAM, "-", "+")[3:]:  # type: ignore[index]
+        for entry_id, _ in typed_redis.xrange(raw, keys.EVENTS_STREAM)[3:]:
             raw.xdel(keys.EVENTS_STREAM, entry_id)
         raw.set(keys.EVENTS_SEQ, 3)
         # ...and numbered its own next events 4 and 5, while the gateway's subscription was moving

@@ -13,14 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import redis
 from aiohttp.test_utils import TestClient
 
 from devstack import localredis
 from services.stream.main import build_app
+from shared import keys
 from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit
-from tests.conftest import ServiceProcess, wait_for
+from tests.processes import ServiceProcess, stop, wait_for
 from tests.stream.conftest import open_stream, url_of
 
 
@@ -50,14 +52,19 @@ async def test_gateway_killed_and_restarted_mid_stream_loses_nothing(
         resumed.close()
 
 
+def subscribed(url: str) -> bool:
+    """Whether the gateway listens on the server at ``url`` (after a restart: reconnected)."""
+    with redis.Redis.from_url(url) as client:
+        return bool(dict(client.pubsub_numsub(keys.UPDATES_CHANNEL)).get(keys.UPDATES_CHANNEL.encode()))
+
+
 async def _restart_redis(tmp_path: Path, persist: bool) -> tuple[Any, str, Callable[[], Any]]:
     data = tmp_path / "r"
     port = localredis.free_port()
     proc, url = localredis.start(data, port=port, persist=persist)
 
     def restart() -> Any:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc, timeout=10)
         new_proc, _ = localredis.start(data, port=port, persist=persist)
         return new_proc
 
@@ -88,8 +95,7 @@ async def test_redis_restart_with_persistence_is_healed_from_the_stream(
         stream.close()
     finally:
         registry.close()
-        proc.terminate()
-        proc.wait()
+        stop(proc, timeout=10)
 
 
 async def test_redis_restart_that_lost_its_data_resets_clients(
@@ -106,7 +112,7 @@ async def test_redis_restart_that_lost_its_data_resets_clients(
             submit(registry, "noop")
         await stream.take(5)
         proc = await asyncio.to_thread(restart)
-        await asyncio.sleep(1.0)
+        await asyncio.to_thread(wait_for, lambda: subscribed(url), 20, what="the gateway to resubscribe")
         await asyncio.to_thread(submit, registry, "noop")
         # The sequence restarted at 1: the client is told to start over, with a fresh snapshot
         reset = await stream.until(lambda e: e.event == "reset", timeout=20)
@@ -121,8 +127,7 @@ async def test_redis_restart_that_lost_its_data_resets_clients(
         stream.close()
     finally:
         registry.close()
-        proc.terminate()
-        proc.wait()
+        stop(proc, timeout=10)
 
 
 #: Events and events per second of the stalled-client scenario: enough to fill the stalled

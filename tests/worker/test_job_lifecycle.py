@@ -12,8 +12,9 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import wait_for
+from tests import typed_redis
 from tests.helpers import events, transitions_of
+from tests.processes import wait_for
 
 
 def finished(registry: Registry, job_id: str, state: JobState = JobState.COMPLETED) -> bool:
@@ -38,7 +39,7 @@ def test_job_runs_waiting_active_completed_with_result(
     progress = [e["data"]["percent"] for e in events(raw) if e["type"] == "progress"]
     assert progress == sorted(progress) and progress[-1] == 100 and len(progress) == 10
     # and its Dramatiq copy was acked with the completion: no body, no ack-set entry left
-    (worker_id,) = raw.zrange(keys.WORKERS, 0, -1)
+    (worker_id,) = typed_redis.zrange(raw, keys.WORKERS)
     assert not raw.hlen(keys.dramatiq_messages_key(Q))
     assert not raw.scard(keys.dramatiq_acks_key(worker_id, Q))
 
@@ -100,8 +101,8 @@ def test_worker_registers_and_serves_metrics(
     import urllib.request
 
     group = start_worker(worker_threads=3)
-    (worker_id,) = raw.zrange("fq:workers", 0, -1)
-    info = raw.hgetall(f"fq:worker:{worker_id}")
+    (worker_id,) = typed_redis.zrange(raw, "fq:workers")
+    info = typed_redis.hgetall(raw, f"fq:worker:{worker_id}")
     assert info["queues"] == "diagnostics" and info["threads"] == "3" and info["processes"] == "1"
     assert int(info["pid"]) in group.child_pids()
     job_id = submit(registry, "noop")
@@ -145,7 +146,7 @@ def test_plain_actor_send_becomes_a_facequeue_job(
         capture_output=True,
     )
     wait_for(lambda: registry.counts(["diagnostics"])["diagnostics"]["completed"] == 1, what="completion")
-    (job_id,) = raw.zrange("fq:q:diagnostics:completed", 0, -1)
+    (job_id,) = typed_redis.zrange(raw, "fq:q:diagnostics:completed")
     assert registry.get(job_id).result == {"slept": 0.01}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -13,8 +13,9 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import wait_for
+from tests import typed_redis
 from tests.helpers import transitions_of
+from tests.processes import wait_for
 
 
 def test_a_message_lost_in_a_live_workers_ack_set_is_requeued_and_runs_once(
@@ -23,14 +24,14 @@ def test_a_message_lost_in_a_live_workers_ack_set_is_requeued_and_runs_once(
     # Given a live worker on a paused queue, and a job
     registry.run(actions.pause(Q))
     start_worker()
-    (worker_id,) = raw.zrange(keys.WORKERS, 0, -1)
+    (worker_id,) = typed_redis.zrange(raw, keys.WORKERS)
     job_id = submit(registry, "noop")
     # When the job is dispatched and fetched for that worker, but the fetch's reply is lost:
     # the message moves from Dramatiq's list into the worker's ack set, the worker never sees it
     dispatch = transitions.dispatch(Q, 1)
     unpaused = [k if k != keys.PAUSED else "fq:test:not-paused" for k in dispatch.keys]
     assert registry.run(dataclasses.replace(dispatch, keys=unpaused))[1] == 1
-    (message_id,) = raw.lrange(keys.dramatiq_queue_key(Q), 0, -1)
+    (message_id,) = cast(list[str], raw.lrange(keys.dramatiq_queue_key(Q), 0, -1))
     raw.lrem(keys.dramatiq_queue_key(Q), 1, message_id)
     raw.sadd(keys.dramatiq_acks_key(worker_id, Q), message_id)
     registry.run(actions.resume(Q))

@@ -20,14 +20,17 @@ from shared import reads
 from shared.jobs import Job
 from shared.registry import Registry
 from shared.states import JobState
-from tests.conftest import wait_for
+from tests.processes import wait_for
 
 Worker = Callable[..., Any]
 
 
 def settled(registry: Registry, job_id: str, state: JobState) -> Job:
     """Wait until the job reaches ``state``; returns its record."""
-    return wait_for(lambda: (job := registry.get(job_id)).state is state and job, what=f"{job_id} {state}")
+    job: Job = wait_for(
+        lambda: (got := registry.get(job_id)).state is state and got, what=f"{job_id} {state}"
+    )
+    return job
 
 
 def seen(raw: redis.Redis, tag: str) -> list[dict[str, Any]]:
@@ -187,7 +190,11 @@ def test_pipelines_pass_each_result_on(app: ModuleType, registry: Registry, star
     )
     steps.run()
     assert steps.get_result(block=True, timeout=20_000) == 26
-    assert [registry.get(m.message_id).result for m in steps.messages] == [3, 13, 26]
+    # (Dramatiq's result backend is written before the run's ack records it in the registry)
+    wait_for(
+        lambda: [registry.get(m.message_id).result for m in steps.messages] == [3, 13, 26],
+        what="the registry's results",
+    )
     ignoring = app.add.message(4) | app.add.message_with_options(args=(5,), pipe_ignore=True)
     ignoring.run()
     assert ignoring.get_result(block=True, timeout=20_000) == 5

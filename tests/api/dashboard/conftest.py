@@ -16,8 +16,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from devstack.localredis import free_port
 from shared.config import Settings
-from tests.conftest import ROOT, ServiceProcess, free_port, launch
+from tests.processes import ROOT, ServiceProcess, launch
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

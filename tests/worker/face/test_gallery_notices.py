@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import redis
 
+from services.worker.face.engine import FaceEngine
+from services.worker.face.index import GalleryIndexes
 from services.worker.face.runtime import FaceRuntime
 from shared import galleries, keys
 from shared.galleries import EMBEDDING_BYTES, Identity
 from shared.registry import Registry
 from shared.submit import submit
-from tests.conftest import wait_for
+from tests.processes import wait_for
 
 
 class RecordingIndexes:
@@ -27,7 +29,9 @@ def test_every_gallery_change_reaches_a_running_face_worker_and_job_events_do_no
 ) -> None:
     # Given a face worker's runtime following gallery changes
     indexes = RecordingIndexes()
-    runtime: Any = FaceRuntime(registry.settings, None, redis.Redis.from_url(redis_url), indexes)
+    # (a runtime without an engine, whose indexes only record: this test runs no search)
+    engine, recording = cast(FaceEngine, None), cast(GalleryIndexes, indexes)
+    runtime: Any = FaceRuntime(registry.settings, engine, redis.Redis.from_url(redis_url), recording)
     runtime.listen()
     try:
         wait_for(lambda: registry.client.pubsub_numsub(keys.GALLERY_CHANGED_CHANNEL)[0][1] == 1)

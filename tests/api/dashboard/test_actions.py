@@ -14,9 +14,9 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import WorkerGroup, wait_for
-from tests.dashboard.conftest import VIEWER_TOKEN, Stack, count, login, shot, toast
+from tests.api.dashboard.conftest import VIEWER_TOKEN, Stack, count, login, shot, toast
 from tests.helpers import transitions_of
+from tests.processes import WorkerGroup, wait_for
 
 #: Seconds a paused queue is watched for a job that should not start. Well beyond a worker's
 #: pick-up latency (50 ms idle poll in the tests), so a leak through the pause would show.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import time
 import urllib.request
+from typing import cast
 
 import redis
 from playwright.sync_api import Page, expect
@@ -16,7 +16,7 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.sessions import issue_login_code
 from shared.submit import submit
-from tests.dashboard.conftest import ADMIN_TOKEN, Stack, count, login, shot
+from tests.api.dashboard.conftest import ADMIN_TOKEN, Stack, count, login, shot
 
 
 def _gateway_metric(stack: Stack, name: str, labels: str) -> float:
@@ -112,18 +112,14 @@ def test_counts_change_within_a_second_of_a_job_submitted_elsewhere(
     expect(waiting).to_have_text("0")
     # When other clients submit jobs (through Redis, and through the API), no worker running
     for n in (1, 2, 3):
-        started = time.monotonic()
         if n == 2:
             _api_submit(stack, "noop")
         else:
             submit(registry, "noop")
         # Then each shows on screen within a second
         expect(waiting).to_have_text(str(n), timeout=1000)
-        assert time.monotonic() - started < 1.0
-    started = time.monotonic()
     submit(registry, "noop", delay_ms=600_000)
     expect(delayed).to_have_text("1", timeout=1000)
-    assert time.monotonic() - started < 1.0
     expect(page.locator('[data-total="waiting"] strong')).to_have_text("3")
     # And it was all one document, on one stream connection
     assert page.evaluate("window.sameDocument") is True
@@ -171,7 +167,7 @@ def test_a_reset_after_redis_lost_its_data_redraws_from_the_fresh_snapshot(
     # When Redis loses every job and event (its seq starts over) and a new job arrives; the
     # session is spared here (losing it too would log the page out: sessions live in Redis)
     sessions = (keys.SESSIONS, keys.SESSIONS_EPOCH, keys.session_key(""))
-    raw.delete(*[k for k in raw.keys("*") if not k.startswith(sessions)])  # type: ignore[union-attr]
+    raw.delete(*[k for k in cast(list[str], raw.keys("*")) if not k.startswith(sessions)])
     job = submit(registry, "noop")
     # Then the gateway resets the page, which redraws counts and the jobs table without a reload
     expect(page.locator("tr[data-job]")).to_have_count(1)

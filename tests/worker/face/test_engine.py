@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -20,7 +22,7 @@ def engine() -> FaceEngine:
     return FaceEngine(locate())
 
 
-def faces_of(engine: FaceEngine, data: bytes) -> tuple[np.ndarray, list]:
+def faces_of(engine: FaceEngine, data: bytes) -> tuple[np.ndarray, list[Any]]:
     bgr = to_bgr(images.decode(data, MAX_PIXELS))
     return bgr, engine.detect(bgr)
 

@@ -9,8 +9,8 @@ from playwright.sync_api import Page, expect
 
 from shared.registry import Registry
 from shared.states import JobState
-from tests.conftest import WorkerGroup, wait_for
-from tests.dashboard.conftest import Stack, login, shot
+from tests.api.dashboard.conftest import Stack, login, shot
+from tests.processes import WorkerGroup, wait_for
 
 
 def test_enrol_by_upload_then_a_search_draws_each_face_with_its_name(

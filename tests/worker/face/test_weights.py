@@ -23,7 +23,7 @@ from services.worker.face.weights import (
     locate,
 )
 from shared.config import Settings
-from tests.conftest import ROOT, WorkerGroup
+from tests.processes import ROOT, WorkerGroup
 
 
 def test_the_wheels_files_verify() -> None:
@@ -58,6 +58,7 @@ def test_a_worker_with_altered_weights_refuses_to_start(tmp_path: Path, settings
         shutil.copy(default_dir() / name, tmp_path / name)
     (tmp_path / DETECTOR_FILE).write_bytes(b"not the model")
     faces = dataclasses.replace(settings, worker_queues=("face_search",), face_model_dir=str(tmp_path))
+    # (not tests.processes: this one's stderr is read whole, and its group killed, not stopped)
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.worker"],
         cwd=ROOT,

@@ -23,8 +23,8 @@ from shared.config import Settings
 from shared.errors import JobNotFound
 from shared.registry import Registry
 from shared.states import JobState
-from tests.conftest import ROOT, launch, wait_for
-from tests.dropin.test_options import seen, settled
+from tests.facequeue.test_options import seen, settled
+from tests.processes import ROOT, launch, wait_for
 
 Worker = Callable[..., Any]
 
@@ -184,6 +184,7 @@ def test_the_broker_takes_redis_brokers_connection_arguments(redis_url: str, reg
     address = urlparse(redis_url)
     # Given brokers built as RedisBroker accepts: connection parameters, or a client
     by_parameters = FacequeueBroker(host=address.hostname, port=address.port, middleware=[])
+    assert address.hostname and address.port
     by_client = FacequeueBroker(client=redis.Redis(host=address.hostname, port=address.port))
     for broker in (by_parameters, by_client):
 

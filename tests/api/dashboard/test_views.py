@@ -5,18 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import redis
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from shared import keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests.conftest import WorkerGroup, wait_for
-from tests.dashboard.conftest import Stack, count, login, shot
+from tests import typed_redis
+from tests.api.dashboard.conftest import Stack, count, login, shot
+from tests.processes import WorkerGroup, wait_for
 
 #: A phone's viewport (CSS pixels).
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 def _no_sideways_scroll(page: Page) -> bool:
@@ -69,9 +70,9 @@ def test_workers_view_and_every_view_fits_a_phone(
     row = page.locator("tr[data-worker]")
     expect(row).to_have_count(1)
     expect(row).to_have_attribute("data-status", "alive")
-    worker = raw.zrange(keys.WORKERS, 0, -1)[0]
+    worker = typed_redis.zrange(raw, keys.WORKERS)[0]
     expect(row).to_have_attribute("data-worker", worker)
-    expect(row.locator("td").nth(2)).to_have_text(raw.hget(keys.worker_key(worker), "pid"))
+    expect(row.locator("td").nth(2)).to_have_text(typed_redis.hgetall(raw, keys.worker_key(worker))["pid"])
     expect(row).to_contain_text("1 \N{MULTIPLICATION SIGN} 1")  # processes x threads
     shot(page, "workers")
     # Removing a live worker from its row makes it drain (the page hears of it at once)

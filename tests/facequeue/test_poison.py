@@ -10,8 +10,9 @@ import redis
 
 from shared.registry import Registry
 from shared.states import JobState
-from tests.conftest import wait_for
-from tests.dropin.test_options import seen, settled
+from tests import typed_redis
+from tests.facequeue.test_options import seen, settled
+from tests.processes import wait_for
 
 
 def test_a_job_that_kills_its_workers_fails_as_worker_lost(
@@ -58,7 +59,7 @@ def test_a_run_whose_start_reply_was_lost_is_given_back_and_runs_once(
     from shared import actions, keys, transitions
 
     start_app_worker()
-    (worker_id,) = raw.zrange(keys.WORKERS, 0, -1)
+    (worker_id,) = typed_redis.zrange(raw, keys.WORKERS)
     # Given a job the registry records as running on this live worker, though none of its
     # threads runs it (job_start ran, its reply was lost, so the thread skipped the run):
     # the job is dispatched by hand while the queue is paused, then started for that worker.

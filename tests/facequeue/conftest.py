@@ -1,13 +1,10 @@
-"""The drop-in app (tests/dropin/app.py) on both sides: imported here as its producers
+"""The drop-in app (tests/facequeue/app.py) on both sides: imported here as its producers
 would, and run by the plain ``dramatiq`` CLI in a subprocess as its workers would."""
 
 from __future__ import annotations
 
 import dataclasses
-import os
-import signal
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -17,7 +14,7 @@ import pytest
 import redis
 
 from shared.config import Settings
-from tests.conftest import ROOT, wait_for
+from tests.processes import python_module, running, stop, wait_for
 
 
 @pytest.fixture
@@ -30,7 +27,7 @@ def app(dropin_module: ModuleType, redis_url: str) -> ModuleType:
 def start_app_worker(
     settings: Settings, tmp_path: Path, raw: redis.Redis
 ) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """``python -m dramatiq tests.dropin.app``: one process, four threads; waits until it registered
+    """``python -m dramatiq tests.facequeue.app``: one process, four threads; waits until it registered
     (``wait=False``: a worker that may die before it registers, as one taking a poison job)."""
     started: list[subprocess.Popen[bytes]] = []
 
@@ -38,19 +35,12 @@ def start_app_worker(
         own = dataclasses.replace(settings, **overrides)
         log_path = tmp_path / f"app-worker-{len(started)}.log"
         before = set(raw.zrange("fq:workers", 0, -1))
-        with log_path.open("wb") as log_file:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "dramatiq", "tests.dropin.app", "--processes", "1", "--threads", "4"],
-                cwd=ROOT,
-                env={**os.environ, **own.to_env()},
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-            )
+        args = ("tests.facequeue.app", "--processes", "1", "--threads", "4")
+        proc = python_module("dramatiq", own, log_path, *args)
         started.append(proc)
 
         def registered() -> bool:
-            if proc.poll() is not None:
-                raise AssertionError(f"worker exited early:\n{log_path.read_text()}")
+            running(proc, log_path, "worker")
             return bool(set(raw.zrange("fq:workers", 0, -1)) - before)
 
         if wait:
@@ -59,10 +49,4 @@ def start_app_worker(
 
     yield start
     for proc in started:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
