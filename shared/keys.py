@@ -80,6 +80,21 @@ def retention_key(queue: str) -> str:
     return f"{PREFIX}:retention:{queue}"
 
 
+def limits_key(queue: str) -> str:
+    """Hash of a queue's limits (concurrency, rate_limit, rate_window_ms); absent: unlimited (issue 21)."""
+    return f"{PREFIX}:limits:{queue}"
+
+
+def handouts_key(queue: str) -> str:
+    """Sorted set of message ids handed to Dramatiq within a rate-limited queue's window, by ms."""
+    return f"{PREFIX}:q:{queue}:handouts"
+
+
+def limited_wait_key(queue: str) -> str:
+    """Counter: milliseconds the queue's jobs have waited because of its limits, all told."""
+    return f"{PREFIX}:q:{queue}:limited_wait_ms"
+
+
 def wake_key(queue: str) -> str:
     """A list holding at most one token, pushed when a job becomes waiting; idle consumers block on it."""
     return f"{PREFIX}:wake:{queue}"

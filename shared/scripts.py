@@ -53,6 +53,7 @@ class Lua(enum.StrEnum):
     QUEUE_RETENTION = "queue_retention"
     QUEUE_PAUSE = "queue_pause"
     QUEUE_RESUME = "queue_resume"
+    QUEUE_LIMITS = "queue_limits"
     WORKER_BEAT = "worker_beat"
     WORKERS_REAP = "workers_reap"
     WORKER_REMOVE = "worker_remove"
@@ -98,6 +99,7 @@ DURABLE = frozenset(
         Lua.QUEUE_RETENTION,
         Lua.QUEUE_PAUSE,
         Lua.QUEUE_RESUME,
+        Lua.QUEUE_LIMITS,
         Lua.WORKER_REMOVE,
         Lua.WORKERS_REAP,  # may fail a job its dead workers lost too often (worker_lost)
     }

@@ -98,13 +98,11 @@ class Monitor:
         usable = []
         for queue in queues:
             try:
-                n, _, _ = await self.registry.run(
-                    transitions.dispatch(queue, self.settings.dispatch_low_water)
-                )
+                out = await self.registry.run(transitions.dispatch(queue, self.settings.dispatch_low_water))
             except redis.ResponseError as exc:
                 self.queue_failed(queue, "dispatch", exc)
                 continue
-            released += n
+            released += out.released
             usable.append(queue)
         self.metrics.released.inc(released)
         return usable

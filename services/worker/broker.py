@@ -273,7 +273,9 @@ class FacequeueConsumer(_RedisConsumer):
     def _dispatch(self, want: int) -> bool:
         """Top Dramatiq's list up; True when the queue is paused."""
         try:
-            released, sent, paused = self.broker.ctx.registry.run(transitions.dispatch(self.queue_name, want))
+            released, sent, paused, *_ = self.broker.ctx.registry.run(
+                transitions.dispatch(self.queue_name, want)
+            )
         except FacequeueError as exc:
             # Same contract as Dramatiq's own fetch: the consumer thread restarts.
             raise dramatiq.errors.ConnectionClosed(exc) from exc
