@@ -30,6 +30,10 @@ class EventType(enum.StrEnum):
     ADMIN = "admin"
     #: A gallery changed.
     GALLERY = "gallery"
+    #: A queue's limits were set (queue, concurrency, rate_limit, rate_window_s, who; issue 21).
+    LIMITS = "limits"
+    #: A schedule was created, changed, removed or fired (name, action, job; issue 21).
+    SCHEDULE = "schedule"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, S
 
 from shared.face_jobs import DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_NAME, MAX_TOP_K
 from shared.jobs import Job
+from shared.limits import DEFAULT_WINDOW_S, MAX_CONCURRENCY, MAX_RATE, MAX_WINDOW_S, MIN_WINDOW_S
 from shared.names import NAME_PATTERN
 from shared.retention import MAX_AGE_S as MAX_RETENTION_AGE_S
 from shared.retention import MAX_COUNT as MAX_RETENTION_COUNT
@@ -400,3 +401,32 @@ class QueueRetention(BaseModel):
 class RetentionList(BaseModel):
     defaults: RetentionPolicy
     queues: list[QueueRetention]
+
+
+class LimitsIn(Strict):
+    """A queue's limits (issue 21); null lifts a limit. Enforced where jobs are handed to Dramatiq."""
+
+    concurrency: Int | None = Field(
+        ge=1, le=MAX_CONCURRENCY, description="Most jobs of the queue handed out or running at once."
+    )
+    rate_limit: Int | None = Field(ge=1, le=MAX_RATE, description="Most job starts per window.")
+    rate_window_s: Float = Field(
+        default=DEFAULT_WINDOW_S,
+        ge=MIN_WINDOW_S,
+        le=MAX_WINDOW_S,
+        description="Length of the rate limit's sliding window, in seconds.",
+    )
+
+
+class LimitsOut(BaseModel):
+    queue: str
+    concurrency: int | None = Field(description="Concurrency limit; null: none.")
+    rate_limit: int | None = Field(description="Starts per window; null: none.")
+    rate_window_s: float
+    in_use: int = Field(description="Jobs handed to Dramatiq or running now (what concurrency counts).")
+    in_window: int = Field(description="Jobs started within the current rate window.")
+    limited_wait_s: float = Field(description="Seconds the queue's jobs have waited because of its limits.")
+
+
+class LimitsList(BaseModel):
+    queues: list[LimitsOut]

@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 
-from services.monitor import memory, retention
+from services.monitor import limits, memory, retention
 from shared import catalog, keys, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError
@@ -85,6 +85,7 @@ class Monitor:
         await retention.enforce(self.registry, self.metrics, list(health), now_ms)
         await memory.trim_events(self.registry.client, self.settings, now_ms)
         await memory.export_memory(self.registry.client, self.metrics)
+        await limits.export(self.registry, self.metrics, list(health))
 
     async def queues(self) -> list[str]:
         return sorted(set(await self.registry.queues()) | set(catalog.queues()))

@@ -27,6 +27,8 @@ TOPIC_OF = {
     "workers": "workers",
     "pause": "pause",
     "stats": "stats",
+    "limits": "pause",  # queue settings, beside pause/resume (issue 21)
+    "schedule": "schedules",
 }
 #: Every topic a client may ask for.
 TOPICS = frozenset(TOPIC_OF.values())
