@@ -6,6 +6,8 @@ like the queue-depth gauges.
 
 from __future__ import annotations
 
+import contextlib
+
 from shared.limits import read_usage
 from shared.metrics import MonitorMetrics
 from shared.registry import AsyncRegistry
@@ -25,10 +27,8 @@ async def export(registry: AsyncRegistry, metrics: MonitorMetrics, queues: list[
         for kind, (limit, used) in values.items():
             if limit is None:
                 for gauge in (metrics.limit, metrics.limit_used):
-                    try:
+                    with contextlib.suppress(KeyError):  # never set, or already removed
                         gauge.remove(queue, kind)
-                    except KeyError:
-                        pass
             else:
                 metrics.limit.labels(queue, kind).set(limit)
                 metrics.limit_used.labels(queue, kind).set(used)
