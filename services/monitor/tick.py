@@ -9,6 +9,7 @@ from typing import Any
 import redis
 
 from services.monitor import limits, memory, retention
+from services.monitor.schedules import ScheduleFirer
 from shared import catalog, keys, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError
@@ -39,6 +40,8 @@ class Monitor:
         #: The last published worker list without its beat times, and when it was published.
         self._announced = ""
         self._announced_ms = 0
+        #: Fires due schedules (issue 21).
+        self.schedules = ScheduleFirer(registry, metrics)
 
     async def run(self) -> None:
         """Tick every ``monitor_interval_s``; a failed tick (Redis down) is retried next time."""
@@ -74,6 +77,7 @@ class Monitor:
         now_ms = await self.registry.now_ms()
         self.grace.answered()
         queues = await self.dispatch(await self.queues())
+        await self.schedules.fire_due(now_ms)  # before the health read, which then counts its jobs
         # Read before reaping, so a reap (whose script could fail halfway through its
         # queues, leaving what it wrote) only ever sees queues Redis can read.
         health = await self.health(queues)
