@@ -15,6 +15,7 @@ from shared.limits import DEFAULT_WINDOW_S, MAX_CONCURRENCY, MAX_RATE, MAX_WINDO
 from shared.names import NAME_PATTERN
 from shared.retention import MAX_AGE_S as MAX_RETENTION_AGE_S
 from shared.retention import MAX_COUNT as MAX_RETENTION_COUNT
+from shared.schedules import MAX_CRON, MAX_TIMEZONE
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY, JobState
 from shared.submit import MAX_DELAY_MS, MAX_RETRIES
 
@@ -430,3 +431,60 @@ class LimitsOut(BaseModel):
 
 class LimitsList(BaseModel):
     queues: list[LimitsOut]
+
+
+class ScheduleBody(Strict):
+    """What a schedule runs and when (issue 21); every firing is a normal job linked to it."""
+
+    cron: str = Field(
+        min_length=1,
+        max_length=MAX_CRON,
+        description="5-field cron expression (minute hour day month weekday), or @hourly, @daily, "
+        "@weekly, @monthly, @yearly.",
+    )
+    timezone: str = Field(default="UTC", min_length=1, max_length=MAX_TIMEZONE, description="IANA time zone.")
+    actor: str = Field(min_length=1, max_length=200, description="Actor name from the catalog.")
+    args: list[Any] | dict[str, Any] = Field(
+        default_factory=list, description="Positional arguments, or arguments by name."
+    )
+    queue: str | None = Field(
+        default=None, pattern=QUEUE_PATTERN, description="Checked against the actor's queue."
+    )
+    priority: Int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY, description="Lower runs first.")
+    enabled: StrictBool = Field(default=True, description="False pauses the schedule.")
+    misfire: Literal["skip", "run_once"] = Field(
+        default="skip",
+        description="After the monitors were down: skip the missed times, or run once for all of them.",
+    )
+
+
+class ScheduleCreate(ScheduleBody):
+    name: str = Field(pattern=NAME_PATTERN, description="Unique name of the schedule.")
+
+
+class ScheduleOut(BaseModel):
+    name: str
+    cron: str
+    timezone: str
+    actor: str
+    queue: str
+    args: list[Any] | dict[str, Any]
+    priority: int
+    enabled: bool
+    misfire: str
+    source: Literal["api", "code"] = Field(
+        description="Declared through the API, or in code next to the actor."
+    )
+    next_ms: int | None = Field(description="Next fire time (ms); null while paused.")
+    last_ms: int | None = Field(description="Fire time of the last firing (ms); null before the first.")
+    last_job: str | None = Field(description="The job the last firing created.")
+    last_job_state: str | None = Field(description="That job's state now; null when gone.")
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleOut]
+
+
+class ScheduleRun(BaseModel):
+    schedule: str
+    job: str = Field(description="The job created now.")
