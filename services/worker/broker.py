@@ -37,6 +37,7 @@ from dramatiq.middleware import Middleware, Retries, default_middleware
 from services.worker.context import WorkerContext
 from services.worker.middleware.heartbeat import WorkerHeartbeat
 from services.worker.middleware.job_state import JobStateMiddleware
+from services.worker.middleware.schedules import SchedulePublisher
 from services.worker.runs import error_line
 from shared import keys, redis_clients, transitions
 from shared.config import Settings
@@ -104,7 +105,8 @@ class FacequeueBroker(RedisBroker):
         chosen = [m() for m in default_middleware] if middleware is None else list(middleware)
         # Job state first, so no other middleware can skip a job before it is marked active
         # (and, as after-hooks run in reverse, it records the outcome after all the others).
-        for m in [JobStateMiddleware(context), WorkerHeartbeat(context), *chosen]:
+        # Schedules before the heartbeat: a worker seen registered has published its declarations.
+        for m in [JobStateMiddleware(context), SchedulePublisher(context), WorkerHeartbeat(context), *chosen]:
             self.add_middleware(m)
 
     def close(self) -> None:
