@@ -137,3 +137,53 @@ def test_usage_reports_slots_and_window(registry: Registry, raw: redis.Redis) ->
     usage = asyncio.run(read())
     assert (usage.in_use, usage.in_window) == (3, 3)
     assert usage.limits == Limits(3, 10, 600.0)
+
+
+def test_limited_wait_is_counted_from_the_first_hold_back(registry: Registry, raw: redis.Redis) -> None:
+    # Given a job held back by a concurrency limit (its hold-back stamped 1.5 s ago)
+    first, held = submit(registry, "noop"), submit(registry, "noop")
+    registry.run(set_limits(Q, Limits(concurrency=1), who="test"))
+    assert registry.run(transitions.dispatch(Q, 2)).limited
+    raw.hset(keys.job_key(held), "limited_ms", registry.now_ms() - 1500)
+    # When the slot frees and it is handed out
+    start_all(registry, raw)
+    assert registry.run(transitions.complete(first, Q, registry.get(first).gen, W, "null"))
+    out = registry.run(transitions.dispatch(Q, 2))
+    # Then the call and the queue's counter report the wait, and the stamp is gone
+    assert out.sent == 1 and 1500 <= out.limited_wait_ms < 60_000
+    assert int(raw.get(keys.limited_wait_key(Q)) or 0) == out.limited_wait_ms
+    assert not raw.hexists(keys.job_key(held), "limited_ms")
+
+
+def test_monitor_exports_limits_their_use_and_the_wait(registry: Registry, raw: redis.Redis) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from services.monitor import limits as monitor_limits
+    from shared.metrics import MonitorMetrics
+
+    for _ in range(3):
+        submit(registry, "noop")
+    registry.run(set_limits(Q, Limits(concurrency=2, rate_limit=5, rate_window_s=600), who="test"))
+    registry.run(transitions.dispatch(Q, 3))
+    raw.set(keys.limited_wait_key(Q), 2500)
+    collector = CollectorRegistry()
+    metrics = MonitorMetrics(collector)
+
+    async def export() -> None:
+        areg = AsyncRegistry(registry.settings)
+        try:
+            await monitor_limits.export(areg, metrics, [Q, "face_search"])
+        finally:
+            await areg.close()
+
+    asyncio.run(export())
+
+    def sample(name: str, **labels: str) -> float | None:
+        return collector.get_sample_value(name, labels)
+
+    assert sample("facequeue_queue_limit", queue=Q, kind="concurrency") == 2
+    assert sample("facequeue_queue_limit_used", queue=Q, kind="concurrency") == 2
+    assert sample("facequeue_queue_limit", queue=Q, kind="rate") == 5
+    assert sample("facequeue_queue_limit_used", queue=Q, kind="rate") == 2
+    assert sample("facequeue_queue_limited_wait_seconds", queue=Q) == 2.5
+    assert sample("facequeue_queue_limit", queue="face_search", kind="concurrency") is None
