@@ -5,9 +5,7 @@ job schedulers. A schedule is a hash ``fq:schedule:<name>``, indexed by its next
 time in ``fq:schedules``. The monitor fires what is due with schedule_fire.lua, which
 creates the job and advances ``next_ms`` only if ``next_ms`` still holds the fire time
 the monitor read: the firing of (schedule, fire time) happens once, however many
-monitor replicas try it. Cron expressions are parsed by cronsim (5 fields, plus the
-usual ``@hourly``-style aliases) and evaluated in the schedule's time zone (zoneinfo),
-so "0 3 * * *" in Europe/Berlin stays at 03:00 across daylight-saving changes.
+monitor replicas try it. Cron expressions are read by shared/cron.py.
 """
 
 from __future__ import annotations
@@ -15,14 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from cronsim import CronSim, CronSimError
 
 from shared import catalog, keys, transitions
 from shared.config import Settings
+from shared.cron import count_between, cron_fields, next_after, zone
 from shared.errors import InvalidArguments, InvalidSchedule
 from shared.jobs import new_job_id
 from shared.names import NAME_RULE, is_valid_name
@@ -46,51 +41,8 @@ Misfire = Literal["skip", "run_once"]
 MISFIRE_POLICIES: tuple[str, ...] = ("skip", "run_once")
 #: Where a schedule was declared: through the API, or in code next to its actor.
 Source = Literal["api", "code"]
-#: Most characters of a cron expression and of a time zone name.
-MAX_CRON = 120
-MAX_TIMEZONE = 64
 #: Schedules fired per monitor call at most (the rest go next tick).
 FIRE_BATCH = 100
-
-#: The aliases croniter and Vixie cron accept, as the 5-field expressions they stand for.
-ALIASES = {
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-    "@monthly": "0 0 1 * *",
-    "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@hourly": "0 * * * *",
-}
-
-
-def cron_fields(cron: str) -> str:
-    """The 5-field form of ``cron`` (aliases expanded); InvalidSchedule when it is not one."""
-    text = " ".join(cron.split())
-    text = ALIASES.get(text.lower(), text)
-    if len(cron) > MAX_CRON or len(text.split(" ")) != 5:
-        raise InvalidSchedule(f"cron {cron!r}: expected 5 fields or one of {', '.join(ALIASES)}")
-    try:
-        CronSim(text, datetime(2000, 1, 1, tzinfo=UTC))
-    except CronSimError as exc:
-        raise InvalidSchedule(f"cron {cron!r}: {exc}") from None
-    return text
-
-
-def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; InvalidSchedule when it is unknown."""
-    if not name or len(name) > MAX_TIMEZONE or name.startswith(("/", ".")) or ".." in name:
-        raise InvalidSchedule(f"unknown time zone {name!r}")
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidSchedule(f"unknown time zone {name!r}") from None
-
-
-def next_after(cron: str, timezone: str, after_ms: int) -> int:
-    """The first fire time (ms) strictly after ``after_ms`` of ``cron`` read in ``timezone``."""
-    start = datetime.fromtimestamp(after_ms / 1000, zone(timezone))
-    return int(next(CronSim(cron_fields(cron), start)).timestamp() * 1000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,16 +178,7 @@ def plan(schedule: Schedule, now_ms: int, grace_ms: int) -> Firing | None:
 
 def _count_missed(schedule: Schedule, before_ms: int, most: int = 1000) -> int:
     """Fire times from ``next_ms`` up to ``before_ms`` (bounded: a long outage reports ``most``)."""
-    it = CronSim(
-        cron_fields(schedule.cron),
-        datetime.fromtimestamp((schedule.next_ms - 1) / 1000, zone(schedule.timezone)),
-    )
-    n = 0
-    for when in it:
-        if when.timestamp() * 1000 >= before_ms or n >= most:
-            break
-        n += 1
-    return n
+    return count_between(schedule.cron, schedule.timezone, schedule.next_ms - 1, before_ms, most)
 
 
 def fire(

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool
 
+from shared.cron import MAX_CRON, MAX_TIMEZONE
 from shared.face_jobs import DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_NAME, MAX_TOP_K
 from shared.jobs import Job
 from shared.limits import DEFAULT_WINDOW_S, MAX_CONCURRENCY, MAX_RATE, MAX_WINDOW_S, MIN_WINDOW_S
 from shared.names import NAME_PATTERN
 from shared.retention import MAX_AGE_S as MAX_RETENTION_AGE_S
 from shared.retention import MAX_COUNT as MAX_RETENTION_COUNT
-from shared.schedules import MAX_CRON, MAX_TIMEZONE
 from shared.states import DEFAULT_PRIORITY, MAX_PRIORITY, JobState
 from shared.submit import MAX_DELAY_MS, MAX_RETRIES
 

@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from shared.cron import cron_fields, next_after
 from shared.errors import InvalidSchedule
-from shared.schedules import Firing, Schedule, cron_fields, next_after, plan
+from shared.schedules import Firing, Schedule, plan
 
 
 def ms(text: str, tz: str = "UTC") -> int:
