@@ -7,6 +7,7 @@ could not slip between two polls.
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 from collections.abc import Callable
@@ -135,3 +136,18 @@ def test_a_killed_workers_slots_come_back_when_it_is_reaped(
     )
     wait_for(lambda: completed(registry) == 6, timeout=30, what="all jobs")
     assert max_overlap([s for s in spans(registry, [*long_jobs, *short])]) <= 2
+
+
+def test_a_freed_slot_is_handed_out_without_waiting_for_the_idle_poll(
+    registry: Registry, start_worker: Callable[..., Any]
+) -> None:
+    # Given a concurrency limit of 1 and consumers that would poll only once a second when idle
+    registry.run(set_limits(Q, Limits(concurrency=1), who="test"))
+    start_worker(worker_threads=2, worker_idle_poll_ms=1000)
+    ids = [submit(registry, "sleep", {"seconds": 0.02}) for _ in range(12)]
+    wait_for(lambda: completed(registry) == 12, timeout=60, what="all jobs")
+    # Then each next job starts soon after the previous one ends (woken, not polled)
+    jobs = sorted(spans(registry, ids))
+    gaps = sorted(nxt[0] - prev[1] for prev, nxt in itertools.pairwise(jobs))
+    assert max_overlap(jobs) == 1
+    assert gaps[len(gaps) // 2] < 500, gaps
