@@ -274,6 +274,8 @@ def scheduled(
         zone(timezone)
         if not is_valid_name(name):
             raise InvalidSchedule(f"schedule names are {NAME_RULE}")
+        if isinstance(args, Mapping) and actor.actor_name not in catalog.CATALOG:
+            raise InvalidSchedule(f"{name}: arguments by name need a catalog actor; pass a list")
         DECLARED[name] = declared
         return actor
 
