@@ -24,7 +24,7 @@ from bench.report import Results, read, row, table, write
 from devstack import localredis
 
 RESULTS = Path(__file__).with_name("results.json")
-PARTS = ("noop", "recovery", "redis_load", "stream", "face", "api", "memory", "replication")
+PARTS = ("noop", "limits", "recovery", "redis_load", "stream", "face", "api", "memory", "replication")
 
 
 def _run(module: str, *args: str) -> dict[str, object]:
@@ -149,6 +149,11 @@ def main(argv: list[str] | None = None) -> None:
 
         return rp.results(rp.main(200 if quick else 2_000))
 
+    def limits() -> Results:
+        from bench import dispatch_limits
+
+        return dispatch_limits.main(200 if quick else 2000)
+
     def recovery() -> Results:
         from bench import recovery as rc
 
@@ -156,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
 
     runners: dict[str, Callable[[], Results]] = {
         "noop": lambda: job_overhead(*((50, 2, 1, 3) if quick else (2000, 4, 3, 20))),
+        "limits": limits,
         "recovery": recovery,
         "redis_load": redis_load,
         "stream": stream,

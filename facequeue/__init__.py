@@ -6,5 +6,6 @@ with your Dramatiq app").
 """
 
 from services.worker.broker import FacequeueBroker
+from shared.schedules import scheduled
 
-__all__ = ["FacequeueBroker"]
+__all__ = ["FacequeueBroker", "scheduled"]

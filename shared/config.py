@@ -211,6 +211,10 @@ class Settings:
     #: Images decoded at once per process (API, and each worker process): with the pixel cap,
     #: bounds decode memory per process.
     decode_concurrency: int = 2
+    #: Seconds after its fire time within which a schedule still fires as planned; a fire time
+    #: older than this (the monitors were down) is missed, and the schedule's misfire policy
+    #: decides: skip it, or run once for all missed times (issue 21).
+    schedule_misfire_grace_s: float = 60.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:

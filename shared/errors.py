@@ -99,3 +99,21 @@ class IdentityNotFound(FacequeueError):
     """The gallery holds no identity with this id."""
 
     code = "identity_not_found"
+
+
+class ScheduleNotFound(FacequeueError):
+    """No schedule has that name."""
+
+    code = "schedule_not_found"
+
+
+class ScheduleExists(FacequeueError):
+    """A schedule with that name already exists (or is declared in code and cannot be changed so)."""
+
+    code = "schedule_exists"
+
+
+class InvalidSchedule(FacequeueError):
+    """A cron expression, time zone or misfire policy that cannot be used."""
+
+    code = "invalid_schedule"

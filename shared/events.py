@@ -39,6 +39,10 @@ class EventType(enum.StrEnum):
     ADMIN = "admin"
     #: A gallery changed.
     GALLERY = "gallery"
+    #: A queue's limits were set (queue, concurrency, rate_limit, rate_window_s, who; issue 21).
+    LIMITS = "limits"
+    #: A schedule was created, changed, removed or fired (name, action, job; issue 21).
+    SCHEDULE = "schedule"
 
 
 class GatewayType(enum.StrEnum):
@@ -60,6 +64,8 @@ class Topic(enum.StrEnum):
     WORKERS = "workers"
     PAUSE = "pause"
     STATS = "stats"
+    #: Schedules created, changed, fired (issue 21).
+    SCHEDULES = "schedules"
 
 
 #: Topic each frame type belongs to; snapshot and reset go to every client.
@@ -71,6 +77,8 @@ TOPIC_OF: Mapping[str, Topic] = {
     EventType.WORKERS: Topic.WORKERS,
     EventType.PAUSE: Topic.PAUSE,
     GatewayType.STATS: Topic.STATS,
+    EventType.LIMITS: Topic.PAUSE,  # queue settings, beside pause/resume (issue 21)
+    EventType.SCHEDULE: Topic.SCHEDULES,
 }
 #: Frame types every client gets whatever its topics.
 CONTROL_TYPES = frozenset({GatewayType.SNAPSHOT, GatewayType.RESET})

@@ -78,6 +78,8 @@ class Job:
     gen: int
     #: Every transition of the job, oldest first: seq, ts, from, to and their details.
     timeline: list[dict[str, Any]]
+    #: The schedule that fired the job ('' for jobs submitted otherwise; issue 21).
+    schedule: str = ""
 
     @classmethod
     def from_hash(cls, fields: dict[str, str]) -> Job:
@@ -108,6 +110,7 @@ class Job:
             worker=fields.get("worker", ""),
             gen=int(fields.get("gen") or 0),
             timeline=[json.loads(line) for line in fields.get("timeline", "").splitlines() if line],
+            schedule=fields.get("schedule", ""),
         )
 
     def to_dict(self) -> dict[str, Any]:

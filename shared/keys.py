@@ -37,6 +37,10 @@ HISTORY_STREAM = f"{PREFIX}:history"
 WORKER_PREFIX = f"{PREFIX}:worker:"
 #: Stream of admin actions.
 AUDIT_STREAM = f"{PREFIX}:audit"
+#: Sorted set of every schedule's name, scored by next fire time (ms; paused: +inf): what is due (issue 21).
+SCHEDULES = f"{PREFIX}:schedules"
+#: Prefix of per-schedule hashes.
+SCHEDULE_PREFIX = f"{PREFIX}:schedule:"
 
 #: Sorted set of live session ids scored by expiry (ms), to count and end them all.
 SESSIONS = f"{PREFIX}:sessions"
@@ -80,9 +84,30 @@ def retention_key(queue: str) -> str:
     return f"{PREFIX}:retention:{queue}"
 
 
+def limits_key(queue: str) -> str:
+    """Hash of a queue's limits (concurrency, rate_limit, rate_window_ms); absent: unlimited (issue 21)."""
+    return f"{PREFIX}:limits:{queue}"
+
+
+def handouts_key(queue: str) -> str:
+    """Sorted set of message ids handed to Dramatiq within a rate-limited queue's window, by ms."""
+    return f"{PREFIX}:q:{queue}:handouts"
+
+
+def limited_wait_key(queue: str) -> str:
+    """Counter: milliseconds the queue's jobs have waited because of its limits, all told."""
+    return f"{PREFIX}:q:{queue}:limited_wait_ms"
+
+
 def wake_key(queue: str) -> str:
     """A list holding at most one token, pushed when a job becomes waiting; idle consumers block on it."""
     return f"{PREFIX}:wake:{queue}"
+
+
+def schedule_key(name: str) -> str:
+    """Hash of one schedule: cron, time zone, actor, args, queue, priority, enabled, misfire,
+    source, next/last fire ms and the last job it created."""
+    return SCHEDULE_PREFIX + name
 
 
 def worker_key(worker_id: str) -> str:

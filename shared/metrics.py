@@ -326,6 +326,29 @@ class MonitorMetrics:
             ["queue", "state"],
             registry=registry,
         )
+        self.limit = Gauge(
+            "facequeue_queue_limit",
+            "A queue's limits (issue 21): concurrency, and rate (starts per window); absent when unlimited.",
+            ["queue", "kind"],
+            registry=registry,
+        )
+        self.limit_used = Gauge(
+            "facequeue_queue_limit_used",
+            "How much of a queue's limits is taken: jobs handed out or running, starts in the window.",
+            ["queue", "kind"],
+            registry=registry,
+        )
+        self.limited_wait = Gauge(
+            "facequeue_queue_limited_wait_seconds",
+            "Seconds the queue's jobs have waited because of its limits, all told (only grows: use rate()).",
+            ["queue"],
+            registry=registry,
+        )
+        self.schedule_firings = Counter(
+            "facequeue_monitor_schedule_firings_total",
+            "Schedule firings this replica made (a firing another replica made first is not counted).",
+            registry=registry,
+        )
 
 
 class StreamMetrics:
@@ -445,6 +468,9 @@ class ApiMetrics:
         "retention",
         "forget_identity",
         "delete_gallery",
+        "limits",
+        "schedule",
+        "schedule_run",
     )
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:

@@ -55,6 +55,10 @@ class Lua(enum.StrEnum):
     QUEUE_RETENTION = "queue_retention"
     QUEUE_PAUSE = "queue_pause"
     QUEUE_RESUME = "queue_resume"
+    QUEUE_LIMITS = "queue_limits"
+    SCHEDULE_SAVE = "schedule_save"
+    SCHEDULE_DELETE = "schedule_delete"
+    SCHEDULE_FIRE = "schedule_fire"
     WORKER_BEAT = "worker_beat"
     WORKERS_REAP = "workers_reap"
     WORKER_REMOVE = "worker_remove"
@@ -101,6 +105,10 @@ DURABLE = frozenset(
         Lua.QUEUE_RETENTION,
         Lua.QUEUE_PAUSE,
         Lua.QUEUE_RESUME,
+        Lua.QUEUE_LIMITS,
+        Lua.SCHEDULE_SAVE,
+        Lua.SCHEDULE_DELETE,
+        Lua.SCHEDULE_FIRE,
         Lua.WORKER_REMOVE,
         Lua.WORKERS_REAP,  # may fail a job its dead workers lost too often (worker_lost)
     }

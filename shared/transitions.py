@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from shared import keys
 from shared.messages import message_template
@@ -61,11 +61,23 @@ def submit(
     )
 
 
-def dispatch(queue: str, target: int) -> Call[tuple[int, int, bool]]:
-    """Release due delayed jobs and top Dramatiq's list up to ``target`` messages."""
+class Dispatched(NamedTuple):
+    """What one dispatch call did."""
 
-    def parse(raw: Any) -> tuple[int, int, bool]:
-        return int(raw[0]), int(raw[1]), bool(raw[2])
+    released: int
+    sent: int
+    paused: bool
+    #: Milliseconds the jobs it handed out had been held back by the queue's limits (issue 21).
+    limited_wait_ms: int = 0
+    #: Whether a limit held back a job this call would otherwise have handed out.
+    limited: bool = False
+
+
+def dispatch(queue: str, target: int) -> Call[Dispatched]:
+    """Release due delayed jobs and top Dramatiq's list up to ``target`` messages, within its limits."""
+
+    def parse(raw: Any) -> Dispatched:
+        return Dispatched(int(raw[0]), int(raw[1]), bool(raw[2]), int(raw[3]), bool(raw[4]))
 
     return Call(
         Lua.JOBS_DISPATCH,
@@ -76,6 +88,10 @@ def dispatch(queue: str, target: int) -> Call[tuple[int, int, bool]]:
             keys.PAUSED,
             keys.dramatiq_queue_key(queue),
             keys.dramatiq_messages_key(queue),
+            keys.limits_key(queue),
+            keys.handouts_key(queue),
+            keys.state_key(queue, JobState.ACTIVE),
+            keys.limited_wait_key(queue),
         ],
         [queue, target, RELEASE_BATCH, ORPHAN_AFTER_MS],
         parse,

@@ -17,6 +17,11 @@ def xrange(raw: redis.Redis, key: str, start: str = "-", end: str = "+", count: 
     return cast(Entries, raw.xrange(key, start, end, count))
 
 
+def xrevrange(raw: redis.Redis, key: str, count: int | None = None) -> Entries:
+    """Newest entries first."""
+    return cast(Entries, raw.xrevrange(key, count=count))
+
+
 def hgetall(raw: redis.Redis, key: str) -> dict[str, str]:
     return cast(dict[str, str], raw.hgetall(key))
 

@@ -34,6 +34,9 @@ STATUS: dict[type[errors.FacequeueError], int] = {
     errors.RedisUnavailable: 503,
     errors.NotReplicated: 503,
     errors.ImageStoreFull: 503,
+    errors.ScheduleNotFound: 404,
+    errors.ScheduleExists: 409,
+    errors.InvalidSchedule: 422,
 }
 
 #: Codes for aiohttp's own HTTP errors (unknown route, wrong method, body too large...).

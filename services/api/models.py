@@ -10,8 +10,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, RootModel, StrictBool
 
 from shared import actions
+from shared.cron import MAX_CRON, MAX_TIMEZONE
 from shared.face_jobs import DEFAULT_THRESHOLD, DEFAULT_TOP_K, MAX_NAME, MAX_TOP_K
 from shared.jobs import Job
+from shared.limits import DEFAULT_WINDOW_S, MAX_CONCURRENCY, MAX_RATE, MAX_WINDOW_S, MIN_WINDOW_S
 from shared.names import NAME_PATTERN
 from shared.retention import MAX_AGE_S as MAX_RETENTION_AGE_S
 from shared.retention import MAX_COUNT as MAX_RETENTION_COUNT
@@ -383,3 +385,89 @@ class QueueRetention(BaseModel):
 class RetentionList(BaseModel):
     defaults: RetentionPolicy
     queues: list[QueueRetention]
+
+
+class LimitsIn(Strict):
+    """A queue's limits (issue 21); null lifts a limit. Enforced where jobs are handed to Dramatiq."""
+
+    concurrency: Int | None = Field(
+        ge=1, le=MAX_CONCURRENCY, description="Most jobs of the queue handed out or running at once."
+    )
+    rate_limit: Int | None = Field(ge=1, le=MAX_RATE, description="Most job starts per window.")
+    rate_window_s: Float = Field(
+        default=DEFAULT_WINDOW_S,
+        ge=MIN_WINDOW_S,
+        le=MAX_WINDOW_S,
+        description="Length of the rate limit's sliding window, in seconds.",
+    )
+
+
+class LimitsOut(BaseModel):
+    queue: str
+    concurrency: int | None = Field(description="Concurrency limit; null: none.")
+    rate_limit: int | None = Field(description="Starts per window; null: none.")
+    rate_window_s: float
+    in_use: int = Field(description="Jobs handed to Dramatiq or running now (what concurrency counts).")
+    in_window: int = Field(description="Jobs started within the current rate window.")
+    limited_wait_s: float = Field(description="Seconds the queue's jobs have waited because of its limits.")
+
+
+class LimitsList(BaseModel):
+    queues: list[LimitsOut]
+
+
+class ScheduleBody(Strict):
+    """What a schedule runs and when (issue 21); every firing is a normal job linked to it."""
+
+    cron: str = Field(
+        min_length=1,
+        max_length=MAX_CRON,
+        description="5-field cron expression (minute hour day month weekday), or @hourly, @daily, "
+        "@weekly, @monthly, @yearly.",
+    )
+    timezone: str = Field(default="UTC", min_length=1, max_length=MAX_TIMEZONE, description="IANA time zone.")
+    actor: str = Field(min_length=1, max_length=200, description="Actor name from the catalog.")
+    args: list[Any] | dict[str, Any] = Field(
+        default_factory=list, description="Positional arguments, or arguments by name."
+    )
+    queue: str | None = Field(
+        default=None, pattern=QUEUE_PATTERN, description="Checked against the actor's queue."
+    )
+    priority: Int = Field(default=DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY, description="Lower runs first.")
+    enabled: StrictBool = Field(default=True, description="False pauses the schedule.")
+    misfire: Literal["skip", "run_once"] = Field(
+        default="skip",
+        description="After the monitors were down: skip the missed times, or run once for all of them.",
+    )
+
+
+class ScheduleCreate(ScheduleBody):
+    name: str = Field(pattern=NAME_PATTERN, description="Unique name of the schedule.")
+
+
+class ScheduleOut(BaseModel):
+    name: str
+    cron: str
+    timezone: str
+    actor: str
+    queue: str
+    args: list[Any] | dict[str, Any]
+    priority: int
+    enabled: bool
+    misfire: str
+    source: Literal["api", "code"] = Field(
+        description="Declared through the API, or in code next to the actor."
+    )
+    next_ms: int | None = Field(description="Next fire time (ms); null while paused.")
+    last_ms: int | None = Field(description="Fire time of the last firing (ms); null before the first.")
+    last_job: str | None = Field(description="The job the last firing created.")
+    last_job_state: str | None = Field(description="That job's state now; null when gone.")
+
+
+class ScheduleList(BaseModel):
+    schedules: list[ScheduleOut]
+
+
+class ScheduleRun(BaseModel):
+    schedule: str
+    job: str = Field(description="The job created now.")

@@ -55,6 +55,7 @@ class Route:
 PATH_PATTERNS = {
     "queue": QUEUE_PATTERN,
     "gallery": NAME_PATTERN,
+    "schedule": NAME_PATTERN,
     "sha256": SHA256_PATTERN,
 }
 

@@ -8,7 +8,8 @@ import math
 
 import redis
 
-from services.monitor import memory, retention
+from services.monitor import limits, memory, retention
+from services.monitor.schedules import ScheduleFirer
 from shared import catalog, keys, reads, transitions, worker_calls
 from shared.config import Settings
 from shared.errors import FacequeueError
@@ -38,6 +39,8 @@ class Monitor:
         #: The last published worker list without its beat times, and when it was published.
         self._announced = ""
         self._announced_ms = 0
+        #: Fires due schedules (issue 21).
+        self.schedules = ScheduleFirer(registry, metrics)
 
     async def run(self) -> None:
         """Tick every ``monitor_interval_s``; a failed tick (Redis down) is retried next time."""
@@ -73,6 +76,7 @@ class Monitor:
         now_ms = await self.registry.now_ms()
         self.grace.answered()
         queues = await self.dispatch(await self.queues())
+        await self.schedules.fire_due(now_ms)  # before the health read, which then counts its jobs
         # Read before reaping, so a reap (whose script could fail halfway through its
         # queues, leaving what it wrote) only ever sees queues Redis can read.
         health = await self.health(queues)
@@ -84,6 +88,7 @@ class Monitor:
         await retention.enforce(self.registry, self.metrics, list(health), now_ms)
         await memory.trim_events(self.registry.client, self.settings, now_ms)
         await memory.export_memory(self.registry.client, self.metrics)
+        await limits.export(self.registry, self.metrics, list(health))
 
     async def queues(self) -> list[str]:
         return sorted(set(await self.registry.queues()) | set(catalog.queues()))
@@ -97,13 +102,11 @@ class Monitor:
         usable = []
         for queue in queues:
             try:
-                n, _, _ = await self.registry.run(
-                    transitions.dispatch(queue, self.settings.dispatch_low_water)
-                )
+                out = await self.registry.run(transitions.dispatch(queue, self.settings.dispatch_low_water))
             except redis.ResponseError as exc:
                 self.queue_failed(queue, "dispatch", exc)
                 continue
-            released += n
+            released += out.released
             usable.append(queue)
         self.metrics.released.inc(released)
         return usable

@@ -38,6 +38,8 @@ from services.worker import outcomes
 from services.worker.context import WorkerContext
 from services.worker.middleware.heartbeat import WorkerHeartbeat
 from services.worker.middleware.job_state import JobStateMiddleware
+from services.worker.middleware.limit_wake import LimitWake
+from services.worker.middleware.schedules import SchedulePublisher
 from shared import actions, keys, redis_clients, transitions
 from shared.config import Settings
 from shared.errors import FacequeueError, JobExists
@@ -104,7 +106,15 @@ class FacequeueBroker(RedisBroker):
         chosen = [m() for m in default_middleware] if middleware is None else list(middleware)
         # Job state first, so no other middleware can skip a job before it is marked active
         # (and, as after-hooks run in reverse, it records the outcome after all the others).
-        for m in [JobStateMiddleware(context), WorkerHeartbeat(context), *chosen]:
+        # Schedules before the heartbeat: a worker seen registered has published its declarations.
+        # LimitWake has after-hooks only: listed first, they run after the outcome is recorded.
+        ours = [
+            LimitWake(),
+            JobStateMiddleware(context),
+            SchedulePublisher(context),
+            WorkerHeartbeat(context),
+        ]
+        for m in [*ours, *chosen]:
             self.add_middleware(m)
 
     def close(self) -> None:
@@ -214,6 +224,8 @@ class FacequeueConsumer(_RedisConsumer):
     def __init__(self, broker: FacequeueBroker, queue_name: str, prefetch: int, timeout: int) -> None:
         # The idle wait is facequeue's own (woken by submissions), not Dramatiq's worker timeout.
         super().__init__(broker, queue_name, prefetch, broker.ctx.settings.worker_idle_poll_ms)
+        #: Whether the last dispatch held a job back for the queue's limits (LimitWake reads it).
+        self.limited = False
         broker.consumers.add(self)
 
     def held_message_ids(self) -> set[str]:
@@ -252,7 +264,9 @@ class FacequeueConsumer(_RedisConsumer):
     def _dispatch(self, want: int) -> bool:
         """Top Dramatiq's list up; True when the queue is paused."""
         try:
-            released, sent, paused = self.broker.ctx.registry.run(transitions.dispatch(self.queue_name, want))
+            released, sent, paused, _, self.limited = self.broker.ctx.registry.run(
+                transitions.dispatch(self.queue_name, want)
+            )
         except FacequeueError as exc:
             # Same contract as Dramatiq's own fetch: the consumer thread restarts.
             raise dramatiq.errors.ConnectionClosed(exc) from exc

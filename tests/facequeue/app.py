@@ -21,7 +21,7 @@ from dramatiq.rate_limits.backends import RedisBackend as RateLimiterBackend
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
-from facequeue import FacequeueBroker
+from facequeue import FacequeueBroker, scheduled
 
 REDIS_URL = os.environ["FQ_REDIS_URL"]
 QUEUE = "dropin"
@@ -169,3 +169,10 @@ def kills_its_worker(tag: str) -> None:
     """A poison job: takes its worker process down (as an OOM kill or a native crash would)."""
     see(tag)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@scheduled("dropin-new-year", "@yearly", args=["new-year"], timezone="Europe/Berlin")
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def greet_new_year(tag: str) -> None:
+    """A schedule declared in code next to its actor (issue 21); the tests run it by hand."""
+    see(tag)

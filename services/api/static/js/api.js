@@ -88,4 +88,11 @@ export const api = {
   clean: (queue, body) => call("POST", `/api/v1/queues/${enc(queue)}/clean`, { json: body }),
   workers: () => call("GET", "/api/v1/workers"),
   removeWorker: (id) => call("DELETE", `/api/v1/workers/${enc(id)}`),
+  limits: () => call("GET", "/api/v1/limits"),
+  setLimits: (queue, body) => call("PUT", `/api/v1/queues/${enc(queue)}/limits`, { json: body }),
+  schedules: () => call("GET", "/api/v1/schedules"),
+  createSchedule: (body) => call("POST", "/api/v1/schedules", { json: body }),
+  updateSchedule: (name, body) => call("PUT", `/api/v1/schedules/${enc(name)}`, { json: body }),
+  deleteSchedule: (name) => call("DELETE", `/api/v1/schedules/${enc(name)}`),
+  runSchedule: (name) => call("POST", `/api/v1/schedules/${enc(name)}/run`),
 };

@@ -11,8 +11,9 @@ import { LiveStream } from "./stream.js";
 import { initSubmit } from "./submit.js";
 import { confirmAction } from "./ui.js";
 import { initWorkers } from "./workers.js";
+import { initSchedules } from "./schedules.js";
 
-const VIEWS = ["overview", "jobs", "workers", "submit"];
+const VIEWS = ["overview", "jobs", "workers", "submit", "schedules"];
 let config = null;
 let stream = null;
 let started = false;
@@ -117,6 +118,7 @@ function start(role) {
     });
     initJobs($("#view-jobs"), openDrawer);
     initWorkers($("#view-workers"), openDrawer);
+    initSchedules($("#view-schedules"), openDrawer);
     if (store.canMutate) initSubmit($("#view-submit"), openDrawer);
     initDrawer();
     store.on("snapshot", renderFilters);

@@ -4,6 +4,7 @@
 
 import { api } from "./api.js";
 import { age, h, mount, num, svg } from "./dom.js";
+import { initLimits, limitsRow } from "./limits.js";
 import { STATES, store } from "./store.js";
 import { act, button, confirmAction, perFrame, throttle } from "./ui.js";
 
@@ -38,6 +39,7 @@ export function initOverview(el, onOpenJobs) {
     if (e.from === "waiting" || e.to === "waiting") refetch();
   });
   setInterval(tickAges, 1000); // local clock only: ages grow between events
+  initLimits();
 }
 
 async function refetchHealth() {
@@ -141,6 +143,7 @@ function buildCard(queue) {
     h("div.health", h("div", "throughput ", rate), spark),
     h("div.facts", h("span", "oldest waiting ", oldest), h("span", "workers alive ", alive)),
     h("div.facts", h("span", "keeps ", kept)),
+    limitsRow(queue),
   );
   const card = { el, countEls, badge, spark, oldest, alive, kept, rate, controls, pausedShown: null };
   if (store.canMutate) el.append(cleanForm(queue));

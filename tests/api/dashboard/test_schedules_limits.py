@@ -1,0 +1,127 @@
+"""Limits on the queue cards and the Schedules view, in Chromium (issue 21)."""
+
+from __future__ import annotations
+
+import re
+
+import redis
+from playwright.sync_api import Browser, Page, expect
+
+from shared import keys, transitions
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.limits import Limits, set_limits
+from shared.registry import Registry
+from shared.schedules import Schedule, save
+from shared.submit import submit
+from tests import typed_redis
+from tests.api.dashboard.conftest import VIEWER_TOKEN, Stack, login, shot, toast
+
+
+def test_admin_sets_limits_from_the_card_and_the_card_shows_their_use(
+    page: Page, stack: Stack, registry: Registry, raw: redis.Redis
+) -> None:
+    login(page)
+    card = page.locator(f'[data-queue="{Q}"]')
+    expect(card.locator("[data-limits]")).to_have_text("none")
+    # When the admin sets 4 at once and 20 per second from the card's dialog
+    card.locator('[data-action="limits"]').click()
+    dialog = page.locator(f'[data-limits-dialog="{Q}"]')
+    dialog.locator("input[name=concurrency]").fill("4")
+    dialog.locator("input[name=rate_limit]").fill("20")
+    dialog.locator("button[type=submit]").click()
+    expect(toast(page, f"{Q}: limits")).to_be_visible()
+    # Then Redis holds them and the card shows their use
+    assert typed_redis.hgetall(raw, keys.limits_key(Q)) == {
+        "concurrency": "4",
+        "rate_limit": "20",
+        "rate_window_ms": "1000",
+    }
+    expect(card.locator("[data-limits]")).to_have_text("0/4 running · 0/20 per s")
+    # When jobs are handed out, the card follows
+    for _ in range(5):
+        submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 3))
+    expect(card.locator("[data-limits]")).to_have_text("3/4 running · 3/20 per s")
+    shot(page, "overview-limits")
+    # A value the page lets through but the API refuses (a window beyond a day): its words, no change
+    card.locator('[data-action="limits"]').click()
+    dialog.locator("input[name=concurrency]").fill("2")
+    dialog.locator("input[name=rate_window_s]").fill("1000000")
+    dialog.locator("button[type=submit]").click()
+    expect(toast(page, re.compile("Limits of .* failed"))).to_be_visible()
+    expect(dialog.locator(".error")).to_contain_text("Not saved")
+    assert raw.hget(keys.limits_key(Q), "concurrency") == "4"
+
+
+def test_a_viewer_sees_limit_changes_live_and_cannot_edit(
+    browser: Browser, stack: Stack, registry: Registry
+) -> None:
+    context = browser.new_context(base_url=stack.url)
+    page = context.new_page()
+    try:
+        login(page, VIEWER_TOKEN)
+        card = page.locator(f'[data-queue="{Q}"]')
+        expect(card.locator("[data-limits]")).to_have_text("none")
+        assert card.locator('[data-action="limits"]').count() == 0
+        registry.run(set_limits(Q, Limits(concurrency=2), who="admin"))
+        expect(card.locator("[data-limits]")).to_have_text("0/2 running")
+    finally:
+        context.close()
+
+
+def test_admin_creates_runs_pauses_and_deletes_a_schedule(page: Page, stack: Stack, raw: redis.Redis) -> None:
+    login(page)
+    page.click('#nav a[data-view="schedules"]')
+    # A bad cron is refused in the dialog with the API's words
+    page.click('[data-action="new-schedule"]')
+    editor = page.locator("dialog.schedule-editor")
+    editor.locator("input[name=name]").fill("every-5")
+    editor.locator("input[name=cron]").fill("61 * * * *")
+    editor.locator("input[name=timezone]").fill("Europe/Berlin")
+    editor.locator("select[name=actor]").select_option("noop")
+    editor.locator("textarea[name=args]").fill("[]")
+    editor.locator("button[type=submit]").click()
+    expect(editor.locator(".error")).to_contain_text("cron")
+    # Fixed, it is created and listed with its next run
+    editor.locator("input[name=cron]").fill("*/5 * * * *")
+    editor.locator("button[type=submit]").click()
+    row = page.locator('[data-schedule="every-5"]')
+    expect(row).to_be_visible()
+    expect(row.locator("[data-next]")).not_to_have_text("—")
+    assert raw.hget(keys.schedule_key("every-5"), "timezone") == "Europe/Berlin"
+    # Run now: a job is created and shown as its last job
+    row.locator('[data-action="run"]').click()
+    expect(toast(page, re.compile("every-5: job .* created"))).to_be_visible()
+    expect(row.locator("[data-last-job]")).to_have_attribute("data-last-job", "waiting")
+    # Pause: shown paused, and disabled in Redis
+    row.locator('[data-action="pause"]').click()
+    expect(row.locator(".badge.paused")).to_be_visible()
+    assert raw.hget(keys.schedule_key("every-5"), "enabled") == "0"
+    row.locator('[data-action="resume"]').click()
+    expect(row).to_have_attribute("data-enabled", "true")
+    shot(page, "schedules")
+    # Delete, after confirming
+    row.locator('[data-action="delete"]').click()
+    page.click("#confirm-ok")
+    expect(row).to_have_count(0)
+    assert not raw.exists(keys.schedule_key("every-5"))
+
+
+def test_a_viewer_sees_schedules_live_without_controls(
+    browser: Browser, stack: Stack, registry: Registry
+) -> None:
+    context = browser.new_context(base_url=stack.url)
+    page = context.new_page()
+    try:
+        login(page, VIEWER_TOKEN)
+        page.click('#nav a[data-view="schedules"]')
+        expect(page.locator("#view-schedules .note")).to_have_text("No schedule yet.")
+        registry.run(
+            save(Schedule("nightly", "@daily", "noop", Q), registry.now_ms(), mode="create", who="admin")
+        )
+        row = page.locator('[data-schedule="nightly"]')
+        expect(row).to_be_visible()
+        assert page.locator('[data-action="new-schedule"]').count() == 0
+        assert row.locator("button").count() == 0
+    finally:
+        context.close()

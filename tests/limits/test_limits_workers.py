@@ -1,0 +1,153 @@
+"""Limits against real worker subprocesses, checked from the registry's own timeline (issue 21).
+
+Overlap is computed from each job's ``started_ms``/``finished_ms``, which the start and
+completion scripts stamp on the Redis clock: nothing is sampled, so a brief excess
+could not slip between two polls.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.limits import Limits, set_limits
+from shared.registry import Registry
+from shared.states import JobState
+from shared.submit import submit
+from tests.conftest import wait_for
+
+
+def max_overlap(spans: list[tuple[int, int]]) -> int:
+    """Most intervals open at one instant (an end at t closes before a start at t opens)."""
+    edges = sorted(
+        [(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans], key=lambda e: (e[0], e[1])
+    )
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def spans(registry: Registry, ids: list[str]) -> list[tuple[int, int]]:
+    out = []
+    for job_id in ids:
+        job = registry.get(job_id)
+        assert job.started_ms is not None and job.finished_ms is not None
+        out.append((job.started_ms, job.finished_ms))
+    return out
+
+
+def completed(registry: Registry) -> int:
+    return registry.counts([Q])[Q]["completed"]
+
+
+def test_max_overlap_counts_touching_spans_once() -> None:
+    assert max_overlap([(0, 10), (10, 20), (5, 15)]) == 2
+    assert max_overlap([(0, 10), (1, 9), (2, 8), (3, 7)]) == 4
+
+
+def test_sixteen_threads_never_run_more_than_the_concurrency_limit(
+    registry: Registry, start_worker: Callable[..., Any]
+) -> None:
+    # Given a concurrency limit of 3 and 4 worker processes x 4 threads
+    registry.run(set_limits(Q, Limits(concurrency=3), who="test"))
+    start_worker(worker_processes=4, worker_threads=4)
+    # When 36 jobs of 0.15 s arrive at once
+    ids = [submit(registry, "sleep", {"seconds": 0.15}) for _ in range(36)]
+    wait_for(lambda: completed(registry) == 36, timeout=60, what="all jobs")
+    # Then at no instant did more than 3 run, and the limit was used (not starved)
+    assert max_overlap(spans(registry, ids)) == 3
+
+
+def test_rate_limit_holds_over_the_run(registry: Registry, start_worker: Callable[..., Any]) -> None:
+    run_rate_limit(registry, start_worker, rate=10, seconds=6)
+
+
+@pytest.mark.soak
+def test_rate_limit_holds_over_thirty_seconds(registry: Registry, start_worker: Callable[..., Any]) -> None:
+    run_rate_limit(registry, start_worker, rate=10, seconds=30)
+
+
+def run_rate_limit(registry: Registry, start_worker: Callable[..., Any], rate: int, seconds: int) -> None:
+    # Given a rate limit of `rate` per second and more workers than it needs
+    registry.run(set_limits(Q, Limits(rate_limit=rate, rate_window_s=1.0), who="test"))
+    start_worker(worker_processes=2, worker_threads=4)
+    # When far more jobs wait than the rate lets through during the run
+    ids = [submit(registry, "noop") for _ in range(rate * seconds * 2)]
+    target = rate * seconds + 1
+
+    def starts() -> list[int]:
+        return sorted(s for j in ids if (s := registry.get(j).started_ms) is not None)
+
+    wait_for(lambda: len(starts()) >= target, timeout=seconds * 3, what="the run's starts")
+    started = starts()
+    first = started[0]
+    # Then over the run, starts stay within one window's worth of the limit
+    within = [s for s in started if s < first + seconds * 1000]
+    assert rate * (seconds - 1) <= len(within) <= rate * (seconds + 1), len(within)
+    # and no one-second window of hand-outs held more than the limit plus one window's stragglers
+    peak = max(sum(1 for t in started if s <= t < s + 1000) for s in started)
+    assert peak <= 2 * rate, peak
+
+
+def test_limit_change_takes_effect_live(registry: Registry, start_worker: Callable[..., Any]) -> None:
+    # Given a concurrency limit of 1 and a worker with 4 threads busy on slow jobs
+    registry.run(set_limits(Q, Limits(concurrency=1), who="test"))
+    start_worker(worker_threads=4)
+    ids = [submit(registry, "sleep", {"seconds": 0.5}) for _ in range(12)]
+    wait_for(lambda: registry.counts([Q])[Q]["active"] == 1, what="one job running")
+    # When the limit is raised to 4
+    registry.run(set_limits(Q, Limits(concurrency=4), who="test"))
+    changed_ms = registry.now_ms()
+    # Then 4 run at once soon after, and before the change never more than 1 did
+    wait_for(lambda: registry.counts([Q])[Q]["active"] == 4, timeout=10, what="four jobs running")
+    wait_for(lambda: completed(registry) == 12, timeout=30, what="all jobs")
+    before = [(s, min(f, changed_ms)) for s, f in spans(registry, ids) if s < changed_ms]
+    assert max_overlap(before) == 1
+
+
+def test_a_killed_workers_slots_come_back_when_it_is_reaped(
+    registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any]
+) -> None:
+    # Given a concurrency limit of 2, fully taken by two long jobs on one worker
+    registry.run(set_limits(Q, Limits(concurrency=2), who="test"))
+    first = start_worker(worker_threads=2)
+    long_jobs = [submit(registry, "sleep", {"seconds": 3}) for _ in range(2)]
+    wait_for(lambda: registry.counts([Q])[Q]["active"] == 2, what="both slots taken")
+    short = [submit(registry, "sleep", {"seconds": 0.01}) for _ in range(4)]
+    start_worker(worker_threads=2)
+    # When that worker process dies with SIGKILL
+    victim_id = registry.get(long_jobs[0]).worker
+    assert registry.get(long_jobs[1]).worker == victim_id
+    victim_pid = int(raw.hget(f"fq:worker:{victim_id}", "pid"))  # type: ignore[arg-type]
+    assert victim_pid in first.child_pids()
+    os.kill(victim_pid, signal.SIGKILL)
+    # Then its slots are freed by the reaping, and the short jobs run on the survivor
+    wait_for(
+        lambda: all(registry.get(j).state is JobState.COMPLETED for j in short), timeout=30, what="short jobs"
+    )
+    wait_for(lambda: completed(registry) == 6, timeout=30, what="all jobs")
+    assert max_overlap([s for s in spans(registry, [*long_jobs, *short])]) <= 2
+
+
+def test_a_freed_slot_is_handed_out_without_waiting_for_the_idle_poll(
+    registry: Registry, start_worker: Callable[..., Any]
+) -> None:
+    # Given a concurrency limit of 1 and consumers that would poll only once a second when idle
+    registry.run(set_limits(Q, Limits(concurrency=1), who="test"))
+    start_worker(worker_threads=2, worker_idle_poll_ms=1000)
+    ids = [submit(registry, "sleep", {"seconds": 0.02}) for _ in range(12)]
+    wait_for(lambda: completed(registry) == 12, timeout=60, what="all jobs")
+    # Then each next job starts soon after the previous one ends (woken, not polled)
+    jobs = sorted(spans(registry, ids))
+    gaps = sorted(nxt[0] - prev[1] for prev, nxt in itertools.pairwise(jobs))
+    assert max_overlap(jobs) == 1
+    assert gaps[len(gaps) // 2] < 500, gaps
