@@ -12,6 +12,10 @@ PREFIX = "fq"
 JOB_PREFIX = f"{PREFIX}:job:"
 #: Every job id, in a sorted set with equal scores: ordered by id, which is by age.
 JOBS_INDEX = f"{PREFIX}:jobs"
+#: Job search index (issue 23): members ``<field> US <value> US <job id>`` (US = 0x1f), equal
+#: scores, so a lex range finds a value's jobs newest last; added by the transition scripts for
+#: the catalog's searchable fields, dropped lazily when a search meets a job that is gone.
+SEARCH_INDEX = f"{PREFIX}:search"
 #: Set of every queue that has ever held a job.
 QUEUES = f"{PREFIX}:queues"
 #: Set of paused queues.

@@ -60,6 +60,7 @@ class Lua(enum.StrEnum):
     QUEUE_HEALTH = "queue_health"
     JOBS_LIST = "jobs_list"
     JOBS_SEARCH = "jobs_search"
+    JOBS_FIND = "jobs_find"
     SNAPSHOT_COUNTS = "snapshot_counts"
     GALLERY_ENROLL = "gallery_enroll"
     GALLERY_FORGET = "gallery_forget"

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared import keys
+from shared import keys, search
 from shared.errors import InvalidTransition, JobNotFound
 from shared.jobs import Job
 from shared.messages import message_template
@@ -68,8 +68,19 @@ def submit(
             keys.QUEUES,
             keys.JOBS_INDEX,
             keys.wake_key(queue),
+            keys.SEARCH_INDEX,
         ],
-        [job_id, queue, actor, priority, json.dumps(list(args)), max_retries, delay_ms, template],
+        [
+            job_id,
+            queue,
+            actor,
+            priority,
+            json.dumps(list(args)),
+            max_retries,
+            delay_ms,
+            template,
+            *search.arg_entries(actor, args),
+        ],
         _text,
     )
 
@@ -155,12 +166,15 @@ def complete(
     result_json: str,
     *,
     message_id: str = "",
+    actor: str = "",
 ) -> Call[bool]:
     """active -> completed (the monitor trims completed jobs by each queue's retention).
 
     With ``message_id`` (the Dramatiq copy's redis message id) the same script acks
-    that copy from ``worker``'s ack set, as Dramatiq's ack would.
+    that copy from ``worker``'s ack set, as Dramatiq's ack would. With ``actor``, the
+    catalog's searchable result values are indexed for job search.
     """
+    entries = search.result_entries(actor, json.loads(result_json)) if actor else []
     return Call(
         Lua.JOB_COMPLETE,
         [
@@ -169,8 +183,9 @@ def complete(
             keys.state_key(queue, JobState.COMPLETED),
             keys.dramatiq_acks_key(worker, queue),
             keys.dramatiq_messages_key(queue),
+            keys.SEARCH_INDEX,
         ],
-        [job_id, queue, gen, worker, result_json, message_id],
+        [job_id, queue, gen, worker, result_json, message_id, *entries],
         _bool,
     )
 
@@ -183,8 +198,9 @@ def fail(job_id: str, queue: str, gen: int, worker: str, error: str, traceback: 
             keys.job_key(job_id),
             keys.state_key(queue, JobState.ACTIVE),
             keys.state_key(queue, JobState.FAILED),
+            keys.SEARCH_INDEX,
         ],
-        [job_id, queue, gen, worker, error, traceback],
+        [job_id, queue, gen, worker, error, traceback, *search.error_entries(error)],
         _bool,
     )
 
@@ -548,6 +564,39 @@ def search_jobs(
         Lua.JOBS_SEARCH,
         [keys.JOBS_INDEX],
         [limit, cursor or "", queue, state, prefix, actor, SEARCH_BUDGET],
+        parse,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One call's worth of a content search: matches, where to go on, and how much was searched."""
+
+    jobs: list[Job]
+    #: The last member scanned; None when the range is exhausted.
+    cursor: str | None
+    #: Index entries or ids this call looked at.
+    scanned: int
+    #: Entries or ids in the whole range (what "searched N of M" counts against).
+    candidates: int
+
+
+def find_jobs(
+    query: search.Query, limit: int, cursor: bytes = b"", budget: int = SEARCH_BUDGET
+) -> Call[Found]:
+    """A page of jobs matching a parsed query, newest first, looking at most at ``budget`` entries."""
+    plan = search.plan(query)
+
+    def parse(raw: Any) -> Found:
+        hashes, last, scanned, total = raw
+        last_text = last.decode() if isinstance(last, bytes) else str(last)
+        jobs = [Job.from_hash(_pairs(h)) for h in hashes if h]
+        return Found(jobs, last_text or None, int(scanned), int(total))
+
+    return Call(
+        Lua.JOBS_FIND,
+        [plan.source],
+        [limit, plan.low, plan.high, cursor, int(plan.indexed), budget, plan.filters],
         parse,
     )
 

@@ -303,6 +303,7 @@ class FacequeueConsumer(_RedisConsumer):
             ctx.worker_id,
             run.result_json(),
             message_id=message.options["redis_message_id"],
+            actor=run.actor,
         )
         try:
             run.completed = ctx.registry.run(call)

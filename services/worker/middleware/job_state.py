@@ -77,7 +77,9 @@ class JobStateMiddleware(Middleware):
         else:
             recorded = self.ctx.record(
                 "complete",
-                transitions.complete(run.job_id, run.queue, run.gen, self.ctx.worker_id, run.result_json()),
+                transitions.complete(
+                    run.job_id, run.queue, run.gen, self.ctx.worker_id, run.result_json(), actor=run.actor
+                ),
             )
         if recorded:
             self.ctx.metrics.transitions.labels(run.queue, "completed").inc()
