@@ -30,6 +30,8 @@ class EventType(enum.StrEnum):
     ADMIN = "admin"
     #: A gallery changed.
     GALLERY = "gallery"
+    #: A chart-history point (tier, bucket end ``t``, per-queue figures), from the monitor.
+    HISTORY = "history"
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,6 +89,11 @@ def wake_key(queue: str) -> str:
     return f"{PREFIX}:wake:{queue}"
 
 
+def history_key(tier: str) -> str:
+    """Stream of one chart-history tier's points (explicit ids: ``<bucket end ms>-0``)."""
+    return f"{PREFIX}:history:{tier}"
+
+
 def worker_key(worker_id: str) -> str:
     """Hash describing one worker process."""
     return WORKER_PREFIX + worker_id

@@ -7,6 +7,7 @@ from aiohttp import web
 from services.api import (
     actors,
     bulk,
+    charts,
     dashboard,
     galleries,
     jobs,
@@ -59,6 +60,7 @@ def build_app(settings: Settings) -> web.Application:
         *retention.ROUTES,
         *workers.ROUTES,
         *overview.ROUTES,
+        *charts.ROUTES,
         *sessions.ROUTES,
         *actors.ROUTES,
     )

@@ -421,3 +421,30 @@ class QueueRetention(BaseModel):
 class RetentionList(BaseModel):
     defaults: RetentionPolicy
     queues: list[QueueRetention]
+
+
+class ChartQuery(Strict):
+    window: Literal["5m", "1h", "24h", "7d"] = Field(
+        default="1h", description="Span of the chart: 10 s points up to 1 h, 1 min for 24 h, 10 min for 7 d."
+    )
+
+
+class ChartFigures(BaseModel):
+    completed: int = Field(description="Jobs completed in the bucket.")
+    failed: int = Field(description="Jobs failed in the bucket.")
+    waiting: int = Field(description="Jobs waiting when the bucket closed.")
+    active: int = Field(description="Jobs active when the bucket closed.")
+    p50_ms: int | None = Field(description="Median run time of the bucket's completions (ms).")
+    p95_ms: int | None = Field(description="95th percentile run time of the bucket's completions (ms).")
+
+
+class ChartPoint(BaseModel):
+    t: int = Field(description="End of the bucket (Redis clock, ms).")
+    queues: dict[str, ChartFigures]
+
+
+class ChartHistory(BaseModel):
+    window: str
+    step_ms: int = Field(description="Bucket size of the points.")
+    tier: str = Field(description="Resolution tier; live `history` events of this tier extend the chart.")
+    points: list[ChartPoint] = Field(description="Oldest first; empty until the monitor writes points.")

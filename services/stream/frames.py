@@ -27,6 +27,7 @@ TOPIC_OF = {
     "workers": "workers",
     "pause": "pause",
     "stats": "stats",
+    "history": "stats",  # chart points (issue 23): figures, like stats
 }
 #: Every topic a client may ask for.
 TOPICS = frozenset(TOPIC_OF.values())
