@@ -66,6 +66,7 @@ class Lua(enum.StrEnum):
     GALLERY_ENROLL = "gallery_enroll"
     GALLERY_FORGET = "gallery_forget"
     GALLERY_DROP = "gallery_drop"
+    GALLERY_RENAME = "gallery_rename"
     SESSION_CREATE = "session_create"
     SESSIONS_END = "sessions_end"
 
@@ -100,6 +101,7 @@ DURABLE = frozenset(
         Lua.QUEUE_RETENTION,
         Lua.QUEUE_PAUSE,
         Lua.QUEUE_RESUME,
+        Lua.GALLERY_RENAME,
         Lua.WORKER_REMOVE,
         Lua.WORKERS_REAP,  # may fail a job its dead workers lost too often (worker_lost)
     }

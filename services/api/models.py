@@ -141,11 +141,29 @@ class IdentityOut(BaseModel):
 class IdentityList(BaseModel):
     identities: list[IdentityOut]
     next_cursor: str | None
+    scanned: int | None = Field(default=None, description="Name search only: identities read.")
 
 
 class IdentityQuery(Strict):
     limit: Int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, pattern=r"^[0-9a-z]{1,64}$")
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_NAME,
+        description="Only identities whose name contains this (any case); no paging (first `limit`).",
+    )
+
+
+class IdentityRename(Strict):
+    name: str = Field(min_length=1, max_length=MAX_NAME, description="The identity's new name.")
+
+
+class IdentityRenamed(BaseModel):
+    gallery: str
+    identity: str
+    name: str
+    version: int
 
 
 class IdentityRemoval(BaseModel):

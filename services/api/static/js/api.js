@@ -74,6 +74,7 @@ export const api = {
   queues: () => call("GET", "/api/v1/queues"),
   retention: () => call("GET", "/api/v1/retention"),
   history: (minutes) => call("GET", "/api/v1/history", { query: { minutes } }),
+  chartHistory: (window) => call("GET", "/api/v1/history/points", { query: { window } }),
   actors: () => call("GET", "/api/v1/actors"),
   jobs: (query) => call("GET", "/api/v1/jobs", { query }),
   job: (id) => call("GET", `/api/v1/jobs/${enc(id)}`),

@@ -5,6 +5,7 @@
 import { api } from "./api.js";
 import { age, h, mount, num, svg } from "./dom.js";
 import { STATES, store } from "./store.js";
+import { initTrends, showTrends } from "./trends.js";
 import { act, button, confirmAction, perFrame, throttle } from "./ui.js";
 
 //: Shortest interval between two health re-fetches (oldest waiting age, rates), in ms.
@@ -18,11 +19,14 @@ let root;
 let totals;
 let openJobs = () => {};
 
-export function initOverview(el, onOpenJobs) {
+/** `onChange({window, queue})` puts the charts' choices in the URL. */
+export function initOverview(el, onOpenJobs, onChange) {
   root = el;
   openJobs = onOpenJobs;
   totals = h("div.totals");
-  mount(root, totals, h("div.cards"));
+  const trends = h("section.trends.card", { "aria-label": "trends" });
+  mount(root, totals, trends, h("div.cards"));
+  initTrends(trends, onChange);
   const refetch = throttle(refetchHealth, HEALTH_REFETCH_MS);
   const later = perFrame(render);
   for (const kind of ["counts", "paused", "workers", "health"]) store.on(kind, later);
@@ -38,6 +42,11 @@ export function initOverview(el, onOpenJobs) {
     if (e.from === "waiting" || e.to === "waiting") refetch();
   });
   setInterval(tickAges, 1000); // local clock only: ages grow between events
+}
+
+/** The overview was routed to: ?window=&queue= choose the charts. */
+export function overviewShown(params) {
+  showTrends(params);
 }
 
 async function refetchHealth() {
