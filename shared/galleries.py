@@ -149,7 +149,7 @@ async def find_by_name(
 
 async def thumbnail(client: redis.asyncio.Redis, gallery: str, identity_id: str) -> str:
     """An identity's thumbnail (base64 JPEG; '' when enrolled before thumbnails were kept)."""
-    raw = await client.hget(keys.gallery_identities_key(gallery), identity_id)  # type: ignore[misc]
+    raw = await client.hget(keys.gallery_identities_key(gallery), identity_id)
     if raw is None:
         raise IdentityNotFound(f"gallery {gallery} holds no identity {identity_id}")
     return str(json.loads(raw).get("thumb", ""))

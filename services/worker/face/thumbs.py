@@ -27,7 +27,7 @@ def thumbnail(bgr: npt.NDArray[np.uint8], box: Sequence[float]) -> str:
         return ""
     crop = bgr[top:bottom, left:right]
     scale = THUMB_PX / max(crop.shape[:2])
-    if scale < 1:
-        crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale))))
-    ok, encoded = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
+    size = (max(1, round(crop.shape[1] * scale)), max(1, round(crop.shape[0] * scale)))
+    small = cv2.resize(crop, size) if scale < 1 else crop
+    ok, encoded = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, THUMB_QUALITY])
     return base64.b64encode(encoded.tobytes()).decode() if ok else ""
