@@ -87,6 +87,13 @@ export const api = {
   pause: (queue) => call("POST", `/api/v1/queues/${enc(queue)}/pause`),
   resume: (queue) => call("POST", `/api/v1/queues/${enc(queue)}/resume`),
   clean: (queue, body) => call("POST", `/api/v1/queues/${enc(queue)}/clean`, { json: body }),
+  galleries: () => call("GET", "/api/v1/galleries"),
+  identities: (gallery, query) => call("GET", `/api/v1/galleries/${enc(gallery)}/identities`, { query }),
+  enrol: (gallery, form) => call("POST", `/api/v1/galleries/${enc(gallery)}/identities`, { form }),
+  renameIdentity: (gallery, id, name) => call("PATCH", `/api/v1/galleries/${enc(gallery)}/identities/${enc(id)}`, { json: { name } }),
+  forgetIdentity: (gallery, id) => call("DELETE", `/api/v1/galleries/${enc(gallery)}/identities/${enc(id)}`),
+  dropGallery: (gallery) => call("DELETE", `/api/v1/galleries/${enc(gallery)}`),
+  thumbnailUrl: (gallery, id) => `/api/v1/galleries/${enc(gallery)}/identities/${enc(id)}/thumbnail`,
   workers: () => call("GET", "/api/v1/workers"),
   removeWorker: (id) => call("DELETE", `/api/v1/workers/${enc(id)}`),
 };
