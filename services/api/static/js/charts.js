@@ -33,7 +33,8 @@ export function lineChart({ id, title, times, series, format = (v) => (v === nul
   const t1 = toMs ?? times[times.length - 1] ?? 1;
   const span = Math.max(1, t1 - t0);
   const all = series.flatMap((s) => s.values).filter((v) => v !== null && Number.isFinite(v));
-  const max = Math.max(1e-9, ...all) * 1.1 || 1;
+  const peak = Math.max(0, ...all);
+  const max = peak > 0 ? peak * 1.1 : 1;
   const x = (t) => PAD.left + ((t - t0) / span) * (W - PAD.left - PAD.right);
   const y = (v) => H - PAD.bottom - (v / max) * (H - PAD.top - PAD.bottom);
   const grid = [0, 0.5, 1].map((f) =>
@@ -60,12 +61,12 @@ export function lineChart({ id, title, times, series, format = (v) => (v === nul
     });
     return svg("path", { d, class: `series ${s.cls}`, "data-series": s.name });
   });
-  const rule = svg("line", { class: "rule", y1: PAD.top, y2: H - PAD.bottom, x1: -10, x2: -10 });
+  const rule = svg("line", { class: "rule", y1: PAD.top, y2: H - PAD.bottom, x1: 0, x2: 0, visibility: "hidden" });
   const readout = h("div.readout", { "aria-live": "off", hidden: true });
   const label = `${title}: ${series.map((s) => `${s.name} latest ${format(last(s.values))}`).join(", ")}`;
   const plot = svg(
     "svg",
-    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": label, tabindex: 0, preserveAspectRatio: "none" },
+    { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img", "aria-label": label, tabindex: 0 },
     svg("title", {}, label),
     grid,
     axis,
@@ -78,6 +79,7 @@ export function lineChart({ id, title, times, series, format = (v) => (v === nul
     focus = i;
     rule.setAttribute("x1", x(times[i]));
     rule.setAttribute("x2", x(times[i]));
+    rule.setAttribute("visibility", "visible");
     readout.hidden = false;
     readout.replaceChildren(
       h("span.when", new Date(times[i]).toLocaleString()),
@@ -94,9 +96,13 @@ export function lineChart({ id, title, times, series, format = (v) => (v === nul
     return best;
   };
   plot.addEventListener("mousemove", (e) => times.length && show(nearest(e.clientX)));
-  plot.addEventListener("mouseleave", () => (readout.hidden = true));
+  const hide = () => {
+    readout.hidden = true;
+    rule.setAttribute("visibility", "hidden");
+  };
+  plot.addEventListener("mouseleave", hide);
   plot.addEventListener("focus", () => times.length && show(focus));
-  plot.addEventListener("blur", () => (readout.hidden = true));
+  plot.addEventListener("blur", hide);
   plot.addEventListener("keydown", (e) => {
     if (e.key === "ArrowLeft") show(focus - 1);
     else if (e.key === "ArrowRight") show(focus + 1);
@@ -104,7 +110,7 @@ export function lineChart({ id, title, times, series, format = (v) => (v === nul
     e.preventDefault();
     e.stopPropagation();
   });
-  const legend = h("div.legend", series.map((s) => h(`span.key.${s.cls}`, s.name)));
+  const legend = h("div.legend", series.map((s) => h("span.key", h(`i.swatch.${s.cls}`, { "aria-hidden": "true" }), s.name)));
   return h("figure.chart-box", { "data-chart": id }, h("figcaption", title, legend), plot, readout);
 }
 

@@ -62,7 +62,7 @@ export function initJobs(root, onOpen, params) {
     root,
     h("div.filters", el.queue, el.tabs, searchForm),
     el.bulk,
-    h("div.table-wrap", h("table.jobs", h("thead", head), el.body)),
+    h("div.table-wrap", { tabindex: 0, role: "region", "aria-label": "jobs" }, h("table.jobs", h("thead", head), el.body)),
     el.note,
     el.pager,
   );
