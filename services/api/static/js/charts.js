@@ -4,7 +4,7 @@
 import { h, svg } from "./dom.js";
 
 const W = 600;
-const H = 160;
+const H = 190;
 const PAD = { left: 44, right: 8, top: 8, bottom: 20 };
 
 /** A readable tick value: 1.2k, 3.4, 0.05. */
@@ -59,7 +59,13 @@ export function lineChart({ id, title, times, series, format = (v) => (v === nul
       d += `${pen ? "L" : "M"}${x(times[i]).toFixed(1)},${y(v).toFixed(1)}`;
       pen = true;
     });
-    return svg("path", { d, class: `series ${s.cls}`, "data-series": s.name });
+    const path = svg("path", { d, class: `series ${s.cls}`, "data-series": s.name });
+    // A point with no neighbour draws no line: mark it with a dot.
+    const lonely = s.values
+      .map((v, i) => [v, i])
+      .filter(([v, i]) => v !== null && Number.isFinite(v) && !ok(s.values[i - 1]) && !ok(s.values[i + 1]))
+      .map(([v, i]) => svg("circle", { cx: x(times[i]), cy: y(v), r: 2.5, class: `dot ${s.cls}` }));
+    return svg("g", {}, path, lonely);
   });
   const rule = svg("line", { class: "rule", y1: PAD.top, y2: H - PAD.bottom, x1: 0, x2: 0, visibility: "hidden" });
   const readout = h("div.readout", { "aria-live": "off", hidden: true });
@@ -113,6 +119,8 @@ export function lineChart({ id, title, times, series, format = (v) => (v === nul
   const legend = h("div.legend", series.map((s) => h("span.key", h(`i.swatch.${s.cls}`, { "aria-hidden": "true" }), s.name)));
   return h("figure.chart-box", { "data-chart": id }, h("figcaption", title, legend), plot, readout);
 }
+
+const ok = (v) => v !== null && v !== undefined && Number.isFinite(v);
 
 function last(values) {
   for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null) return values[i];
