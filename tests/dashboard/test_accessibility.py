@@ -14,7 +14,9 @@ from tests.dashboard.conftest import ADMIN_TOKEN, ARTIFACTS, Stack, axe_violatio
 VIEWS = ("overview", "jobs", "workers", "galleries?gallery=staff", "submit")
 
 
-@pytest.mark.parametrize(("scheme", "width"), [("light", 1280), ("dark", 1280), ("light", 390), ("dark", 390)])
+@pytest.mark.parametrize(
+    ("scheme", "width"), [("light", 1280), ("dark", 1280), ("light", 390), ("dark", 390)]
+)
 def test_every_view_passes_axe_and_fits_the_width(
     browser: Browser, stack: Stack, registry: Registry, axe_source: str, scheme: str, width: int
 ) -> None:
