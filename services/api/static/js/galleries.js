@@ -123,7 +123,7 @@ function card(identity) {
     "li.identity",
     { "data-identity": identity.id },
     img,
-    h("div.who", h("strong.name", identity.name), h("span.muted", "enrolled ", ago(identity.created_ms)), h("button.link.mono", { type: "button", onclick: () => openJob(identity.job), title: "the enrolling job" }, identity.job)),
+    h("div.ident-who", h("strong.name", identity.name), h("span.muted", "enrolled ", ago(identity.created_ms)), h("button.link.mono", { type: "button", onclick: () => openJob(identity.job), title: "the enrolling job" }, identity.job)),
     store.canMutate
       ? h(
           "div.row-actions",
