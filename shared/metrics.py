@@ -421,6 +421,7 @@ class ApiMetrics:
         "resume",
         "retention",
         "forget_identity",
+        "rename_identity",
         "delete_gallery",
     )
 
