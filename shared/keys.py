@@ -14,8 +14,11 @@ JOB_PREFIX = f"{PREFIX}:job:"
 JOBS_INDEX = f"{PREFIX}:jobs"
 #: Job search index (issue 23): members ``<field> US <value> US <job id>`` (US = 0x1f), equal
 #: scores, so a lex range finds a value's jobs newest last; added by the transition scripts for
-#: the catalog's searchable fields, dropped lazily when a search meets a job that is gone.
+#: the catalog's searchable fields, dropped when a search or the monitor's sweep meets a job
+#: that is gone.
 SEARCH_INDEX = f"{PREFIX}:search"
+#: The search index janitor's place: the last member it looked at (search_sweep.lua).
+SEARCH_SWEEP = f"{PREFIX}:search:sweep"
 #: Set of every queue that has ever held a job.
 QUEUES = f"{PREFIX}:queues"
 #: Set of paused queues.

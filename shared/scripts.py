@@ -61,6 +61,7 @@ class Lua(enum.StrEnum):
     JOBS_LIST = "jobs_list"
     JOBS_SEARCH = "jobs_search"
     JOBS_FIND = "jobs_find"
+    SEARCH_SWEEP = "search_sweep"
     HISTORY_POINT = "history_point"
     SNAPSHOT_COUNTS = "snapshot_counts"
     GALLERY_ENROLL = "gallery_enroll"

@@ -601,6 +601,20 @@ def find_jobs(
     )
 
 
+#: Search index members the monitor's janitor looks at per tick (a million in under an hour).
+SWEEP_BUDGET = 2000
+
+
+def sweep_search_index(budget: int = SWEEP_BUDGET) -> Call[tuple[int, int]]:
+    """Drop search index members whose job is gone, ``budget`` at a time; (looked at, dropped)."""
+    return Call(
+        Lua.SEARCH_SWEEP,
+        [keys.SEARCH_INDEX, keys.SEARCH_SWEEP],
+        [budget],
+        lambda raw: (int(raw[0]), int(raw[1])),
+    )
+
+
 def counts(queues: Sequence[str]) -> Call[dict[str, dict[str, int]]]:
     """Jobs per queue and state (the counts of :func:`counts_at`, without its seq)."""
     at = counts_at(queues)

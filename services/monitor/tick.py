@@ -83,6 +83,7 @@ class Monitor:
         await self.announce_workers(now_ms, reason="tick")
         await self.sample_history(health, now_ms)
         await self.chart_points(list(health))
+        await self.sweep_search_index()
         await retention.enforce(self.registry, self.metrics, list(health), now_ms)
         await memory.trim_events(self.registry.client, self.settings, now_ms)
         await memory.export_memory(self.registry.client, self.metrics)
@@ -194,6 +195,13 @@ class Monitor:
         except redis.ResponseError:
             return False  # this minute is already sampled (ids only grow)
         return True
+
+    async def sweep_search_index(self) -> None:
+        """Drop job search entries of jobs that are gone (issue 23), a bounded step per tick."""
+        try:
+            await self.registry.run(transitions.sweep_search_index())
+        except redis.ResponseError as exc:
+            log.warning("search index sweep failed", error=str(exc))
 
     async def chart_points(self, queues: list[str]) -> None:
         """Each chart tier's closed buckets (issue 23); one failing tier does not stop the others."""

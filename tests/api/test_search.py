@@ -114,3 +114,27 @@ async def test_catalog_fields_results_errors_and_record_filters_combine(
     assert await all_ids(api, "gallery:demo") == demo[1::-1]
     left = registry.client.zrange(keys.SEARCH_INDEX, 0, -1)
     assert f"gallery\x1fdemo\x1f{demo[2]}" not in left  # (its image entry goes when a search meets it)
+
+
+def test_the_monitor_sweep_drops_index_entries_of_jobs_that_are_gone(
+    raw: redis.Redis, registry: Registry
+) -> None:
+    # Given 30 indexed jobs, 10 of them removed behind the index's back (as retention trims)
+    needles = fill(raw, 30, needle_every=3)
+    entries = raw.zcard(keys.SEARCH_INDEX)
+    gone = needles + [m.rsplit("\x1f", 1)[1] for m in raw.zrange(keys.SEARCH_INDEX, 0, 9)]  # type: ignore[union-attr]
+    gone = list(dict.fromkeys(gone))[:10]
+    raw.delete(*[keys.job_key(j) for j in gone])
+    # When the sweep runs in small steps until it wraps around
+    seen = 0
+    while True:
+        looked, _ = registry.run(transitions.sweep_search_index(7))
+        seen += looked
+        if looked < 7:
+            break
+    # Then every entry of a removed job is gone and the others stay
+    left = raw.zrange(keys.SEARCH_INDEX, 0, -1)
+    assert seen == entries
+    assert not any(m.rsplit("\x1f", 1)[1] in gone for m in left)  # type: ignore[union-attr]
+    assert len(left) == entries - 2 * len(gone)  # two entries (gallery, image) per face search
+    assert not raw.exists(keys.SEARCH_SWEEP)
