@@ -33,6 +33,8 @@ def test_every_view_passes_axe_and_fits_the_width(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     try:
         page.goto("/")
+        expect(page.locator("#view-login")).to_be_visible()
+        assert axe_violations(page, axe_source) == [], f"login ({scheme}, {width} px)"
         page.fill("#login-token", ADMIN_TOKEN)
         page.click("#login-form button[type=submit]")
         expect(page.locator("#conn")).to_have_attribute("data-state", "live")
