@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import redis
@@ -39,20 +38,19 @@ async def test_a_search_by_an_argument_value_finds_exactly_its_jobs_among_100000
     api: TestClient[Any, Any], raw: redis.Redis
 ) -> None:
     # Given 100,000 face searches over many galleries, 100 of them in the needle gallery
-    started = time.monotonic()
     needles = fill(raw, 100_000)
     assert len(needles) == 100_000 // NEEDLE_EVERY
-    # When searching by the argument's value
-    t0 = time.monotonic()
-    page = await search(api, f"args.gallery:{NEEDLE}", limit="500")
-    took = time.monotonic() - t0
-    # Then exactly those jobs come back, newest first, from the index (no scan of the rest)
-    assert [j["id"] for j in page["jobs"]] == needles[::-1]
-    assert page["indexed"] == "gallery"
-    assert page["scanned"] == page["candidates"] == len(needles)
-    assert page["next_cursor"] is None
-    assert took < 2, took  # generous: the bench part measures the p99
-    assert time.monotonic() - started < 30
+    try:
+        # When searching by the argument's value
+        page = await search(api, f"args.gallery:{NEEDLE}", limit="500")
+        # Then exactly those jobs come back, newest first, read from the index alone (no scan
+        # of the other 99,900: the time it takes is the bench part's figure, `search`)
+        assert [j["id"] for j in page["jobs"]] == needles[::-1]
+        assert page["indexed"] == "gallery"
+        assert page["scanned"] == page["candidates"] == len(needles)
+        assert page["next_cursor"] is None
+    finally:
+        raw.flushall(asynchronous=True)  # the next test's (synchronous) flush finds little left
 
 
 async def test_a_scan_that_runs_out_of_budget_says_how_much_it_searched(

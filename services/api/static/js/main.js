@@ -22,7 +22,7 @@ const openJob = (id) => setParams({ job: id });
 
 registerView("overview", {
   label: "Overview",
-  init: (el) => initOverview(el, (queue, state) => navigate("jobs", { queue, state }), (change) => setParams(change, { replace: true })),
+  init: (el) => initOverview(el, (queue, state) => navigate("jobs", { queue, state }), (change) => setParams(change)),
   shown: overviewShown,
 });
 registerView("jobs", { label: "Jobs", init: (el) => initJobs(el, openJob, setParams), shown: jobsShown });

@@ -112,8 +112,12 @@ export function route() {
   last = { view, params };
   active.shown?.(params);
   for (const link of document.querySelectorAll("#nav a")) {
-    if (link.dataset.view === view) link.setAttribute("aria-current", "page");
-    else link.removeAttribute("aria-current");
+    if (link.dataset.view === view) {
+      link.setAttribute("aria-current", "page");
+      // The nav link comes back to this view as it was left (its filters, not an open drawer).
+      const { job: _drawer, ...kept } = params;
+      link.setAttribute("href", hashOf(view, kept));
+    } else link.removeAttribute("aria-current");
   }
   document.title = `${active.label || view} · facequeue`;
   for (const fn of listeners) fn(last);
