@@ -61,3 +61,13 @@ def test_overview_charts_count_what_the_registry_counts_live(
     # And the run-time chart has drawn its percentiles
     assert page.locator("[data-chart='runtime'] path[data-series='p95']").get_attribute("d")
     shot(page, "overview-charts")
+
+
+def test_a_queue_cards_trends_link_puts_its_charts_in_the_url(page: Page, registry: Registry) -> None:
+    submit(registry, "noop")
+    login(page)
+    page.click(f"[data-trends='{Q}']")
+    expect(page.locator("select[aria-label='chart queue']")).to_have_value(Q)
+    assert page.url.endswith(f"#overview?queue={Q}")
+    page.go_back()
+    expect(page.locator("select[aria-label='chart queue']")).to_have_value("")

@@ -18,11 +18,13 @@ const retention = new Map();
 let root;
 let totals;
 let openJobs = () => {};
+let chartChange = () => {};
 
 /** `onChange({window, queue})` puts the charts' choices in the URL. */
 export function initOverview(el, onOpenJobs, onChange) {
   root = el;
   openJobs = onOpenJobs;
+  chartChange = onChange;
   totals = h("div.totals");
   const trends = h("section.trends.card", { "aria-label": "trends" });
   mount(root, totals, trends, h("div.cards"));
@@ -145,7 +147,13 @@ function buildCard(queue) {
   const el = h(
     "article.card.queue",
     { "data-queue": queue },
-    h("header", h("h2", queue), badge, controls),
+    h(
+      "header",
+      h("h2", queue),
+      badge,
+      h("button.link", { type: "button", "data-trends": queue, onclick: () => chartChange({ queue }) }, "trends"),
+      controls,
+    ),
     grid,
     h("div.health", h("div", "throughput ", rate), spark),
     h("div.facts", h("span", "oldest waiting ", oldest), h("span", "workers alive ", alive)),
