@@ -24,7 +24,18 @@ from bench.report import Results, read, row, table, write
 from devstack import localredis
 
 RESULTS = Path(__file__).with_name("results.json")
-PARTS = ("noop", "limits", "recovery", "redis_load", "stream", "face", "api", "memory", "replication")
+PARTS = (
+    "noop",
+    "limits",
+    "recovery",
+    "redis_load",
+    "stream",
+    "face",
+    "api",
+    "search",
+    "memory",
+    "replication",
+)
 
 
 def _run(module: str, *args: str) -> dict[str, object]:
@@ -139,6 +150,11 @@ def main(argv: list[str] | None = None) -> None:
 
         return api_latency.main(2_000 if quick else 1_000_000)
 
+    def search() -> Results:
+        from bench import job_search
+
+        return job_search.main(2_000 if quick else 100_000)
+
     def memory() -> Results:
         from bench import memory_cost
 
@@ -167,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
         "stream": stream,
         "face": lambda: face(quick),
         "api": api,
+        "search": search,
         "memory": memory,
         "replication": replication,
     }

@@ -60,6 +60,25 @@ _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class Searchable:
+    """A value inside an actor's arguments or result that job search indexes (issue 23).
+
+    The transition scripts add ``<name> US <value> US <job id>`` (US: the 0x1f separator) to
+    the search index when the job is created (``args``) or completes (``result``), so
+    ``<name>:<value>`` is answered from the index instead of by scanning records.
+    """
+
+    #: Field name in queries (``gallery:demo``), shared by every actor that declares it.
+    name: str
+    #: Where the value lives: the parameter's name then keys inside it (``args``), or keys
+    #: inside the result (``result``); ``*`` stands for every element of a list.
+    path: tuple[str, ...]
+    source: str = "args"
+    #: A value may be searched by its start (``image:3fa2``): digests are long.
+    prefix: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ActorSpec:
     """What a producer needs to know to enqueue an actor's job."""
 
@@ -69,6 +88,8 @@ class ActorSpec:
     doc: str = ""
     #: Dramatiq actor options (retry backoff etc.) the worker applies.
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Values job search indexes (shared/search.py).
+    searchable: tuple[Searchable, ...] = ()
 
     def bind(self, args: Sequence[Any] | Mapping[str, Any]) -> list[Any]:
         """Validate arguments (positional or by name) into the positional list a message carries."""
@@ -151,6 +172,11 @@ CATALOG: Mapping[str, ActorSpec] = {
                 ),
             ),
             doc="Detects every face in an image and finds each one's best matches in a gallery.",
+            searchable=(
+                Searchable("gallery", ("request", "gallery")),
+                Searchable("image", ("request", "image"), prefix=True),
+                Searchable("match", ("faces", "*", "matches", "*", "name"), source="result"),
+            ),
         ),
         ActorSpec(
             "enroll",
@@ -164,6 +190,11 @@ CATALOG: Mapping[str, ActorSpec] = {
                 ),
             ),
             doc="Embeds the largest face of an image and adds it to a gallery under a name.",
+            searchable=(
+                Searchable("gallery", ("request", "gallery")),
+                Searchable("image", ("request", "image"), prefix=True),
+                Searchable("name", ("request", "name")),
+            ),
         ),
     )
 }

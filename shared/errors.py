@@ -56,6 +56,12 @@ class InvalidArguments(FacequeueError):
     code = "invalid_arguments"
 
 
+class BadQuery(FacequeueError):
+    """A job search query that cannot be parsed (shared/search.py); the API answers 400."""
+
+    code = "bad_query"
+
+
 class RedisUnavailable(FacequeueError):
     """Redis could not be reached."""
 

@@ -39,6 +39,8 @@ class EventType(enum.StrEnum):
     ADMIN = "admin"
     #: A gallery changed.
     GALLERY = "gallery"
+    #: A chart-history point (tier, bucket end ``t``, per-queue figures), from the monitor.
+    HISTORY = "history"
     #: A queue's limits were set (queue, concurrency, rate_limit, rate_window_s, who; issue 21).
     LIMITS = "limits"
     #: A schedule was created, changed, removed or fired (name, action, job; issue 21).
@@ -79,6 +81,7 @@ TOPIC_OF: Mapping[str, Topic] = {
     GatewayType.STATS: Topic.STATS,
     EventType.LIMITS: Topic.PAUSE,  # queue settings, beside pause/resume (issue 21)
     EventType.SCHEDULE: Topic.SCHEDULES,
+    EventType.HISTORY: Topic.STATS,  # chart points (issue 23): figures, like stats
 }
 #: Frame types every client gets whatever its topics.
 CONTROL_TYPES = frozenset({GatewayType.SNAPSHOT, GatewayType.RESET})

@@ -14,7 +14,7 @@ from typing import Any
 import redis.asyncio
 
 from shared import keys
-from shared.errors import GalleryNotFound
+from shared.errors import GalleryNotFound, IdentityNotFound
 from shared.names import NAME_PATTERN as NAME_PATTERN  # re-exported: galleries use the one pattern
 from shared.scripts import Call, Lua
 
@@ -42,14 +42,20 @@ class Identity:
     score: float = 0.0
     #: The enrol job.
     job: str = ""
+    #: A small JPEG crop of the enrolled face, base64 (issue 23); kept in the record so it goes
+    #: with it, left out of to_dict (job results, listings): served by its own endpoint.
+    thumb: str = ""
 
     @classmethod
     def from_json(cls, raw: str | bytes) -> Identity:
         data: dict[str, Any] = json.loads(raw)
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+        # The thumbnail stays in Redis: workers' indexes hold every identity in memory.
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__ and k != "thumb"})
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["thumb"]
+        return data
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,8 @@ def enroll(gallery: str, identity: Identity, embedding: bytes) -> Call[tuple[Ide
     if len(embedding) != EMBEDDING_BYTES:
         raise ValueError(f"embedding must be {EMBEDDING_BYTES} bytes, got {len(embedding)}")
     record = {k: v for k, v in identity.to_dict().items() if k not in ("id", "n", "created_ms")}
+    if identity.thumb:
+        record["thumb"] = identity.thumb
 
     def parse(raw: Any) -> tuple[Identity, bool]:
         return Identity.from_json(raw[0]), bool(raw[1])
@@ -103,6 +111,48 @@ def forget(gallery: str, identity_id: str, *, who: str) -> Call[int]:
         [gallery, identity_id, CHANGES_KEPT, who],
         int,
     )
+
+
+def rename(gallery: str, identity_id: str, name: str, *, who: str) -> Call[int]:
+    """Give an identity a new name; returns the gallery's new version."""
+    return Call(
+        Lua.GALLERY_RENAME,
+        [*_gallery_keys(gallery), keys.AUDIT_STREAM],
+        [gallery, identity_id, name, CHANGES_KEPT, who],
+        int,
+    )
+
+
+#: Most records a name search within a gallery reads (it scans: galleries have no name index).
+NAME_SEARCH_BUDGET = 20_000
+
+
+async def find_by_name(
+    client: redis.asyncio.Redis, gallery: str, text: str, limit: int
+) -> tuple[list[Identity], int]:
+    """Identities whose name contains ``text`` (any case), oldest first; and how many were read."""
+    await require(client, gallery)
+    ids: list[str] = await client.zrangebylex(  # type: ignore[assignment]
+        keys.gallery_order_key(gallery), "-", "+", start=0, num=NAME_SEARCH_BUDGET
+    )
+    needle, found = text.casefold(), []
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        raws = await client.hmget(keys.gallery_identities_key(gallery), chunk)
+        for raw in raws:
+            if raw is not None and needle in json.loads(raw).get("name", "").casefold():
+                found.append(Identity.from_json(raw))
+                if len(found) >= limit:
+                    return found, start + len(chunk)
+    return found, len(ids)
+
+
+async def thumbnail(client: redis.asyncio.Redis, gallery: str, identity_id: str) -> str:
+    """An identity's thumbnail (base64 JPEG; '' when enrolled before thumbnails were kept)."""
+    raw = await client.hget(keys.gallery_identities_key(gallery), identity_id)
+    if raw is None:
+        raise IdentityNotFound(f"gallery {gallery} holds no identity {identity_id}")
+    return str(json.loads(raw).get("thumb", ""))
 
 
 def drop(gallery: str, *, who: str) -> Call[int]:

@@ -12,6 +12,13 @@ PREFIX = "fq"
 JOB_PREFIX = f"{PREFIX}:job:"
 #: Every job id, in a sorted set with equal scores: ordered by id, which is by age.
 JOBS_INDEX = f"{PREFIX}:jobs"
+#: Job search index (issue 23): members ``<field> US <value> US <job id>`` (US = 0x1f), equal
+#: scores, so a lex range finds a value's jobs newest last; added by the transition scripts for
+#: the catalog's searchable fields, dropped when a search or the monitor's sweep meets a job
+#: that is gone.
+SEARCH_INDEX = f"{PREFIX}:search"
+#: The search index janitor's place: the last member it looked at (search_sweep.lua).
+SEARCH_SWEEP = f"{PREFIX}:search:sweep"
 #: Set of every queue that has ever held a job.
 QUEUES = f"{PREFIX}:queues"
 #: Set of paused queues.
@@ -108,6 +115,11 @@ def schedule_key(name: str) -> str:
     """Hash of one schedule: cron, time zone, actor, args, queue, priority, enabled, misfire,
     source, next/last fire ms and the last job it created."""
     return SCHEDULE_PREFIX + name
+
+
+def history_key(tier: str) -> str:
+    """Stream of one chart-history tier's points (explicit ids: ``<bucket end ms>-0``)."""
+    return f"{PREFIX}:history:{tier}"
 
 
 def worker_key(worker_id: str) -> str:

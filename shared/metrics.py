@@ -467,6 +467,7 @@ class ApiMetrics:
         "resume",
         "retention",
         "forget_identity",
+        "rename_identity",
         "delete_gallery",
         "limits",
         "schedule",

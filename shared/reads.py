@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from shared import keys
+from shared import keys, search
 from shared.jobs import Job
 from shared.scripts import Call, Lua
 from shared.states import MAX_PRIORITY, JobState
@@ -116,6 +116,53 @@ def search_jobs(
         [keys.JOBS_INDEX],
         [limit, cursor or "", queue, state, prefix, actor, SEARCH_BUDGET],
         parse,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """One call's worth of a content search: matches, where to go on, and how much was searched."""
+
+    jobs: list[Job]
+    #: The last member scanned; None when the range is exhausted.
+    cursor: str | None
+    #: Index entries or ids this call looked at.
+    scanned: int
+    #: Entries or ids in the whole range (what "searched N of M" counts against).
+    candidates: int
+
+
+def find_jobs(
+    query: search.Query, limit: int, cursor: bytes = b"", budget: int = SEARCH_BUDGET
+) -> Call[Found]:
+    """A page of jobs matching a parsed query, newest first, looking at most at ``budget`` entries."""
+    plan = search.plan(query)
+
+    def parse(raw: Any) -> Found:
+        hashes, last, scanned, total = raw
+        last_text = last.decode() if isinstance(last, bytes) else str(last)
+        jobs = [Job.from_hash(_pairs(h)) for h in hashes if h]
+        return Found(jobs, last_text or None, int(scanned), int(total))
+
+    return Call(
+        Lua.JOBS_FIND,
+        [plan.source],
+        [limit, plan.low, plan.high, cursor, int(plan.indexed), budget, plan.filters],
+        parse,
+    )
+
+
+#: Search index members the monitor's janitor looks at per tick (a million in under an hour).
+SWEEP_BUDGET = 2000
+
+
+def sweep_search_index(budget: int = SWEEP_BUDGET) -> Call[tuple[int, int]]:
+    """Drop search index members whose job is gone, ``budget`` at a time; (looked at, dropped)."""
+    return Call(
+        Lua.SEARCH_SWEEP,
+        [keys.SEARCH_INDEX, keys.SEARCH_SWEEP],
+        [budget],
+        lambda raw: (int(raw[0]), int(raw[1])),
     )
 
 

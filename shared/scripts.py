@@ -66,10 +66,14 @@ class Lua(enum.StrEnum):
     QUEUE_HEALTH = "queue_health"
     JOBS_LIST = "jobs_list"
     JOBS_SEARCH = "jobs_search"
+    JOBS_FIND = "jobs_find"
+    SEARCH_SWEEP = "search_sweep"
+    HISTORY_POINT = "history_point"
     SNAPSHOT_COUNTS = "snapshot_counts"
     GALLERY_ENROLL = "gallery_enroll"
     GALLERY_FORGET = "gallery_forget"
     GALLERY_DROP = "gallery_drop"
+    GALLERY_RENAME = "gallery_rename"
     SESSION_CREATE = "session_create"
     SESSIONS_END = "sessions_end"
 
@@ -109,6 +113,7 @@ DURABLE = frozenset(
         Lua.SCHEDULE_SAVE,
         Lua.SCHEDULE_DELETE,
         Lua.SCHEDULE_FIRE,
+        Lua.GALLERY_RENAME,
         Lua.WORKER_REMOVE,
         Lua.WORKERS_REAP,  # may fail a job its dead workers lost too often (worker_lost)
     }

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from shared import keys
+from shared import keys, search
 from shared.messages import message_template
 from shared.scripts import Call, Lua, as_bool, as_text
 from shared.states import JobState
@@ -55,8 +55,19 @@ def submit(
             keys.QUEUES,
             keys.JOBS_INDEX,
             keys.wake_key(queue),
+            keys.SEARCH_INDEX,
         ],
-        [job_id, queue, actor, priority, json.dumps(list(args)), max_retries, delay_ms, template],
+        [
+            job_id,
+            queue,
+            actor,
+            priority,
+            json.dumps(list(args)),
+            max_retries,
+            delay_ms,
+            template,
+            *search.arg_entries(actor, args),
+        ],
         as_text,
     )
 
@@ -158,12 +169,15 @@ def complete(
     result_json: str,
     *,
     message_id: str = "",
+    actor: str = "",
 ) -> Call[bool]:
     """active -> completed (the monitor trims completed jobs by each queue's retention).
 
     With ``message_id`` (the Dramatiq copy's redis message id) the same script acks
-    that copy from ``worker``'s ack set, as Dramatiq's ack would.
+    that copy from ``worker``'s ack set, as Dramatiq's ack would. With ``actor``, the
+    catalog's searchable result values are indexed for job search.
     """
+    entries = search.result_entries(actor, json.loads(result_json)) if actor else []
     return Call(
         Lua.JOB_COMPLETE,
         [
@@ -172,8 +186,9 @@ def complete(
             keys.state_key(queue, JobState.COMPLETED),
             keys.dramatiq_acks_key(worker, queue),
             keys.dramatiq_messages_key(queue),
+            keys.SEARCH_INDEX,
         ],
-        [job_id, queue, gen, worker, result_json, message_id],
+        [job_id, queue, gen, worker, result_json, message_id, *entries],
         as_bool,
     )
 
@@ -186,8 +201,9 @@ def fail(job_id: str, queue: str, gen: int, worker: str, error: str, traceback: 
             keys.job_key(job_id),
             keys.state_key(queue, JobState.ACTIVE),
             keys.state_key(queue, JobState.FAILED),
+            keys.SEARCH_INDEX,
         ],
-        [job_id, queue, gen, worker, error, traceback],
+        [job_id, queue, gen, worker, error, traceback, *search.error_entries(error)],
         as_bool,
     )
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 from aiohttp import web
 
 from services.api import uploads, validation
@@ -18,6 +21,8 @@ from services.api.models import (
     IdentityOut,
     IdentityQuery,
     IdentityRemoval,
+    IdentityRename,
+    IdentityRenamed,
     JobOut,
 )
 from services.api.openapi import Route
@@ -66,16 +71,52 @@ async def list_galleries(request: web.Request) -> web.Response:
 
 
 async def list_identities(request: web.Request) -> web.Response:
-    """Oldest first, cursor-paged by identity id."""
+    """Oldest first, cursor-paged by identity id; or those whose name contains ``q``."""
     params = validation.query(request, IdentityQuery)
-    page, cursor = await galleries.identities_page(
-        request.app[REGISTRY].client, _gallery(request), params.limit, params.cursor
-    )
+    client, gallery = request.app[REGISTRY].client, _gallery(request)
+    scanned = None
+    if params.q:
+        page, scanned = await galleries.find_by_name(client, gallery, params.q, params.limit)
+        cursor = None
+    else:
+        page, cursor = await galleries.identities_page(client, gallery, params.limit, params.cursor)
     out = IdentityList(
         identities=[IdentityOut.model_validate(i.to_dict()) for i in page],
         next_cursor=cursor,
+        scanned=scanned,
     )
     return web.json_response(out.model_dump())
+
+
+async def rename_identity(request: web.Request) -> web.Response:
+    gallery, identity = _gallery(request), request.match_info["identity"]
+    body = await validation.body(request, IdentityRename)
+    name = body.name.strip()
+    if not name:
+        raise ApiError(422, "validation_error", "name: must not be blank")
+    version = await request.app[REGISTRY].run(galleries.rename(gallery, identity, name, who=acting(request)))
+    record(request, "rename_identity", 1)
+    return web.json_response(
+        IdentityRenamed(gallery=gallery, identity=identity, name=name, version=version).model_dump()
+    )
+
+
+#: Thumbnails never change (an identity's face is fixed): browsers may keep them a day.
+THUMB_CACHE = "private, max-age=86400"
+
+
+async def identity_thumbnail(request: web.Request) -> web.StreamResponse:
+    """The enrolled face's JPEG crop; 404 for identities enrolled before thumbnails were kept."""
+    gallery, identity = _gallery(request), request.match_info["identity"]
+    encoded = await galleries.thumbnail(request.app[REGISTRY].client, gallery, identity)
+    if not encoded:
+        raise ApiError(404, "thumbnail_not_found", f"identity {identity} has no thumbnail")
+    data = base64.b64decode(encoded)
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"Cache-Control": THUMB_CACHE, "ETag": etag}
+    if request.headers.get("If-None-Match") == etag:
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=data, content_type="image/jpeg", headers=headers)
 
 
 async def forget_identity(request: web.Request) -> web.Response:
@@ -96,6 +137,22 @@ async def delete_gallery(request: web.Request) -> web.Response:
 
 
 ROUTES = [
+    Route(
+        "PATCH",
+        "/api/v1/galleries/{gallery}/identities/{identity}",
+        rename_identity,
+        "Rename an identity",
+        body=IdentityRename,
+        response=IdentityRenamed,
+        errors=(400, 403, 404, 415, 422),
+    ),
+    Route(
+        "GET",
+        "/api/v1/galleries/{gallery}/identities/{identity}/thumbnail",
+        identity_thumbnail,
+        "The enrolled face's thumbnail (JPEG; cached by ETag)",
+        errors=(404,),
+    ),
     Route(
         "POST",
         "/api/v1/galleries/{gallery}/identities",

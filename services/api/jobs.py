@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -23,7 +24,7 @@ from services.api.models import (
 )
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
-from shared import actions, catalog, galleries, reads
+from shared import actions, galleries, reads, search
 from shared.face_jobs import FACE_QUEUE, SearchRequest
 from shared.http import SETTINGS
 from shared.jobs import Job
@@ -88,22 +89,28 @@ async def list_jobs(request: web.Request) -> web.Response:
     if params.queue and params.state and not params.q:
         if params.cursor and ":" not in params.cursor:
             raise ApiError(400, "bad_request", "cursor: belongs to a newest-first search")
-        call = reads.list_jobs(params.queue, params.state, params.limit, params.cursor)
-    else:
-        if params.cursor and ":" in params.cursor:
-            raise ApiError(400, "bad_request", "cursor: belongs to a listing by queue and state")
-        actor = params.q if params.q and params.q in catalog.CATALOG else ""
-        prefix = "" if actor or not params.q else params.q.lower()
-        call = reads.search_jobs(
-            params.limit,
-            params.cursor,
-            queue=params.queue or "",
-            state=params.state.value if params.state else "",
-            prefix=prefix,
-            actor=actor,
+        jobs, cursor = await registry.run(
+            reads.list_jobs(params.queue, params.state, params.limit, params.cursor)
         )
-    jobs, cursor = await registry.run(call)
-    page = JobList(jobs=[JobOut(j) for j in jobs], next_cursor=cursor)
+        page = JobList(jobs=[JobOut(j) for j in jobs], next_cursor=cursor)
+        return web.json_response(page.model_dump(mode="json"))
+    if params.cursor and not params.cursor.startswith("s."):
+        raise ApiError(400, "bad_request", "cursor: belongs to a listing by queue and state")
+    query = search.parse(params.q or "")
+    if params.queue:
+        query = replace(query, queue=params.queue)
+    if params.state:
+        query = replace(query, state=params.state.value)
+    start = search.decode_cursor(params.cursor) if params.cursor else b""
+    found = await registry.run(reads.find_jobs(query, params.limit, start, params.budget))
+    driver = query.driver
+    page = JobList(
+        jobs=[JobOut(j) for j in found.jobs],
+        next_cursor=search.encode_cursor(found.cursor) if found.cursor else None,
+        scanned=found.scanned,
+        candidates=found.candidates,
+        indexed=driver.name if driver else None,
+    )
     return web.json_response(page.model_dump(mode="json"))
 
 

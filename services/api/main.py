@@ -7,6 +7,7 @@ from aiohttp import web
 from services.api import (
     actors,
     bulk,
+    charts,
     dashboard,
     galleries,
     jobs,
@@ -63,6 +64,7 @@ def build_app(settings: Settings) -> web.Application:
         *schedules.ROUTES,
         *workers.ROUTES,
         *overview.ROUTES,
+        *charts.ROUTES,
         *sessions.ROUTES,
         *actors.ROUTES,
     )

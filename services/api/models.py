@@ -145,11 +145,29 @@ class IdentityOut(BaseModel):
 class IdentityList(BaseModel):
     identities: list[IdentityOut]
     next_cursor: str | None
+    scanned: int | None = Field(default=None, description="Name search only: identities read.")
 
 
 class IdentityQuery(Strict):
     limit: Int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, pattern=r"^[0-9a-z]{1,64}$")
+    q: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_NAME,
+        description="Only identities whose name contains this (any case); no paging (first `limit`).",
+    )
+
+
+class IdentityRename(Strict):
+    name: str = Field(min_length=1, max_length=MAX_NAME, description="The identity's new name.")
+
+
+class IdentityRenamed(BaseModel):
+    gallery: str
+    identity: str
+    name: str
+    version: int
 
 
 class IdentityRemoval(BaseModel):
@@ -185,28 +203,49 @@ class JobOut(RootModel[Job]):
 class JobList(BaseModel):
     jobs: list[JobOut]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null at the end.")
+    scanned: int | None = Field(
+        default=None, description="Search only: index entries or jobs this page looked at."
+    )
+    candidates: int | None = Field(
+        default=None,
+        description="Search only: entries or jobs in the searched range; with next_cursor set and a "
+        "short page, the budget ran out after `scanned` of them (go on with the cursor).",
+    )
+    indexed: str | None = Field(
+        default=None, description="Search only: the indexed field the search started from, if any."
+    )
 
 
 class ListJobsQuery(Strict):
     """With queue and state (and no q): that state's jobs in its own order (waiting: most urgent
     first; delayed: soonest first; others newest first). Otherwise: newest first over every job,
-    filtered by any of queue, state and q."""
+    filtered by any of queue, state and q (a search: see shared/search.py)."""
 
     queue: str | None = Field(default=None, pattern=QUEUE_PATTERN)
     state: JobState | None = None
     q: str | None = Field(
         default=None,
         min_length=1,
-        max_length=200,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="An actor name, or the start of a job id.",
+        max_length=500,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Search terms, space-separated, all must hold: `state:failed`, `queue:q`, "
+        "`actor:a`, `id:<start>`, `after:2h` / `before:<ISO 8601 UTC or epoch s>`, catalog fields "
+        "(indexed: `gallery:demo`, `image:<sha start>`, `name:Alice`, `match:Bob`, `error:Timeout`), "
+        "any value by path (`args.request.top_k:5`, `result.faces_found:2`; scanned); a value "
+        "ending in `*` matches by its start; a bare word is an actor or the start of a job id.",
     )
     limit: Int = Field(default=50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(
         default=None,
-        max_length=200,
-        pattern=r"^([0-9]+(\.[0-9]+)?(e\+[0-9]+)?:)?[0-9a-z-]{1,64}$",
+        max_length=700,
+        pattern=r"^(([0-9]+(\.[0-9]+)?(e\+[0-9]+)?:)?[0-9a-z-]{1,64}|s\.[A-Za-z0-9_-]{1,680})$",
         description="The next_cursor of the previous page.",
+    )
+    budget: Int = Field(
+        default=5000,
+        ge=100,
+        le=50_000,
+        description="Search only: most index entries or jobs one page looks at.",
     )
 
 
@@ -471,3 +510,30 @@ class ScheduleList(BaseModel):
 class ScheduleRun(BaseModel):
     schedule: str
     job: str = Field(description="The job created now.")
+
+
+class ChartQuery(Strict):
+    window: Literal["5m", "1h", "24h", "7d"] = Field(
+        default="1h", description="Span of the chart: 10 s points up to 1 h, 1 min for 24 h, 10 min for 7 d."
+    )
+
+
+class ChartFigures(BaseModel):
+    completed: int = Field(description="Jobs completed in the bucket.")
+    failed: int = Field(description="Jobs failed in the bucket.")
+    waiting: int = Field(description="Jobs waiting when the bucket closed.")
+    active: int = Field(description="Jobs active when the bucket closed.")
+    p50_ms: int | None = Field(description="Median run time of the bucket's completions (ms).")
+    p95_ms: int | None = Field(description="95th percentile run time of the bucket's completions (ms).")
+
+
+class ChartPoint(BaseModel):
+    t: int = Field(description="End of the bucket (Redis clock, ms).")
+    queues: dict[str, ChartFigures]
+
+
+class ChartHistory(BaseModel):
+    window: str
+    step_ms: int = Field(description="Bucket size of the points.")
+    tier: str = Field(description="Resolution tier; live `history` events of this tier extend the chart.")
+    points: list[ChartPoint] = Field(description="Oldest first; empty until the monitor writes points.")

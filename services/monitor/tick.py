@@ -10,7 +10,7 @@ import redis
 
 from services.monitor import limits, memory, retention
 from services.monitor.schedules import ScheduleFirer
-from shared import catalog, keys, reads, transitions, worker_calls
+from shared import catalog, history, keys, reads, transitions, worker_calls
 from shared.config import Settings
 from shared.errors import FacequeueError
 from shared.history import HISTORY_LENGTH, Sample, minute_of
@@ -85,6 +85,8 @@ class Monitor:
         self.export_health(health, now_ms)
         await self.announce_workers(now_ms, reason="tick")
         await self.sample_history(health, now_ms)
+        await self.chart_points(list(health))
+        await self.sweep_search_index()
         await retention.enforce(self.registry, self.metrics, list(health), now_ms)
         await memory.trim_events(self.registry.client, self.settings, now_ms)
         await memory.export_memory(self.registry.client, self.metrics)
@@ -192,6 +194,21 @@ class Monitor:
         except redis.ResponseError:
             return False  # this minute is already sampled (ids only grow)
         return True
+
+    async def sweep_search_index(self) -> None:
+        """Drop job search entries of jobs that are gone (issue 23), a bounded step per tick."""
+        try:
+            await self.registry.run(reads.sweep_search_index())
+        except redis.ResponseError as exc:
+            log.warning("search index sweep failed", error=str(exc))
+
+    async def chart_points(self, queues: list[str]) -> None:
+        """Each chart tier's closed buckets (issue 23); one failing tier does not stop the others."""
+        for tier in history.TIERS:
+            try:
+                await self.registry.run(history.point_call(tier, queues))
+            except redis.ResponseError as exc:
+                log.warning("chart history failed", tier=tier.name, error=str(exc))
 
 
 def drain_seconds(backlog: int, per_second: float) -> float:

@@ -67,6 +67,7 @@ def complete_at_ack(ctx: WorkerContext, run: Run, message: Any) -> bool:
         ctx.worker_id,
         run.result_json(),
         message_id=message.options["redis_message_id"],
+        actor=run.actor,
     )
     try:
         recorded = ctx.registry.run(call)
@@ -88,7 +89,9 @@ def settle(ctx: WorkerContext, run: Run, message: Any, *, nacked: bool) -> None:
         return
     if run.outcome is Outcome.COMPLETED or ctx.record(
         "complete",
-        transitions.complete(run.job_id, run.queue, run.gen, ctx.worker_id, run.result_json()),
+        transitions.complete(
+            run.job_id, run.queue, run.gen, ctx.worker_id, run.result_json(), actor=run.actor
+        ),
     ):
         ctx.metrics.transitions.labels(run.queue, "completed").inc()
 

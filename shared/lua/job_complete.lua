@@ -14,6 +14,8 @@
 -- ARGV[7] worker id
 -- ARGV[8] result (JSON)
 -- ARGV[9] Dramatiq message id to ack ('' = none: the caller acks it itself)
+-- KEYS[8] search index    fq:search (issue 23)
+-- ARGV[10..] search entries "<field> US <value>" of the catalog's searchable result values
 -- Returns 1 when recorded, 0 when this run was superseded (only the ack, if any, done).
 local job_key, active_key, completed_key = KEYS[3], KEYS[4], KEYS[5]
 local acks_key, msgs_key = KEYS[6], KEYS[7]
@@ -31,6 +33,8 @@ redis.call('ZREM', active_key, job_id)
 redis.call('ZADD', completed_key, now, job_id)
 redis.call('HSET', job_key, 'state', 'completed', 'finished_ms', int(now), 'result', result,
   'progress', 100, 'error', '', 'traceback', '')
+-- Job search (issue 23, shared/search.py): index the searchable result values.
+for i = 10, #ARGV do redis.call('ZADD', KEYS[8], 0, ARGV[i] .. '\31' .. job_id) end
 job_event(job_id, queue, 'active', 'completed', {worker = worker}, now)
 
 return 1

@@ -8,6 +8,8 @@
 -- ARGV[7] worker id
 -- ARGV[8] error (one line)
 -- ARGV[9] traceback
+-- KEYS[6] search index    fq:search (issue 23)
+-- ARGV[10..] search entries "<field> US <value>": the error's type (shared/search.py)
 -- Returns 1 when recorded, 0 when this run was superseded (nothing changed).
 local job_key, active_key, failed_key = KEYS[3], KEYS[4], KEYS[5]
 local job_id, queue, gen, worker, err, tb = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
@@ -19,5 +21,7 @@ local now = now_ms()
 redis.call('ZREM', active_key, job_id)
 redis.call('ZADD', failed_key, now, job_id)
 redis.call('HSET', job_key, 'state', 'failed', 'finished_ms', int(now), 'error', err, 'traceback', tb)
+-- Job search (issue 23): index the error's type, so error:Timeout needs no scan.
+for i = 10, #ARGV do redis.call('ZADD', KEYS[6], 0, ARGV[i] .. '\31' .. job_id) end
 job_event(job_id, queue, 'active', 'failed', {worker = worker, error = err}, now)
 return 1

@@ -13,6 +13,8 @@
 -- ARGV[9] max retries
 -- ARGV[10] delay (ms; 0 = run now)
 -- ARGV[11] Dramatiq message template (JSON cut open inside "options", see shared/messages.py)
+-- KEYS[9]  search index    fq:search (issue 23)
+-- ARGV[12..] search entries "<field> US <value>" of the catalog's searchable arguments
 -- Returns the new state. Raises job_exists.
 local job_key, waiting_key, delayed_key, queues_key, index_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local job_id, queue, actor, priority = ARGV[4], ARGV[5], ARGV[6], ARGV[7]
@@ -39,5 +41,7 @@ redis.call('HSET', job_key, 'id', job_id, 'queue', queue, 'actor', actor, 'state
   'dispatches', 0, 'msg', template)
 redis.call('SADD', queues_key, queue)
 redis.call('ZADD', index_key, 0, job_id)
+-- Job search (issue 23, shared/search.py): index the searchable argument values.
+for i = 12, #ARGV do redis.call('ZADD', KEYS[9], 0, ARGV[i] .. '\31' .. job_id) end
 job_event(job_id, queue, nil, state, {priority = tonumber(priority), actor = actor}, now)
 return state

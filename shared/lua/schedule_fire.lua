@@ -6,8 +6,8 @@
 -- KEYS[3] schedule hash   fq:schedule:<name>
 -- KEYS[4] schedules index fq:schedules (names by next fire ms)
 -- KEYS[5] audit stream    fq:audit
--- KEYS[6..11] as job_submit.lua's KEYS[3..8]: job hash, waiting set, delayed set, queues set,
---         jobs index, wake list
+-- KEYS[6..12] as job_submit.lua's KEYS[3..9]: job hash, waiting set, delayed set, queues set,
+--         jobs index, wake list, search index
 -- ARGV[4] schedule name
 -- ARGV[5] who (audited for a manual run): name, or name|client address
 -- ARGV[6] manual (1: run now, 0: a planned firing)
@@ -18,6 +18,7 @@
 -- ARGV[11] fire times missed beyond the grace
 -- ARGV[12..19] as job_submit.lua's ARGV[4..11]: job id, queue, actor, priority, args JSON,
 --         max retries, delay ms, message template
+-- ARGV[20..] as job_submit.lua's ARGV[12..]: search entries of the catalog's searchable arguments
 -- Returns the new job's id, or '' when nothing was created. Raises schedule_not_found
 -- (manual run of a missing schedule).
 local schedule_key, index_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
@@ -70,6 +71,7 @@ redis.call('HSET', job_key, 'id', job_id, 'queue', queue, 'actor', actor, 'state
   'dispatches', 0, 'msg', template, 'schedule', name, 'scheduled_ms', int(fire_ms))
 redis.call('SADD', queues_key, queue)
 redis.call('ZADD', jobs_key, 0, job_id)
+for i = 20, #ARGV do redis.call('ZADD', KEYS[12], 0, ARGV[i] .. '\31' .. job_id) end  -- job search (issue 23)
 job_event(job_id, queue, nil, 'waiting',
   {priority = tonumber(priority), actor = actor, schedule = name}, now)
 

@@ -134,7 +134,9 @@ async def test_queues_report_counts_health_and_pause_state(
         ("POST", "/api/v1/jobs/nope/retry", {}, 404, "job_not_found"),
         ("PUT", "/api/v1/jobs/nope/priority", {"json": {"priority": 1}}, 404, "job_not_found"),
         ("DELETE", "/api/v1/jobs/nope", {}, 404, "job_not_found"),
-        ("GET", "/api/v1/jobs", {"params": {"q": "bad q!"}}, 400, "bad_request"),
+        ("GET", "/api/v1/jobs", {"params": {"q": "bad\x01q"}}, 400, "bad_request"),
+        ("GET", "/api/v1/jobs", {"params": {"q": "nosuch:field"}}, 400, "bad_query"),
+        ("GET", "/api/v1/jobs", {"params": {"q": "q!"}}, 400, "bad_query"),
         ("GET", "/api/v1/jobs", {"params": {"cursor": "1:x"}}, 400, "bad_request"),
         ("GET", "/api/v1/jobs", {"params": {"queue": Q, "state": "lost"}}, 400, "bad_request"),
         (

@@ -19,6 +19,7 @@ from shared.config import Settings
 from shared.errors import ScheduleExists, ScheduleNotFound
 from shared.registry import AsyncRegistry
 from shared.schedules import Schedule, fire, remove, save, submission
+from shared.submit import submit_async
 from tests import typed_redis
 from tests.helpers import events
 
@@ -66,8 +67,6 @@ async def test_every_minute_over_ten_minutes_with_two_monitors_fires_exactly_ten
 async def test_a_fired_job_has_the_shape_of_a_submitted_one(
     monitors: list[ScheduleFirer], raw: redis.Redis, settings: Settings
 ) -> None:
-    from shared.submit import submit_async
-
     (a, _) = monitors
     await a.registry.run(
         save(Schedule("one", "* * * * *", "sleep", Q, args=[0.5]), T0, mode="create", who="t")
@@ -79,6 +78,26 @@ async def test_a_fired_job_has_the_shape_of_a_submitted_one(
     assert set(fired_fields) - set(submitted_fields) == {"schedule", "scheduled_ms"}
     assert set(submitted_fields) <= set(fired_fields)
     assert (await a.registry.get(fired)).schedule == "one"
+
+
+async def test_a_fired_job_is_searchable_like_a_submitted_one(
+    monitors: list[ScheduleFirer], raw: redis.Redis
+) -> None:
+    # Given a schedule of a face search (its gallery and image are searchable arguments)
+    (a, _) = monitors
+    request = {"image": "ab" * 32, "gallery": "nightly"}
+    schedule = Schedule("sweep", "* * * * *", "face_search", "face_search", args=[request])
+    await a.registry.run(save(schedule, T0, mode="create", who="t"))
+    # When it fires, and the same job is submitted by hand
+    (fired,) = await a.fire_due(T0 + MINUTE)
+    submitted = await submit_async(a.registry, "face_search", [request])
+    # Then both are in the search index under the same fields and values
+    members = typed_redis.zrange(raw, keys.SEARCH_INDEX)
+
+    def entries(job_id: str) -> list[str]:
+        return sorted(m.rsplit("\x1f", 1)[0] for m in members if m.endswith("\x1f" + job_id))
+
+    assert entries(fired) == entries(submitted) and len(entries(fired)) == 2
 
 
 @pytest.mark.parametrize(("misfire", "jobs"), [("skip", 0), ("run_once", 1)])

@@ -15,6 +15,7 @@ import numpy as np
 
 from services.worker.broker import FacequeueBroker
 from services.worker.face.runtime import FaceRuntime
+from services.worker.face.thumbs import thumbnail
 from services.worker.progress import report_progress
 from shared import galleries
 from shared.catalog import CATALOG
@@ -123,6 +124,7 @@ def enroll(request: dict[str, Any]) -> dict[str, Any]:
         box=[round(v, 1) for v in largest.box],
         score=round(largest.score, 4),
         job=run.job_id,
+        thumb=thumbnail(image, largest.box),
     )
     stored, new = broker.ctx.registry.run(galleries.enroll(req.gallery, identity, vector.tobytes()))
     report_progress(100, "enrolled")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,43 @@ VIEWER_TOKEN = "test-viewer-token-with-thirty-two-chars"
 EXPECT_TIMEOUT_S = 10
 
 expect.set_options(timeout=EXPECT_TIMEOUT_S * 1000)
+
+
+#: Where the test setup installs axe-core from npm (git-ignored: .cache/), never committed.
+AXE_DIR = ROOT / ".cache" / "axe"
+AXE_JS = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's script, installed once with npm on a fresh machine (node and npm: .ci/system-packages)."""
+    if not AXE_JS.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.fail("npm is missing: install Debian's npm (.ci/system-packages does)")
+        AXE_DIR.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [npm, "install", "--prefix", str(AXE_DIR), "--no-audit", "--no-fund", "axe-core@4"],
+            check=True,
+            capture_output=True,
+            timeout=300,
+        )
+    return AXE_JS.read_text(encoding="utf-8")
+
+
+def axe_violations(page: Page, source: str) -> list[str]:
+    """Serious and critical axe-core violations on the page as it is now (rule: nodes)."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        # Evaluated over the DevTools protocol: the page's CSP (script-src 'self') stays as is.
+        page.evaluate(f"() => {{ {source}\n}}")
+    found: list[dict[str, Any]] = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:5]}"
+        for v in found
+        if v.get("impact") in ("serious", "critical")
+    ]
 
 
 @pytest.fixture(scope="package")

@@ -80,3 +80,24 @@ export const num = (n) => (n ?? 0).toLocaleString();
 
 /** Pretty JSON for <pre> blocks (text, never HTML). */
 export const pretty = (value) => JSON.stringify(value, null, 2);
+
+/** "3 min ago" / "in 2 h" for a ms timestamp. */
+export function relative(ms, now = Date.now()) {
+  const s = (now - ms) / 1000;
+  if (Math.abs(s) < 5) return "just now";
+  const text = age(Math.abs(s));
+  return s >= 0 ? `${text} ago` : `in ${text}`;
+}
+
+/** A relative time with the exact one on hover (title) and in `datetime`; kept fresh by tickTimes. */
+export function ago(ms) {
+  if (!ms) return "—";
+  const d = new Date(ms);
+  return h("time", { datetime: d.toISOString(), title: d.toLocaleString(), "data-ms": ms }, relative(ms));
+}
+
+/** Refresh every relative time on the page (called every few seconds). */
+export function tickTimes() {
+  const now = Date.now();
+  for (const el of document.querySelectorAll("time[data-ms]")) el.textContent = relative(Number(el.dataset.ms), now);
+}

@@ -2,12 +2,22 @@
 // bar. Progress events move the bar; a transition of this job re-reads it from the API.
 
 import { api } from "./api.js";
-import { $, h, mount, pretty, when } from "./dom.js";
+import { $, ago, h, mount, pretty, when } from "./dom.js";
 import { renderFaceResult } from "./face.js";
 import { store } from "./store.js";
 import { act, button, throttle } from "./ui.js";
 
 let current = null;
+//: Closing goes through the URL (the open job is its `job` param); main.js sets how.
+let requestClose = () => closeDrawer();
+
+export function onDrawerClose(fn) {
+  requestClose = fn;
+}
+
+export function drawerJob() {
+  return current;
+}
 let bar = null;
 let stage = null;
 
@@ -21,7 +31,7 @@ export function initDrawer() {
     bar.textContent = `${Math.round(e.percent)}%`;
     stage.textContent = `${Math.round(e.percent)}% ${e.stage || ""}`;
   });
-  document.addEventListener("keydown", (e) => e.key === "Escape" && closeDrawer());
+  document.addEventListener("keydown", (e) => e.key === "Escape" && current && requestClose());
 }
 
 export async function openDrawer(id) {
@@ -39,7 +49,7 @@ export function closeDrawer() {
 }
 
 function header(id) {
-  return h("header", h("h2.mono", id), button("✕", closeDrawer, "ghost.close", { "aria-label": "close" }));
+  return h("header", h("h2.mono", id), button("✕", () => requestClose(), "ghost.close", { "aria-label": "close" }));
 }
 
 async function show(id) {
@@ -85,12 +95,12 @@ function facts(job) {
     ["priority", job.priority],
     ["attempts", job.max_retries < 0 ? `${job.attempts} (retries unlimited)` : `${job.attempts} of ${job.max_retries + 1}`],
     ["worker", job.worker || "—"],
-    ["created", when(job.created_ms)],
-    ["eta", job.eta_ms ? when(job.eta_ms) : null],
-    ["started", when(job.started_ms)],
-    ["finished", when(job.finished_ms)],
+    ["created", ago(job.created_ms)],
+    ["eta", job.eta_ms ? ago(job.eta_ms) : null],
+    ["started", ago(job.started_ms)],
+    ["finished", ago(job.finished_ms)],
   ].filter(([, v]) => v !== null);
-  return h("dl.facts", rows.map(([k, v]) => [h("dt", k), h("dd", String(v))]));
+  return h("dl.facts", rows.map(([k, v]) => [h("dt", k), h("dd", v instanceof Node ? v : String(v))]));
 }
 
 function section(title, body) {

@@ -1,15 +1,18 @@
-// Jobs: a table by queue and state (or a search), cursor paging, multi-select, per-row and bulk
-// actions. The page on screen is re-fetched when an event touches it (throttled), never polled.
+// Jobs: a table by queue and state (or a search by content: shared/search.py's syntax), cursor
+// paging, multi-select, per-row and bulk actions. The page on screen is re-fetched when an event
+// touches it (throttled), never polled. Filters, page and cursor live in the URL (router.js).
 
 import { api } from "./api.js";
-import { h, mount, num, when } from "./dom.js";
+import { ago, h, mount, num } from "./dom.js";
 import { STATES, store } from "./store.js";
 import { act, button, confirmAction, throttle } from "./ui.js";
 
 const PAGE_SIZE = 50;
 //: Shortest interval between two re-fetches of the page on screen, in ms.
 const REFETCH_MS = 400;
-const SEARCH_PATTERN = /^[A-Za-z0-9_.:-]+$/;
+const SEARCH_HELP =
+  "state:failed queue:q actor:a id:0f3k after:2h before:2026-12-01T10:00 gallery:demo image:3fa2 name:Alice " +
+  "match:Bob error:Timeout args.request.top_k:5 result.faces_found:2 — a value ending in * matches by its start";
 //: Bulk actions and the state a filtered one must name (delete: any state but active).
 const BULK = { retry: "failed", promote: "delayed", delete: null };
 
@@ -20,13 +23,22 @@ const edits = new Map();
 let el = {};
 let stale = true;
 let openDrawer = () => {};
+let setParams = () => {};
 
-export function initJobs(root, onOpen) {
+/** `params(change)` writes filters and page to the URL; the router calls jobsShown with them. */
+export function initJobs(root, onOpen, params) {
   openDrawer = onOpen;
+  setParams = params;
   el.root = root;
   el.queue = h("select", { "aria-label": "queue", onchange: () => setFilter({ queue: el.queue.value }) });
   el.tabs = h("div.state-tabs", { role: "tablist" });
-  el.search = h("input", { type: "search", placeholder: "job id prefix or actor", "aria-label": "search" });
+  el.search = h("input", {
+    type: "search",
+    placeholder: "gallery:demo state:failed error:Timeout …",
+    "aria-label": "search jobs",
+    title: SEARCH_HELP,
+    "data-search": "",
+  });
   const searchForm = h(
     "form.search",
     { onsubmit: (e) => (e.preventDefault(), setFilter({ q: el.search.value.trim() })) },
@@ -44,11 +56,13 @@ export function initJobs(root, onOpen) {
     ["id", "actor", "queue", "state", "priority", "tries", "created", "progress"].map((c) => h("th", c)),
     store.canMutate ? h("th", "actions") : null,
   );
+  el.note.setAttribute("data-search-note", "");
+  el.note.setAttribute("role", "status");
   mount(
     root,
     h("div.filters", el.queue, el.tabs, searchForm),
     el.bulk,
-    h("div.table-wrap", h("table.jobs", h("thead", head), el.body)),
+    h("div.table-wrap", { tabindex: 0, role: "region", "aria-label": "jobs" }, h("table.jobs", h("thead", head), el.body)),
     el.note,
     el.pager,
   );
@@ -64,14 +78,24 @@ export function initJobs(root, onOpen) {
   renderFilters();
 }
 
-/** The view became visible: catch up if events touched it while hidden. */
-export function jobsShown() {
-  if (stale) load();
-}
-
-/** Show one queue and state (from the overview's counts). */
-export function showJobs(queue, state) {
-  setFilter({ queue, state, q: "" });
+/** The view was routed to with these params (queue, state, q, page, cursor): show them. */
+export function jobsShown(params = {}) {
+  const want = { queue: params.queue || "", state: params.state || "", q: params.q || "" };
+  const page = Math.max(0, Number(params.page || 1) - 1) || 0;
+  const cursor = params.cursor || null;
+  const same = want.queue === view.queue && want.state === view.state && want.q === view.q;
+  if (same && page === view.page && cursor === view.cursors[view.page]) {
+    if (stale) load();
+    return;
+  }
+  if (!same) {
+    selected.clear();
+    view.cursors = [null];
+  }
+  Object.assign(view, want, { page, signature: "" });
+  view.cursors[page] = cursor;
+  renderFilters();
+  load();
 }
 
 function touches(e) {
@@ -80,10 +104,7 @@ function touches(e) {
 }
 
 function setFilter(change) {
-  Object.assign(view, change, { cursors: [null], page: 0, signature: "" });
-  selected.clear();
-  renderFilters();
-  load();
+  setParams({ ...change, page: null, cursor: null });
 }
 
 export function renderFilters() {
@@ -116,10 +137,6 @@ async function load() {
     return;
   }
   stale = false;
-  if (view.q && !SEARCH_PATTERN.test(view.q)) {
-    el.note.textContent = "Search takes an actor name or the start of a job id (letters, digits, _.:-).";
-    return;
-  }
   const query = { queue: view.queue, state: view.state, q: view.q, limit: PAGE_SIZE, cursor: view.cursors[view.page] };
   let unchanged;
   try {
@@ -129,7 +146,7 @@ async function load() {
     view.signature = signature;
     view.jobs = page.jobs;
     view.next = page.next_cursor;
-    el.note.textContent = page.jobs.length ? "" : "No jobs match.";
+    el.note.textContent = searchNote(page);
   } catch (err) {
     el.note.textContent = `Could not list jobs: ${err.message}`;
     return;
@@ -140,6 +157,16 @@ async function load() {
   renderRows();
   renderPager();
   renderBulk();
+}
+
+/** "searched 5,000 of 100,000 — more with Next" when a budget ran out; honest about the index. */
+function searchNote(page) {
+  if (page.scanned === null || page.scanned === undefined) return page.jobs.length ? "" : "No jobs match.";
+  const how = page.indexed ? `index on ${page.indexed}` : "scan";
+  const parts = [`${num(page.jobs.length)} shown`, `searched ${num(page.scanned)} of ${num(page.candidates)} (${how})`];
+  if (page.next_cursor && page.jobs.length < PAGE_SIZE) parts.push("the search budget ran out: Next searches on");
+  else if (!page.jobs.length) parts.push("no jobs match");
+  return parts.join(" · ");
 }
 
 function renderRows() {
@@ -165,7 +192,7 @@ function row(job) {
     h("td", h(`span.state.s-${job.state}`, job.state)),
     h("td.num", job.priority),
     h("td.num", `${job.attempts}/${job.max_retries + 1}`),
-    h("td", when(job.created_ms)),
+    h("td", ago(job.created_ms)),
     h("td", job.state === "active" ? h("progress", { max: 100, value: job.progress }) : job.state === "completed" ? "100%" : ""),
     store.canMutate ? h("td.actions", h("div.row-actions", rowActions(job))) : null,
   );
@@ -245,11 +272,10 @@ function renderPager() {
 }
 
 function go(page) {
-  view.page = Math.max(0, page);
-  view.cursors.length = view.page + 1;
-  view.signature = ""; // the selection is cleared: draw the rows again even if they are the same
+  const target = Math.max(0, page);
+  view.cursors.length = target + 1;
   selected.clear();
-  return load();
+  setParams({ page: target > 0 ? target + 1 : null, cursor: view.cursors[target] || null });
 }
 
 function renderBulk() {

@@ -1,11 +1,16 @@
 // Boot: learn where the gateway is, find out who we are (login page or dashboard), open the
-// tab's one stream, and route between views by the URL's hash.
+// tab's one stream, and route between views by the URL's hash (router.js: a registry of views;
+// register yours below with registerView).
 
 import { api, onUnauthorized } from "./api.js";
 import { $ } from "./dom.js";
-import { closeDrawer, initDrawer, openDrawer } from "./drawer.js";
-import { initJobs, jobsShown, renderFilters, showJobs } from "./jobs.js";
-import { initOverview } from "./overview.js";
+import { closeDrawer, drawerJob, initDrawer, onDrawerClose, openDrawer } from "./drawer.js";
+import { initGalleries, galleriesShown } from "./galleries.js";
+import { initJobs, jobsShown, renderFilters } from "./jobs.js";
+import { initKeys } from "./keys.js";
+import { initOffline } from "./offline.js";
+import { initOverview, overviewShown } from "./overview.js";
+import { navigate, onRoute, prepare, registerView, route, setAllowed, setParams, startRouting, viewNames } from "./router.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
 import { initSubmit } from "./submit.js";
@@ -13,7 +18,20 @@ import { confirmAction } from "./ui.js";
 import { initWorkers } from "./workers.js";
 import { initSchedules } from "./schedules.js";
 
-const VIEWS = ["overview", "jobs", "workers", "submit", "schedules"];
+/** A job's drawer is the `job` param of whatever view is on screen. */
+const openJob = (id) => setParams({ job: id });
+
+registerView("overview", {
+  label: "Overview",
+  init: (el) => initOverview(el, (queue, state) => navigate("jobs", { queue, state }), (change) => setParams(change)),
+  shown: overviewShown,
+});
+registerView("jobs", { label: "Jobs", init: (el) => initJobs(el, openJob, setParams), shown: jobsShown });
+registerView("workers", { label: "Workers", init: (el) => initWorkers(el, openJob) });
+registerView("galleries", { label: "Galleries", init: (el) => initGalleries(el, setParams), shown: galleriesShown });
+registerView("schedules", { label: "Schedules", init: (el) => initSchedules(el, openJob) });
+registerView("submit", { label: "Submit", admin: true, init: (el) => initSubmit(el, openJob) });
+
 let config = null;
 let stream = null;
 let started = false;
@@ -22,7 +40,6 @@ async function boot() {
   $("#login-form").addEventListener("submit", login);
   $("#logout").addEventListener("click", logout);
   $("#end-sessions").addEventListener("click", endAllSessions);
-  window.addEventListener("hashchange", route);
   onUnauthorized(() => showLogin("Your session has ended: log in again."));
   const code = takeLoginCode();
   try {
@@ -60,7 +77,7 @@ function showLogin(message = "") {
   $("#logout").hidden = true;
   $("#end-sessions")?.setAttribute("hidden", ""); // a viewer's page no longer has it
   closeDrawer();
-  for (const view of VIEWS) $(`#view-${view}`).hidden = true;
+  for (const view of viewNames()) $(`#view-${view}`)?.setAttribute("hidden", "");
   $("#view-login").hidden = false;
   $("#login-error").textContent = message;
   $("#login-token").focus();
@@ -112,17 +129,19 @@ function start(role) {
   if (!started) {
     started = true;
     if (!store.canMutate) for (const el of document.querySelectorAll("[data-admin]")) el.remove();
-    initOverview($("#view-overview"), (queue, state) => {
-      showJobs(queue, state);
-      location.hash = "#jobs";
-    });
-    initJobs($("#view-jobs"), openDrawer);
-    initWorkers($("#view-workers"), openDrawer);
-    initSchedules($("#view-schedules"), openDrawer);
-    if (store.canMutate) initSubmit($("#view-submit"), openDrawer);
+    setAllowed((_name, spec) => !spec.admin || store.canMutate);
+    prepare();
+    startRouting();
     initDrawer();
+    onDrawerClose(() => setParams({ job: null }));
+    onRoute(({ params }) => {
+      if (params.job && params.job !== drawerJob()) openDrawer(params.job);
+      else if (!params.job && drawerJob()) closeDrawer();
+    });
+    initKeys();
     store.on("snapshot", renderFilters);
     stream = new LiveStream(config.stream_url, config.events, (type, envelope) => store.apply(type, envelope), connection, stillLoggedIn);
+    initOffline();
     checkOrigin();
   }
   stream.start();
@@ -144,15 +163,7 @@ function connection(state) {
   const el = $("#conn");
   el.dataset.state = state;
   $("#conn-text").textContent = state;
-}
-
-function route() {
-  if (!started || !$("#view-login").hidden) return;
-  let view = location.hash.slice(1) || "overview";
-  if (!VIEWS.includes(view) || (view === "submit" && !store.canMutate)) view = "overview";
-  for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
-  if (view === "jobs") jobsShown();
-  for (const link of document.querySelectorAll("#nav a")) link.setAttribute("aria-current", String(link.dataset.view === view));
+  document.dispatchEvent(new CustomEvent("fq:connection", { detail: state }));
 }
 
 /** A cross-origin gateway lets the page in only from FQ_DASHBOARD_ORIGIN: say so when it won't. */

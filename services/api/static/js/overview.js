@@ -6,6 +6,7 @@ import { api } from "./api.js";
 import { age, h, mount, num, svg } from "./dom.js";
 import { initLimits, limitsRow } from "./limits.js";
 import { STATES, store } from "./store.js";
+import { initTrends, showTrends } from "./trends.js";
 import { act, button, confirmAction, perFrame, throttle } from "./ui.js";
 
 //: Shortest interval between two health re-fetches (oldest waiting age, rates), in ms.
@@ -18,12 +19,17 @@ const retention = new Map();
 let root;
 let totals;
 let openJobs = () => {};
+let chartChange = () => {};
 
-export function initOverview(el, onOpenJobs) {
+/** `onChange({window, queue})` puts the charts' choices in the URL. */
+export function initOverview(el, onOpenJobs, onChange) {
   root = el;
   openJobs = onOpenJobs;
+  chartChange = onChange;
   totals = h("div.totals");
-  mount(root, totals, h("div.cards"));
+  const trends = h("section.trends.card", { "aria-label": "trends" });
+  mount(root, totals, trends, h("div.cards"));
+  initTrends(trends, onChange);
   const refetch = throttle(refetchHealth, HEALTH_REFETCH_MS);
   const later = perFrame(render);
   for (const kind of ["counts", "paused", "workers", "health"]) store.on(kind, later);
@@ -40,6 +46,11 @@ export function initOverview(el, onOpenJobs) {
   });
   setInterval(tickAges, 1000); // local clock only: ages grow between events
   initLimits();
+}
+
+/** The overview was routed to: ?window=&queue= choose the charts. */
+export function overviewShown(params) {
+  showTrends(params);
 }
 
 async function refetchHealth() {
@@ -138,7 +149,13 @@ function buildCard(queue) {
   const el = h(
     "article.card.queue",
     { "data-queue": queue },
-    h("header", h("h2", queue), badge, controls),
+    h(
+      "header",
+      h("h2", queue),
+      badge,
+      h("button.link", { type: "button", "data-trends": queue, onclick: () => chartChange({ queue }) }, "trends"),
+      controls,
+    ),
     grid,
     h("div.health", h("div", "throughput ", rate), spark),
     h("div.facts", h("span", "oldest waiting ", oldest), h("span", "workers alive ", alive)),

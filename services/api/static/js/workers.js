@@ -15,7 +15,7 @@ export function initWorkers(root, openDrawer) {
   const cols = ["worker", "host", "pid", "queues", "procs × threads", "current jobs", "processed", "failed", "last beat", "status"];
   mount(
     root,
-    h("div.table-wrap", h("table.workers", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), body)),
+    h("div.table-wrap", { tabindex: 0, role: "region", "aria-label": "workers" }, h("table.workers", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), body)),
     note,
   );
   const later = perFrame(() => render(openDrawer));

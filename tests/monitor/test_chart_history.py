@@ -1,0 +1,64 @@
+"""The charts' history tiers (issue 23): exact counts per bucket, run times, one write per bucket."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+
+from shared import history, keys, transitions
+from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.history import Tier
+from shared.registry import Registry
+from shared.submit import submit
+from tests import typed_redis
+from tests.conftest import EventTap, wait_for
+
+#: A one-second tier, so a test waits for a bucket to close in about a second.
+FAST = Tier("test", 1000, 60, 30)
+
+
+def finish(registry: Registry, *, ok: bool) -> str:
+    job_id = submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 100))
+    registry.run(transitions.start(job_id, Q, 0, "w"))
+    if ok:
+        assert registry.run(transitions.complete(job_id, Q, 0, "w", "null"))
+    else:
+        assert registry.run(transitions.fail(job_id, Q, 0, "w", "ValueError: no", ""))
+    return job_id
+
+
+def points(raw: redis.Redis) -> list[tuple[int, dict[str, dict[str, int]]]]:
+    rows = typed_redis.xrange(raw, keys.history_key(FAST.name))
+    return [(int(i.split("-")[0]), json.loads(f["queues"])) for i, f in rows]
+
+
+def test_points_count_every_completion_and_failure_once_and_are_announced(
+    registry: Registry, raw: redis.Redis, tap: EventTap
+) -> None:
+    # Given 5 completed and 2 failed jobs, and a waiting one
+    for _ in range(5):
+        finish(registry, ok=True)
+    for _ in range(2):
+        finish(registry, ok=False)
+    submit(registry, "noop", delay_ms=60_000)
+    now_ms = int(raw.time()[0]) * 1000
+
+    # When the tier is written until its buckets cover now (each call writes closed buckets only)
+    def covered() -> bool:
+        registry.run(history.point_call(FAST, [Q]))
+        return bool(points(raw)) and points(raw)[-1][0] > now_ms + 1000
+
+    wait_for(covered, what="buckets closed")
+    registry.run(history.point_call(FAST, [Q]))  # again: no bucket is written twice
+    got = points(raw)
+    # Then the buckets add up to the registry's counts, each bucket once, with run times and depth
+    assert sum(q[Q]["completed"] for _, q in got) == 5
+    assert sum(q[Q]["failed"] for _, q in got) == 2
+    assert len({t for t, _ in got}) == len(got)
+    assert any(q[Q]["p50_ms"] is not None for _, q in got)
+    assert got[-1][1][Q]["waiting"] == 0  # the delayed one is not waiting
+    # And each point went out as a `history` event
+    wait_for(lambda: len(tap.of_type("history")) >= len(got), what="history events")
+    assert {e.data["t"] for e in tap.of_type("history")} == {t for t, _ in got}
