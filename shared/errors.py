@@ -99,3 +99,15 @@ class IdentityNotFound(FacequeueError):
     """The gallery holds no identity with this id."""
 
     code = "identity_not_found"
+
+
+class KeyNotFound(FacequeueError):
+    """No API key has this id."""
+
+    code = "key_not_found"
+
+
+class KeyExists(FacequeueError):
+    """An API key with this id exists (a random id collided: try again)."""
+
+    code = "key_exists"

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from services.api import uploads, validation
-from services.api.auth import acting
+from services.api.auth import acting, caller, require
 from services.api.errors import ApiError
 from services.api.models import (
     FaceSearchForm,
@@ -24,6 +24,7 @@ from services.api.models import (
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
 from shared import catalog, galleries, transitions
+from shared.auth import Permission
 from shared.face_jobs import FACE_QUEUE, SearchRequest
 from shared.http import SETTINGS
 from shared.jobs import Job
@@ -39,6 +40,7 @@ async def submit_job(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
     if uploads.is_multipart(request):
         form = await uploads.read_form(request, FaceSearchForm)
+        require(request, Permission.ACT, queue=FACE_QUEUE)
         if form.gallery is not None:
             await galleries.require(registry.client, form.gallery)  # before storing anything
         info = await uploads.store(request, form.image)
@@ -50,6 +52,7 @@ async def submit_job(request: web.Request) -> web.Response:
         face = validation.validate(data, SubmitFaceSearch)
         if face.queue not in (None, FACE_QUEUE):
             raise ApiError(422, "validation_error", f"queue: face searches run on {FACE_QUEUE!r}")
+        require(request, Permission.ACT, queue=FACE_QUEUE)
         if face.gallery is not None:
             await galleries.require(registry.client, face.gallery)  # before storing anything
         info = await uploads.store(request, uploads.decode_base64(face.image, request.app[SETTINGS]))
@@ -58,6 +61,8 @@ async def submit_job(request: web.Request) -> web.Response:
             request, SearchRequest(info.sha256, face.gallery, face.top_k, face.threshold), options
         )
     spec = validation.validate(data, SubmitJob)
+    actor = catalog.CATALOG.get(spec.actor)
+    require(request, Permission.ACT, queue=spec.queue or (actor.queue if actor else None))
     job_id = await submit_async(
         registry,
         spec.actor,
@@ -79,12 +84,18 @@ async def _submit_search(
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return job_json(await request.app[REGISTRY].get(request.match_info["job_id"]))
+    job = await request.app[REGISTRY].get(request.match_info["job_id"])
+    require(request, Permission.READ, queue=job.queue)  # another queue's job: 404
+    return job_json(job)
 
 
 async def list_jobs(request: web.Request) -> web.Response:
     params = validation.query(request, ListJobsQuery)
     registry = request.app[REGISTRY]
+    if params.queue:
+        require(request, Permission.READ, queue=params.queue)
+    elif (scope := caller(request).queues) is not None and len(scope) == 1:
+        params = params.model_copy(update={"queue": next(iter(scope))})
     if params.queue and params.state and not params.q:
         if params.cursor and ":" not in params.cursor:
             raise ApiError(400, "bad_request", "cursor: belongs to a newest-first search")
@@ -103,6 +114,7 @@ async def list_jobs(request: web.Request) -> web.Response:
             actor=actor,
         )
     jobs, cursor = await registry.run(call)
+    jobs = [job for job in jobs if caller(request).sees(job.queue)]  # a scope of several queues
     page = JobList(jobs=[JobOut(j) for j in jobs], next_cursor=cursor)
     return web.json_response(page.model_dump(mode="json"))
 
@@ -110,6 +122,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def _act(request: web.Request, action: str) -> web.Response:
     registry, who = request.app[REGISTRY], acting(request)
     job = await registry.get(request.match_info["job_id"])
+    require(request, Permission.ACT, queue=job.queue)
     if action == "retry":
         state = await registry.run(transitions.retry(job.id, job.queue, who=who))
     elif action == "promote":
@@ -155,6 +168,8 @@ ROUTES = [
         response=JobOut,
         status=201,
         errors=(400, 403, 404, 413, 415, 422),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "GET",
@@ -163,7 +178,8 @@ ROUTES = [
         "List jobs: newest first, or one queue and state in its order",
         query=ListJobsQuery,
         response=JobList,
-        errors=(400,),
+        errors=(400, 403, 404),
+        scoped=True,
     ),
     Route(
         "GET",
@@ -172,6 +188,7 @@ ROUTES = [
         "Read a job with its timeline",
         response=JobOut,
         errors=(404,),
+        scoped=True,
     ),
     Route(
         "POST",
@@ -180,6 +197,8 @@ ROUTES = [
         "Retry a failed job",
         response=Transition,
         errors=(403, 404, 409),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "POST",
@@ -188,6 +207,8 @@ ROUTES = [
         "Run a delayed job now",
         response=Transition,
         errors=(403, 404, 409),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "PUT",
@@ -197,6 +218,8 @@ ROUTES = [
         body=SetPriority,
         response=Transition,
         errors=(400, 403, 404, 409, 415, 422),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "DELETE",
@@ -206,5 +229,7 @@ ROUTES = [
         query=ForceQuery,
         response=Transition,
         errors=(400, 403, 404, 409),
+        permission=Permission.ACT,
+        scoped=True,
     ),
 ]

@@ -6,6 +6,8 @@ from aiohttp import web
 
 from services.api import (
     actors,
+    apikeys,
+    audit,
     bulk,
     dashboard,
     galleries,
@@ -61,6 +63,8 @@ def build_app(settings: Settings) -> web.Application:
         *overview.ROUTES,
         *sessions.ROUTES,
         *actors.ROUTES,
+        *apikeys.ROUTES,
+        *audit.ROUTES,
     )
     app.on_startup.append(preinitialise)
     return app

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.auth import acting
+from services.api.auth import acting, caller, require
 from services.api.errors import ApiError
 from services.api.models import PauseOut, QueueList, QueueOut
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
 from shared import catalog, keys, transitions
+from shared.auth import Permission
 from shared.names import NAME_RULE, is_valid_name
 from shared.registry import AsyncRegistry
 
@@ -36,6 +37,7 @@ async def queue_health(registry: AsyncRegistry) -> tuple[list[QueueOut], int]:
 
 async def list_queues(request: web.Request) -> web.Response:
     queues, _ = await queue_health(request.app[REGISTRY])
+    queues = [queue for queue in queues if caller(request).sees(queue.name)]
     return web.json_response(QueueList(queues=queues).model_dump(mode="json"))
 
 
@@ -61,6 +63,7 @@ async def require_known(registry: AsyncRegistry, queue: str) -> None:
 async def known_queue(request: web.Request) -> str:
     """The ``{queue}`` path parameter of an admin action: valid (400) and known (404)."""
     queue = queue_name(request)
+    require(request, Permission.ACT, queue=queue)
     await require_known(request.app[REGISTRY], queue)
     return queue
 
@@ -81,7 +84,14 @@ async def resume_queue(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/api/v1/queues", list_queues, "Counts and health of every queue", response=QueueList),
+    Route(
+        "GET",
+        "/api/v1/queues",
+        list_queues,
+        "Counts and health of every queue (in the caller's scope)",
+        response=QueueList,
+        scoped=True,
+    ),
     Route(
         "POST",
         "/api/v1/queues/{queue}/pause",
@@ -89,6 +99,8 @@ ROUTES = [
         "Pause a queue",
         response=PauseOut,
         errors=(400, 403, 404),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "POST",
@@ -97,5 +109,7 @@ ROUTES = [
         "Resume a queue",
         response=PauseOut,
         errors=(400, 403, 404),
+        permission=Permission.ACT,
+        scoped=True,
     ),
 ]
