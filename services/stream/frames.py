@@ -27,13 +27,17 @@ TOPIC_OF = {
     "workers": "workers",
     "pause": "pause",
     "stats": "stats",
+    "audit": "audit",
 }
 #: Every topic a client may ask for.
 TOPICS = frozenset(TOPIC_OF.values())
-#: Topics of a client that names none (progress is chatty: opt in).
-DEFAULT_TOPICS = frozenset(TOPICS - {"progress"})
+#: Topics of a client that names none (progress is chatty, audit is for the Audit view: opt in).
+DEFAULT_TOPICS = frozenset(TOPICS - {"progress", "audit"})
 #: Frame types every client gets whatever its topics.
 CONTROL_TYPES = frozenset({"snapshot", "reset"})
+#: Event types a queue-scoped client gets although they name no queue of its own (issue 22):
+#: none of the others (workers, galleries, admin actions on no queue) is about only its queues.
+SCOPE_FREE_TYPES = CONTROL_TYPES
 
 
 @dataclass(frozen=True)
