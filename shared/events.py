@@ -30,6 +30,8 @@ class EventType(enum.StrEnum):
     ADMIN = "admin"
     #: A gallery changed.
     GALLERY = "gallery"
+    #: An audit entry was written (who, role, address, action, queue, target, count; issue 22).
+    AUDIT = "audit"
 
 
 @dataclass(frozen=True, slots=True)
