@@ -61,7 +61,11 @@ async def config(request: web.Request) -> web.Response:
     """What the page needs before it can connect: the gateway URL and the origin it accepts."""
     settings = request.app[SETTINGS]
     return web.json_response(
-        {"stream_url": stream_url(request), "dashboard_origin": settings.dashboard_origin},
+        {
+            "stream_url": stream_url(request),
+            "dashboard_origin": settings.dashboard_origin,
+            "sso": bool(settings.oidc_issuer),
+        },
         headers={"Cache-Control": "no-store"},
     )
 

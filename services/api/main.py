@@ -17,6 +17,7 @@ from services.api import (
     queues,
     retention,
     sessions,
+    sso,
     uploads,
     workers,
 )
@@ -65,7 +66,9 @@ def build_app(settings: Settings) -> web.Application:
         *actors.ROUTES,
         *apikeys.ROUTES,
         *audit.ROUTES,
+        *sso.ROUTES,
     )
+    sso.add(app, settings)
     app.on_startup.append(preinitialise)
     return app
 
