@@ -143,7 +143,8 @@ local function audit(audit_key, who, action, queue, done, skipped, target, bulk,
     'action', action, 'queue', queue, 'target', target, 'count', done, 'skipped', skipped,
     'ts_ms', int(ts_ms), 'address', acting_address, 'role', acting_role)
   emit('audit', {entry = entry, who = who, role = acting_role, address = acting_address,
-    action = action, queue = queue, target = target, count = done, skipped = skipped}, ts_ms)
+    action = action, queue = queue, target = target, count = done, skipped = skipped,
+    ts_ms = ts_ms}, ts_ms)
   if bulk then
     emit('admin', {action = action, queue = queue, count = done, skipped = skipped, who = who,
       role = acting_role}, ts_ms)

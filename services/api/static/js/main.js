@@ -2,9 +2,11 @@
 // tab's one stream, and route between views by the URL's hash.
 
 import { api, onUnauthorized } from "./api.js";
+import { initAudit, load as loadAudit } from "./audit.js";
 import { $ } from "./dom.js";
 import { closeDrawer, initDrawer, openDrawer } from "./drawer.js";
 import { initJobs, jobsShown, renderFilters, showJobs } from "./jobs.js";
+import { initKeys } from "./keys.js";
 import { initOverview } from "./overview.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
@@ -12,7 +14,9 @@ import { initSubmit } from "./submit.js";
 import { confirmAction } from "./ui.js";
 import { initWorkers } from "./workers.js";
 
-const VIEWS = ["overview", "jobs", "workers", "submit"];
+const VIEWS = ["overview", "jobs", "workers", "submit", "audit", "keys"];
+//: Views only an admin gets.
+const ADMIN_VIEWS = ["submit", "keys"];
 let config = null;
 let stream = null;
 let started = false;
@@ -34,8 +38,9 @@ async function boot() {
         refused = `That login link no longer works (${err.message}): log in with a token.`;
       }
     }
-    const { role } = await api.session();
-    if (role) start(role);
+    if (config.sso) $("#sso").hidden = false;
+    const me = await api.session();
+    if (me.role) start(me.role, me);
     else showLogin(refused);
   } catch (err) {
     banner(`The API is unreachable: ${err.message}`);
@@ -69,10 +74,10 @@ async function login(event) {
   event.preventDefault();
   const input = $("#login-token");
   try {
-    const { role } = await api.login(input.value);
+    const me = await api.login(input.value);
     input.value = "";
-    if (started && role !== store.role) location.reload(); // views are built for one role
-    else start(role);
+    if (started && me.role !== store.role) location.reload(); // views are built for one role
+    else start(me.role, me);
   } catch (err) {
     $("#login-error").textContent = err.message;
   }
@@ -98,14 +103,15 @@ async function endAllSessions() {
   location.replace("/");
 }
 
-function start(role) {
+function start(role, me = {}) {
   store.role = role;
   document.body.dataset.role = role;
   $("#view-login").hidden = true;
   $("#nav").hidden = false;
   const who = $("#who");
   who.hidden = false;
-  who.textContent = role;
+  // The person or key, their role, and their queues when they are limited to some.
+  who.textContent = me.name ? `${me.name} · ${role}${me.queues ? ` · ${me.queues.join(", ")}` : ""}` : role;
   $("#logout").hidden = false;
   if (store.canMutate) $("#end-sessions").hidden = false;
   if (!started) {
@@ -118,6 +124,8 @@ function start(role) {
     initJobs($("#view-jobs"), openDrawer);
     initWorkers($("#view-workers"), openDrawer);
     if (store.canMutate) initSubmit($("#view-submit"), openDrawer);
+    initAudit($("#view-audit"));
+    if (store.canMutate) initKeys($("#view-keys"));
     initDrawer();
     store.on("snapshot", renderFilters);
     stream = new LiveStream(config.stream_url, (type, envelope) => store.apply(type, envelope), connection, stillLoggedIn);
@@ -147,9 +155,10 @@ function connection(state) {
 function route() {
   if (!started || !$("#view-login").hidden) return;
   let view = location.hash.slice(1) || "overview";
-  if (!VIEWS.includes(view) || (view === "submit" && !store.canMutate)) view = "overview";
+  if (!VIEWS.includes(view) || (ADMIN_VIEWS.includes(view) && !store.canMutate)) view = "overview";
   for (const name of VIEWS) $(`#view-${name}`).hidden = name !== view;
   if (view === "jobs") jobsShown();
+  if (view === "audit") loadAudit();
   for (const link of document.querySelectorAll("#nav a")) link.setAttribute("aria-current", String(link.dataset.view === view));
 }
 
