@@ -105,8 +105,9 @@ class Identity:
 
 
 def configured(settings: Settings) -> bool:
-    """Whether any token exists; with none, nothing is served (never open by accident)."""
-    return bool(settings.admin_token or settings.viewer_token)
+    """Whether any way in exists (a token, single sign-on, an auth proxy); with none, nothing is
+    served (never open by accident). Named keys are made by an admin, so one of these comes first."""
+    return bool(settings.admin_token or settings.viewer_token or settings.oidc_issuer or settings.auth_proxy)
 
 
 def check_credentials(settings: Settings) -> None:
@@ -124,7 +125,9 @@ def check_credentials(settings: Settings) -> None:
         raise SettingsError(f"{ENV_PREFIX}VIEWER_TOKEN: must differ from {ENV_PREFIX}ADMIN_TOKEN")
     secret = settings.secret
     if not secret:
-        raise SettingsError(f"{ENV_PREFIX}SECRET: required when a token is set (it signs sessions)")
+        raise SettingsError(
+            f"{ENV_PREFIX}SECRET: required when a token, SSO or an auth proxy is set (it signs sessions)"
+        )
     if secret.strip().lower() in KNOWN_SECRETS:
         raise SettingsError(f"{ENV_PREFIX}SECRET: a published example value; generate a random one")
     if len(secret.encode()) < MIN_SECRET_BYTES:

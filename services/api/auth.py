@@ -111,7 +111,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if request.path in PUBLIC_PATHS or not request.path.startswith("/api/"):
         return await handler(request)
     settings = request.app[SETTINGS]
-    if not (configured(settings) or settings.oidc_issuer or settings.auth_proxy):
+    if not configured(settings):
         return error_response(401, "unauthorized", "no API token is configured: set FQ_ADMIN_TOKEN")
     found = await request.app[SESSIONS].identify(
         request.headers, request.cookies, from_proxy=from_proxy(request)

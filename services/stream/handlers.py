@@ -105,7 +105,7 @@ async def refuse(request: web.Request) -> web.Response | None:
     """401 without a valid token or session; a viewer may stream. A wrong credential counts
     toward the same failure limit as the API's (429 past it), so the gateway is no token oracle."""
     settings = request.app[SETTINGS]
-    if not (configured(settings) or settings.oidc_issuer or settings.auth_proxy):
+    if not configured(settings):
         return error(401, "unauthorized", "no token is configured: set FQ_ADMIN_TOKEN", request)
     from_proxy = request.app[PROXIES].trusts(parse_ip(request.remote))
     try:
