@@ -50,6 +50,7 @@ async def test_config_gives_the_gateway_on_this_host_or_the_public_url(
     assert body == {
         "stream_url": f"http://queue.example:{own.stream_port}",
         "dashboard_origin": "http://dash.example:8080",
+        "sso": False,
     }
     public = dataclasses.replace(own, stream_public_url="https://live.example/events/")
     client = await aiohttp_client(build_app(public))

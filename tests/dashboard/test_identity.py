@@ -95,19 +95,19 @@ def test_the_audit_view_names_who_filters_and_is_live(page: Page, stack: Stack) 
     shot(page, "audit")
 
 
-def test_a_queue_scoped_person_sees_only_their_queues(page: Page, stack: Stack) -> None:
-    created = _api(
-        stack,
-        "POST",
-        "/api/v1/keys",
-        ADMIN_TOKEN,
-        {"name": "faces", "role": "viewer", "queues": [FACE_QUEUE]},
-    )
+def test_a_queue_scoped_operator_sees_only_their_queues_and_pauses_theirs(page: Page, stack: Stack) -> None:
+    spec = {"name": "faces", "role": "operator", "queues": [FACE_QUEUE]}
+    created = _api(stack, "POST", "/api/v1/keys", ADMIN_TOKEN, spec)
     login(page, str(created["secret"]))
-    expect(page.locator("#who")).to_contain_text(f"faces · viewer · {FACE_QUEUE}")
-    expect(page.locator(f'[data-queue="{FACE_QUEUE}"]').first).to_be_visible()
+    expect(page.locator("#person")).to_have_text(f"faces · {FACE_QUEUE}")
+    expect(page.locator("#who")).to_have_text("operator")
+    card = page.locator(f'[data-queue="{FACE_QUEUE}"]').first
+    expect(card).to_be_visible()
     expect(page.locator(f'[data-queue="{Q}"]')).to_have_count(0)
     expect(page.locator('#nav a[data-view="keys"]')).to_have_count(0)
+    # An operator may pause its own queue from the overview
+    card.locator('[data-action="pause"]').click()
+    expect(card.locator(".badge.paused")).to_be_visible()
 
 
 @pytest.fixture
@@ -150,7 +150,8 @@ def test_a_person_signs_in_through_the_provider_in_the_browser_and_logs_out(
         page.fill('input[name="sub"]', "ada")
         page.click('button[type="submit"]:has-text("Authorize")')
         # Then she is back on the dashboard, by name, with her group's role and queue
-        expect(page.locator("#who")).to_contain_text(f"ada@example.com · operator · {Q}")
+        expect(page.locator("#person")).to_have_text(f"ada@example.com · {Q}")
+        expect(page.locator("#who")).to_have_text("operator")
         expect(page.locator("#conn")).to_have_attribute("data-state", "live")
         expect(page.locator('#nav a[data-view="keys"]')).to_have_count(0)
         shot(page, "sso-signed-in")

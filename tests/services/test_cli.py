@@ -173,7 +173,11 @@ def _expect_dashboard_origin_allowed(api_port: int, stream_port: int) -> None:
     origin = f"http://127.0.0.1:{api_port}"
     with urllib.request.urlopen(f"{origin}/config.json", timeout=2) as response:
         config = json.loads(response.read())
-    assert config == {"stream_url": f"http://127.0.0.1:{stream_port}", "dashboard_origin": origin}
+    assert config == {
+        "stream_url": f"http://127.0.0.1:{stream_port}",
+        "dashboard_origin": origin,
+        "sso": False,
+    }
     request = urllib.request.Request(f"{config['stream_url']}/stream", headers={"Origin": origin})
     try:
         urllib.request.urlopen(request, timeout=2)

@@ -42,7 +42,7 @@ export function initJobs(root, onOpen) {
     "tr",
     store.canMutate ? h("th.sel", el.all) : null,
     ["id", "actor", "queue", "state", "priority", "tries", "created", "progress"].map((c) => h("th", c)),
-    store.canMutate ? h("th", "actions") : null,
+    store.canAct ? h("th", "actions") : null,
   );
   mount(
     root,
@@ -167,7 +167,7 @@ function row(job) {
     h("td.num", `${job.attempts}/${job.max_retries + 1}`),
     h("td", when(job.created_ms)),
     h("td", job.state === "active" ? h("progress", { max: 100, value: job.progress }) : job.state === "completed" ? "100%" : ""),
-    store.canMutate ? h("td.actions", h("div.row-actions", rowActions(job))) : null,
+    store.canAct ? h("td.actions", h("div.row-actions", rowActions(job))) : null,
   );
 }
 

@@ -61,6 +61,7 @@ function showLogin(message = "") {
   if (stream) stream.stop();
   $("#nav").hidden = true;
   $("#who").hidden = true;
+  $("#person").hidden = true;
   $("#logout").hidden = true;
   $("#end-sessions")?.setAttribute("hidden", ""); // a viewer's page no longer has it
   closeDrawer();
@@ -110,8 +111,11 @@ function start(role, me = {}) {
   $("#nav").hidden = false;
   const who = $("#who");
   who.hidden = false;
-  // The person or key, their role, and their queues when they are limited to some.
-  who.textContent = me.name ? `${me.name} · ${role}${me.queues ? ` · ${me.queues.join(", ")}` : ""}` : role;
+  who.textContent = role;
+  // The person or key, and their queues when they are limited to some.
+  const person = $("#person");
+  person.hidden = !me.name;
+  person.textContent = me.name ? `${me.name}${me.queues ? ` · ${me.queues.join(", ")}` : ""}` : "";
   $("#logout").hidden = false;
   if (store.canMutate) $("#end-sessions").hidden = false;
   if (!started) {
