@@ -87,7 +87,9 @@ class SsoLoginQuery(Strict):
 
 
 class SsoCallbackQuery(BaseModel):
-    code: str | None = Field(default=None, max_length=4096)
-    state: str | None = Field(default=None, max_length=200)
-    error: str | None = Field(default=None, max_length=200)
-    error_description: str | None = Field(default=None, max_length=1000)
+    """What the issuer appends to the redirect (other parameters it adds are ignored). Printable
+    ASCII only, and bounded so the whole URL stays within the server's request-line limit."""
+
+    code: str | None = Field(default=None, max_length=2048, pattern=r"^[!-~]*$")
+    state: str | None = Field(default=None, max_length=128, pattern=r"^[!-~]*$")
+    error: str | None = Field(default=None, max_length=64, pattern=r"^[!-~]*$")
