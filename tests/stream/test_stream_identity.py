@@ -15,15 +15,20 @@ from aiohttp.test_utils import TestClient
 from services.stream.main import build_app
 from services.stream.state import STREAM_SESSIONS
 from shared import transitions
-from shared.auth import Role
+from shared.auth import Identity, Role
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.face_jobs import FACE_QUEUE
 from shared.registry import Registry
+from shared.sessions import SESSION_COOKIE
 from shared.submit import submit
 from tests.stream.conftest import open_stream
 
 ADMIN_WHO = "FQ_ADMIN_TOKEN|admin|127.0.0.1"
+
+
+def _cookie(value: str) -> dict[str, str]:
+    return {"Cookie": f"{SESSION_COOKIE}={value}", "Authorization": ""}
 
 
 async def _key(gateway: TestClient[Any, Any], role: Role, queues: list[str] | None) -> tuple[str, str]:
@@ -117,3 +122,35 @@ async def test_a_revoked_key_loses_its_open_streams_within_a_second(
     again = await gateway.get("/stream", headers=auth)
     assert again.status == 401
     again.close()
+
+
+async def test_ending_a_persons_sessions_closes_their_open_streams_within_a_second(
+    aiohttp_client: Callable[..., Any], settings: Settings
+) -> None:
+    # Given a person's session (as an SSO login opens one) streaming, and another person's
+    gateway: TestClient[Any, Any] = await aiohttp_client(
+        build_app(dataclasses.replace(settings, stream_session_check_s=60.0))
+    )
+    store = gateway.app[STREAM_SESSIONS]
+    _, ada_cookie = await store.open(Identity("ada@example.com", Role.OPERATOR, kind="oidc"), "", "10.0.0.1")
+    _, bob_cookie = await store.open(Identity("bob@example.com", Role.VIEWER, kind="oidc"), "", "10.0.0.2")
+    ada = await open_stream(
+        gateway, headers={"Cookie": f"{SESSION_COOKIE}={ada_cookie}", "Authorization": ""}
+    )
+    bob = await open_stream(
+        gateway, headers={"Cookie": f"{SESSION_COOKIE}={bob_cookie}", "Authorization": ""}
+    )
+    assert (await ada.next()).event == "snapshot" and (await bob.next()).event == "snapshot"
+    # When an admin ends Ada's sessions
+    assert await store.end_of(ADMIN_WHO, person="ada@example.com") == 1
+    # Then her stream ends within a second, and Bob's goes on
+    async with asyncio.timeout(1.0):
+        try:
+            while True:
+                await ada.next(timeout=1.0)
+        except (StopAsyncIteration, aiohttp.ClientPayloadError):
+            pass
+    registry_pause = transitions.pause(Q, who="x|admin|10.0.0.1")
+    await gateway.app[STREAM_SESSIONS].registry.run(registry_pause)
+    assert (await bob.take(1, kinds=("pause",)))[0].json["data"]["queue"] == Q
+    bob.close()
