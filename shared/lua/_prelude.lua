@@ -147,6 +147,6 @@ local function audit(audit_key, who, action, queue, done, skipped, target, bulk,
     ts_ms = ts_ms}, ts_ms)
   if bulk then
     emit('admin', {action = action, queue = queue, count = done, skipped = skipped, who = who,
-      role = acting_role}, ts_ms)
+      role = acting_role, address = acting_address}, ts_ms)
   end
 end

@@ -24,5 +24,5 @@ redis.call('HSET', key_key, 'id', id, 'name', name, 'role', role, 'queues', queu
 redis.call('ZADD', index_key, now, id)
 audit(audit_key, who, 'create_key', '', 1, 0, name, false, now)
 emit('admin', {action = 'create_key', queue = '', count = 1, skipped = 0, who = who, role = acting_role,
-  key = id}, now)
+  address = acting_address, key = id}, now)
 return now

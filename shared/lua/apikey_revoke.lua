@@ -19,5 +19,5 @@ local now = now_ms()
 redis.call('HSET', key_key, 'revoked_ms', int(now), 'revoked_by', who)
 audit(audit_key, who, 'revoke_key', '', 1, 0, name, false, now)
 emit('admin', {action = 'revoke_key', queue = '', count = 1, skipped = 0, who = who, role = acting_role,
-  key = id}, now)
+  address = acting_address, key = id}, now)
 return 1

@@ -31,5 +31,5 @@ local entry = redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', '
 emit('audit', {entry = entry, who = who, role = acting_role, address = acting_address,
   action = 'remove_worker', queue = '', target = worker_id, count = 1, skipped = 0}, now)
 emit('admin', {action = 'remove_worker', worker = worker_id, outcome = outcome, count = 1, who = who,
-  role = acting_role}, now)
+  role = acting_role, address = acting_address}, now)
 return outcome

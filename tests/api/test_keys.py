@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -164,3 +165,15 @@ async def test_a_key_logs_in_to_a_session_that_ends_with_the_key(api: TestClient
     assert [s["name"] for s in sessions["sessions"]] == ["dash"]
     await api.delete(f"/api/v1/keys/{created['id']}", headers=ADMIN)
     assert (await api.get("/api/v1/queues")).status == 401
+
+
+async def test_admin_events_name_who_with_role_and_address(
+    api: TestClient[Any, Any], raw: redis.Redis
+) -> None:
+    created = await create(api, name="lin", role="viewer")
+    await api.delete(f"/api/v1/keys/{created['id']}", headers={**ADMIN, "X-Forwarded-For": "198.51.100.4"})
+    admin = [json.loads(f["data"]) for _, f in raw.xrange("fq:events") if f["type"] == "admin"]
+    assert [(e["action"], e["who"], e["role"], e["address"]) for e in admin] == [
+        ("create_key", "FQ_ADMIN_TOKEN", "admin", "127.0.0.1"),
+        ("revoke_key", "FQ_ADMIN_TOKEN", "admin", "127.0.0.1"),  # no trusted proxy: the peer
+    ]
