@@ -167,6 +167,19 @@ async def test_a_key_logs_in_to_a_session_that_ends_with_the_key(api: TestClient
     assert (await api.get("/api/v1/queues")).status == 401
 
 
+async def test_an_admin_ends_one_session_by_its_id(api: TestClient[Any, Any]) -> None:
+    created = await create(api, name="kim", role="viewer")
+    await api.post("/api/v1/session", json={"token": created["secret"]})
+    (session,) = (await (await api.get("/api/v1/sessions", headers=ADMIN)).json())["sessions"]
+    assert (session["name"], session["kind"], session["address"]) == ("kim", "key", "127.0.0.1")
+    ended = await api.delete(f"/api/v1/sessions/{session['id']}", headers=ADMIN)
+    assert ended.status == 200 and (await ended.json())["ended"] == 1
+    assert (await api.get("/api/v1/queues")).status == 401
+    assert (await api.delete(f"/api/v1/sessions/{session['id']}", headers=ADMIN)).status == 404
+    audit = await (await api.get("/api/v1/audit", params={"action": "end_sessions"}, headers=ADMIN)).json()
+    assert [(e["who"], e["target"], e["count"]) for e in audit["entries"]] == [("FQ_ADMIN_TOKEN", "kim", 1)]
+
+
 async def test_admin_events_name_who_with_role_and_address(
     api: TestClient[Any, Any], raw: redis.Redis
 ) -> None:
