@@ -163,6 +163,35 @@ class Settings:
     session_ttl_s: int = 12 * 3600
     #: Seconds a one-time login link (``facequeue up``, ``facequeue login-link``) stays usable.
     login_code_ttl_s: int = 600
+    # Single sign-on and named identities (issue 22); README "Single sign-on".
+    #: OpenID Connect issuer URL (its ``/.well-known/openid-configuration`` is read); empty: no SSO.
+    oidc_issuer: str = ""
+    #: Client id facequeue is registered under at the issuer.
+    oidc_client_id: str = ""
+    #: Client secret (confidential client); empty: a public client (PKCE only).
+    oidc_client_secret: str = ""
+    #: Scopes asked for, space-separated (``openid`` is required; ``email`` names the person).
+    oidc_scopes: str = "openid email profile"
+    #: URL the issuer sends the browser back to; empty: ``<dashboard origin>/api/v1/sso/callback``
+    #: as the request reached the API (through trusted proxies).
+    oidc_redirect_url: str = ""
+    #: Seconds a sign-on may take from redirect to callback.
+    oidc_state_ttl_s: int = 600
+    #: Email domains allowed to sign in (SSO and auth proxy); empty: any domain.
+    sso_allowed_domains: tuple[str, ...] = ()
+    #: ID-token claim (or proxy header ``X-Forwarded-Groups``) that lists a person's groups.
+    sso_groups_claim: str = "groups"
+    #: ``group:role`` pairs (role admin, operator or viewer); a person gets the highest role of
+    #: their groups.
+    sso_group_roles: tuple[str, ...] = ()
+    #: ``group:queue`` pairs: a non-admin person in any of these groups sees only the queues of
+    #: their groups; in none of them, every queue.
+    sso_group_queues: tuple[str, ...] = ()
+    #: Role of an allowed person in no mapped group; empty: such a person is refused.
+    sso_default_role: str = ""
+    #: Trust ``X-Forwarded-Email``/``X-Forwarded-Groups`` (oauth2-proxy style) from the addresses
+    #: of ``FQ_TRUSTED_PROXIES`` only; from anyone else they are ignored (and logged).
+    auth_proxy: bool = False
     #: Proxies (CIDRs or addresses) whose Forwarded / X-Forwarded-* headers are believed; the client
     #: is the rightmost hop not in this list. Empty: trust no proxy, the peer is the client.
     trusted_proxies: tuple[str, ...] = ()
@@ -255,6 +284,7 @@ class Settings:
             "face_detect_max_side",
             "session_ttl_s",
             "login_code_ttl_s",
+            "oidc_state_ttl_s",
             "login_max_failures",
             "login_window_s",
             "stream_replay_max_events",
@@ -266,6 +296,7 @@ class Settings:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{ENV_PREFIX}{name.upper()}: must be at least 1")
         self._validate_redis()
+        self._validate_sso()
         if self.worker_dead_s <= self.heartbeat_interval_s:
             raise SettingsError(f"{ENV_PREFIX}WORKER_DEAD_S must exceed {ENV_PREFIX}HEARTBEAT_INTERVAL_S")
         self._validate_bounds()
@@ -280,6 +311,26 @@ class Settings:
                 raise SettingsError(
                     f"{ENV_PREFIX}TRUSTED_PROXIES: {proxy!r} is not an address or CIDR"
                 ) from None
+
+    def _validate_sso(self) -> None:
+        """Group mappings name real roles; an issuer needs a client id; the proxy mode a proxy."""
+        roles = ("admin", "operator", "viewer")
+        for pair in self.sso_group_roles:
+            group, sep, role = pair.rpartition(":")
+            if not sep or not group or role not in roles:
+                raise SettingsError(
+                    f"{ENV_PREFIX}SSO_GROUP_ROLES: {pair!r} is not group:admin|operator|viewer"
+                )
+        for pair in self.sso_group_queues:
+            group, sep, queue = pair.rpartition(":")
+            if not sep or not group or not queue:
+                raise SettingsError(f"{ENV_PREFIX}SSO_GROUP_QUEUES: {pair!r} is not group:queue")
+        if self.sso_default_role not in ("", *roles):
+            raise SettingsError(f"{ENV_PREFIX}SSO_DEFAULT_ROLE: expected admin, operator, viewer or empty")
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise SettingsError(f"{ENV_PREFIX}OIDC_CLIENT_ID: required with {ENV_PREFIX}OIDC_ISSUER")
+        if self.auth_proxy and not self.trusted_proxies:
+            raise SettingsError(f"{ENV_PREFIX}AUTH_PROXY: needs {ENV_PREFIX}TRUSTED_PROXIES (who may vouch)")
 
     def _validate_redis(self) -> None:
         """Connections (issue 17): positive timeouts, the socket's above the wake wait, host:port."""

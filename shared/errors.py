@@ -123,3 +123,15 @@ class InvalidSchedule(FacequeueError):
     """A cron expression, time zone or misfire policy that cannot be used."""
 
     code = "invalid_schedule"
+
+
+class KeyNotFound(FacequeueError):
+    """No API key has this id."""
+
+    code = "key_not_found"
+
+
+class KeyExists(FacequeueError):
+    """An API key with this id exists (a random id collided: try again)."""
+
+    code = "key_exists"

@@ -45,6 +45,8 @@ class EventType(enum.StrEnum):
     LIMITS = "limits"
     #: A schedule was created, changed, removed or fired (name, action, job; issue 21).
     SCHEDULE = "schedule"
+    #: An audit entry was written (who, role, address, action, queue, target, count; issue 22).
+    AUDIT = "audit"
 
 
 class GatewayType(enum.StrEnum):
@@ -68,6 +70,8 @@ class Topic(enum.StrEnum):
     STATS = "stats"
     #: Schedules created, changed, fired (issue 21).
     SCHEDULES = "schedules"
+    #: Audit entries as they are written, for the Audit view (issue 22).
+    AUDIT = "audit"
 
 
 #: Topic each frame type belongs to; snapshot and reset go to every client.
@@ -82,11 +86,16 @@ TOPIC_OF: Mapping[str, Topic] = {
     EventType.LIMITS: Topic.PAUSE,  # queue settings, beside pause/resume (issue 21)
     EventType.SCHEDULE: Topic.SCHEDULES,
     EventType.HISTORY: Topic.STATS,  # chart points (issue 23): figures, like stats
+    EventType.AUDIT: Topic.AUDIT,
 }
 #: Frame types every client gets whatever its topics.
 CONTROL_TYPES = frozenset({GatewayType.SNAPSHOT, GatewayType.RESET})
-#: Topics of a client that names none (progress is chatty: opt in).
-DEFAULT_TOPICS = frozenset(Topic) - {Topic.PROGRESS}
+#: Topics of a client that names none (progress is chatty, audit is for the Audit view: opt in).
+DEFAULT_TOPICS = frozenset(Topic) - {Topic.PROGRESS, Topic.AUDIT}
+#: Frame types a queue-scoped client gets although they name no queue of its own (issue 22):
+#: none of the others (workers, galleries, schedules, chart points, admin actions on no queue)
+#: is about only its queues.
+SCOPE_FREE_TYPES = CONTROL_TYPES
 
 
 def envelope(seq: int, stream_id: str, ts: str, etype: str, data_json: str) -> str:

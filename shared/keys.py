@@ -185,3 +185,19 @@ def session_key(session_id: str) -> str:
 def login_code_key(code_digest: str) -> str:
     """The role a one-time login code grants (keyed by the code's SHA-256; TTL: its lifetime)."""
     return f"{PREFIX}:login-code:{code_digest}"
+
+
+# Identity (issue 22): named API keys, sign-on state.
+
+#: Sorted set of API key ids scored by creation time (ms), for listing.
+API_KEYS = f"{PREFIX}:apikeys"
+
+
+def api_key_key(key_id: str) -> str:
+    """Hash of one named API key: name, role, queues, keyed hash of its secret, times, revocation."""
+    return f"{PREFIX}:apikey:{key_id}"
+
+
+def oidc_state_key(state: str) -> str:
+    """A sign-on in progress (PKCE verifier, nonce, where to return), by its ``state``; TTL: minutes."""
+    return f"{PREFIX}:oidc-state:{state}"

@@ -76,6 +76,10 @@ class Lua(enum.StrEnum):
     GALLERY_RENAME = "gallery_rename"
     SESSION_CREATE = "session_create"
     SESSIONS_END = "sessions_end"
+    SESSIONS_END_PERSON = "sessions_end_person"
+    APIKEY_CREATE = "apikey_create"
+    APIKEY_REVOKE = "apikey_revoke"
+    APIKEY_TOUCH = "apikey_touch"
 
 
 def _read(name: str) -> str:

@@ -24,5 +24,6 @@ ROUTES = [
         list_actors,
         "Every actor a job may name, with its arguments",
         response=ActorList,
+        scoped=True,  # the catalog: no queue's data
     ),
 ]

@@ -64,7 +64,12 @@ async def config(request: web.Request) -> web.Response:
     settings = request.app[SETTINGS]
     events = {"types": frame_types(), "topics": list(Topic)}
     return web.json_response(
-        {"stream_url": stream_url(request), "dashboard_origin": settings.dashboard_origin, "events": events},
+        {
+            "stream_url": stream_url(request),
+            "dashboard_origin": settings.dashboard_origin,
+            "sso": bool(settings.oidc_issuer),
+            "events": events,
+        },
         headers={"Cache-Control": "no-store"},
     )
 

@@ -25,6 +25,8 @@ STATUS: dict[type[errors.FacequeueError], int] = {
     errors.WorkerNotFound: 404,
     errors.GalleryNotFound: 404,
     errors.IdentityNotFound: 404,
+    errors.KeyNotFound: 404,
+    errors.KeyExists: 409,
     errors.InvalidImage: 422,
     errors.JobExists: 409,
     errors.InvalidTransition: 409,

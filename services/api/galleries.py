@@ -164,7 +164,14 @@ ROUTES = [
         status=201,
         errors=(400, 403, 404, 413, 415, 422),
     ),
-    Route("GET", "/api/v1/galleries", list_galleries, "List galleries", response=GalleryList),
+    Route(
+        "GET",
+        "/api/v1/galleries",
+        list_galleries,
+        "List galleries",
+        response=GalleryList,
+        scoped=True,  # galleries belong to no queue
+    ),
     Route(
         "GET",
         "/api/v1/galleries/{gallery}/identities",

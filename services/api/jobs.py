@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from services.api import uploads, validation
-from services.api.auth import acting
+from services.api.auth import acting, caller, require
 from services.api.errors import ApiError
 from services.api.models import (
     FaceSearchForm,
@@ -24,7 +24,8 @@ from services.api.models import (
 )
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
-from shared import actions, galleries, reads, search
+from shared import actions, catalog, galleries, reads, search
+from shared.auth import Permission
 from shared.face_jobs import FACE_QUEUE, SearchRequest
 from shared.http import SETTINGS
 from shared.jobs import Job
@@ -40,6 +41,7 @@ async def submit_job(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
     if uploads.is_multipart(request):
         form = await uploads.read_form(request, FaceSearchForm)
+        require(request, Permission.ACT, queue=FACE_QUEUE)
         if form.gallery is not None:
             await galleries.require(registry.client, form.gallery)  # before storing anything
         info = await uploads.store(request, form.image)
@@ -51,6 +53,7 @@ async def submit_job(request: web.Request) -> web.Response:
         face = validation.validate(data, SubmitFaceSearch)
         if face.queue not in (None, FACE_QUEUE):
             raise ApiError(422, "validation_error", f"queue: face searches run on {FACE_QUEUE!r}")
+        require(request, Permission.ACT, queue=FACE_QUEUE)
         if face.gallery is not None:
             await galleries.require(registry.client, face.gallery)  # before storing anything
         info = await uploads.store(request, uploads.decode_base64(face.image, request.app[SETTINGS]))
@@ -59,6 +62,8 @@ async def submit_job(request: web.Request) -> web.Response:
             request, SearchRequest(info.sha256, face.gallery, face.top_k, face.threshold), options
         )
     spec = validation.validate(data, SubmitJob)
+    actor = catalog.CATALOG.get(spec.actor)
+    require(request, Permission.ACT, queue=spec.queue or (actor.queue if actor else None))
     job_id = await submit_async(
         registry,
         spec.actor,
@@ -80,19 +85,25 @@ async def _submit_search(
 
 
 async def get_job(request: web.Request) -> web.Response:
-    return job_json(await request.app[REGISTRY].get(request.match_info["job_id"]))
+    job = await request.app[REGISTRY].get(request.match_info["job_id"])
+    require(request, Permission.READ, queue=job.queue)  # another queue's job: 404
+    return job_json(job)
 
 
 async def list_jobs(request: web.Request) -> web.Response:
     params = validation.query(request, ListJobsQuery)
     registry = request.app[REGISTRY]
+    if params.queue:
+        require(request, Permission.READ, queue=params.queue)
+    elif (scope := caller(request).queues) is not None and len(scope) == 1:
+        params = params.model_copy(update={"queue": next(iter(scope))})
     if params.queue and params.state and not params.q:
         if params.cursor and ":" not in params.cursor:
             raise ApiError(400, "bad_request", "cursor: belongs to a newest-first search")
         jobs, cursor = await registry.run(
             reads.list_jobs(params.queue, params.state, params.limit, params.cursor)
         )
-        page = JobList(jobs=[JobOut(j) for j in jobs], next_cursor=cursor)
+        page = JobList(jobs=[JobOut(j) for j in jobs if caller(request).sees(j.queue)], next_cursor=cursor)
         return web.json_response(page.model_dump(mode="json"))
     if params.cursor and not params.cursor.startswith("s."):
         raise ApiError(400, "bad_request", "cursor: belongs to a listing by queue and state")
@@ -105,7 +116,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     found = await registry.run(reads.find_jobs(query, params.limit, start, params.budget))
     driver = query.driver
     page = JobList(
-        jobs=[JobOut(j) for j in found.jobs],
+        jobs=[JobOut(j) for j in found.jobs if caller(request).sees(j.queue)],  # a scope of several queues
         next_cursor=search.encode_cursor(found.cursor) if found.cursor else None,
         scanned=found.scanned,
         candidates=found.candidates,
@@ -117,6 +128,7 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def _act(request: web.Request, action: str) -> web.Response:
     registry, who = request.app[REGISTRY], acting(request)
     job = await registry.get(request.match_info["job_id"])
+    require(request, Permission.ACT, queue=job.queue)
     if action == "retry":
         state = await registry.run(actions.retry(job.id, job.queue, who=who))
     elif action == "promote":
@@ -162,6 +174,8 @@ ROUTES = [
         response=JobOut,
         status=201,
         errors=(400, 403, 404, 413, 415, 422),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "GET",
@@ -170,7 +184,8 @@ ROUTES = [
         "List jobs: newest first, or one queue and state in its order",
         query=ListJobsQuery,
         response=JobList,
-        errors=(400,),
+        errors=(400, 403, 404),
+        scoped=True,
     ),
     Route(
         "GET",
@@ -179,6 +194,7 @@ ROUTES = [
         "Read a job with its timeline",
         response=JobOut,
         errors=(404,),
+        scoped=True,
     ),
     Route(
         "POST",
@@ -187,6 +203,8 @@ ROUTES = [
         "Retry a failed job",
         response=Transition,
         errors=(403, 404, 409),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "POST",
@@ -195,6 +213,8 @@ ROUTES = [
         "Run a delayed job now",
         response=Transition,
         errors=(403, 404, 409),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "PUT",
@@ -204,6 +224,8 @@ ROUTES = [
         body=SetPriority,
         response=Transition,
         errors=(400, 403, 404, 409, 415, 422),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "DELETE",
@@ -213,5 +235,7 @@ ROUTES = [
         query=ForceQuery,
         response=Transition,
         errors=(400, 403, 404, 409),
+        permission=Permission.ACT,
+        scoped=True,
     ),
 ]

@@ -16,6 +16,7 @@ from services.api.openapi import Route
 from services.api.queues import known_queue
 from services.api.state import REGISTRY, record
 from shared import catalog
+from shared.auth import Permission
 from shared.limits import Limits, read_usage, set_limits
 from shared.registry import AsyncRegistry
 
@@ -41,7 +42,7 @@ async def list_limits(request: web.Request) -> web.Response:
 
 
 async def get_limits(request: web.Request) -> web.Response:
-    queue = await known_queue(request)
+    queue = await known_queue(request, Permission.READ)
     return web.json_response((await _of(request.app[REGISTRY], queue)).model_dump(mode="json"))
 
 
@@ -65,6 +66,7 @@ ROUTES = [
         "A queue's limits and their use",
         response=LimitsOut,
         errors=(400, 404),
+        scoped=True,
     ),
     Route(
         "PUT",

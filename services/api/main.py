@@ -6,6 +6,8 @@ from aiohttp import web
 
 from services.api import (
     actors,
+    apikeys,
+    audit,
     bulk,
     charts,
     dashboard,
@@ -18,6 +20,7 @@ from services.api import (
     retention,
     schedules,
     sessions,
+    sso,
     uploads,
     workers,
 )
@@ -67,7 +70,11 @@ def build_app(settings: Settings) -> web.Application:
         *charts.ROUTES,
         *sessions.ROUTES,
         *actors.ROUTES,
+        *apikeys.ROUTES,
+        *audit.ROUTES,
+        *sso.ROUTES,
     )
+    sso.add(app, settings)
     app.on_startup.append(preinitialise)
     return app
 

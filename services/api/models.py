@@ -363,6 +363,7 @@ class AuditEntry(BaseModel):
     skipped: int
     ts_ms: int
     address: str = Field(default="", description="Client address of the caller, where recorded.")
+    role: str = Field(default="", description="Role of the caller, where recorded.")
 
 
 class AuditQuery(Strict):
@@ -370,6 +371,11 @@ class AuditQuery(Strict):
     before: str | None = Field(
         default=None, pattern=r"^[0-9]{1,19}-[0-9]{1,19}$", description="Entries older than this id."
     )
+    person: str | None = Field(default=None, max_length=254, description="Only this person or key (who).")
+    action: str | None = Field(default=None, max_length=64, description="Only this action.")
+    queue: str | None = Field(default=None, pattern=QUEUE_PATTERN, description="Only this queue.")
+    since_ms: Int | None = Field(default=None, ge=0, description="Only entries at or after this time (ms).")
+    until_ms: Int | None = Field(default=None, ge=0, description="Only entries before this time (ms).")
 
 
 class AuditList(BaseModel):
@@ -390,9 +396,15 @@ class LoginCode(Strict):
 
 class SessionOut(BaseModel):
     role: str | None = Field(description="The role the session grants; null after logout.")
-    via: Literal["bearer", "cookie"] | None = Field(
-        default=None, description="What proved the role: a bearer token or the session cookie."
+    via: Literal["bearer", "cookie", "proxy"] | None = Field(
+        default=None,
+        description="What proved the role: a bearer token, the session cookie or a trusted auth proxy.",
     )
+    name: str | None = Field(
+        default=None, description="Who: a person's email, a key's name, a token's variable."
+    )
+    queues: list[str] | None = Field(default=None, description="Queues in scope; null: every queue.")
+    kind: str | None = Field(default=None, description="token, key, oidc or proxy.")
     created_ms: int | None = Field(default=None, description="When the session was opened (cookie only).")
     expires_ms: int | None = Field(default=None, description="When the session ends at the latest.")
     client_address: str | None = Field(

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from services.api.models import QUEUE_PATTERN, ErrorResponse
+from shared.auth import Permission
 from shared.images import SHA256_PATTERN
 from shared.names import NAME_PATTERN
 
@@ -19,6 +20,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 #: Every route the API serves, for the OpenAPI document.
 ROUTES = web.AppKey("routes", list)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What a route needs: a permission, and whether queue-scoped callers may use it."""
+
+    permission: Permission
+    #: The handler checks or filters queues itself (``require(..., queue=)``), or the route
+    #: reveals no queue's data: queue-scoped callers may use it. False: they get 403.
+    scoped: bool
+
+
+#: ``(method, path) -> Policy`` of every route, read by the auth middleware (services/api/auth.py).
+ROUTE_POLICY = web.AppKey("route_policy", dict)
 
 _ERROR_TEXT = {
     400: "Malformed request.",
@@ -49,6 +64,17 @@ class Route:
     errors: tuple[int, ...] = field(default=())
     #: Open to anyone (no credentials needed).
     public: bool = False
+    #: What the caller's role must grant; None: READ for GET, ADMIN for anything else (issue 22:
+    #: a new mutation is admin-only until it says otherwise).
+    permission: Permission | None = None
+    #: Safe for queue-scoped callers: the handler calls ``require(request, ..., queue=)`` or
+    #: filters with ``caller(request).visible(...)``, or the route shows no queue's data.
+    scoped: bool = False
+
+    @property
+    def policy(self) -> Policy:
+        default = Permission.READ if self.method in ("GET", "HEAD") else Permission.ADMIN
+        return Policy(self.permission or default, self.scoped)
 
 
 #: Patterns path parameters must match; anything else is refused (400 or 404) before any lookup.
@@ -62,9 +88,11 @@ PATH_PATTERNS = {
 
 def add(app: web.Application, *routes: Route) -> None:
     app.setdefault(ROUTES, [])
+    app.setdefault(ROUTE_POLICY, {})
     for r in routes:
         app.router.add_route(r.method, r.path, r.handler)
         app[ROUTES].append(r)
+        app[ROUTE_POLICY][(r.method, r.path)] = r.policy
 
 
 def document(routes: list[Route], title: str = "facequeue admin API", version: str = "1") -> dict[str, Any]:
@@ -87,6 +115,9 @@ def document(routes: list[Route], title: str = "facequeue admin API", version: s
             op["responses"][str(status)] = _content(ErrorResponse, _ERROR_TEXT.get(status, "Error."))
         if r.public:
             op["security"] = []
+        else:
+            op["x-permission"] = r.policy.permission.value
+            op["x-queue-scoped"] = r.policy.scoped
         if r.body is not None:
             op["requestBody"] = {"required": True, **_content(r.body, "")}
             op["requestBody"].pop("description")

@@ -1,16 +1,12 @@
-"""``/api/v1/stats``, ``/api/v1/history`` and ``/api/v1/audit``: the fleet at a glance, its recent
-throughput, and who did what."""
+"""``/api/v1/stats`` and ``/api/v1/history``: the fleet at a glance and its recent throughput
+(``/api/v1/audit`` lives in services/api/audit.py)."""
 
 from __future__ import annotations
 
-import redis
 from aiohttp import web
 
 from services.api import validation
 from services.api.models import (
-    AuditEntry,
-    AuditList,
-    AuditQuery,
     HistoryList,
     HistoryQuery,
     HistorySample,
@@ -48,32 +44,6 @@ async def history(request: web.Request) -> web.Response:
     return web.json_response(out.model_dump())
 
 
-async def audit(request: web.Request) -> web.Response:
-    params = validation.query(request, AuditQuery)
-    end = f"({params.before}" if params.before else "+"
-    try:
-        rows: list[tuple[str, dict[str, str]]] = await request.app[REGISTRY].client.xrevrange(  # type: ignore[assignment]
-            keys.AUDIT_STREAM, max=end, min="-", count=params.limit
-        )
-    except redis.ResponseError:  # "(0-0": nothing is older than the first possible id
-        rows = []
-    entries = [
-        AuditEntry(
-            id=entry_id,
-            who=f.get("who", ""),
-            action=f.get("action", ""),
-            queue=f.get("queue", ""),
-            target=f.get("target", ""),
-            count=int(f.get("count", 0)),
-            skipped=int(f.get("skipped", 0)),
-            ts_ms=int(f.get("ts_ms", 0)),
-            address=f.get("address", ""),
-        )
-        for entry_id, f in rows
-    ]
-    return web.json_response(AuditList(entries=entries).model_dump())
-
-
 ROUTES = [
     Route("GET", "/api/v1/stats", stats, "Counts, health and workers at a glance", response=Stats),
     Route(
@@ -83,15 +53,6 @@ ROUTES = [
         "Completions and failures per queue and minute",
         query=HistoryQuery,
         response=HistoryList,
-        errors=(400,),
-    ),
-    Route(
-        "GET",
-        "/api/v1/audit",
-        audit,
-        "Admin actions, newest first",
-        query=AuditQuery,
-        response=AuditList,
         errors=(400,),
     ),
 ]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.api.auth import acting
+from services.api.auth import acting, caller, require
 from services.api.errors import ApiError
 from services.api.models import PauseOut, QueueList, QueueOut
 from services.api.openapi import Route
 from services.api.state import REGISTRY, record
 from shared import actions, catalog, keys, reads
+from shared.auth import Permission
 from shared.names import NAME_RULE, is_valid_name
 from shared.registry import AsyncRegistry
 
@@ -36,6 +37,7 @@ async def queue_health(registry: AsyncRegistry) -> tuple[list[QueueOut], int]:
 
 async def list_queues(request: web.Request) -> web.Response:
     queues, _ = await queue_health(request.app[REGISTRY])
+    queues = [queue for queue in queues if caller(request).sees(queue.name)]
     return web.json_response(QueueList(queues=queues).model_dump(mode="json"))
 
 
@@ -58,9 +60,11 @@ async def require_known(registry: AsyncRegistry, queue: str) -> None:
     raise ApiError(404, "queue_not_found", f"no queue named {queue!r}: not in the catalog nor registered")
 
 
-async def known_queue(request: web.Request) -> str:
-    """The ``{queue}`` path parameter of an admin action: valid (400) and known (404)."""
+async def known_queue(request: web.Request, permission: Permission = Permission.ACT) -> str:
+    """The ``{queue}`` path parameter of a request about one queue: valid (400), within the
+    caller's scope for ``permission`` (403, or 404 for a read), and known (404)."""
     queue = queue_name(request)
+    require(request, permission, queue=queue)
     await require_known(request.app[REGISTRY], queue)
     return queue
 
@@ -81,7 +85,14 @@ async def resume_queue(request: web.Request) -> web.Response:
 
 
 ROUTES = [
-    Route("GET", "/api/v1/queues", list_queues, "Counts and health of every queue", response=QueueList),
+    Route(
+        "GET",
+        "/api/v1/queues",
+        list_queues,
+        "Counts and health of every queue (in the caller's scope)",
+        response=QueueList,
+        scoped=True,
+    ),
     Route(
         "POST",
         "/api/v1/queues/{queue}/pause",
@@ -89,6 +100,8 @@ ROUTES = [
         "Pause a queue",
         response=PauseOut,
         errors=(400, 403, 404),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "POST",
@@ -97,5 +110,7 @@ ROUTES = [
         "Resume a queue",
         response=PauseOut,
         errors=(400, 403, 404),
+        permission=Permission.ACT,
+        scoped=True,
     ),
 ]

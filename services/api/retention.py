@@ -9,7 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.api import validation
-from services.api.auth import acting
+from services.api.auth import acting, caller
 from services.api.models import QueueRetention, RetentionList, RetentionPolicy
 from services.api.openapi import Route
 from services.api.queues import known_queue
@@ -26,7 +26,7 @@ async def _of(registry: AsyncRegistry, queue: str) -> QueueRetention:
 
 async def list_retention(request: web.Request) -> web.Response:
     registry = request.app[REGISTRY]
-    names = sorted(set(await registry.queues()) | set(catalog.queues()))
+    names = caller(request).visible(sorted(set(await registry.queues()) | set(catalog.queues())))
     out = RetentionList(
         defaults=RetentionPolicy(**Retention.defaults(registry.settings).to_dict()),
         queues=[await _of(registry, name) for name in names],
@@ -60,6 +60,7 @@ ROUTES = [
         list_retention,
         "Every queue's retention of finished jobs, and the defaults",
         response=RetentionList,
+        scoped=True,
     ),
     Route(
         "PUT",

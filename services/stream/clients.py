@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from services.stream.frames import Frame
 from services.stream.wire import Socket, Wire
-from shared.events import CONTROL_TYPES
+from shared.events import CONTROL_TYPES, SCOPE_FREE_TYPES
 from shared.metrics import StreamMetrics
 
 #: Put on a client's queue to make its handler send a reset and a fresh snapshot.
@@ -91,9 +91,14 @@ class Interest:
 
     topics: frozenset[str]
     queue_filter: str | None
+    #: The caller's queue scope (issue 22); None: every queue. Enforced here, server-side: a
+    #: scoped client is never sent an event of another queue, nor one that names no queue.
+    scope: frozenset[str] | None = None
 
     def wants(self, frame: Frame) -> bool:
         if frame.type not in CONTROL_TYPES and frame.topic not in self.topics:
+            return False
+        if self.scope is not None and frame.type not in SCOPE_FREE_TYPES and frame.queue not in self.scope:
             return False
         return self.queue_filter is None or frame.queue is None or frame.queue == self.queue_filter
 
@@ -106,6 +111,8 @@ class Client:
     topics: frozenset[str]
     queue_filter: str | None
     buffer: int
+    #: Queues the caller may see; None: every queue.
+    scope: frozenset[str] | None = None
     queue: FrameQueue = field(init=False)
     interest: Interest = field(init=False)
     #: Why it was closed by the gateway (slow, drain), if it was.
@@ -126,7 +133,7 @@ class Client:
 
     def __post_init__(self) -> None:
         self.queue = FrameQueue(self.buffer)
-        self.interest = Interest(self.topics, self.queue_filter)
+        self.interest = Interest(self.topics, self.queue_filter, self.scope)
 
     def wants(self, frame: Frame) -> bool:
         return self.interest.wants(frame)

@@ -15,7 +15,9 @@ belongs to another history (an epoch) and every client is reset.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
+from collections.abc import Callable
 
 import redis
 import redis.asyncio
@@ -48,6 +50,12 @@ def stream_id(payload: str) -> str | None:
     return payload[start : payload.find('"', start)]
 
 
+def _revokes(payload: str) -> bool:
+    """Whether an ``admin`` event revoked a key or ended sessions."""
+    action = json.loads(payload).get("data", {}).get("action")
+    return action in ("revoke_key", "end_sessions")
+
+
 class Fanout:
     """Reads ``queue:updates`` and feeds the clients' queues."""
 
@@ -67,6 +75,9 @@ class Fanout:
         self.last_stream_id: str | None = None
         #: Delivery spans of job events, only when tracing is on (services/stream/tracing.py).
         self.traces = DeliveryTraces(client) if tracing.enabled() else None
+        #: Called when an ``admin`` event revoked a key or ended sessions (issue 22: the
+        #: credential watch then closes their streams at once, not at its next tick).
+        self.on_revocation: Callable[[], None] | None = None
 
     @property
     def last_seq(self) -> int:
@@ -141,6 +152,8 @@ class Fanout:
         self.last_stream_id = stream_id(frame.payload)
         if frame.type in (EventType.JOB, EventType.PAUSE):
             self.dirty.set()
+        elif frame.type == "admin" and self.on_revocation is not None and _revokes(frame.payload):
+            self.on_revocation()
         self.clients.broadcast(frame)
         if self.traces is not None:
             self.traces.delivered(frame, len(self.clients))

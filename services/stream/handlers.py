@@ -26,6 +26,7 @@ from services.stream.state import (
     ADDRESS_CAP,
     CLIENTS,
     FANOUT,
+    REQUEST_IDENTITY,
     REQUEST_SESSION,
     SESSION_WATCH,
     STREAM_LIMITER,
@@ -33,10 +34,11 @@ from services.stream.state import (
     STREAM_SESSIONS,
 )
 from services.stream.wire import WEBSOCKET, Wire
-from shared.auth import configured
+from shared.auth import Identity, Permission, configured
 from shared.errors import FacequeueError
 from shared.events import DEFAULT_TOPICS, Topic
-from shared.http import DRAINING, SETTINGS, error_response, origin
+from shared.forwarded import parse_ip
+from shared.http import DRAINING, PROXIES, SETTINGS, error_response, origin
 from shared.logging import get_logger
 from shared.names import NAME_RULE, is_valid_name
 from shared.sessions import SESSION_COOKIE
@@ -59,6 +61,10 @@ class BadRequest(Exception):
     """A query parameter the gateway cannot serve."""
 
 
+class Forbidden(Exception):
+    """A query parameter the caller may not ask for (another queue, the audit topic)."""
+
+
 def error(status: int, code: str, message: str, request: web.Request) -> web.Response:
     return error_response(status, code, message, headers=cors_headers(request))
 
@@ -76,7 +82,9 @@ def cors_headers(request: web.Request) -> dict[str, str]:
     return {}
 
 
-def parse(request: web.Request, last_id: str | None) -> tuple[frozenset[str], str | None, int | None]:
+def parse(
+    request: web.Request, last_id: str | None, identity: Identity | None = None
+) -> tuple[frozenset[str], str | None, int | None]:
     raw_topics = request.query.get("topics")
     topics = DEFAULT_TOPICS if raw_topics is None else frozenset(t for t in raw_topics.split(",") if t)
     if not topics or not topics <= TOPICS:
@@ -84,6 +92,8 @@ def parse(request: web.Request, last_id: str | None) -> tuple[frozenset[str], st
     queue = request.query.get("queue")
     if queue is not None and not is_valid_name(queue):
         raise BadRequest(f"queue must be {NAME_RULE}")
+    if identity is not None and queue is not None and not identity.allows(Permission.READ, queue):
+        raise Forbidden(f"queue {queue!r} is outside this caller's scope")
     last: int | None = None
     if last_id not in (None, ""):
         if _EVENT_ID.fullmatch(last_id) is None:
@@ -98,11 +108,15 @@ async def refuse(request: web.Request) -> web.Response | None:
     settings = request.app[SETTINGS]
     if not configured(settings):
         return error(401, "unauthorized", "no token is configured: set FQ_ADMIN_TOKEN", request)
+    from_proxy = request.app[PROXIES].trusts(parse_ip(request.remote))
     try:
-        caller = await request.app[STREAM_SESSIONS].identify(request.headers, request.cookies)
+        caller = await request.app[STREAM_SESSIONS].identify(
+            request.headers, request.cookies, from_proxy=from_proxy
+        )
     except FacequeueError:
         return error(503, "redis_unavailable", "sessions cannot be checked: Redis is unreachable", request)
-    if caller.role is not None:
+    if caller.identity is not None:
+        request[REQUEST_IDENTITY] = caller.identity  # its scope filters what it is sent
         if caller.session is not None:
             request[REQUEST_SESSION] = caller.session  # watched while the connection lasts
         return None
@@ -128,14 +142,22 @@ async def refuse(request: web.Request) -> web.Response | None:
 Params = tuple[frozenset[str], str | None, int | None]
 
 
+def scope_of(request: web.Request) -> frozenset[str] | None:
+    """The caller's queue scope (None: every queue)."""
+    identity = request.get(REQUEST_IDENTITY)
+    return identity.queues if identity is not None else None
+
+
 async def _prologue(request: web.Request, last_id: str | None) -> web.Response | Params:
     """Auth, parameters, readiness, then one of the address's connections (released by _admitted)."""
     if (refused := await refuse(request)) is not None:
         return refused
     try:
-        params = parse(request, last_id)
+        params = parse(request, last_id, request.get(REQUEST_IDENTITY))
     except BadRequest as exc:
         return error(400, "bad_request", str(exc), request)
+    except Forbidden as exc:
+        return error(403, "forbidden", str(exc), request)
     if request.app[DRAINING].is_set():
         return error(503, "draining", "this gateway is shutting down; connect to another", request)
     fanout = request.app[FANOUT]
@@ -188,7 +210,7 @@ async def _serve_sse(
     request: web.Request, topics: frozenset[str], queue: str | None, last_id: int | None
 ) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    client = Client("sse", topics, queue, settings.stream_client_buffer)
+    client = Client("sse", topics, queue, settings.stream_client_buffer, scope_of(request))
     response = SharedPingResponse(headers=cors_headers(request))
     writer = await response.prepare(request)
     assert writer is not None
@@ -221,7 +243,7 @@ async def _serve_ws(
     request: web.Request, topics: frozenset[str], queue: str | None, last_id: int | None
 ) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    client = Client("ws", topics, queue, settings.stream_client_buffer)
+    client = Client("ws", topics, queue, settings.stream_client_buffer, scope_of(request))
     # Uncompressed: frames are encoded once for every client (compression is per connection).
     ws = web.WebSocketResponse(heartbeat=settings.stream_ping_s, compress=False)
     writer = await ws.prepare(request)
@@ -263,8 +285,8 @@ async def _run(
     client.task = asyncio.current_task()
     clients.add(client)
     watch = request.app[SESSION_WATCH]
-    if (session := request.get(REQUEST_SESSION)) is not None:
-        watch.watch(client, session)
+    identity = request.get(REQUEST_IDENTITY)
+    watch.watch(client, request.get(REQUEST_SESSION), identity.key_id if identity is not None else "")
     reason = "client"
     try:
         await serve_client(request, client, Sink(writer, wire, request), last_id)

@@ -12,7 +12,7 @@ from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.handlers import stream_sse, stream_ws
 from services.stream.peers import AddressCap
-from services.stream.revocation import SessionWatch
+from services.stream.revocation import CredentialWatch
 from services.stream.state import (
     ADDRESS_CAP,
     CLIENTS,
@@ -64,7 +64,8 @@ def build_app(settings: Settings) -> web.Application:
     app[STREAM_REGISTRY] = AsyncRegistry(settings, app[REDIS])
     app[STREAM_SESSIONS] = SessionStore(app[STREAM_REGISTRY])
     app[STREAM_LIMITER] = FailureLimiter(app[REDIS], settings)
-    app[SESSION_WATCH] = SessionWatch(app[STREAM_SESSIONS], settings.stream_session_check_s)
+    app[SESSION_WATCH] = CredentialWatch(app[STREAM_SESSIONS], settings.stream_session_check_s)
+    fanout.on_revocation = app[SESSION_WATCH].nudge
     app.router.add_get("/stream", stream_sse)
     app.router.add_get("/ws", stream_ws)
 

@@ -90,7 +90,9 @@ async def first_slot(client: Client) -> AsyncIterator[None]:
 
 async def snapshot(registry: AsyncRegistry, client: Client, sink: Sink) -> int:
     async with first_slot(client):
-        frame = await build_snapshot(registry, client.queue_filter, registry.settings.stream_snapshot_jobs)
+        frame = await build_snapshot(
+            registry, client.queue_filter, registry.settings.stream_snapshot_jobs, client.scope
+        )
     await sink.send([frame])
     return frame.last_id
 

@@ -24,22 +24,36 @@ def summary(job: Job) -> dict[str, Any]:
     return data
 
 
-async def queues_of(registry: AsyncRegistry, queue_filter: str | None) -> list[str]:
+async def queues_of(
+    registry: AsyncRegistry, queue_filter: str | None, scope: frozenset[str] | None = None
+) -> list[str]:
+    """The queues a client sees: its filter, or every queue, within its scope."""
     if queue_filter is not None:
-        return [queue_filter]
-    return sorted(set(await registry.queues()) | set(catalog.queues()))
+        return [queue_filter] if scope is None or queue_filter in scope else []
+    every = sorted(set(await registry.queues()) | set(catalog.queues()))
+    return every if scope is None else [queue for queue in every if queue in scope]
 
 
-async def build_snapshot(registry: AsyncRegistry, queue_filter: str | None, jobs_per_state: int) -> Frame:
+async def build_snapshot(
+    registry: AsyncRegistry,
+    queue_filter: str | None,
+    jobs_per_state: int,
+    scope: frozenset[str] | None = None,
+) -> Frame:
     """Counts and paused queues read atomically with the seq; workers and jobs just after.
 
     Workers and jobs may be a few events newer than ``seq``; the events that
     follow the snapshot then repeat what they already show, which consumers
     deduplicate (they are idempotent by contract).
     """
-    queues = await queues_of(registry, queue_filter)
+    queues = await queues_of(registry, queue_filter, scope)
     base = await registry.run(reads.counts_at(queues))
-    workers = await read_workers(registry.client, await registry.now_ms(), registry.settings)
+    # Workers run jobs of every queue: a queue-scoped client is not shown them (issue 22).
+    workers = (
+        await read_workers(registry.client, await registry.now_ms(), registry.settings)
+        if scope is None
+        else []
+    )
     jobs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for queue in queues:
         jobs[queue] = {}

@@ -7,7 +7,8 @@ from aiohttp import web
 from services.stream.clients import Clients
 from services.stream.fanout import Fanout
 from services.stream.peers import AddressCap
-from services.stream.revocation import SessionWatch
+from services.stream.revocation import CredentialWatch
+from shared.auth import Identity
 from shared.metrics import StreamMetrics
 from shared.ratelimit import FailureLimiter
 from shared.registry import AsyncRegistry
@@ -25,7 +26,10 @@ STREAM_REGISTRY = web.AppKey("stream_registry", AsyncRegistry)
 STREAM_SESSIONS = web.AppKey("stream_sessions", SessionStore)
 #: Counts wrong credentials per client address and token prefix (the same counters as the API's).
 STREAM_LIMITER = web.AppKey("stream_limiter", FailureLimiter)
-#: The sessions behind open connections, re-checked so that ending a session closes its streams.
-SESSION_WATCH = web.AppKey("session_watch", SessionWatch)
+#: The sessions and keys behind open connections, re-checked so that ending a session or revoking
+#: a key closes its streams.
+SESSION_WATCH = web.AppKey("session_watch", CredentialWatch)
 #: The session a cookie-authenticated request proved (absent for bearer tokens).
 REQUEST_SESSION = web.RequestKey("request_session", Session)
+#: Who the request proved to be: its role and queue scope decide what it is sent (issue 22).
+REQUEST_IDENTITY = web.RequestKey("request_identity", Identity)

@@ -23,6 +23,11 @@ from shared.registry import AsyncRegistry
 log = get_logger(__name__)
 
 
+def _shown(queue: str, queue_filter: str | None, scope: frozenset[str] | None) -> bool:
+    """Whether a client with this filter and scope is shown the queue's counts."""
+    return (queue_filter is None or queue == queue_filter) and (scope is None or queue in scope)
+
+
 class StatsTicker:
     """One ``run()`` coroutine: after a change, one stats frame per interval at most."""
 
@@ -51,14 +56,16 @@ class StatsTicker:
         # Taken after the read, so ids never go backwards on a client's connection: every
         # frame up to it is already queued ahead of this one. Counts are at most one tick stale.
         last_seq = self.fanout.last_seq
-        frames: dict[str | None, Frame] = {}
+        frames: dict[tuple[str | None, frozenset[str] | None], Frame] = {}
         for client in targets:
-            key = client.queue_filter
+            key = (client.queue_filter, client.scope)
             if key not in frames:
-                counts = base.counts if key is None else {key: base.counts.get(key, {})}
-                paused = base.paused if key is None else [q for q in base.paused if q == key]
-                frames[key] = gateway_frame(
-                    GatewayType.STATS, {"counts": counts, "paused": paused}, last_seq, key
-                )
+                wanted = [q for q in base.counts if _shown(q, *key)]
+                counts = {q: base.counts[q] for q in wanted}
+                if client.queue_filter is not None and _shown(client.queue_filter, *key):
+                    counts.setdefault(client.queue_filter, {})
+                paused = [q for q in base.paused if _shown(q, *key)]
+                data = {"counts": counts, "paused": paused}
+                frames[key] = gateway_frame(GatewayType.STATS, data, last_seq, client.queue_filter)
             self.clients.offer(client, frames[key])
         return len(targets)

@@ -116,11 +116,20 @@ local function targets(first, source_key, limit)
   return ids
 end
 
--- Who acts, from a script's "who" argument: "name" or "name|client address" (the address
--- the API saw, through trusted proxies). Returns the name; the address is kept for the audit.
+-- Who acts, from a script's "who" argument: "name|role|client address" (services.api.auth.acting:
+-- the person or key, its role, and the address the API saw through trusted proxies), or the older
+-- "name|address", or just "name" (the monitor, the CLI). Returns the name; role and address are
+-- kept for the audit and the events.
 local acting_address = ''
+local acting_role = ''
 local function acting(who_arg)
-  local name, address = string.match(who_arg, '^([^|]*)|(.*)$')
+  local name, role, address = string.match(who_arg, '^([^|]*)|([^|]*)|(.*)$')
+  if name then
+    acting_role = role
+    acting_address = address
+    return name
+  end
+  name, address = string.match(who_arg, '^([^|]*)|(.*)$')
   if not name then
     return who_arg
   end
@@ -128,12 +137,17 @@ local function acting(who_arg)
   return name
 end
 
--- One audit entry and, for bulk work, one `admin` event: who did what to how many, from where.
+-- One audit entry, announced as an `audit` event (the dashboard's Audit view is live; the gateway
+-- sends it to admins only), and, for bulk work, one `admin` event: who did what to how many, from where.
 local function audit(audit_key, who, action, queue, done, skipped, target, bulk, ts_ms)
-  redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who, 'action', action,
-    'queue', queue, 'target', target, 'count', done, 'skipped', skipped, 'ts_ms', int(ts_ms),
-    'address', acting_address)
+  local entry = redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who,
+    'action', action, 'queue', queue, 'target', target, 'count', done, 'skipped', skipped,
+    'ts_ms', int(ts_ms), 'address', acting_address, 'role', acting_role)
+  emit('audit', {entry = entry, who = who, role = acting_role, address = acting_address,
+    action = action, queue = queue, target = target, count = done, skipped = skipped,
+    ts_ms = ts_ms}, ts_ms)
   if bulk then
-    emit('admin', {action = action, queue = queue, count = done, skipped = skipped, who = who}, ts_ms)
+    emit('admin', {action = action, queue = queue, count = done, skipped = skipped, who = who,
+      role = acting_role, address = acting_address}, ts_ms)
   end
 end

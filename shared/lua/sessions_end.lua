@@ -3,18 +3,15 @@
 -- KEYS[3] session index    fq:sessions
 -- KEYS[4] session epoch    fq:sessions:epoch
 -- KEYS[5] audit stream     fq:audit
--- ARGV[4] who              role of the caller
--- ARGV[5] address          client address of the caller
+-- ARGV[4] who              name|role|client address of the caller
 -- Returns the number of sessions that were live.
 local index_key, epoch_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
-local who, address = ARGV[4], ARGV[5]
+local who = acting(ARGV[4])
 
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', index_key, '-inf', now)
 local ended = redis.call('ZCARD', index_key)
 redis.call('DEL', index_key)
 redis.call('INCR', epoch_key)
-redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who, 'action', 'end_sessions',
-  'queue', '', 'target', '', 'count', ended, 'skipped', 0, 'ts_ms', int(now), 'address', address)
-emit('admin', {action = 'end_sessions', queue = '', count = ended, skipped = 0, who = who}, now)
+audit(audit_key, who, 'end_sessions', '', ended, 0, '', true, now)
 return ended

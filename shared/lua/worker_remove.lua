@@ -6,7 +6,7 @@
 -- KEYS[5] dead workers    fq:workers:dead
 -- KEYS[6] audit stream    fq:audit
 -- ARGV[4] worker id
--- ARGV[5] who (the operator, for the audit trail)
+-- ARGV[5] who (for the audit trail): name|role|client address
 -- ARGV[6] membership channel
 -- Returns 'draining' or 'forgotten'. Raises worker_not_found.
 local worker_key, workers_key, dead_key, audit_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
@@ -25,7 +25,11 @@ elseif redis.call('ZSCORE', dead_key, worker_id) or redis.call('EXISTS', worker_
 else
   return fail('worker_not_found', 'no worker ' .. worker_id)
 end
-redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who, 'action', 'remove_worker',
-  'target', worker_id, 'count', 1, 'outcome', outcome, 'ts_ms', int(now), 'address', acting_address)
-emit('admin', {action = 'remove_worker', worker = worker_id, outcome = outcome, count = 1, who = who}, now)
+local entry = redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who,
+  'action', 'remove_worker', 'target', worker_id, 'count', 1, 'outcome', outcome, 'ts_ms', int(now),
+  'address', acting_address, 'role', acting_role)
+emit('audit', {entry = entry, who = who, role = acting_role, address = acting_address,
+  action = 'remove_worker', queue = '', target = worker_id, count = 1, skipped = 0}, now)
+emit('admin', {action = 'remove_worker', worker = worker_id, outcome = outcome, count = 1, who = who,
+  role = acting_role, address = acting_address}, now)
 return outcome

@@ -28,16 +28,16 @@ async def test_audit_entries_carry_who_and_the_real_client_address(
     assert (await api.post(f"/api/v1/jobs/{job}/promote", headers=via)).status == 200
     # (the job's timeline says who, without the address)
     (promoted,) = [e for e in registry.get(job).timeline if e.get("reason") == "promote"]
-    assert promoted["who"] == "admin"
+    assert promoted["who"] == "FQ_ADMIN_TOKEN"
     assert (await api.post(f"/api/v1/queues/{Q}/pause", headers=via)).status == 200
     body = {"action": "delete", "filter": {"queue": Q, "state": "waiting"}}
     assert (await api.post("/api/v1/jobs/bulk", json=body, headers=via)).status in (200, 202)
     # Then each audit entry names the role and the client's address, not the proxy's
     entries = (await (await api.get("/api/v1/audit", headers=ADMIN)).json())["entries"]
     assert {e["action"] for e in entries} >= {"promote", "pause", "delete"}
-    assert {(e["who"], e["address"]) for e in entries} == {("admin", "198.51.100.7")}
+    assert {(e["who"], e["address"]) for e in entries} == {("FQ_ADMIN_TOKEN", "198.51.100.7")}
     # A caller the proxy list does not cover is recorded by its own address
     direct = await aiohttp_client(build_app(settings))
     assert (await direct.post(f"/api/v1/queues/{Q}/resume", headers=via)).status == 200
     latest = (await (await direct.get("/api/v1/audit", headers=ADMIN)).json())["entries"][0]
-    assert (latest["action"], latest["who"], latest["address"]) == ("resume", "admin", "127.0.0.1")
+    assert (latest["action"], latest["who"], latest["address"]) == ("resume", "FQ_ADMIN_TOKEN", "127.0.0.1")

@@ -111,8 +111,9 @@ async def test_an_admin_ends_every_session_and_it_is_audited_with_the_client_add
     assert await _with_cookie(api, "GET", "/api/v1/stats", viewer) == 401
     audit = await (await api.get("/api/v1/audit", headers=ADMIN)).json()
     entry = audit["entries"][0]
-    assert (entry["action"], entry["who"], entry["count"], entry["address"]) == (
+    assert (entry["action"], entry["who"], entry["role"], entry["count"], entry["address"]) == (
         "end_sessions",
+        "FQ_ADMIN_TOKEN",
         "admin",
         2,
         "203.0.113.5",

@@ -60,7 +60,7 @@ async def test_bulk_delete_and_promote_10000_jobs_in_short_batches(
     raw.config_set("slowlog-log-slower-than", 10_000)
     audit = await (await api.get("/api/v1/audit", params={"limit": "1000"}, headers=VIEWER)).json()
     assert sum(e["count"] for e in audit["entries"] if e["action"] == "delete") == 10_000
-    assert {e["who"] for e in audit["entries"]} == {"admin"}
+    assert {e["who"] for e in audit["entries"]} == {"FQ_ADMIN_TOKEN"}
 
 
 async def test_bulk_retry_by_filter_and_by_ids_counts_skips(

@@ -52,6 +52,7 @@ async def test_config_gives_the_gateway_on_this_host_or_the_public_url(
         f"http://queue.example:{own.stream_port}",
         "http://dash.example:8080",
     )
+    assert body["sso"] is False
     public = dataclasses.replace(own, stream_public_url="https://live.example/events/")
     client = await aiohttp_client(build_app(public))
     body = await (await client.get("/config.json")).json()

@@ -103,6 +103,9 @@ async def test_the_client_address_is_the_rightmost_untrusted_hop(
     session = await (await api.get("/api/v1/session", headers=headers)).json()
     assert session == {
         "role": "admin",
+        "name": "FQ_ADMIN_TOKEN",
+        "queues": None,
+        "kind": "token",
         "via": "bearer",
         "created_ms": None,
         "expires_ms": None,

@@ -49,7 +49,7 @@ async def test_limits_are_read_set_validated_audited_and_lifted(
     listed = await (await api.get("/api/v1/limits", headers=VIEWER)).json()
     assert next(q for q in listed["queues"] if q["queue"] == Q)["concurrency"] == 4
     (_, audit), *_ = typed_redis.xrevrange(raw, keys.AUDIT_STREAM, count=1)
-    assert (audit["action"], audit["who"], audit["queue"]) == ("limits", "admin", Q)
+    assert (audit["action"], audit["who"], audit["queue"]) == ("limits", "FQ_ADMIN_TOKEN", Q)
     (_, event), *_ = typed_redis.xrevrange(raw, keys.EVENTS_STREAM, count=1)
     assert event["type"] == "limits"
     # Lifting both makes the queue unlimited again (no hash left for dispatch to read)

@@ -58,7 +58,7 @@ async def test_schedule_lifecycle_over_http(api: TestClient[Any, Any], raw: redi
     # Every change is audited with who
     actions = [f["action"] for _, f in typed_redis.xrange(raw, keys.AUDIT_STREAM)]
     assert actions == ["schedule_created", "schedule_run", "schedule_paused", "schedule_resumed"]
-    assert {f["who"] for _, f in typed_redis.xrange(raw, keys.AUDIT_STREAM)} == {"admin"}
+    assert {f["who"] for _, f in typed_redis.xrange(raw, keys.AUDIT_STREAM)} == {"FQ_ADMIN_TOKEN"}
     # Deleted: gone, its job stays
     assert (await api.delete("/api/v1/schedules/nightly", headers=ADMIN)).status == 204
     assert (await api.get("/api/v1/schedules/nightly", headers=VIEWER)).status == 404

@@ -76,7 +76,7 @@ async def test_each_admin_action_is_audited_with_who_and_how_many(
     ):
         assert audited[action] >= 1, (action, audited)
     entries = (await call("GET", "/api/v1/audit?limit=1000"))["entries"]
-    assert {e["who"] for e in entries} == {"admin"}
+    assert {e["who"] for e in entries} == {"FQ_ADMIN_TOKEN"}
     assert sum(e["count"] for e in entries if e["action"] == "promote") == 1 + 3
     assert sum(e["count"] for e in entries if e["action"] == "retry") == 1 + 1
     assert sum(e["count"] for e in entries if e["action"] == "clean") == 1

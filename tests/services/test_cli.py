@@ -173,6 +173,7 @@ def _expect_dashboard_origin_allowed(api_port: int, stream_port: int) -> None:
         config = json.loads(response.read())
     # (it also lists the event types and topics: tests/api/test_dashboard.py checks those)
     assert (config["stream_url"], config["dashboard_origin"]) == (f"http://127.0.0.1:{stream_port}", origin)
+    assert config["sso"] is False
     request = urllib.request.Request(f"{config['stream_url']}/stream", headers={"Origin": origin})
     try:
         urllib.request.urlopen(request, timeout=2)

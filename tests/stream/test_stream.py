@@ -31,17 +31,17 @@ async def test_snapshot_then_deltas_then_coalesced_stats(
     # When a dashboard connects
     stream = await open_stream(gateway)
     snapshot = await stream.next()
-    # Then it first gets the whole state, as of the last event's seq
-    assert snapshot.event == "snapshot" and snapshot.id == "2"
+    # Then it first gets the whole state, as of the last event's seq (submit, pause, its audit)
+    assert snapshot.event == "snapshot" and snapshot.id == "3"
     data = snapshot.json["data"]
     assert data["counts"][Q]["waiting"] == 1 and data["paused"] == ["other"]
     assert [j["id"] for j in data["jobs"][Q]["waiting"]] == [first]
     # Then every change as it happens, each with its seq as id, and stats after them
     second = submit(registry, "noop")
     job = await stream.until(lambda e: e.event == "job")
-    assert (job.id, job.json["data"]["job"], job.json["data"]["to"]) == ("3", second, "waiting")
+    assert (job.id, job.json["data"]["job"], job.json["data"]["to"]) == ("4", second, "waiting")
     stats = await stream.until(lambda e: e.event == "stats")
-    assert stats.json["data"]["counts"][Q]["waiting"] == 2 and stats.id == "3"
+    assert stats.json["data"]["counts"][Q]["waiting"] == 2 and stats.id == "4"
     # and a burst of transitions yields far fewer stats than transitions (one per 100 ms at most)
     for _ in range(50):
         submit(registry, "noop")

@@ -76,7 +76,10 @@ def test_retry_a_failed_job_from_its_row(
     wait_for(lambda: transitions_of(raw, job).count(("active", "failed")) == 2, what="the second run")
     retry = [e for e in registry.get(job).timeline if e.get("reason") == "retry"]
     assert (
-        retry and retry[0]["from"] == "failed" and retry[0]["to"] == "waiting" and retry[0]["who"] == "admin"
+        retry
+        and retry[0]["from"] == "failed"
+        and retry[0]["to"] == "waiting"
+        and retry[0]["who"] == "FQ_ADMIN_TOKEN"
     )
     # And the drawer shows the job's history, error and traceback
     row.locator("td button.link").click()

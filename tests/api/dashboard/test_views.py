@@ -87,7 +87,7 @@ def test_workers_view_and_every_view_fits_a_phone(
     shot(page, "jobs")
     # At a phone's width every view is one column: nothing scrolls sideways but tables
     page.set_viewport_size(PHONE)
-    for view in ("overview", "jobs", "workers", "submit"):
+    for view in ("overview", "jobs", "workers", "submit", "audit", "keys"):
         page.goto(f"/#{view}")
         expect(page.locator(f"#view-{view}")).to_be_visible()
         assert _no_sideways_scroll(page), f"{view} is wider than a phone"

@@ -67,7 +67,7 @@ async function show(id) {
     $("#drawer"),
     header(id),
     h("div.drawer-state", h(`span.state.s-${job.state}`, { "data-drawer-state": job.state }, job.state), bar, stage),
-    store.canMutate ? h("div.drawer-actions", actions(job)) : null,
+    store.canAct ? h("div.drawer-actions", actions(job)) : null,
     facts(job),
     section("Arguments", h("pre", pretty(job.args))),
     Object.keys(job.kwargs).length ? section("Keyword arguments", h("pre", { "data-drawer-kwargs": "" }, pretty(job.kwargs))) : null,

@@ -54,7 +54,7 @@ export function initJobs(root, onOpen, params) {
     "tr",
     store.canMutate ? h("th.sel", el.all) : null,
     ["id", "actor", "queue", "state", "priority", "tries", "created", "progress"].map((c) => h("th", c)),
-    store.canMutate ? h("th", "actions") : null,
+    store.canAct ? h("th", "actions") : null,
   );
   el.note.setAttribute("data-search-note", "");
   el.note.setAttribute("role", "status");
@@ -194,7 +194,7 @@ function row(job) {
     h("td.num", `${job.attempts}/${job.max_retries + 1}`),
     h("td", ago(job.created_ms)),
     h("td", job.state === "active" ? h("progress", { max: 100, value: job.progress }) : job.state === "completed" ? "100%" : ""),
-    store.canMutate ? h("td.actions", h("div.row-actions", rowActions(job))) : null,
+    store.canAct ? h("td.actions", h("div.row-actions", rowActions(job))) : null,
   );
 }
 

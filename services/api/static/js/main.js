@@ -3,6 +3,7 @@
 // register yours below with registerView).
 
 import { api, onUnauthorized } from "./api.js";
+import { initAudit, load as loadAudit } from "./audit.js";
 import { $ } from "./dom.js";
 import { closeDrawer, drawerJob, initDrawer, onDrawerClose, openDrawer } from "./drawer.js";
 import { initGalleries, galleriesShown } from "./galleries.js";
@@ -11,6 +12,7 @@ import { initKeys } from "./keys.js";
 import { initOffline } from "./offline.js";
 import { initOverview, overviewShown } from "./overview.js";
 import { navigate, onRoute, prepare, registerView, route, setAllowed, setParams, startRouting, viewNames } from "./router.js";
+import { initApiKeys } from "./apikeys.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
 import { initSubmit } from "./submit.js";
@@ -30,6 +32,8 @@ registerView("jobs", { label: "Jobs", init: (el) => initJobs(el, openJob, setPar
 registerView("workers", { label: "Workers", init: (el) => initWorkers(el, openJob) });
 registerView("galleries", { label: "Galleries", init: (el) => initGalleries(el, setParams), shown: galleriesShown });
 registerView("schedules", { label: "Schedules", init: (el) => initSchedules(el, openJob) });
+registerView("audit", { label: "Audit", init: (el) => initAudit(el), shown: () => loadAudit() });
+registerView("keys", { label: "Keys", admin: true, init: (el) => initApiKeys(el) });
 registerView("submit", { label: "Submit", admin: true, init: (el) => initSubmit(el, openJob) });
 
 let config = null;
@@ -52,8 +56,9 @@ async function boot() {
         refused = `That login link no longer works (${err.message}): log in with a token.`;
       }
     }
-    const { role } = await api.session();
-    if (role) start(role);
+    if (config.sso) $("#sso").hidden = false;
+    const me = await api.session();
+    if (me.role) start(me.role, me);
     else showLogin(refused);
   } catch (err) {
     banner(`The API is unreachable: ${err.message}`);
@@ -74,6 +79,7 @@ function showLogin(message = "") {
   if (stream) stream.stop();
   $("#nav").hidden = true;
   $("#who").hidden = true;
+  $("#person").hidden = true;
   $("#logout").hidden = true;
   $("#end-sessions")?.setAttribute("hidden", ""); // a viewer's page no longer has it
   closeDrawer();
@@ -87,10 +93,10 @@ async function login(event) {
   event.preventDefault();
   const input = $("#login-token");
   try {
-    const { role } = await api.login(input.value);
+    const me = await api.login(input.value);
     input.value = "";
-    if (started && role !== store.role) location.reload(); // views are built for one role
-    else start(role);
+    if (started && me.role !== store.role) location.reload(); // views are built for one role
+    else start(me.role, me);
   } catch (err) {
     $("#login-error").textContent = err.message;
   }
@@ -116,7 +122,7 @@ async function endAllSessions() {
   location.replace("/");
 }
 
-function start(role) {
+function start(role, me = {}) {
   store.role = role;
   document.body.dataset.role = role;
   $("#view-login").hidden = true;
@@ -124,6 +130,10 @@ function start(role) {
   const who = $("#who");
   who.hidden = false;
   who.textContent = role;
+  // The person or key, and their queues when they are limited to some.
+  const person = $("#person");
+  person.hidden = !me.name;
+  person.textContent = me.name ? `${me.name}${me.queues ? ` · ${me.queues.join(", ")}` : ""}` : "";
   $("#logout").hidden = false;
   if (store.canMutate) $("#end-sessions").hidden = false;
   if (!started) {

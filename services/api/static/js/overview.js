@@ -173,7 +173,7 @@ function updateCard(card, queue) {
   const paused = store.paused.has(queue);
   card.badge.hidden = !paused;
   card.el.classList.toggle("is-paused", paused);
-  if (store.canMutate && card.pausedShown !== paused) {
+  if (store.canAct && card.pausedShown !== paused) {
     card.pausedShown = paused;
     mount(
       card.controls,

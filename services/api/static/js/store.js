@@ -26,6 +26,11 @@ class Store {
     return this.role === "admin";
   }
 
+  /** Job actions and pause/resume: an operator too, on the queues it sees (issue 22). */
+  get canAct() {
+    return this.role === "admin" || this.role === "operator";
+  }
+
   on(kind, fn) {
     (this.listeners[kind] ||= []).push(fn);
   }
