@@ -99,3 +99,15 @@ class IdentityNotFound(FacequeueError):
     """The gallery holds no identity with this id."""
 
     code = "identity_not_found"
+
+
+class OperationNotFound(FacequeueError):
+    """No operation has this id (never created, or forgotten after its keep time)."""
+
+    code = "operation_not_found"
+
+
+class LeaseLost(FacequeueError):
+    """This monitor no longer holds the operations lease: another one runs them now."""
+
+    code = "lease_lost"

@@ -30,6 +30,10 @@ class EventType(enum.StrEnum):
     ADMIN = "admin"
     #: A gallery changed.
     GALLERY = "gallery"
+    #: An operation (tracked bulk work) was created or progressed, finished, was cancelled.
+    OPERATION = "operation"
+    #: A new failure group appeared in a queue (fingerprint, actor, exception).
+    FAILURE = "failure"
 
 
 @dataclass(frozen=True, slots=True)

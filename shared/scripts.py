@@ -66,6 +66,11 @@ class Lua(enum.StrEnum):
     GALLERY_DROP = "gallery_drop"
     SESSION_CREATE = "session_create"
     SESSIONS_END = "sessions_end"
+    OP_CREATE = "op_create"
+    OP_LEASE = "op_lease"
+    OP_BATCH = "op_batch"
+    OP_CANCEL = "op_cancel"
+    TRASH_PURGE = "trash_purge"
 
 
 def _read(name: str) -> str:
@@ -78,6 +83,10 @@ def load_source(script: Lua) -> str:
         _read("_prelude")
         .replace("__PRIORITY_SCALE__", str(PRIORITY_SCALE))
         .replace("__GALLERY_CHANGED_CHANNEL__", keys.GALLERY_CHANGED_CHANNEL)
+        .replace("__FAILURE_PREFIX__", keys.FAILURE_PREFIX)
+        .replace("__TRASH_JOB_PREFIX__", keys.TRASH_JOB_PREFIX)
+        .replace("__STATE_PREFIX__", keys.STATE_PREFIX)
+        .replace("__OPERATION_PREFIX__", keys.OPERATION_PREFIX)
     )
     return prelude + "\n" + _read(script.value)
 

@@ -24,6 +24,7 @@ STATUS: dict[type[errors.FacequeueError], int] = {
     errors.WorkerNotFound: 404,
     errors.GalleryNotFound: 404,
     errors.IdentityNotFound: 404,
+    errors.OperationNotFound: 404,
     errors.InvalidImage: 422,
     errors.JobExists: 409,
     errors.InvalidTransition: 409,

@@ -27,6 +27,8 @@ TOPIC_OF = {
     "workers": "workers",
     "pause": "pause",
     "stats": "stats",
+    "operation": "operations",
+    "failure": "jobs",
 }
 #: Every topic a client may ask for.
 TOPICS = frozenset(TOPIC_OF.values())

@@ -1,4 +1,6 @@
 -- A worker's run failed for good (retries exhausted or not retryable): active -> failed.
+-- With a fingerprint, the job joins its failure group (issue 20) in the same call, so the
+-- groups' counts, first/last seen and samples are exact without any scan.
 -- KEYS[3] job hash        fq:job:<id>
 -- KEYS[4] active set      fq:q:<queue>:active
 -- KEYS[5] failed set      fq:q:<queue>:failed
@@ -8,9 +10,12 @@
 -- ARGV[7] worker id
 -- ARGV[8] error (one line)
 -- ARGV[9] traceback
+-- ARGV[10] fingerprint ('' for none: the job joins no group)
+-- ARGV[11] exception type (for the group record)
 -- Returns 1 when recorded, 0 when this run was superseded (nothing changed).
 local job_key, active_key, failed_key = KEYS[3], KEYS[4], KEYS[5]
 local job_id, queue, gen, worker, err, tb = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local fingerprint, exception = ARGV[10] or '', ARGV[11] or ''
 
 if not owns_run(job_key, gen, worker) then
   return 0
@@ -18,6 +23,11 @@ end
 local now = now_ms()
 redis.call('ZREM', active_key, job_id)
 redis.call('ZADD', failed_key, now, job_id)
-redis.call('HSET', job_key, 'state', 'failed', 'finished_ms', int(now), 'error', err, 'traceback', tb)
-job_event(job_id, queue, 'active', 'failed', {worker = worker, error = err}, now)
+redis.call('HSET', job_key, 'state', 'failed', 'finished_ms', int(now), 'error', err, 'traceback', tb,
+  'fingerprint', fingerprint, 'exception', exception)
+job_event(job_id, queue, 'active', 'failed', {worker = worker, error = err, fingerprint = fingerprint}, now)
+if fingerprint ~= '' then
+  group_add(queue, fingerprint, job_id, now,
+    {actor = redis.call('HGET', job_key, 'actor'), exception = exception, message = err}, now)
+end
 return 1
