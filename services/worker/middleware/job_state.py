@@ -20,6 +20,7 @@ from services.worker.context import WorkerContext
 from services.worker.runs import Run, error_line
 from shared import transitions
 from shared.errors import FacequeueError
+from shared.fingerprints import fingerprint
 from shared.logging import get_logger
 from shared.messages import GEN_OPTION, JOB_OPTION
 
@@ -91,9 +92,13 @@ class JobStateMiddleware(Middleware):
         exc = run.exception or getattr(message, "_exception", None)
         error = error_line(exc) or "rejected"
         traceback = str(message.options.get("traceback", ""))
-        if self.ctx.record(
-            "fail", transitions.fail(run.job_id, run.queue, run.gen, self.ctx.worker_id, error, traceback)
-        ):
+        fp, exception = fingerprint(
+            run.actor, exc, error_line=error, traceback_text=traceback, options=message.options
+        )
+        call = transitions.fail(
+            run.job_id, run.queue, run.gen, self.ctx.worker_id, error, traceback, fp, exception
+        )
+        if self.ctx.record("fail", call):
             self.ctx.metrics.transitions.labels(run.queue, "failed").inc()
 
     def _finish(self, *, failed: bool) -> Run | None:
