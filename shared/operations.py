@@ -160,12 +160,13 @@ def create(
     )
 
 
-def lease(owner: str, ttl_ms: int, held: int | None) -> Call[int]:
-    """Take or renew the operations lease; the token held, or 0 when another monitor holds it."""
+def lease(owner: str, ttl_ms: int, held: int | None, *, release: bool = False) -> Call[int]:
+    """Take or renew the operations lease: the token held, or 0 when another monitor holds it.
+    With ``release``, give up the caller's lease (nothing left to run)."""
     return Call(
         Lua.OP_LEASE,
         [keys.OPERATIONS_LEASE, keys.OPERATIONS_FENCE],
-        [owner, ttl_ms, "" if held is None else held],
+        [owner, ttl_ms, "" if held is None else held, int(release)],
         int,
     )
 

@@ -71,6 +71,9 @@ class OperationRunner:
         pending: list[str] = await client.zrange(keys.OPERATIONS_PENDING, 0, 0)  # type: ignore[assignment]
         self.metrics.pending.set(await client.zcard(keys.OPERATIONS_PENDING))
         if not pending:
+            if self.token is not None:  # let another replica start the next one at once
+                await self.registry.run(operations.lease(self.owner, 0, self.token, release=True))
+                self.token = None
             return False
         lease_ms = int(self.settings.operation_lease_s * 1000)
         token = await self.registry.run(operations.lease(self.owner, lease_ms, self.token))
