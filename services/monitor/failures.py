@@ -6,7 +6,7 @@ first seen (the "new failure group" alert watches it rise).
 
 from __future__ import annotations
 
-from shared import keys
+from shared import catalog, keys
 from shared.metrics import OperationMetrics
 from shared.registry import AsyncRegistry
 
@@ -17,7 +17,7 @@ READ_GROUPS = 1000
 async def export(registry: AsyncRegistry, metrics: OperationMetrics, top: int) -> None:
     client = registry.client
     metrics.failure_group_jobs.clear()
-    for queue in await registry.queues():
+    for queue in sorted(set(await registry.queues()) | set(catalog.queues())):
         fingerprints: list[str] = await client.zrevrange(keys.failure_groups_key(queue), 0, READ_GROUPS - 1)  # type: ignore[assignment]
         groups = await client.zcard(keys.failure_groups_key(queue))
         metrics.failure_groups.labels(queue).set(groups)
