@@ -46,6 +46,8 @@ class OperationRunner:
         self.token: int | None = None
         self.wake = asyncio.Event()
         self._housekeeping_at = 0.0
+        #: The operation being run (its record changes only in fields the batch script reads).
+        self._current: Operation | None = None
 
     async def run(self) -> None:
         while True:
@@ -66,41 +68,52 @@ class OperationRunner:
                     await asyncio.wait_for(self.wake.wait(), timeout=IDLE_POLL_S)
 
     async def step(self) -> bool:
-        """Run one batch of the oldest pending operation; False when there was nothing to do."""
+        """Run one batch of the oldest pending operation; False when there was nothing to do.
+
+        Two round trips a batch: the pending head, then the batch (which checks and renews the
+        lease itself); the lease is taken only when not held, and the record read only when the
+        operation changes or walks ids queue by queue.
+        """
         client = self.registry.client
         pending: list[str] = await client.zrange(keys.OPERATIONS_PENDING, 0, 0)  # type: ignore[assignment]
-        self.metrics.pending.set(await client.zcard(keys.OPERATIONS_PENDING))
         if not pending:
             if self.token is not None:  # let another replica start the next one at once
                 await self.registry.run(operations.lease(self.owner, 0, self.token, release=True))
                 self.token = None
             return False
         lease_ms = int(self.settings.operation_lease_s * 1000)
-        token = await self.registry.run(operations.lease(self.owner, lease_ms, self.token))
-        self.token = token or None
-        if not token:
-            return False  # another replica runs operations
-        fields: dict[str, str] = await client.hgetall(keys.operation_key(pending[0]))  # type: ignore[assignment]
-        if not fields:
-            await client.zrem(keys.OPERATIONS_PENDING, pending[0])  # forgotten record
-            return True
-        op = Operation.from_hash(fields)
+        if self.token is None:
+            self.token = await self.registry.run(operations.lease(self.owner, lease_ms, None)) or None
+            if self.token is None:
+                return False  # another replica runs operations
+        op = self._current if self._current is not None and self._current.id == pending[0] else None
+        if op is None or op.segments:
+            fields: dict[str, str] = await client.hgetall(keys.operation_key(pending[0]))  # type: ignore[assignment]
+            if not fields:
+                await client.zrem(keys.OPERATIONS_PENDING, pending[0])  # forgotten record
+                return True
+            op = self._current = Operation.from_hash(fields)
         started = time.perf_counter()
-        state, done, skipped = await self.registry.run(
-            operations.batch(
-                op,
-                self.owner,
-                token,
-                lease_ms=lease_ms,
-                size=self.settings.operation_batch,
-                trash_ttl_ms=self.settings.trash_ttl_s * 1000,
+        try:
+            state, done, skipped = await self.registry.run(
+                operations.batch(
+                    op,
+                    self.owner,
+                    self.token,
+                    lease_ms=lease_ms,
+                    size=self.settings.operation_batch,
+                    trash_ttl_ms=self.settings.trash_ttl_s * 1000,
+                )
             )
-        )
+        except LeaseLost:
+            self.token = None
+            raise
         self.metrics.batch_seconds.observe(time.perf_counter() - started)
         self.metrics.batches.labels(op.action).inc()
         self.metrics.jobs.labels(op.action, "done").inc(done)
         self.metrics.jobs.labels(op.action, "skipped").inc(skipped)
         if state != "running":
+            self._current = None
             log.info("operation finished", op=op.id, action=op.action, state=state)
         return True
 
@@ -114,3 +127,4 @@ class OperationRunner:
             if n < PURGE_BATCH:
                 break
         await failures.export(self.registry, self.metrics, self.settings.failure_groups_exported)
+        self.metrics.pending.set(await self.registry.client.zcard(keys.OPERATIONS_PENDING))
