@@ -522,3 +522,8 @@ class TrashEntry(BaseModel):
 
 class TrashList(BaseModel):
     entries: list[TrashEntry]
+
+
+class FailureJobsQuery(Strict):
+    queue: str = Field(pattern=QUEUE_PATTERN)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)

@@ -5,6 +5,8 @@ import { api, onUnauthorized } from "./api.js";
 import { $ } from "./dom.js";
 import { closeDrawer, initDrawer, openDrawer } from "./drawer.js";
 import { initJobs, jobsShown, renderFilters, showJobs } from "./jobs.js";
+import { initFailures } from "./failures.js";
+import { initOperations } from "./operations.js";
 import { initOverview } from "./overview.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
@@ -12,7 +14,7 @@ import { initSubmit } from "./submit.js";
 import { confirmAction } from "./ui.js";
 import { initWorkers } from "./workers.js";
 
-const VIEWS = ["overview", "jobs", "workers", "submit"];
+const VIEWS = ["overview", "jobs", "workers", "submit", "operations", "failures"];
 let config = null;
 let stream = null;
 let started = false;
@@ -117,6 +119,8 @@ function start(role) {
     });
     initJobs($("#view-jobs"), openDrawer);
     initWorkers($("#view-workers"), openDrawer);
+    initOperations($("#view-operations"));
+    initFailures($("#view-failures"), openDrawer);
     if (store.canMutate) initSubmit($("#view-submit"), openDrawer);
     initDrawer();
     store.on("snapshot", renderFilters);

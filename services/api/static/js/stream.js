@@ -6,8 +6,8 @@
 // query parameter. The indicator says live, reconnecting, or offline (browser offline, or no
 // gateway for OFFLINE_AFTER_MS).
 
-const TOPICS = "stats,jobs,progress,workers,pause";
-const FRAME_TYPES = ["snapshot", "reset", "stats", "job", "progress", "workers", "pause", "admin", "gallery"];
+const TOPICS = "stats,jobs,progress,workers,pause,operations";
+const FRAME_TYPES = ["snapshot", "reset", "stats", "job", "progress", "workers", "pause", "admin", "gallery", "operation", "failure"];
 //: Backoff bounds (ms) before opening a new EventSource after one ended.
 const BACKOFF_MS = [500, 10_000];
 //: Failing this long without a live connection counts as offline.
