@@ -417,6 +417,8 @@ class ApiMetrics:
         "bulk_delete",
         "bulk_promote",
         "clean",
+        "operation",
+        "operation_cancel",
         "pause",
         "resume",
         "retention",

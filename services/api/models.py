@@ -418,8 +418,12 @@ class OperationFilter(Strict):
     )
 
 
+#: What an operation does.
+OperationAction = Literal["retry", "delete", "promote", "set-priority", "clean"]
+
+
 class OperationBase(Strict):
-    action: Literal["retry", "delete", "promote", "set-priority", "clean"] = Field(
+    action: OperationAction = Field(
         description="retry applies to failed jobs, promote to delayed ones, set-priority to waiting and"
         " delayed ones, clean to completed or failed ones finished before the cut-off, delete to any"
         " (active: with force); jobs it does not apply to are counted as skipped."

@@ -230,7 +230,7 @@ async def start(request: web.Request, plan: Plan, op_id: str) -> web.Response:
         await registry.client.delete(source)  # the key named an existing operation: this set is unused
     op = await read(registry, made)
     if created:
-        record(request, f"operation_{op.action}", op.total)
+        record(request, "operation", op.total)
     return web.json_response(out(op), status=202, headers={"Location": f"/api/v1/operations/{op.id}"})
 
 
