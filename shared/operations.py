@@ -215,6 +215,11 @@ def purge_trash(cutoff_ms: int, size: int) -> Call[int]:
     return Call(Lua.TRASH_PURGE, [keys.TRASH], [cutoff_ms, size], int)
 
 
+def forget(cutoff_ms: int, size: int) -> Call[int]:
+    """Forget up to ``size`` finished operations created before ``cutoff_ms`` (none with trashed jobs)."""
+    return Call(Lua.OPS_FORGET, [keys.OPERATIONS], [cutoff_ms, size], int)
+
+
 def group_by_queue(ids: Sequence[str], queues: Sequence[str | None]) -> tuple[list[Segment], list[str], int]:
     """Order ``ids`` by queue (as found); returns the segments, the ordered ids and how many were unknown."""
     by_queue: dict[str, list[str]] = {}

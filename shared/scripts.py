@@ -71,6 +71,7 @@ class Lua(enum.StrEnum):
     OP_BATCH = "op_batch"
     OP_CANCEL = "op_cancel"
     TRASH_PURGE = "trash_purge"
+    OPS_FORGET = "ops_forget"
 
 
 def _read(name: str) -> str:

@@ -118,7 +118,7 @@ class OperationRunner:
         return True
 
     async def housekeeping(self) -> None:
-        """Purge the trash past its TTL (bounded per pass) and export failure groups."""
+        """Purge the trash past its TTL, forget old finished operations, export failure groups."""
         now_ms = await self.registry.now_ms()
         cutoff_ms = now_ms - self.settings.trash_ttl_s * 1000
         for _ in range(20):
@@ -126,5 +126,7 @@ class OperationRunner:
             self.metrics.trash_purged.inc(n)
             if n < PURGE_BATCH:
                 break
+        keep_ms = max(self.settings.operation_keep_s, self.settings.trash_ttl_s) * 1000
+        await self.registry.run(operations.forget(now_ms - keep_ms, PURGE_BATCH))
         await failures.export(self.registry, self.metrics, self.settings.failure_groups_exported)
         self.metrics.pending.set(await self.registry.client.zcard(keys.OPERATIONS_PENDING))

@@ -146,3 +146,23 @@ async def test_a_failure_group_counts_exactly_after_partial_removals(
     await api.post("/api/v1/jobs/bulk", json={"action": "retry", "ids": ids[2:5]}, headers=ADMIN)
     assert raw.hget(keys.failure_group_key(Q, "fp-x"), "count") == "7"
     assert raw.zcard(keys.failure_group_jobs_key(Q, "fp-x")) == 7
+
+
+async def test_old_finished_operations_are_forgotten_but_not_while_their_jobs_are_in_the_trash(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, settings: Any
+) -> None:
+    fail_jobs(registry, 4)
+    _, retried = await post(api, {"action": "retry", "filter": FAILED})
+    await run_all(settings)
+    fail_jobs(registry, 3)
+    _, deleted = await post(api, {"action": "delete", "filter": FAILED})
+    await run_all(settings)
+    _, queued = await post(api, {"action": "promote", "filter": {"queue": Q, "state": "delayed"}})
+    reg = AsyncRegistry(settings)
+    forgotten = await reg.run(operations.forget(await reg.now_ms() + 1, 100))
+    await reg.close()
+    assert forgotten == 2  # the retry, and the promote that had nothing to do
+    assert raw.zrange(keys.OPERATIONS, 0, -1) == [deleted["id"]]
+    assert not raw.exists(keys.operation_key(retried["id"])) and not raw.exists(
+        keys.operation_key(queued["id"])
+    )
