@@ -17,6 +17,7 @@ Run: ``python -m bench.operations [JOBS] [UNDO_JOBS]`` (defaults 1,000,000 and 1
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import signal
@@ -37,6 +38,7 @@ from shared import keys, localredis
 from shared.catalog import DIAGNOSTICS_QUEUE
 from shared.config import Settings
 from shared.jobs import new_job_id
+from shared.scripts import SOURCES
 
 QUEUE = DIAGNOSTICS_QUEUE
 #: The five causes jobs fail with (fingerprint, exception).
@@ -128,21 +130,36 @@ def call(base: str, method: str, path: str, body: Any = None) -> tuple[float, An
     return (time.perf_counter() - start) * 1000, answer
 
 
+#: Script name by SHA-1 (what SLOWLOG shows of an EVALSHA).
+SCRIPT_OF = {hashlib.sha1(src.encode()).hexdigest(): lua.value for lua, src in SOURCES.items()}
+
+
+def command_name(command: Any) -> str:
+    text = command.decode(errors="replace") if isinstance(command, bytes) else str(command)
+    parts = text.split(" ")
+    if parts[0].upper() == "EVALSHA" and len(parts) > 1:
+        return SCRIPT_OF.get(parts[1], "EVALSHA")
+    return parts[0]
+
+
 def slowlog(client: redis.Redis) -> dict[str, Any]:
     entries: list[dict[str, Any]] = client.slowlog_get(-1)
+    batches = sorted(int(e["duration"]) for e in entries if command_name(e["command"]) == "op_batch")
     if os.environ.get("BENCH_SLOWLOG"):
         for e in sorted(entries, key=lambda e: -int(e["duration"]))[:8]:
             print(int(e["duration"]) / 1000, str(e["command"])[:400], file=sys.stderr)
     worst: dict[str, Any] = max(
         entries, key=lambda e: int(e["duration"]), default={"duration": 0, "command": b""}
     )
-    command = worst["command"]
-    name = (command.decode() if isinstance(command, bytes) else str(command)).split(" ")[0]
+    name = command_name(worst["command"])
     stats = client.info("commandstats").get("cmdstat_evalsha", {})
     return {
         "evalsha_calls": int(stats.get("calls", 0)),
         "evalsha_mean_ms": float(stats.get("usec_per_call", 0)) / 1000,
         "max_cmd_ms": int(worst["duration"]) / 1000,
+        "op_batch_over_1ms": len(batches),
+        "op_batch_over_10ms": sum(1 for d in batches if d > 10_000),
+        "op_batch_max_ms": (batches[-1] / 1000) if batches else 0.0,
         "cmd": name,
         "over_1ms": len(entries),
         "over_10ms": sum(1 for e in entries if int(e["duration"]) > 10_000),
@@ -180,6 +197,7 @@ def retry_million(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
         secret=SECRET,
         log_level="warning",
         monitor_interval_s=5.0,
+        failed_keep_count=100_000_000,  # retention would trim the million failed jobs meanwhile
     )
     api = service("services.api", settings, tmp / "api.log")
     monitors: list[subprocess.Popen[bytes]] = []
@@ -286,6 +304,7 @@ def delete_and_undo(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
         secret=SECRET,
         log_level="warning",
         monitor_interval_s=5.0,
+        failed_keep_count=100_000_000,  # retention would trim the million failed jobs meanwhile
     )
     api = service("services.api", settings, tmp / "api2.log")
     monitor = service("services.monitor", settings, tmp / "monitor2.log")
@@ -346,6 +365,7 @@ def main(jobs: int = 1_000_000, undo_jobs: int = 100_000) -> Results:
         f"  retry of all        {big['final']['done']:,} done in {big['total_s']:.1f} s"
         f" ({big['final']['done'] / big['total_s']:,.0f} jobs/s), slowest command {big['max_cmd_ms']:.2f} ms"
         f" ({big['cmd']}); over 1 ms: {big['over_1ms']}, over 10 ms: {big['over_10ms']};"
+        f" op_batch calls over 10 ms: {big['op_batch_over_10ms']}, slowest {big['op_batch_max_ms']:.2f} ms;"
         f" {big['evalsha_calls']:,} script calls, mean {big['evalsha_mean_ms']:.2f} ms"
     )
     print(
