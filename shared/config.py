@@ -208,8 +208,9 @@ class Settings:
     #: after a monitor dies, another (or its restart) resumes the operation this much later.
     operation_lease_s: float = 5.0
     #: Jobs one operation batch (one script call) handles; kept small so a call stays well
-    #: under 10 ms (~15 µs a job: 100 take ~1.5 ms; bench/operations.py).
-    operation_batch: int = 100
+    #: under 10 ms even on a busy machine (a job costs 50-110 µs of script time there, with its
+    #: event and timeline; bench/operations.py).
+    operation_batch: int = 50
     #: Seconds an operation record (and its Idempotency-Key) is kept after it finished.
     operation_keep_s: int = 7 * 86_400
     #: Failure groups per queue exported to Prometheus by count; the rest are summed as "other".
