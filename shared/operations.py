@@ -137,7 +137,7 @@ def create(
 ) -> Call[tuple[str, bool]]:
     """Record an operation over ``source`` up to ``bound``; an idempotency key (key name, TTL ms)
     already used returns the operation it created instead."""
-    idem_key, idem_ms = idempotency or (keys.operation_key(op_id) + ":idem", 0)
+    idem_key, idem_ms = idempotency or (keys.operation_key(op_id), 0)  # the slot is unused at TTL 0
     flat: list[str | int] = []
     for name, value in fields.items():
         flat += [name, value]
