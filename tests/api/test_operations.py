@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
 from services.monitor.operations import OperationRunner
-from shared import transitions
+from shared import keys, operations, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
+from shared.errors import LeaseLost
 from shared.metrics import OperationMetrics
+from shared.operations import Operation
 from shared.registry import AsyncRegistry, Registry
 from shared.states import JobState
 from shared.submit import submit
@@ -200,3 +203,29 @@ async def test_list_shows_operations_newest_first(api: TestClient[Any, Any], reg
     _, b = await post(api, {"action": "delete", "filter": FAILED})
     listed = await (await api.get("/api/v1/operations", headers=VIEWER)).json()
     assert [o["id"] for o in listed["operations"]] == [b["id"], a["id"]]
+
+
+async def test_a_monitor_that_lost_its_lease_changes_nothing(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
+) -> None:
+    # Given an operation, and monitor A's lease taken over by B after it expired (A was paused)
+    fail_jobs(registry, 5)
+    _, op = await post(api, {"action": "retry", "filter": FAILED})
+    token_a = registry.run(operations.lease("A", 60_000, None))
+    assert registry.run(operations.lease("B", 60_000, None)) == 0  # held: B waits
+    raw.delete(keys.OPERATIONS_LEASE)  # A's lease expired
+    token_b = registry.run(operations.lease("B", 60_000, None))
+    assert token_b > token_a
+    record = Operation.from_hash(raw.hgetall(keys.operation_key(op["id"])))
+    # When A wakes up and runs a batch with its old token
+    with pytest.raises(LeaseLost):
+        registry.run(operations.batch(record, "A", token_a, lease_ms=60_000, size=10, trash_ttl_ms=1000))
+    # Then nothing changed; B's batch does the work
+    assert registry.counts([Q])[Q]["failed"] == 5
+    assert registry.run(
+        operations.batch(record, "B", token_b, lease_ms=60_000, size=10, trash_ttl_ms=1000)
+    ) == (
+        "done",
+        5,
+        0,
+    )
