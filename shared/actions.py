@@ -21,6 +21,8 @@ from shared.states import JobState
 SYSTEM = "system"
 #: Most jobs one admin script call handles, so no call blocks Redis for long.
 BULK_BATCH = 1000
+#: Milliseconds a deleted job stays in the trash unless told otherwise (``Settings.trash_ttl_s``).
+TRASH_TTL_MS = 86_400_000
 #: Most jobs one clean call removes. Each removal also writes and publishes its event
 #: (~8 µs a job on a 2-core machine): 100 keeps a call near 1 ms and its worst, when
 #: freeing memory stalls it, near 7 ms, under issue 9's 10 ms for any command while a
@@ -81,6 +83,7 @@ def _delete_call(
     force: bool,
     source: JobState,
     parse: Callable[[Any], T],
+    trash_ttl_ms: int = TRASH_TTL_MS,
 ) -> Call[T]:
     return Call(
         Lua.JOB_DELETE,
@@ -90,8 +93,9 @@ def _delete_call(
             keys.AUDIT_STREAM,
             keys.state_key(queue, source),
             keys.JOBS_INDEX,
+            keys.TRASH,
         ],
-        [queue, who, limit, int(force), *ids],
+        [queue, who, limit, int(force), trash_ttl_ms, *ids],
         parse,
     )
 
@@ -106,10 +110,12 @@ def promote(job_id: str, queue: str, *, who: str = SYSTEM) -> Call[str]:
     return _promote_call(queue, [job_id], who, 0, _one(job_id, "promoted", JobState.WAITING.value))
 
 
-def delete(job_id: str, queue: str, *, force: bool = False, who: str = SYSTEM) -> Call[str]:
-    """Operator action: remove a job; an active one only with ``force``. Returns the state it was in."""
+def delete(
+    job_id: str, queue: str, *, force: bool = False, who: str = SYSTEM, trash_ttl_ms: int = TRASH_TTL_MS
+) -> Call[str]:
+    """Operator action: move a job to the trash (an active one only with ``force``); returns its state."""
     verb = "deleted without force" if not force else "deleted"
-    return _delete_call(queue, [job_id], who, 0, force, JobState.WAITING, _one(job_id, verb))
+    return _delete_call(queue, [job_id], who, 0, force, JobState.WAITING, _one(job_id, verb), trash_ttl_ms)
 
 
 class BulkVerb(enum.StrEnum):

@@ -156,8 +156,17 @@ CATALOG: Mapping[str, ActorSpec] = {
         ActorSpec(
             "fail",
             DIAGNOSTICS_QUEUE,
-            (Param("message", "string", required=False, max_length=1000, doc="Error message."),),
-            doc="Raises, exercising retries and the failed state.",
+            (
+                Param("message", "string", required=False, max_length=1000, doc="Error message."),
+                Param(
+                    "kind",
+                    "string",
+                    required=False,
+                    max_length=32,
+                    doc="Exception raised: canary (default), value, key, timeout or runtime.",
+                ),
+            ),
+            doc="Raises, exercising retries, the failed state and failure groups.",
             options=_CANARY_OPTIONS,
         ),
         ActorSpec(

@@ -233,6 +233,21 @@ class Settings:
     http_keepalive_s: float = 15.0
     #: Seconds the API waits for a whole request body (JSON or multipart) before a 408.
     http_body_timeout_s: float = 60.0
+    # Operations, trash and failure groups (issue 20).
+    #: Seconds a deleted job stays in the trash (restorable by undoing its operation) before
+    #: the monitor purges it for good.
+    trash_ttl_s: int = 86_400
+    #: Seconds a monitor holds an operation's lease without renewing it (each batch renews it);
+    #: after a monitor dies, another (or its restart) resumes the operation this much later.
+    operation_lease_s: float = 5.0
+    #: Jobs one operation batch (one script call) handles; kept small so a call stays well
+    #: under 10 ms even on a busy machine (a job costs 50-110 µs of script time there, with its
+    #: event and timeline; bench/operations.py).
+    operation_batch: int = 50
+    #: Seconds an operation record (and its Idempotency-Key) is kept after it finished.
+    operation_keep_s: int = 7 * 86_400
+    #: Failure groups per queue exported to Prometheus by count; the rest are summed as "other".
+    failure_groups_exported: int = 10
     #: Most parts a multipart upload may have (the image and a few small fields).
     max_form_parts: int = 16
     #: Deepest nesting of arrays and objects a JSON body may have.

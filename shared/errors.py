@@ -135,3 +135,15 @@ class KeyExists(FacequeueError):
     """An API key with this id exists (a random id collided: try again)."""
 
     code = "key_exists"
+
+
+class OperationNotFound(FacequeueError):
+    """No operation has this id (never created, or forgotten after its keep time)."""
+
+    code = "operation_not_found"
+
+
+class LeaseLost(FacequeueError):
+    """This monitor no longer holds the operations lease: another one runs them now."""
+
+    code = "lease_lost"

@@ -47,6 +47,10 @@ class EventType(enum.StrEnum):
     SCHEDULE = "schedule"
     #: An audit entry was written (who, role, address, action, queue, target, count; issue 22).
     AUDIT = "audit"
+    #: An operation (tracked bulk work) was created or progressed, finished, was cancelled.
+    OPERATION = "operation"
+    #: A new failure group appeared in a queue (fingerprint, actor, exception).
+    FAILURE = "failure"
 
 
 class GatewayType(enum.StrEnum):
@@ -72,6 +76,8 @@ class Topic(enum.StrEnum):
     SCHEDULES = "schedules"
     #: Audit entries as they are written, for the Audit view (issue 22).
     AUDIT = "audit"
+    #: Tracked bulk work: progress, finish, cancel (issue 20).
+    OPERATIONS = "operations"
 
 
 #: Topic each frame type belongs to; snapshot and reset go to every client.
@@ -87,6 +93,8 @@ TOPIC_OF: Mapping[str, Topic] = {
     EventType.SCHEDULE: Topic.SCHEDULES,
     EventType.HISTORY: Topic.STATS,  # chart points (issue 23): figures, like stats
     EventType.AUDIT: Topic.AUDIT,
+    EventType.OPERATION: Topic.OPERATIONS,
+    EventType.FAILURE: Topic.JOBS,
 }
 #: Frame types every client gets whatever its topics.
 CONTROL_TYPES = frozenset({GatewayType.SNAPSHOT, GatewayType.RESET})

@@ -65,6 +65,25 @@ GALLERIES = f"{PREFIX}:galleries"
 #: Hash of gallery -> version; never deleted, so a re-created gallery's versions keep rising.
 GALLERY_VERSIONS = f"{PREFIX}:galleries:versions"
 
+#: Operations (issue 20): sorted set of every operation id by creation time (ms).
+OPERATIONS = f"{PREFIX}:ops"
+#: Sorted set of operations not finished yet (queued or running), by creation time (ms).
+OPERATIONS_PENDING = f"{PREFIX}:ops:pending"
+#: The lease of the monitor executing operations: "<owner> <token>", with a TTL.
+OPERATIONS_LEASE = f"{PREFIX}:ops:lease"
+#: Counter issuing fencing tokens, one per lease taken.
+OPERATIONS_FENCE = f"{PREFIX}:ops:fence"
+#: Prefix of operation hashes (``fq:op:<id>``) and their owned sets; scripts append the id.
+OPERATION_PREFIX = f"{PREFIX}:op:"
+#: Sorted set of trashed jobs (``<job id>|<operation id or ''>``) by deletion time (ms).
+TRASH = f"{PREFIX}:trash"
+#: Prefix of trashed job records (the job hash renamed, with a TTL); scripts append the id.
+TRASH_JOB_PREFIX = f"{PREFIX}:trash:job:"
+#: Prefix of failure-group keys; scripts append ``<queue>`` (index) or ``<queue>:<fingerprint>``.
+FAILURE_PREFIX = f"{PREFIX}:failures:"
+#: Prefix of the per-queue state sets; scripts restoring a trashed job append ``<queue>:<state>``.
+STATE_PREFIX = f"{PREFIX}:q:"
+
 #: Dramatiq's namespace: its keys are touched only through Dramatiq and audited scripts.
 DRAMATIQ_NAMESPACE = "dramatiq"
 #: Dramatiq's broker heartbeats.
@@ -201,3 +220,43 @@ def api_key_key(key_id: str) -> str:
 def oidc_state_key(state: str) -> str:
     """A sign-on in progress (PKCE verifier, nonce, where to return), by its ``state``; TTL: minutes."""
     return f"{PREFIX}:oidc-state:{state}"
+
+
+def operation_key(op_id: str) -> str:
+    """Hash of one operation: action, filter, cursor, counts, state, who, times."""
+    return OPERATION_PREFIX + op_id
+
+
+def operation_ids_key(op_id: str) -> str:
+    """Sorted set of the job ids an operation by ids targets, scored by position (grouped by queue)."""
+    return f"{OPERATION_PREFIX}{op_id}:ids"
+
+
+def operation_trash_key(op_id: str) -> str:
+    """Sorted set of the jobs an operation deleted (still in the trash), by deletion time (ms)."""
+    return f"{OPERATION_PREFIX}{op_id}:trash"
+
+
+def operation_idempotency_key(who: str, key_digest: str) -> str:
+    """The operation an Idempotency-Key (its SHA-256, per caller) created."""
+    return f"{OPERATION_PREFIX}idem:{who}:{key_digest}"
+
+
+def trash_job_key(job_id: str) -> str:
+    """A deleted job's record while it is in the trash."""
+    return TRASH_JOB_PREFIX + job_id
+
+
+def failure_groups_key(queue: str) -> str:
+    """Sorted set of a queue's failure fingerprints by last seen (ms)."""
+    return FAILURE_PREFIX + queue
+
+
+def failure_group_key(queue: str, fingerprint: str) -> str:
+    """Hash of one failure group: count, first/last seen, sample job, exception, message, actor."""
+    return f"{FAILURE_PREFIX}{queue}:{fingerprint}"
+
+
+def failure_group_jobs_key(queue: str, fingerprint: str) -> str:
+    """Sorted set of a failure group's failed jobs by finish time (ms): its count and its filter."""
+    return f"{FAILURE_PREFIX}{queue}:{fingerprint}:jobs"

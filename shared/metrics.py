@@ -463,6 +463,8 @@ class ApiMetrics:
         "bulk_delete",
         "bulk_promote",
         "clean",
+        "operation",
+        "operation_cancel",
         "pause",
         "resume",
         "retention",
@@ -514,3 +516,51 @@ class ApiMetrics:
             if method == "GET":
                 self.requests.labels(route, method, "200")
             self.latency.labels(route, method)
+
+
+class OperationMetrics:
+    """Operations (issue 20) a monitor ran, and failure groups by size (bounded: top N, rest "other")."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        registry = REGISTRY if registry is None else registry
+        self.batches = Counter(
+            "facequeue_operation_batches_total",
+            "Operation batches this monitor ran, by action.",
+            ["action"],
+            registry=registry,
+        )
+        self.jobs = Counter(
+            "facequeue_operation_jobs_total",
+            "Jobs operations handled, by action and outcome (done, skipped).",
+            ["action", "outcome"],
+            registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "facequeue_operation_batch_seconds",
+            "Duration of one operation batch (one script call), as the monitor saw it.",
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "facequeue_operations_pending", "Operations queued or running.", registry=registry
+        )
+        self.trash_purged = Counter(
+            "facequeue_trash_purged_total",
+            "Trashed jobs purged for good after the trash TTL.",
+            registry=registry,
+        )
+        self.failure_group_jobs = Gauge(
+            "facequeue_failure_group_jobs",
+            "Failed jobs per failure group: each queue's largest groups by fingerprint, the rest as other.",
+            ["queue", "group"],
+            registry=registry,
+        )
+        self.failure_groups = Gauge(
+            "facequeue_failure_groups", "Failure groups per queue.", ["queue"], registry=registry
+        )
+        self.failure_group_newest = Gauge(
+            "facequeue_failure_group_newest_first_seen_seconds",
+            "When the newest failure group of a queue was first seen (Unix seconds; 0: none).",
+            ["queue"],
+            registry=registry,
+        )

@@ -80,6 +80,12 @@ class Lua(enum.StrEnum):
     APIKEY_CREATE = "apikey_create"
     APIKEY_REVOKE = "apikey_revoke"
     APIKEY_TOUCH = "apikey_touch"
+    OP_CREATE = "op_create"
+    OP_LEASE = "op_lease"
+    OP_BATCH = "op_batch"
+    OP_CANCEL = "op_cancel"
+    TRASH_PURGE = "trash_purge"
+    OPS_FORGET = "ops_forget"
 
 
 def _read(name: str) -> str:
@@ -93,6 +99,10 @@ def load_source(script: Lua) -> str:
         .replace("__PRIORITY_SCALE__", str(PRIORITY_SCALE))
         .replace("__GALLERY_CHANGED_CHANNEL__", keys.GALLERY_CHANGED_CHANNEL)
         .replace("__EVENT_ENVELOPE__", ENVELOPE)
+        .replace("__FAILURE_PREFIX__", keys.FAILURE_PREFIX)
+        .replace("__TRASH_JOB_PREFIX__", keys.TRASH_JOB_PREFIX)
+        .replace("__STATE_PREFIX__", keys.STATE_PREFIX)
+        .replace("__OPERATION_PREFIX__", keys.OPERATION_PREFIX)
     )
     return prelude + "\n" + _read(script.value)
 

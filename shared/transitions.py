@@ -193,8 +193,17 @@ def complete(
     )
 
 
-def fail(job_id: str, queue: str, gen: int, worker: str, error: str, traceback: str) -> Call[bool]:
-    """active -> failed."""
+def fail(
+    job_id: str,
+    queue: str,
+    gen: int,
+    worker: str,
+    error: str,
+    traceback: str,
+    fingerprint: str = "",
+    exception: str = "",
+) -> Call[bool]:
+    """active -> failed; with a ``fingerprint`` the job joins that failure group (shared/fingerprints.py)."""
     return Call(
         Lua.JOB_FAIL,
         [
@@ -203,7 +212,7 @@ def fail(job_id: str, queue: str, gen: int, worker: str, error: str, traceback: 
             keys.state_key(queue, JobState.FAILED),
             keys.SEARCH_INDEX,
         ],
-        [job_id, queue, gen, worker, error, traceback, *search.error_entries(error)],
+        [job_id, queue, gen, worker, error, traceback, fingerprint, exception, *search.error_entries(error)],
         as_bool,
     )
 

@@ -22,6 +22,18 @@ def xrevrange(raw: redis.Redis, key: str, count: int | None = None) -> Entries:
     return cast(Entries, raw.xrevrange(key, count=count))
 
 
+def get(raw: redis.Redis, key: str) -> str | None:
+    return cast("str | None", raw.get(key))
+
+
+def hget(raw: redis.Redis, key: str, field: str) -> str | None:
+    return cast("str | None", raw.hget(key, field))
+
+
+def keys(raw: redis.Redis, pattern: str = "*") -> list[str]:
+    return cast(list[str], raw.keys(pattern))
+
+
 def hgetall(raw: redis.Redis, key: str) -> dict[str, str]:
     return cast(dict[str, str], raw.hgetall(key))
 

@@ -27,6 +27,7 @@ STATUS: dict[type[errors.FacequeueError], int] = {
     errors.IdentityNotFound: 404,
     errors.KeyNotFound: 404,
     errors.KeyExists: 409,
+    errors.OperationNotFound: 404,
     errors.InvalidImage: 422,
     errors.JobExists: 409,
     errors.InvalidTransition: 409,

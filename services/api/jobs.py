@@ -138,7 +138,10 @@ async def _act(request: web.Request, action: str) -> web.Response:
         state = await registry.run(actions.set_priority(job.id, job.queue, body.priority, who=who))
     else:
         force = validation.query(request, ForceQuery).force
-        state = await registry.run(actions.delete(job.id, job.queue, force=force, who=who))
+        ttl_ms = registry.settings.trash_ttl_s * 1000
+        state = await registry.run(
+            actions.delete(job.id, job.queue, force=force, who=who, trash_ttl_ms=ttl_ms)
+        )
     record(request, action, 1)
     return web.json_response(Transition(id=job.id, state=state).model_dump())
 

@@ -549,3 +549,134 @@ class ChartHistory(BaseModel):
     step_ms: int = Field(description="Bucket size of the points.")
     tier: str = Field(description="Resolution tier; live `history` events of this tier extend the chart.")
     points: list[ChartPoint] = Field(description="Oldest first; empty until the monitor writes points.")
+
+
+# Operations, trash and failure groups (issue 20).
+
+#: A failure fingerprint: the worker's hash (hex) or one an actor sets (shared/fingerprints.py).
+FINGERPRINT_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class OperationFilter(Strict):
+    queue: str = Field(pattern=QUEUE_PATTERN)
+    state: JobState
+    fingerprint: str | None = Field(
+        default=None,
+        pattern=FINGERPRINT_PATTERN,
+        description="Only the failed jobs of this failure group (state must be failed).",
+    )
+
+
+#: What an operation does.
+OperationAction = Literal["retry", "delete", "promote", "set-priority", "clean"]
+
+
+class OperationBase(Strict):
+    action: OperationAction = Field(
+        description="retry applies to failed jobs, promote to delayed ones, set-priority to waiting and"
+        " delayed ones, clean to completed or failed ones finished before the cut-off, delete to any"
+        " (active: with force); jobs it does not apply to are counted as skipped."
+    )
+    force: StrictBool = Field(
+        default=False, description="Delete active jobs too (their outcomes are dropped)."
+    )
+    priority: Int | None = Field(
+        default=None, ge=0, le=MAX_PRIORITY, description="The new priority (set-priority only)."
+    )
+    older_than_s: Int = Field(
+        default=0, ge=0, le=10 * 365 * 86_400, description="clean: jobs finished at least this long ago."
+    )
+    dry_run: StrictBool = Field(
+        default=False, description="Answer 200 with the exact count and a sample; change nothing."
+    )
+
+
+class OperationByIds(OperationBase):
+    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100_000)
+
+
+class OperationByFilter(OperationBase):
+    filter: OperationFilter = Field(description="Every job of one queue in one state (or one failure group).")
+
+
+class OperationRequest(RootModel[OperationByIds | OperationByFilter]):
+    """Bulk work by ids, or over every job of one queue and state, run in the background."""
+
+
+class OperationOut(BaseModel):
+    id: str
+    action: str
+    state: str = Field(description="queued, running, done, cancelled or failed.")
+    queue: str = Field(description="The filter's queue ('' for ids spanning queues).")
+    filter_state: str = Field(description="The filter's state ('' for ids).")
+    fingerprint: str
+    ids: int = Field(description="Ids named (0 for a filter).")
+    force: bool
+    priority: int | None
+    cutoff_ms: int | None
+    total: int = Field(description="Jobs targeted, fixed at creation.")
+    done: int
+    skipped: int = Field(description="Targets the action no longer applied to (or unknown ids).")
+    created_by: str
+    created_ms: int
+    started_ms: int | None
+    finished_ms: int | None
+    undo_of: str = Field(description="For an undo: the delete operation it restores.")
+
+
+class OperationList(BaseModel):
+    operations: list[OperationOut]
+
+
+class OperationPreview(BaseModel):
+    dry_run: bool
+    action: str
+    total: int = Field(description="Exactly the jobs a real run would target now.")
+    sample: list[str] = Field(description="A few of them (the first ones).")
+
+
+class OperationsQuery(Strict):
+    limit: int = Field(default=50, ge=1, le=500)
+
+
+class FailuresQuery(Strict):
+    queue: str = Field(pattern=QUEUE_PATTERN)
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class FailureGroupOut(BaseModel):
+    queue: str
+    fingerprint: str
+    actor: str
+    exception: str
+    message: str = Field(description="The latest failure's error line.")
+    count: int = Field(description="Failed jobs in the group now (exact).")
+    first_ms: int
+    last_ms: int
+    sample: str = Field(description="The latest failed job of the group.")
+
+
+class FailureList(BaseModel):
+    groups: list[FailureGroupOut]
+
+
+class TrashQuery(Strict):
+    limit: int = Field(default=100, ge=1, le=1000)
+
+
+class TrashEntry(BaseModel):
+    job: str
+    queue: str
+    state: str = Field(description="The state it was deleted in (restored to it by undo).")
+    actor: str
+    deleted_ms: int
+    operation: str = Field(description="The operation that deleted it ('' for a single delete).")
+
+
+class TrashList(BaseModel):
+    entries: list[TrashEntry]
+
+
+class FailureJobsQuery(Strict):
+    queue: str = Field(pattern=QUEUE_PATTERN)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE)

@@ -29,6 +29,7 @@ from services.worker.context import WorkerContext
 from services.worker.runs import Outcome, Run, error_line
 from shared import transitions
 from shared.errors import FacequeueError, RedisUnavailable
+from shared.fingerprints import fingerprint
 from shared.logging import get_logger
 from shared.messages import GEN_OPTION, JOB_OPTION, template_of
 
@@ -100,7 +101,12 @@ def _fail(ctx: WorkerContext, run: Run, message: Any) -> None:
     exc = run.exception or getattr(message, "_exception", None)
     error = error_line(exc) or "rejected"
     traceback = str(message.options.get("traceback", ""))
-    if ctx.record("fail", transitions.fail(run.job_id, run.queue, run.gen, ctx.worker_id, error, traceback)):
+    # The failure group (issue 20): actor, exception type and normalised frames, or the actor's own.
+    fp, exception = fingerprint(
+        run.actor, exc, error_line=error, traceback_text=traceback, options=message.options
+    )
+    call = transitions.fail(run.job_id, run.queue, run.gen, ctx.worker_id, error, traceback, fp, exception)
+    if ctx.record("fail", call):
         ctx.metrics.transitions.labels(run.queue, "failed").inc()
 
 

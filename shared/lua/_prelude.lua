@@ -22,6 +22,12 @@ local PRIORITY_SCALE = __PRIORITY_SCALE__
 local GALLERY_CHANGED_CHANNEL = '__GALLERY_CHANGED_CHANNEL__'
 -- The published envelope (shared/events.py ENVELOPE): seq, stream id, ts, type, data JSON.
 local ENVELOPE = '__EVENT_ENVELOPE__'
+-- Prefixes of keys a script discovers from a job record, like job_prefix (issue 20):
+-- failure groups (per queue and fingerprint), trashed records, state sets, operations.
+local FAILURE_PREFIX = '__FAILURE_PREFIX__'
+local TRASH_JOB_PREFIX = '__TRASH_JOB_PREFIX__'
+local STATE_PREFIX = '__STATE_PREFIX__'
+local OPERATION_PREFIX = '__OPERATION_PREFIX__'
 
 -- Milliseconds on the Redis clock, so every host agrees on time.
 local function now_ms()
@@ -96,8 +102,41 @@ local function owns_run(job_key, gen, worker)
   return f[1] == 'active' and f[2] == gen and f[3] == worker
 end
 
+-- Failure groups (issue 20): per queue, an index of fingerprints by last seen, a hash per
+-- group and the set of its failed jobs (whose size is the group's count, so it is exact).
+local function group_add(queue, fp, job_id, finished_ms, fields, ts_ms)
+  local group_key = FAILURE_PREFIX .. queue .. ':' .. fp
+  redis.call('ZADD', group_key .. ':jobs', finished_ms, job_id)
+  local created = redis.call('HSETNX', group_key, 'first_ms', int(ts_ms)) == 1
+  redis.call('HSET', group_key, 'fingerprint', fp, 'queue', queue, 'last_ms', int(ts_ms), 'sample', job_id,
+    'actor', fields.actor or '', 'exception', fields.exception or '', 'message', fields.message or '',
+    'count', redis.call('ZCARD', group_key .. ':jobs'))
+  redis.call('ZADD', FAILURE_PREFIX .. queue, ts_ms, fp)
+  if created then
+    emit('failure', {queue = queue, fingerprint = fp, actor = fields.actor or '',
+      exception = fields.exception or '', message = fields.message or ''}, ts_ms)
+  end
+end
+
+-- A failed job leaves its group (retried, deleted, cleaned, trimmed); an empty group goes.
+local function group_remove(queue, fp, job_id)
+  if not fp or fp == '' then return end
+  local group_key = FAILURE_PREFIX .. queue .. ':' .. fp
+  if redis.call('ZREM', group_key .. ':jobs', job_id) == 0 then return end
+  local left = redis.call('ZCARD', group_key .. ':jobs')
+  if left == 0 then
+    redis.call('DEL', group_key)
+    redis.call('ZREM', FAILURE_PREFIX .. queue, fp)
+  else
+    redis.call('HSET', group_key, 'count', left)
+  end
+end
+
 -- Remove a job record and its index entries, announcing why.
 local function remove_job(index_key, job_id, queue, state_key, state, reason, ts_ms)
+  if state == 'failed' then
+    group_remove(queue, redis.call('HGET', job_prefix .. job_id, 'fingerprint'), job_id)
+  end
   redis.call('ZREM', state_key, job_id)
   redis.call('ZREM', index_key, job_id)
   redis.call('DEL', job_prefix .. job_id)
@@ -150,4 +189,52 @@ local function audit(audit_key, who, action, queue, done, skipped, target, bulk,
     emit('admin', {action = action, queue = queue, count = done, skipped = skipped, who = who,
       role = acting_role, address = acting_address}, ts_ms)
   end
+end
+
+-- Move a job to the trash (issue 20) instead of deleting it: its record is renamed with a
+-- TTL and remembers its state, score and the operation that deleted it, so undoing that
+-- operation restores it exactly. `op_trash_key` is the operation's own set (nil: none).
+local function trash_job(index_key, trash_key, op_trash_key, op_id, job_id, queue, state_key, state, ttl_ms, who, ts_ms)
+  local job_key = job_prefix .. job_id
+  if state == 'failed' then
+    group_remove(queue, redis.call('HGET', job_key, 'fingerprint'), job_id)
+  end
+  local score = redis.call('ZSCORE', state_key, job_id) or '0'
+  redis.call('ZREM', state_key, job_id)
+  redis.call('ZREM', index_key, job_id)
+  job_event(job_id, queue, state, nil, {reason = 'deleted', who = who}, ts_ms)
+  local trashed = TRASH_JOB_PREFIX .. job_id
+  redis.call('HSET', job_key, 'trash_state', state, 'trash_score', score, 'trash_op', op_id, 'trash_ms', int(ts_ms))
+  redis.call('RENAME', job_key, trashed)
+  redis.call('PEXPIRE', trashed, ttl_ms)
+  redis.call('ZADD', trash_key, ts_ms, job_id .. '|' .. op_id)
+  if op_trash_key then redis.call('ZADD', op_trash_key, ts_ms, job_id) end
+end
+
+-- An `operation` event (issue 20) from an operation's record: its counts, rate (jobs a
+-- second since it started) and ETA (seconds), for live progress bars.
+local function op_event(op_key, ts_ms)
+  local f = redis.call('HMGET', op_key, 'id', 'action', 'state', 'queue', 'total', 'done', 'skipped',
+    'created_by', 'started_ms', 'finished_ms', 'fingerprint', 'undo_of')
+  local total, done, skipped = tonumber(f[5]) or 0, tonumber(f[6]) or 0, tonumber(f[7]) or 0
+  local rate, eta = 0, cjson.null
+  local started = tonumber(f[9])
+  if started and ts_ms > started then
+    rate = (done + skipped) * 1000 / (ts_ms - started)
+    if rate > 0 and f[3] == 'running' then eta = math.max(0, total - done - skipped) / rate end
+  end
+  emit('operation', {id = f[1], action = f[2], state = f[3], queue = f[4], total = total, done = done,
+    skipped = skipped, created_by = f[8], rate = rate, eta_s = eta, fingerprint = f[11] or '',
+    undo_of = f[12] or ''}, ts_ms)
+end
+
+-- An operation's audit entry: who created it (its record), its action, target and counts.
+local function op_audit(audit_key, op_key, what, ts_ms)
+  local f = redis.call('HMGET', op_key, 'id', 'action', 'queue', 'created_by', 'created_address', 'done',
+    'skipped', 'total', 'filter')
+  acting_address = f[5] or ''
+  local count = what == 'created' and f[8] or f[6]
+  redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', f[4], 'action',
+    'operation_' .. f[2] .. ':' .. what, 'queue', f[3], 'target', f[1], 'count', count,
+    'skipped', f[7], 'total', f[8], 'filter', f[9] or '', 'ts_ms', int(ts_ms), 'address', acting_address)
 end

@@ -1,4 +1,4 @@
--- Operator retries failed jobs: failed -> waiting, attempts reset. One job, a
+-- Operator retries failed jobs: failed -> waiting, attempts reset, failure group left. One job, a
 -- list of ids, or (bulk by filter) the oldest `limit` failed jobs of the queue.
 -- KEYS[3] failed set      fq:q:<queue>:failed
 -- KEYS[4] waiting set     fq:q:<queue>:waiting
@@ -16,12 +16,13 @@ local ids = targets(7, failed_key, limit)
 local done, skipped, last = 0, 0, ''
 for _, job_id in ipairs(ids) do
   local job_key = job_prefix .. job_id
-  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue')
+  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue', 'fingerprint')
   if f[1] == 'failed' and f[3] == queue then
+    group_remove(queue, f[4], job_id)
     redis.call('ZREM', failed_key, job_id)
     redis.call('ZADD', waiting_key, waiting_score(f[2], now), job_id)
     redis.call('HSET', job_key, 'state', 'waiting', 'attempts', 0, 'enqueued_ms', int(now), 'finished_ms', '',
-      'error', '', 'traceback', '', 'worker', '', 'progress', 0, 'stage', '')
+      'error', '', 'traceback', '', 'worker', '', 'progress', 0, 'stage', '', 'fingerprint', '')
     redis.call('HINCRBY', job_key, 'gen', 1)
     job_event(job_id, queue, 'failed', 'waiting', {reason = 'retry', who = who}, now)
     done = done + 1

@@ -33,6 +33,10 @@ if now - since >= grace_ms then
     'eta_ms', '')
   redis.call('HDEL', job_key, 'unknown_actor_ms')
   job_event(job_id, queue, 'waiting', 'failed', {reason = 'unknown_actor', worker = worker, error = err}, now)
+  -- Its failure group (issue 20): one fixed fingerprint for this cause.
+  redis.call('HSET', job_key, 'fingerprint', 'unknown-actor', 'exception', 'UnknownActor')
+  group_add(queue, 'unknown-actor', job_id, now,
+    {actor = redis.call('HGET', job_key, 'actor'), exception = 'UnknownActor', message = err}, now)
   return 'failed'
 end
 local eta = int(now + recheck_ms)

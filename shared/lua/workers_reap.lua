@@ -53,7 +53,10 @@ for i = 10, #ARGV do
         local err = 'worker_lost: the worker running it died (' .. losses .. ' time' ..
           (losses == 1 and '' or 's') .. ', attempt ' .. attempts .. ')'
         redis.call('ZADD', failed_key, now, job_id)
-        redis.call('HSET', job_key, 'state', 'failed', 'finished_ms', int(now), 'error', err, 'traceback', '')
+        redis.call('HSET', job_key, 'state', 'failed', 'finished_ms', int(now), 'error', err, 'traceback', '',
+          'fingerprint', 'worker-lost', 'exception', 'WorkerLost')
+        group_add(queue, 'worker-lost', job_id, now,
+          {actor = redis.call('HGET', job_key, 'actor'), exception = 'WorkerLost', message = err}, now)
         job_event(job_id, queue, 'active', 'failed', {reason = 'worker_lost', worker = worker_id, error = err},
           now)
       else

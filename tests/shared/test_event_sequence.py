@@ -62,9 +62,19 @@ def test_seq_is_gap_free_across_1000_concurrent_transitions(redis_url: str, raw:
     stream_ids = [e["id"] for e in events(raw)]
     assert [e.id for e in received] == stream_ids
     assert {e.type for e in received} == {EventType.JOB, EventType.AUDIT}
-    # and every job was removed: only the streams, the counter, the queue set and its wake token remain
-    assert sorted(raw.keys("*")) == sorted(
-        [keys.EVENTS_STREAM, keys.EVENTS_SEQ, keys.QUEUES, keys.AUDIT_STREAM, keys.wake_key("diagnostics")]
+    # and every job was removed (into the trash, issue 20): only the streams, the counter, the queue
+    # set, its wake token and the trash remain
+    trashed = {k for k in typed_redis.keys(raw, "*") if k.startswith(keys.TRASH_JOB_PREFIX)}
+    assert len(trashed) == PROCESSES * JOBS_PER_PROCESS
+    assert sorted(set(typed_redis.keys(raw, "*")) - trashed) == sorted(
+        [
+            keys.EVENTS_STREAM,
+            keys.EVENTS_SEQ,
+            keys.QUEUES,
+            keys.AUDIT_STREAM,
+            keys.wake_key("diagnostics"),
+            keys.TRASH,
+        ]
     )
 
 

@@ -33,6 +33,22 @@ def sleep(seconds: float) -> dict[str, float]:
 
 
 @dramatiq.actor(actor_name="fail", queue_name=CATALOG["fail"].queue, **CATALOG["fail"].options)
-def fail(message: str = "canary failure") -> None:
-    """Raise, so retries with backoff and the failed state can be exercised."""
-    raise CanaryFailure(message)
+def fail(message: str = "canary failure", kind: str = "canary") -> None:
+    """Raise, so retries with backoff, the failed state and failure groups can be exercised."""
+    if kind == "value":
+        _value_error(message)
+    raise FAILURE_KINDS.get(kind, CanaryFailure)(message)
+
+
+def _value_error(message: str) -> None:
+    """A failure raised one frame deeper: another cause, even if the type matched."""
+    raise ValueError(message)
+
+
+#: Exceptions the ``fail`` canary raises by ``kind`` (each its own failure group).
+FAILURE_KINDS: dict[str, type[Exception]] = {
+    "canary": CanaryFailure,
+    "key": KeyError,
+    "timeout": TimeoutError,
+    "runtime": RuntimeError,
+}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from types import ModuleType
+from typing import Any
 
 import redis
 from playwright.sync_api import Page, expect
@@ -90,8 +91,8 @@ def test_retry_a_failed_job_from_its_row(
     shot(page, "drawer-failed")
 
 
-def test_bulk_delete_by_filter_confirms_the_count_and_removes_them_all(
-    page: Page, stack: Stack, registry: Registry, raw: redis.Redis
+def test_bulk_delete_by_filter_previews_the_exact_count_and_removes_them_all(
+    page: Page, stack: Stack, registry: Registry, raw: redis.Redis, start_monitor: Callable[..., Any]
 ) -> None:
     delayed = [submit(registry, "noop", delay_ms=600_000) for _ in range(60)]
     kept = submit(registry, "noop")
@@ -105,13 +106,16 @@ def test_bulk_delete_by_filter_confirms_the_count_and_removes_them_all(
     expect(rows).to_have_count(10)
     page.click('[data-page="previous"]')
     expect(rows).to_have_count(50)
-    # When the admin deletes everything matching the filter, the confirm states how many
+    # When the admin deletes everything matching the filter, the preview states exactly how many
+    start_monitor()
     page.click('[data-bulk="delete-filter"]')
-    expect(page.locator("#confirm-text")).to_contain_text("60 delayed jobs of diagnostics")
+    expect(page.locator("#confirm-text")).to_contain_text(
+        "Delete all delayed jobs of diagnostics? This touches exactly 60 jobs."
+    )
     shot(page, "bulk-confirm")
     page.click("#confirm-ok")
-    # Then all of them are gone (not only the page on screen), and nothing else is
-    expect(toast(page, "60 deleted")).to_be_visible()
+    # Then it runs as an operation: all of them go (not only the page on screen), and nothing else
+    expect(toast(page, "60 jobs to delete")).to_be_visible()
     expect(rows).to_have_count(0)
     expect(count(page, Q, "delayed")).to_have_text("0")
     assert raw.zcard(keys.state_key(Q, "delayed")) == 0
@@ -143,7 +147,7 @@ def test_row_actions_promote_reprioritise_and_delete(
 
 
 def test_bulk_on_a_selection_touches_only_the_selected_jobs(
-    page: Page, stack: Stack, registry: Registry, raw: redis.Redis
+    page: Page, stack: Stack, registry: Registry, raw: redis.Redis, start_monitor: Callable[..., Any]
 ) -> None:
     jobs = [submit(registry, "noop", delay_ms=600_000) for _ in range(4)]
     login(page)
@@ -152,10 +156,14 @@ def test_bulk_on_a_selection_touches_only_the_selected_jobs(
     for job in jobs[:2]:
         page.locator(f'tr[data-job="{job}"] input[type=checkbox]').check()
     expect(page.locator("[data-selected]")).to_have_text("2 selected")
+    start_monitor()
     page.click('[data-bulk="promote-selected"]')
-    expect(page.locator("#confirm-text")).to_have_text("Promote 2 selected jobs?")
+    expect(page.locator("#confirm-text")).to_contain_text(
+        "Promote 2 selected jobs? This touches exactly 2 jobs."
+    )
     page.click("#confirm-ok")
-    expect(toast(page, "2 promoted")).to_be_visible()
+    expect(toast(page, "2 jobs to promote")).to_be_visible()
+    expect(page.locator("tr[data-job]")).to_have_count(2)  # the promoted ones left the delayed list
     states = [registry.get(j).state for j in jobs]
     assert states == [JobState.WAITING, JobState.WAITING, JobState.DELAYED, JobState.DELAYED]
     # And a search by id finds that one job, across states

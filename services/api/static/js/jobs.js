@@ -3,7 +3,8 @@
 // touches it (throttled), never polled. Filters, page and cursor live in the URL (router.js).
 
 import { api } from "./api.js";
-import { ago, h, mount, num } from "./dom.js";
+import { ago, h, mount, num, when } from "./dom.js";
+import { previewThenRun } from "./operations.js";
 import { STATES, store } from "./store.js";
 import { act, button, confirmAction, throttle } from "./ui.js";
 
@@ -303,11 +304,12 @@ function renderBulk() {
   el.bulk.hidden = parts.length === 0;
 }
 
+// Every bulk action is previewed (the exact count, from a dry run), confirmed, then run in the
+// background as an operation (issue 20): its progress shows in the Operations view.
 async function bulkSelected(action) {
   const ids = [...selected];
-  if (!(await confirmAction(`${cap(action)} ${num(ids.length)} selected job${ids.length === 1 ? "" : "s"}?`, cap(action)))) return;
-  const result = await act(`${cap(action)} selected`, () => api.bulk({ action, ids }), (r) => summary(action, r));
-  if (result) {
+  const op = await previewThenRun({ action, ids }, `${num(ids.length)} selected job${ids.length === 1 ? "" : "s"}`);
+  if (op) {
     selected.clear();
     view.signature = ""; // redraw the checkboxes even if no row changed
   }
@@ -316,16 +318,8 @@ async function bulkSelected(action) {
 
 async function bulkFilter(action) {
   const { queue, state } = view;
-  const count = store.counts[queue]?.[state] ?? 0;
-  const text = `${cap(action)} all ${num(count)} ${state} jobs of ${queue}? This touches ${num(count)} job${count === 1 ? "" : "s"}.`;
-  if (!(await confirmAction(text, cap(action)))) return;
-  await act(`${cap(action)} all ${state}`, () => api.bulk({ action, filter: { queue, state } }), (r) => summary(action, r));
+  await previewThenRun({ action, filter: { queue, state } }, `all ${state} jobs of ${queue}`);
   await load();
-}
-
-function summary(action, r) {
-  const past = { retry: "retried", promote: "promoted", delete: "deleted" }[action];
-  return `${num(r.done)} ${past}${r.skipped ? `, ${num(r.skipped)} skipped` : ""}`;
 }
 
 const cap = (s) => s[0].toUpperCase() + s.slice(1);

@@ -13,6 +13,8 @@ import { initOffline } from "./offline.js";
 import { initOverview, overviewShown } from "./overview.js";
 import { navigate, onRoute, prepare, registerView, route, setAllowed, setParams, startRouting, viewNames } from "./router.js";
 import { initApiKeys } from "./apikeys.js";
+import { initFailures } from "./failures.js";
+import { initOperations } from "./operations.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
 import { initSubmit } from "./submit.js";
@@ -32,6 +34,8 @@ registerView("jobs", { label: "Jobs", init: (el) => initJobs(el, openJob, setPar
 registerView("workers", { label: "Workers", init: (el) => initWorkers(el, openJob) });
 registerView("galleries", { label: "Galleries", init: (el) => initGalleries(el, setParams), shown: galleriesShown });
 registerView("schedules", { label: "Schedules", init: (el) => initSchedules(el, openJob) });
+registerView("operations", { label: "Operations", init: (el) => initOperations(el) });
+registerView("failures", { label: "Failures", init: (el) => initFailures(el, openJob) });
 registerView("audit", { label: "Audit", init: (el) => initAudit(el), shown: () => loadAudit() });
 registerView("keys", { label: "Keys", admin: true, init: (el) => initApiKeys(el) });
 registerView("submit", { label: "Submit", admin: true, init: (el) => initSubmit(el, openJob) });

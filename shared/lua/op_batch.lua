@@ -1,0 +1,194 @@
+-- One batch of an operation (issue 20), run by the monitor holding the operations lease.
+-- Checks the fencing token first (a monitor that lost its lease changes nothing), then
+-- applies the action to the next `batch` members of the target set after the cursor and
+-- moves the cursor, all in this one call: a monitor killed between two calls leaves a
+-- cursor that a resumed run continues from, so no job is handled twice.
+--
+-- The cursor is (score, offset): the next members have a score >= `cursor`, skipping the
+-- first `offset` of those at exactly `cursor` that are still there (members an action
+-- moved out of the set, or re-scored, are not counted, so drained sets and walked sets
+-- resume exactly). Members above the bound joined after creation and are not targets.
+-- KEYS[3] operation hash    fq:op:<id>
+-- KEYS[4] lease             fq:ops:lease
+-- KEYS[5] pending           fq:ops:pending
+-- KEYS[6] source set        the set named by the record's `source`
+-- KEYS[7] waiting set       fq:q:<queue>:waiting   (of this batch's queue)
+-- KEYS[8] delayed set       fq:q:<queue>:delayed
+-- KEYS[9] active set        fq:q:<queue>:active
+-- KEYS[10] completed set    fq:q:<queue>:completed
+-- KEYS[11] failed set       fq:q:<queue>:failed
+-- KEYS[12] dispatched set   fq:q:<queue>:dispatched
+-- KEYS[13] jobs index       fq:jobs
+-- KEYS[14] trash            fq:trash
+-- KEYS[15] operation trash  fq:op:<id>:trash (what this operation deleted)
+-- KEYS[16] audit stream     fq:audit
+-- ARGV[4] lease owner
+-- ARGV[5] fencing token
+-- ARGV[6] lease TTL (ms), renewed by every batch
+-- ARGV[7] batch size (jobs looked at, at most)
+-- ARGV[8] bound of this segment ('' : the record's bound); by ids, a queue's last position
+-- ARGV[9] queue of this batch
+-- ARGV[10] 1 when this is the last segment
+-- ARGV[11] trash TTL (ms)
+-- Returns {state after the call, jobs done, jobs skipped}. Raises lease_lost.
+local op_key, lease_key, pending_key, source_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local state_keys = {waiting = KEYS[7], delayed = KEYS[8], active = KEYS[9], completed = KEYS[10], failed = KEYS[11]}
+local dispatched_key, index_key, trash_key, op_trash_key, audit_key = KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16]
+local owner, token, lease_ms, batch = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
+local seg_bound, queue, last_segment, trash_ms = ARGV[8], ARGV[9], ARGV[10] == '1', ARGV[11]
+
+if redis.call('GET', lease_key) ~= owner .. ' ' .. token then
+  return fail('lease_lost', 'the operations lease is held by another monitor')
+end
+redis.call('PEXPIRE', lease_key, lease_ms)
+
+local op = {}
+local raw = redis.call('HMGET', op_key, 'id', 'state', 'action', 'created_by', 'cursor', 'offset', 'bound',
+  'force', 'priority', 'filter_state', 'total', 'done', 'skipped')
+for i, name in ipairs({'id', 'state', 'action', 'who', 'cursor', 'offset', 'bound', 'force', 'priority',
+    'filter_state', 'total', 'done', 'skipped'}) do op[name] = raw[i] end
+if op.state ~= 'queued' and op.state ~= 'running' then
+  redis.call('ZREM', pending_key, op.id or '')
+  return {op.state or 'missing', 0, 0}
+end
+local now = now_ms()
+if op.state == 'queued' then
+  redis.call('HSET', op_key, 'state', 'running', 'started_ms', int(now))
+end
+local op_id, who, force = op.id, op.who, op.force == '1'
+
+local function event_extra(reason)
+  return {reason = reason, who = who, op = op_id}
+end
+
+-- Each action returns true (done), false (skipped: not applicable) or nil (already done by
+-- this operation: counted neither way).
+local function retry(job_id)
+  local job_key = job_prefix .. job_id
+  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue', 'fingerprint')
+  if f[1] ~= 'failed' or f[3] ~= queue then return false end
+  group_remove(queue, f[4], job_id)
+  redis.call('ZREM', state_keys.failed, job_id)
+  redis.call('ZADD', state_keys.waiting, waiting_score(f[2], now), job_id)
+  redis.call('HSET', job_key, 'state', 'waiting', 'attempts', 0, 'enqueued_ms', int(now), 'finished_ms', '',
+    'error', '', 'traceback', '', 'worker', '', 'progress', 0, 'stage', '', 'fingerprint', '')
+  redis.call('HINCRBY', job_key, 'gen', 1)
+  job_event(job_id, queue, 'failed', 'waiting', event_extra('retry'), now)
+  return true
+end
+
+local function promote(job_id)
+  local job_key = job_prefix .. job_id
+  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue')
+  if f[1] ~= 'delayed' or f[3] ~= queue then return false end
+  redis.call('ZREM', state_keys.delayed, job_id)
+  redis.call('ZADD', state_keys.waiting, waiting_score(f[2], now), job_id)
+  redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(now), 'eta_ms', '')
+  job_event(job_id, queue, 'delayed', 'waiting', event_extra('promote'), now)
+  return true
+end
+
+local function delete(job_id)
+  local f = redis.call('HMGET', job_prefix .. job_id, 'state', 'queue')
+  local state = f[1]
+  if not state or f[2] ~= queue or (state == 'active' and not force) then return false end
+  redis.call('ZREM', dispatched_key, job_id)
+  trash_job(index_key, trash_key, op_trash_key, op_id, job_id, queue, state_keys[state], state, trash_ms, who, now)
+  return true
+end
+
+local function set_priority(job_id)
+  local job_key = job_prefix .. job_id
+  local f = redis.call('HMGET', job_key, 'state', 'enqueued_ms', 'queue', 'last_op')
+  if f[4] == op_id then return nil end
+  if (f[1] ~= 'waiting' and f[1] ~= 'delayed') or f[3] ~= queue then return false end
+  if f[1] == 'waiting' then
+    redis.call('ZADD', state_keys.waiting, waiting_score(op.priority, f[2]), job_id)
+    if redis.call('ZREM', dispatched_key, job_id) == 1 then redis.call('HINCRBY', job_key, 'gen', 1) end
+  end
+  redis.call('HSET', job_key, 'priority', op.priority, 'last_op', op_id)
+  local data = event_extra('priority')
+  data.priority = tonumber(op.priority)
+  job_event(job_id, queue, f[1], f[1], data, now)
+  return true
+end
+
+local function clean(job_id)
+  local f = redis.call('HMGET', job_prefix .. job_id, 'state', 'queue')
+  if f[1] ~= op.filter_state or f[2] ~= queue then return false end
+  remove_job(index_key, job_id, queue, state_keys[f[1]], f[1], 'cleaned', now)
+  return true
+end
+
+-- Undo: a job this operation's source deleted comes back from the trash to the state it
+-- was in (an active one, whose run was dropped, to waiting), with a new generation so no
+-- copy of it still in Dramatiq's list runs.
+local function restore(job_id)
+  local trashed, job_key = TRASH_JOB_PREFIX .. job_id, job_prefix .. job_id
+  local f = redis.call('HMGET', trashed, 'queue', 'trash_state', 'trash_score', 'trash_op', 'priority',
+    'fingerprint', 'actor', 'exception', 'error')
+  redis.call('ZREM', source_key, job_id)
+  if not f[1] or redis.call('EXISTS', job_key) == 1 then return false end
+  local job_queue, state, score = f[1], f[2], f[3]
+  redis.call('RENAME', trashed, job_key)
+  redis.call('PERSIST', job_key)
+  redis.call('HDEL', job_key, 'trash_state', 'trash_score', 'trash_op', 'trash_ms')
+  redis.call('HINCRBY', job_key, 'gen', 1)
+  if state == 'active' then
+    state, score = 'waiting', waiting_score(f[5], now)
+    redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(now), 'worker', '')
+  end
+  redis.call('ZADD', STATE_PREFIX .. job_queue .. ':' .. state, score, job_id)
+  redis.call('ZADD', index_key, 0, job_id)
+  redis.call('ZREM', trash_key, job_id .. '|' .. f[4])
+  if state == 'failed' and f[6] and f[6] ~= '' then
+    group_add(job_queue, f[6], job_id, score, {actor = f[7], exception = f[8], message = f[9]}, now)
+  end
+  job_event(job_id, job_queue, nil, state, event_extra('restored'), now)
+  return true
+end
+
+local ACTIONS = {retry = retry, promote = promote, delete = delete, ['set-priority'] = set_priority,
+  clean = clean, undo = restore}
+local act = ACTIONS[op.action]
+
+local bound = seg_bound ~= '' and seg_bound or op.bound
+local cursor, offset = op.cursor, tonumber(op.offset)
+local members = {}
+if bound ~= '-inf' then
+  members = redis.call('ZRANGEBYSCORE', source_key, cursor, bound, 'WITHSCORES', 'LIMIT', offset, batch)
+end
+local done, skipped = 0, 0
+for i = 1, #members, 2 do
+  local outcome = act(members[i])
+  if outcome == true then done = done + 1 elseif outcome == false then skipped = skipped + 1 end
+end
+if #members > 0 then
+  local last = members[#members]
+  local stay = 0
+  for i = 1, #members, 2 do
+    if members[i + 1] == last and redis.call('ZSCORE', source_key, members[i]) == last then stay = stay + 1 end
+  end
+  offset = (last == cursor) and (offset + stay) or stay
+  cursor = last
+end
+local total = tonumber(op.total)
+local all_done, all_skipped = tonumber(op.done) + done, tonumber(op.skipped) + skipped
+local state = 'running'
+if #members < batch * 2 then  -- this segment is through
+  if last_segment then
+    state = 'done'
+    if all_done + all_skipped < total then all_skipped = total - all_done end  -- left the set meanwhile
+  else
+    cursor, offset = int(tonumber(bound) + 1), 0
+  end
+end
+redis.call('HSET', op_key, 'cursor', cursor, 'offset', offset, 'done', all_done, 'skipped', all_skipped,
+  'state', state)
+if state == 'done' then
+  redis.call('HSET', op_key, 'finished_ms', int(now))
+  redis.call('ZREM', pending_key, op_id)
+  op_audit(audit_key, op_key, 'done', now)
+end
+op_event(op_key, now)
+return {state, done, skipped}
