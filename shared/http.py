@@ -11,6 +11,8 @@ from typing import Any
 import redis.asyncio
 import structlog
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_request import BaseRequest
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from shared import redis_clients
@@ -156,6 +158,57 @@ async def stop_tasks(tasks: list[asyncio.Task[None]]) -> None:
                 log.error("background task failed", task=task.get_name(), error=repr(exc))
 
 
+#: Codes of the errors aiohttp answers itself, before any handler (request line or headers too
+#: long or malformed, body framing broken).
+_PROTOCOL_CODES = {
+    400: "bad_request",
+    408: "request_timeout",
+    413: "payload_too_large",
+    431: "headers_too_large",
+}
+
+
+class _JsonErrorHandler(RequestHandler):
+    """aiohttp's connection handler, whose own error answers (a request it could not parse, so no
+    middleware ever saw it) use every service's JSON error body instead of text/plain."""
+
+    __slots__ = ()
+
+    def handle_error(
+        self,
+        request: BaseRequest,
+        status: int = 500,
+        exc: BaseException | None = None,
+        message: str | None = None,
+    ) -> web.StreamResponse:
+        plain = super().handle_error(request, status, exc, message)  # logs; raises once bytes went out
+        code = _PROTOCOL_CODES.get(status, "internal_error" if status >= 500 else "bad_request")
+        text = "internal error; it has been logged" if status >= 500 else (message or plain.reason)
+        response = error_response(status, code, text.splitlines()[0][:300] if text else code)
+        response.force_close()
+        return response
+
+
+class _JsonErrorServer(web.Server):
+    """The low-level server of every facequeue process: its connections answer in JSON."""
+
+    def __call__(self) -> RequestHandler:
+        return _JsonErrorHandler(self, loop=self._loop, **self._kwargs)
+
+
+class Runner(web.AppRunner):
+    """AppRunner whose server answers even unparseable requests with ``{"error": ...}``.
+
+    aiohttp builds its Server in ``_make_server`` (pinned aiohttp 3.14; tests/services checks the
+    JSON bodies), so the subclass swaps the class of the server it made, nothing else.
+    """
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()
+        server.__class__ = _JsonErrorServer
+        return server
+
+
 #: Coroutines run on SIGTERM while the process still listens (readiness already 503).
 PRE_STOP = web.AppKey("pre_stop", list)
 
@@ -187,7 +240,7 @@ def serve(
 
     async def run() -> None:
         options = {"keepalive_timeout": settings.http_keepalive_s, **runner_options}
-        runner = web.AppRunner(app, access_log=None, **options)
+        runner = Runner(app, access_log=None, **options)
         await runner.setup()
         await web.TCPSite(runner, settings.bind_host, port, reuse_port=reuse_port or None).start()
         log.info("listening", service=service, url=f"http://{settings.bind_host}:{port}")
