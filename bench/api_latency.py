@@ -179,13 +179,9 @@ def run(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
 def main(jobs: int = 1_000_000) -> Results:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        proc, url = localredis.start(tmp / "redis")
-        try:
+        with localredis.running(tmp / "redis") as url:
             small = run(url, 1_000, tmp)
             large = run(url, jobs, tmp)
-        finally:
-            proc.terminate()
-            proc.wait()
     print(
         f"registry at scale, {REQUESTS} requests each over real HTTP, {jobs:,} jobs "
         f"(loaded in {large['load_s']:.0f} s) vs 1,000:"

@@ -165,15 +165,10 @@ def main(rounds: int = 3, sizes: tuple[int, ...] = SIZES) -> Results:
     single_threaded_kernels()  # as in a worker, so both sides run alike
     all_photos = sample_photos.load_all(Path(".cache") / "sample-photos")
     photos = [all_photos[name] for name in PHOTOS]
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url = localredis.start(Path(tmp))
-        try:
-            bare = [bare_pipeline(photos, 2) for _ in range(rounds)]
-            queued = [queued_pipeline(url, photos, 2) for _ in range(rounds)]
-            latency = search_latency(url, sizes)
-        finally:
-            proc.terminate()
-            proc.wait()
+    with tempfile.TemporaryDirectory() as tmp, localredis.running(Path(tmp)) as url:
+        bare = [bare_pipeline(photos, 2) for _ in range(rounds)]
+        queued = [queued_pipeline(url, photos, 2) for _ in range(rounds)]
+        latency = search_latency(url, sizes)
     b, q = statistics.median(bare), statistics.median(queued)
     print(f"face search throughput, {len(photos)} photos x 2, 1 thread, median of {rounds}:")
     print(f"  bare pipeline in-process   {b:6.1f} images/s")

@@ -113,13 +113,9 @@ def run(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
 def main(jobs: int = 100_000) -> Results:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        proc, url = localredis.start(tmp / "redis")
-        try:
+        with localredis.running(tmp / "redis") as url:
             small = run(url, 1_000, tmp)
             large = run(url, jobs, tmp)
-        finally:
-            proc.terminate()
-            proc.wait()
     (s50, s99), (l50, l99) = small["indexed"], large["indexed"]
     c50, c99 = large["scan"]
     print(

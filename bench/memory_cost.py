@@ -71,14 +71,9 @@ def facequeue_bytes(url: str, jobs: int) -> tuple[float, float, float]:
 
 
 def main(jobs: int = 10_000) -> Results:
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url = localredis.start(Path(tmp))
-        try:
-            message = dramatiq_bytes_per_message(url, jobs)
-            job, event, payload = facequeue_bytes(url, jobs)
-        finally:
-            proc.terminate()
-            proc.wait()
+    with tempfile.TemporaryDirectory() as tmp, localredis.running(Path(tmp)) as url:
+        message = dramatiq_bytes_per_message(url, jobs)
+        job, event, payload = facequeue_bytes(url, jobs)
     print(f"{jobs} jobs: {job:.0f} B per completed job (a queued Dramatiq message: {message:.0f} B)")
     print(f"{event:.0f} B per event in fq:events (its JSON payload: {payload:.0f} B)")
     return {

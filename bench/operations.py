@@ -352,14 +352,10 @@ def delete_and_undo(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
 def main(jobs: int = 1_000_000, undo_jobs: int = 100_000) -> Results:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        proc, url = localredis.start(tmp / "redis", maxmemory="16gb")
-        try:
+        with localredis.running(tmp / "redis", maxmemory="16gb") as url:
             undo = delete_and_undo(url, undo_jobs, tmp)
             print(json.dumps(undo), flush=True)
             big = retry_million(url, jobs, tmp)
-        finally:
-            proc.terminate()
-            proc.wait()
     print(f"operations at scale: {jobs:,} failed jobs in 5 groups (loaded in {big['load_s']:.0f} s)")
     print(
         f"  preview (dry run)   p50 {big['preview_p50_ms']:.1f} ms, p99 {big['preview_p99_ms']:.1f} ms;"

@@ -73,13 +73,8 @@ def measure(url: str, tmp: Path) -> float:
 
 
 def main() -> Results:
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, url = localredis.start(Path(tmp) / "redis")
-        try:
-            seconds = measure(url, Path(tmp))
-        finally:
-            proc.terminate()
-            proc.wait()
+    with tempfile.TemporaryDirectory() as tmp, localredis.running(Path(tmp) / "redis") as url:
+        seconds = measure(url, Path(tmp))
     print("recovery after kill -9 (default settings: beat 5 s, dead after 15 s, 1 s job):")
     print(f"  facequeue  {seconds:6.1f} s from kill to completed elsewhere")
     print(f"  dramatiq   >= {DRAMATIQ_REQUEUE_FLOOR_S:.0f} s before it could even requeue")

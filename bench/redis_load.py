@@ -168,12 +168,8 @@ def measure(url: str, tmp: Path, sizes: tuple[int, ...], window_s: float) -> dic
 def main(sizes: tuple[int, ...] = (10, 100, 1000), window_s: float = 10.0) -> Results:
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
-        proc, url = localredis.start(tmp / "redis")
-        try:
+        with localredis.running(tmp / "redis") as url:
             m = measure(url, tmp, sizes, window_s)
-        finally:
-            proc.terminate()
-            proc.wait()
     print(f"Redis load of N dashboards, jobs at {JOB_RATE}/s, {window_s:.0f} s windows:")
     results: Results = {}
     for n, sides in m["sizes"].items():

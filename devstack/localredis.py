@@ -5,12 +5,14 @@ Never the developer's 6379: each caller gets its own port and data directory.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import redis
 
@@ -90,3 +92,15 @@ def start(
                 time.sleep(0.02)
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def running(data_dir: Path, **options: Any) -> Iterator[str]:
+    """A private server for the length of a ``with`` block (a benchmark's); yields its URL.
+    ``options`` are :func:`start`'s."""
+    proc, url = start(data_dir, **options)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait()

@@ -12,6 +12,7 @@ import re
 from aiohttp import web
 
 from services.api import validation
+from services.api.auth import require
 from services.api.errors import ApiError
 from services.api.models import (
     FINGERPRINT_PATTERN,
@@ -30,6 +31,7 @@ from services.api.operations import read
 from services.api.queues import require_known
 from services.api.state import REGISTRY
 from shared import keys
+from shared.auth import Permission
 from shared.jobs import Job
 from shared.registry import AsyncRegistry
 
@@ -37,6 +39,7 @@ from shared.registry import AsyncRegistry
 async def list_failures(request: web.Request) -> web.Response:
     """A queue's failure groups, most recently seen first."""
     params = validation.query(request, FailuresQuery)
+    require(request, Permission.READ, queue=params.queue)
     registry = request.app[REGISTRY]
     await require_known(registry, params.queue)
     client = registry.client
@@ -72,6 +75,7 @@ async def failure_jobs(request: web.Request) -> web.Response:
     if not re.match(FINGERPRINT_PATTERN, fingerprint):
         raise ApiError(404, "not_found", "no such failure group")
     registry = request.app[REGISTRY]
+    require(request, Permission.READ, queue=params.queue)
     await require_known(registry, params.queue)
     ids: list[str] = await registry.client.zrevrange(  # type: ignore[assignment]
         keys.failure_group_jobs_key(params.queue, fingerprint), 0, params.limit - 1
@@ -115,6 +119,7 @@ async def operation_trash(request: web.Request) -> web.Response:
     limit = validation.query(request, TrashQuery).limit
     registry = request.app[REGISTRY]
     op = await read(registry, request.match_info["op_id"])
+    require(request, Permission.READ, queue=op.queue)
     members: list[tuple[str, float]] = await registry.client.zrange(  # type: ignore[assignment]
         keys.operation_trash_key(op.id), 0, limit - 1, withscores=True
     )
@@ -131,6 +136,7 @@ ROUTES = [
         query=FailuresQuery,
         response=FailureList,
         errors=(400, 404),
+        scoped=True,
     ),
     Route(
         "GET",
@@ -140,6 +146,7 @@ ROUTES = [
         query=FailureJobsQuery,
         response=JobList,
         errors=(400, 404),
+        scoped=True,
     ),
     Route(
         "GET",
@@ -158,5 +165,6 @@ ROUTES = [
         query=TrashQuery,
         response=TrashList,
         errors=(400, 404),
+        scoped=True,
     ),
 ]

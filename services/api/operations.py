@@ -17,7 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from services.api import validation
-from services.api.auth import acting
+from services.api.auth import acting, caller, require
 from services.api.errors import ApiError
 from services.api.models import (
     OperationByIds,
@@ -32,6 +32,7 @@ from services.api.queues import require_known
 from services.api.state import REGISTRY, record
 from shared import keys, operations
 from shared.actions import BULK_BATCH
+from shared.auth import Permission
 from shared.errors import OperationNotFound
 from shared.operations import FINISHED, IDS_PENDING_TTL_S, SAMPLE_SIZE, Operation
 from shared.registry import AsyncRegistry
@@ -87,6 +88,8 @@ class Plan:
         self.skipped = 0
         self.ids: list[str] = []
         self.sample: list[str] = []
+        #: The queues it touches: the caller must be allowed to act on each (issue 22).
+        self.queues: list[str] = []
 
 
 async def plan_filter(registry: AsyncRegistry, spec: Any) -> Plan:
@@ -112,7 +115,9 @@ async def plan_filter(registry: AsyncRegistry, spec: Any) -> Plan:
         "ids": 0,
         "filter": json.dumps({"queue": f.queue, "state": f.state.value, "fingerprint": f.fingerprint}),
     }
-    return Plan(source, bound, fields)
+    plan = Plan(source, bound, fields)
+    plan.queues = [f.queue]
+    return plan
 
 
 async def preview_filter(registry: AsyncRegistry, plan: Plan) -> tuple[int, list[str]]:
@@ -148,6 +153,7 @@ async def plan_ids(registry: AsyncRegistry, spec: OperationByIds) -> Plan:
     }
     plan = Plan("", str(len(ordered) - 1) if ordered else "-inf", fields)
     plan.total, plan.skipped, plan.ids, plan.sample = len(ids), missing, ordered, ids[:SAMPLE_SIZE]
+    plan.queues = [s.queue for s in segments]
     return plan
 
 
@@ -243,8 +249,11 @@ async def create_operation(request: web.Request) -> web.Response:
         plan = await plan_ids(registry, spec)
         total, sample = plan.total or 0, plan.sample
     else:
+        require(request, Permission.ACT, queue=spec.filter.queue)
         plan = await plan_filter(registry, spec)
         total, sample = await preview_filter(registry, plan) if spec.dry_run else (0, [])
+    for queue in plan.queues:  # an operator acts on their queues only, whatever the ids name
+        require(request, Permission.ACT, queue=queue)
     if spec.dry_run:
         preview = OperationPreview(dry_run=True, action=spec.action, total=total, sample=sample)
         return web.json_response(preview.model_dump())
@@ -260,18 +269,22 @@ async def list_operations(request: web.Request) -> web.Response:
         for op_id in ids:
             pipe.hgetall(keys.operation_key(op_id))
         rows: list[dict[str, str]] = await pipe.execute()
-    ops = [OperationOut.model_validate(out(Operation.from_hash(r))) for r in rows if r]
+    visible = [Operation.from_hash(r) for r in rows if r]
+    ops = [OperationOut.model_validate(out(op)) for op in visible if caller(request).sees(op.queue)]
     return web.json_response(OperationList(operations=ops).model_dump())
 
 
 async def get_operation(request: web.Request) -> web.Response:
-    return web.json_response(out(await read(request.app[REGISTRY], request.match_info["op_id"])))
+    op = await read(request.app[REGISTRY], request.match_info["op_id"])
+    require(request, Permission.READ, queue=op.queue)
+    return web.json_response(out(op))
 
 
 async def cancel_operation(request: web.Request) -> web.Response:
     """Stop before the next batch; 409 when it already finished."""
     registry = request.app[REGISTRY]
     op = await read(registry, request.match_info["op_id"])
+    require(request, Permission.ACT, queue=op.queue)
     await registry.run(operations.cancel(op.id, acting(request)))
     record(request, "operation_cancel", 1)
     return web.json_response(out(await read(registry, op.id)))
@@ -281,6 +294,7 @@ async def undo_operation(request: web.Request) -> web.Response:
     """Restore what a finished delete operation put in the trash (itself an operation: 202)."""
     registry = request.app[REGISTRY]
     op = await read(registry, request.match_info["op_id"])
+    require(request, Permission.ACT, queue=op.queue)
     if op.action != "delete":
         raise ApiError(409, "conflict", f"only delete operations can be undone, not {op.action}")
     if op.state not in FINISHED:
@@ -312,6 +326,8 @@ ROUTES = [
         response=OperationOut,
         status=202,
         errors=(400, 403, 404, 413, 415, 422),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "GET",
@@ -321,6 +337,7 @@ ROUTES = [
         query=OperationsQuery,
         response=OperationList,
         errors=(400,),
+        scoped=True,
     ),
     Route(
         "GET",
@@ -329,6 +346,7 @@ ROUTES = [
         "One operation",
         response=OperationOut,
         errors=(404,),
+        scoped=True,
     ),
     Route(
         "POST",
@@ -337,6 +355,8 @@ ROUTES = [
         "Cancel a queued or running operation (409 when finished)",
         response=OperationOut,
         errors=(403, 404, 409),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "POST",
@@ -346,5 +366,7 @@ ROUTES = [
         response=OperationOut,
         status=202,
         errors=(403, 404, 409),
+        permission=Permission.ACT,
+        scoped=True,
     ),
 ]

@@ -13,6 +13,7 @@ from shared import keys, operations, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.errors import LeaseLost
+from shared.face_jobs import FACE_QUEUE
 from shared.metrics import OperationMetrics
 from shared.operations import Operation
 from shared.registry import AsyncRegistry, Registry
@@ -20,6 +21,7 @@ from shared.states import JobState
 from shared.submit import submit
 from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
+from tests.api.test_keys import bearer, create
 
 FAILED = {"queue": Q, "state": "failed"}
 
@@ -55,6 +57,10 @@ async def run_all(settings: Settings, batch: int = 50) -> int:
 async def post(api: TestClient[Any, Any], body: dict[str, Any], **headers: str) -> tuple[int, Any]:
     response = await api.post("/api/v1/operations", json=body, headers={**ADMIN, **headers})
     return response.status, await response.json()
+
+
+#: The operations resource.
+URL = "/api/v1/operations"
 
 
 async def test_dry_run_counts_exactly_and_changes_nothing(
@@ -230,3 +236,29 @@ async def test_a_monitor_that_lost_its_lease_changes_nothing(
         5,
         0,
     )
+
+
+async def test_a_queue_scoped_operator_runs_operations_on_its_queue_only(
+    api: TestClient[Any, Any], registry: Registry
+) -> None:
+    # Given failed jobs on the diagnostics queue, an operator scoped to it and one scoped elsewhere
+    fail_jobs(registry, 3)
+    ours = bearer((await create(api, name="diag", role="operator", queues=[Q]))["secret"])
+    theirs = bearer((await create(api, name="faces", role="operator", queues=[FACE_QUEUE]))["secret"])
+    body = {"action": "retry", "filter": {"queue": Q, "state": "failed"}}
+    # When the other queue's operator previews, starts or acts by ids, it is refused
+    assert (await api.post(URL, json={**body, "dry_run": True}, headers=theirs)).status == 403
+    assert (await api.post(URL, json=body, headers=theirs)).status == 403
+    (job_id, *_) = registry.client.zrange(keys.state_key(Q, JobState.FAILED), 0, 0)
+    assert (await api.post(URL, json={"action": "retry", "ids": [job_id]}, headers=theirs)).status == 403
+    # Then the queue's own operator runs it, and only it sees it
+    started = await api.post(URL, json=body, headers=ours)
+    assert started.status == 202, await started.text()
+    op = await started.json()
+    assert (await api.get(f"{URL}/{op['id']}", headers=ours)).status == 200
+    assert (await api.get(f"{URL}/{op['id']}", headers=theirs)).status == 404
+    assert (await api.post(f"{URL}/{op['id']}/cancel", headers=theirs)).status == 403
+    listed = await (await api.get(URL, headers=theirs)).json()
+    assert op["id"] not in [o["id"] for o in listed["operations"]]
+    # and a viewer may read but never start one
+    assert (await api.post(URL, json=body, headers=VIEWER)).status == 403
