@@ -27,7 +27,7 @@ run: system $(STAMP)
 	$(BIN)/python -m devstack
 
 test: system $(STAMP)
-	$(BIN)/pytest -m "not soak" -n 2 --dist loadfile --durations=15
+	$(BIN)/pytest -m "not soak" -n 4 --dist loadfile --durations=15
 
 soak: system $(STAMP)
 	$(BIN)/pytest -m soak -s
