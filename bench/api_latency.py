@@ -109,12 +109,12 @@ def timed_get(base: str, path: str) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def measure(base: str, sample: list[str]) -> dict[str, tuple[float, float]]:
+def measure(base: str, sample: list[str], requests: int = REQUESTS) -> dict[str, tuple[float, float]]:
     paths = {**PATHS, "job_detail": ""}
     out = {}
     for name, path in paths.items():
         times = sorted(
-            timed_get(base, path or f"/api/v1/jobs/{random.choice(sample)}") for _ in range(REQUESTS)
+            timed_get(base, path or f"/api/v1/jobs/{random.choice(sample)}") for _ in range(requests)
         )
         out[name] = (statistics.median(times), times[int(len(times) * 0.99)])
     return out
@@ -154,7 +154,7 @@ def clean(base: str, client: redis.Redis) -> dict[str, Any]:
     }
 
 
-def run(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
+def run(url: str, jobs: int, tmp: Path, requests: int = REQUESTS) -> dict[str, Any]:
     client = redis.Redis.from_url(url)
     client.flushall()
     t0 = time.perf_counter()
@@ -167,8 +167,8 @@ def run(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
     base = f"http://127.0.0.1:{settings.api_port}"
     try:
         wait_http(base + "/readyz")
-        measure(base, sample)  # warm up
-        latency = measure(base, sample)
+        measure(base, sample, requests)  # warm up
+        latency = measure(base, sample, requests)
         cleaned = clean(base, client)
         return {"latency": latency, "clean": cleaned, "load_s": load_s}
     finally:
@@ -176,14 +176,15 @@ def run(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
         client.close()
 
 
-def main(jobs: int = 1_000_000) -> Results:
+def main(jobs: int = 1_000_000, requests: int = REQUESTS) -> Results:
+    """``requests`` per path and registry size (the smoke run in make test takes few)."""
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         with localredis.running(tmp / "redis") as url:
-            small = run(url, 1_000, tmp)
-            large = run(url, jobs, tmp)
+            small = run(url, 1_000, tmp, requests)
+            large = run(url, jobs, tmp, requests)
     print(
-        f"registry at scale, {REQUESTS} requests each over real HTTP, {jobs:,} jobs "
+        f"registry at scale, {requests} requests each over real HTTP, {jobs:,} jobs "
         f"(loaded in {large['load_s']:.0f} s) vs 1,000:"
     )
     targets = {"stats": 5.0, "list_page": 20.0}
