@@ -238,3 +238,33 @@ local function op_audit(audit_key, op_key, what, ts_ms)
     'operation_' .. f[2] .. ':' .. what, 'queue', f[3], 'target', f[1], 'count', count,
     'skipped', f[7], 'total', f[8], 'filter', f[9] or '', 'ts_ms', int(ts_ms), 'address', acting_address)
 end
+
+-- The skeleton of an operator's action that moves jobs out of one state (retry, promote): the
+-- targets (ids from ARGV[first..], or up to `limit` from the head of `source_key`), each checked
+-- to be in `state` on `queue` and moved by `move(job_id, job_key, fields, now)` (fields: the
+-- record's state, priority, queue, then `extra`), the rest counted as skipped (dangling index
+-- entries dropped), and one audit entry (a refused single action changes nothing, not even the
+-- audit). Returns {done, skipped, state of the last skipped job ('missing' if unknown)}.
+local function admin_loop(action, state, source_key, audit_key, queue, who, limit, first, extra, move)
+  local now = now_ms()
+  local ids = targets(first, source_key, limit)
+  local done, skipped, last = 0, 0, ''
+  for _, job_id in ipairs(ids) do
+    local job_key = job_prefix .. job_id
+    local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue', unpack(extra))
+    if f[1] == state and f[3] == queue then
+      redis.call('ZREM', source_key, job_id)
+      move(job_id, job_key, f, now)
+      done = done + 1
+    else
+      skipped = skipped + 1
+      last = f[1] or 'missing'
+      if limit > 0 and not f[1] then redis.call('ZREM', source_key, job_id) end  -- dangling index entry
+    end
+  end
+  local bulk = #ids ~= 1 or limit > 0
+  if done > 0 or (bulk and #ids > 0) then
+    audit(audit_key, who, action, queue, done, skipped, bulk and '' or ids[1], bulk, now)
+  end
+  return {done, skipped, last}
+end

@@ -11,29 +11,12 @@
 local failed_key, waiting_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
 local queue, who, limit = ARGV[4], acting(ARGV[5]), tonumber(ARGV[6])
 
-local now = now_ms()
-local ids = targets(7, failed_key, limit)
-local done, skipped, last = 0, 0, ''
-for _, job_id in ipairs(ids) do
-  local job_key = job_prefix .. job_id
-  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue', 'fingerprint')
-  if f[1] == 'failed' and f[3] == queue then
+return admin_loop('retry', 'failed', failed_key, audit_key, queue, who, limit, 7, {'fingerprint'},
+  function(job_id, job_key, f, now)
     group_remove(queue, f[4], job_id)
-    redis.call('ZREM', failed_key, job_id)
     redis.call('ZADD', waiting_key, waiting_score(f[2], now), job_id)
     redis.call('HSET', job_key, 'state', 'waiting', 'attempts', 0, 'enqueued_ms', int(now), 'finished_ms', '',
       'error', '', 'traceback', '', 'worker', '', 'progress', 0, 'stage', '', 'fingerprint', '')
     redis.call('HINCRBY', job_key, 'gen', 1)
     job_event(job_id, queue, 'failed', 'waiting', {reason = 'retry', who = who}, now)
-    done = done + 1
-  else
-    skipped = skipped + 1
-    last = f[1] or 'missing'
-    if limit > 0 and not f[1] then redis.call('ZREM', failed_key, job_id) end  -- dangling index entry
-  end
-end
-local bulk = #ids ~= 1 or limit > 0
-if done > 0 or (bulk and #ids > 0) then  -- a refused single action changes nothing, not even the audit
-  audit(audit_key, who, 'retry', queue, done, skipped, bulk and '' or ids[1], bulk, now)
-end
-return {done, skipped, last}
+  end)
