@@ -10,6 +10,7 @@ registry's calls in shared/worker_calls.py, reads in shared/reads.py.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -114,6 +115,9 @@ def start(job_id: str, queue: str, gen: int, worker: str, max_retries: int | Non
 
     ``max_retries``: the retries that apply to this run (message, actor or the
     Retries middleware's default, as Dramatiq decides), recorded on the job.
+    A fresh token per call makes the client's resend after a lost reply (Redis
+    died between running the script and answering) answer ``started`` again,
+    rather than ``stale``, which would skip the run and requeue the job.
     """
     return Call(
         Lua.JOB_START,
@@ -124,7 +128,7 @@ def start(job_id: str, queue: str, gen: int, worker: str, max_retries: int | Non
             keys.state_key(queue, JobState.ACTIVE),
             keys.PAUSED,
         ],
-        [job_id, queue, gen, worker, "" if max_retries is None else max_retries],
+        [job_id, queue, gen, worker, "" if max_retries is None else max_retries, secrets.token_hex(8)],
         as_text,
     )
 

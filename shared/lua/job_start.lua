@@ -10,14 +10,19 @@
 -- ARGV[6] generation carried by the message
 -- ARGV[7] worker id
 -- ARGV[8] retries that apply to this run, as Dramatiq's Retries decides ('' = keep the record's)
+-- ARGV[9] this start's token: the client resends the same call when Redis died
+--         before its reply arrived, and the resend must answer 'started' again
 -- Returns 'started', 'gone' (no record), 'stale' (superseded copy) or 'paused'
 -- (the job stays waiting and is dispatched again after resume).
 local job_key, waiting_key, dispatched_key, active_key, paused_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
-local job_id, queue, gen, worker, max_retries = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local job_id, queue, gen, worker, max_retries, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 
-local f = redis.call('HMGET', job_key, 'state', 'gen')
+local f = redis.call('HMGET', job_key, 'state', 'gen', 'start_token')
 if not f[1] then
   return 'gone'
+end
+if f[1] == 'active' and f[2] == gen and token ~= '' and f[3] == token then
+  return 'started'  -- this very call, resent after a lost reply: it already started the job
 end
 if f[1] ~= 'waiting' or f[2] ~= gen or not redis.call('ZSCORE', dispatched_key, job_id) then
   return 'stale'
@@ -31,7 +36,7 @@ redis.call('ZREM', waiting_key, job_id)
 redis.call('ZREM', dispatched_key, job_id)
 redis.call('ZADD', active_key, now, job_id)
 redis.call('HSET', job_key, 'state', 'active', 'started_ms', int(now), 'worker', worker,
-  'progress', 0, 'stage', '', 'finished_ms', '')
+  'progress', 0, 'stage', '', 'finished_ms', '', 'start_token', token)
 redis.call('HDEL', job_key, 'unknown_actor_ms')
 if max_retries ~= '' then
   redis.call('HSET', job_key, 'max_retries', max_retries)

@@ -56,5 +56,12 @@ def job_transitions(raw: redis.Redis) -> dict[str, list[tuple[str | None, str | 
     return out
 
 
+def job_events(raw: redis.Redis, job_id: str) -> list[dict[str, object]]:
+    """One job's transition events in full (reason, worker, attempt): what a failure message needs."""
+    entries = typed_redis.xrange(raw, keys.EVENTS_STREAM)
+    events = (json.loads(f["data"]) for _, f in entries if f["type"] == "job")
+    return [e for e in events if e["job"] == job_id]
+
+
 def audit_actions(raw: redis.Redis) -> Counter[str]:
     return Counter(fields["action"] for _, fields in typed_redis.xrange(raw, keys.AUDIT_STREAM))

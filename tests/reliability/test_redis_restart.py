@@ -129,7 +129,7 @@ async def test_redis_restart_mid_flow_loses_nothing_and_runs_nothing_twice(
         transitions = invariants.job_transitions(raw)
         assert sorted(transitions) == sorted(producer.ids)
         for job_id, steps in transitions.items():
-            assert steps.count(("waiting", "active")) == 1, (job_id, steps)
+            assert steps.count(("waiting", "active")) == 1, invariants.job_events(raw, job_id)
             assert steps.count(("active", "completed")) == 1, (job_id, steps)
         # And every dashboard healed its gap: it saw each job event once, in order, none missing
         stream_seqs = [

@@ -131,6 +131,23 @@ def test_set_priority_after_dispatch_bumps_generation(registry: Registry, raw: r
     assert registry.run(transitions.start(job_id, Q, 0, W)) == "stale"
 
 
+def test_a_start_resent_after_its_lost_reply_answers_started_and_a_second_copy_stays_stale(
+    registry: Registry, raw: redis.Redis
+) -> None:
+    # Given a dispatched job, When the very same start call runs twice (the client's resend
+    # after Redis died before answering), Then both answer started and the job started once.
+    job_id = submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 10))
+    call = transitions.start(job_id, Q, 0, W)
+    assert registry.run(call) == "started"
+    assert registry.run(call) == "started"
+    job = registry.get(job_id)
+    assert (job.state, job.attempts) == (JobState.ACTIVE, 1)
+    assert transitions_of(raw, job_id) == [(None, "waiting"), ("waiting", "active")]
+    # But another start of the same copy (its own token: a duplicate delivery) is stale.
+    assert registry.run(transitions.start(job_id, Q, 0, W)) == "stale"
+
+
 @pytest.mark.parametrize("state", [JobState.WAITING, JobState.DELAYED, JobState.COMPLETED, JobState.FAILED])
 def test_delete_removes_job_from_every_index(registry: Registry, raw: redis.Redis, state: JobState) -> None:
     job_id = make(registry, state)
