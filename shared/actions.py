@@ -14,7 +14,7 @@ from typing import Any
 
 from shared import keys
 from shared.errors import InvalidTransition, JobNotFound
-from shared.scripts import Call, Lua, T, as_bool, as_int, as_text
+from shared.scripts import Call, Lua, T, as_bool, as_text
 from shared.states import JobState
 
 #: Who an action is recorded as when no operator is named (scripts, tests).
@@ -23,11 +23,6 @@ SYSTEM = "system"
 BULK_BATCH = 1000
 #: Milliseconds a deleted job stays in the trash unless told otherwise (``Settings.trash_ttl_s``).
 TRASH_TTL_MS = 86_400_000
-#: Most jobs one clean call removes. Each removal also writes and publishes its event
-#: (~8 µs a job on a 2-core machine): 100 keeps a call near 1 ms and its worst, when
-#: freeing memory stalls it, near 7 ms, under issue 9's 10 ms for any command while a
-#: million jobs are cleaned (250: 2 ms typical, 9 ms worst; bench/api_latency.py).
-CLEAN_BATCH = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,20 +144,6 @@ def bulk(
             return _promote_call(queue, ids, who, limit, _outcome)
         case BulkVerb.DELETE:
             return _delete_call(queue, ids, who, limit, force, source or JobState.WAITING, _outcome)
-
-
-def clean(
-    queue: str, state: JobState, cutoff_ms: int, *, limit: int = CLEAN_BATCH, who: str = SYSTEM
-) -> Call[int]:
-    """Remove up to ``limit`` (at most CLEAN_BATCH) completed or failed jobs finished before ``cutoff_ms``."""
-    if state not in (JobState.COMPLETED, JobState.FAILED):
-        raise ValueError("only completed and failed jobs are cleaned")
-    return Call(
-        Lua.QUEUE_CLEAN,
-        [keys.state_key(queue, state), keys.AUDIT_STREAM, keys.JOBS_INDEX],
-        [queue, who, state.value, cutoff_ms, max(1, min(limit, CLEAN_BATCH))],
-        as_int,
-    )
 
 
 def set_priority(job_id: str, queue: str, priority: int, *, who: str = SYSTEM) -> Call[str]:

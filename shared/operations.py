@@ -160,6 +160,11 @@ def create(
     )
 
 
+#: Script time one batch may use (µs) before it stops early: a guard well under 10 ms for the
+#: batch whose jobs turn out costly (large records to free, a busy machine), whatever its size.
+BATCH_BUDGET_US = 4_000
+
+
 def lease(owner: str, ttl_ms: int, held: int | None, *, release: bool = False) -> Call[int]:
     """Take or renew the operations lease: the token held, or 0 when another monitor holds it.
     With ``release``, give up the caller's lease (nothing left to run)."""
@@ -195,7 +200,17 @@ def batch(
             keys.operation_trash_key(op.id),
             keys.AUDIT_STREAM,
         ],
-        [owner, token, lease_ms, size, str(segment.end) if segment else "", queue, int(last), trash_ttl_ms],
+        [
+            owner,
+            token,
+            lease_ms,
+            size,
+            str(segment.end) if segment else "",
+            queue,
+            int(last),
+            trash_ttl_ms,
+            BATCH_BUDGET_US,
+        ],
         parse,
     )
 

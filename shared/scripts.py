@@ -50,7 +50,6 @@ class Lua(enum.StrEnum):
     JOB_SET_PRIORITY = "job_set_priority"
     JOB_DELETE = "job_delete"
     JOB_PROGRESS = "job_progress"
-    QUEUE_CLEAN = "queue_clean"
     QUEUE_TRIM = "queue_trim"
     QUEUE_RETENTION = "queue_retention"
     QUEUE_PAUSE = "queue_pause"
@@ -119,7 +118,6 @@ DURABLE = frozenset(
         Lua.JOB_PROMOTE,
         Lua.JOB_SET_PRIORITY,
         Lua.JOB_DELETE,
-        Lua.QUEUE_CLEAN,
         Lua.QUEUE_RETENTION,
         Lua.QUEUE_PAUSE,
         Lua.QUEUE_RESUME,

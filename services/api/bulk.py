@@ -1,111 +1,56 @@
-"""``POST /api/v1/jobs/bulk`` and ``POST /api/v1/queues/{queue}/clean``: many jobs, in batches.
+"""``POST /api/v1/jobs/bulk`` and ``POST /api/v1/queues/{queue}/clean``: thin wrappers over operations.
 
-Each Redis call handles at most ``BULK_BATCH`` jobs (``CLEAN_BATCH`` for clean; one
-script call: atomic per batch, never blocking Redis for long) and emits an ``admin``
-progress event.
+Both used to loop over their jobs inside the request: a filter matching millions of jobs
+held the request open for minutes, and a dropped connection left it unknown how far it
+got (issue 20). Each now creates the operation ``POST /api/v1/operations`` would and
+answers 202 with it at once; the monitor runs it in short batches, cancellable, its
+deletions undoable, its progress streamed as ``operation`` events.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-
 from aiohttp import web
 
-from services.api import validation
-from services.api.auth import acting
-from services.api.models import BulkAction, BulkByFilter, BulkByIds, BulkResult, CleanQueue, CleanResult
+from services.api import operations, validation
+from services.api.models import (
+    BulkAction,
+    BulkByIds,
+    CleanOperations,
+    CleanQueue,
+    OperationByFilter,
+    OperationByIds,
+    OperationFilter,
+    OperationOut,
+)
 from services.api.openapi import Route
-from services.api.queues import known_queue, require_known
-from services.api.state import REGISTRY, record
-from shared import actions, keys
-from shared.actions import BULK_BATCH, CLEAN_BATCH
-from shared.registry import AsyncRegistry
+from services.api.queues import known_queue
+from shared.auth import Permission
 from shared.states import JobState
-
-#: The state a filtered bulk action must name.
-_SOURCE = {actions.BulkVerb.RETRY: JobState.FAILED, actions.BulkVerb.PROMOTE: JobState.DELAYED}
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for at in range(0, len(items), size):
-        yield list(items[at : at + size])
 
 
 async def bulk_action(request: web.Request) -> web.Response:
-    """Exactly one of ids and filter; jobs the action does not apply to are counted as skipped."""
+    """Exactly one of ids and filter; the same checks, permissions and answer as an operation."""
     spec = (await validation.body(request, BulkAction)).root
-    registry, who = request.app[REGISTRY], acting(request)
+    op: OperationByIds | OperationByFilter
     if isinstance(spec, BulkByIds):
-        result = await _by_ids(registry, spec, who)
+        op = OperationByIds(action=spec.action.value, force=spec.force, ids=spec.ids)
     else:
-        await require_known(registry, spec.filter.queue)
-        required = _SOURCE.get(spec.action)
-        wrong_state = required is not None and spec.filter.state is not required
-        if wrong_state or (spec.filter.state is JobState.ACTIVE and not spec.force):
-            # Nothing in that set can take the action: report it, touch nothing.
-            count = await registry.client.zcard(keys.state_key(spec.filter.queue, spec.filter.state.value))
-            result = BulkResult(matched=count, done=0, skipped=count)
-        else:
-            result = await _by_filter(registry, spec, who)
-    record(request, f"bulk_{spec.action}", result.done)
-    return web.json_response(result.model_dump())
-
-
-async def _by_ids(registry: AsyncRegistry, spec: BulkByIds, who: str) -> BulkResult:
-    ids = list(dict.fromkeys(spec.ids))
-    queues: dict[str, list[str]] = {}
-    missing = 0
-    for chunk in _chunks(ids, BULK_BATCH):
-        async with registry.client.pipeline(transaction=False) as pipe:
-            for job_id in chunk:
-                pipe.hget(keys.job_key(job_id), "queue")
-            found = await pipe.execute()
-        for job_id, queue in zip(chunk, found, strict=True):
-            if queue is None:
-                missing += 1
-            else:
-                queues.setdefault(queue, []).append(job_id)
-    done = skipped = 0
-    for queue, members in queues.items():
-        for chunk in _chunks(members, BULK_BATCH):
-            outcome = await registry.run(
-                actions.bulk(spec.action, queue, ids=list(chunk), who=who, force=spec.force)
-            )
-            done, skipped = done + outcome.done, skipped + outcome.skipped
-    return BulkResult(matched=len(ids), done=done, skipped=skipped + missing)
-
-
-async def _by_filter(registry: AsyncRegistry, spec: BulkByFilter, who: str) -> BulkResult:
-    done = skipped = 0
-    while True:
-        outcome = await registry.run(
-            actions.bulk(spec.action, spec.filter.queue, source=spec.filter.state, who=who, force=spec.force)
-        )
-        done, skipped = done + outcome.done, skipped + outcome.skipped
-        if outcome.done == 0:  # the set is empty (or holds nothing the action applies to)
-            break
-    return BulkResult(matched=done + skipped, done=done, skipped=skipped)
+        target = OperationFilter(queue=spec.filter.queue, state=spec.filter.state)
+        op = OperationByFilter(action=spec.action.value, force=spec.force, filter=target)
+    return operations.accepted(await operations.launch(request, op))
 
 
 async def clean_queue(request: web.Request) -> web.Response:
-    """Remove finished jobs older than ``older_than_s``, in batches, up to ``limit``."""
-    queue = await known_queue(request)
+    """One clean operation per state named: its finished jobs older than ``older_than_s``."""
+    queue = await known_queue(request, permission=Permission.ACT)
     spec = await validation.body(request, CleanQueue)
-    registry, who = request.app[REGISTRY], acting(request)
-    cutoff_ms = await registry.now_ms() - spec.older_than_s * 1000
-    removed: dict[str, int] = {}
-    budget = spec.limit
+    made = []
     for state in dict.fromkeys(spec.states):
-        removed[state] = 0
-        while budget > 0:
-            batch = min(budget, CLEAN_BATCH)
-            n = await registry.run(actions.clean(queue, JobState(state), cutoff_ms, limit=batch, who=who))
-            removed[state] += n
-            budget -= n
-            if n < batch:
-                break
-    record(request, "clean", sum(removed.values()))
-    return web.json_response(CleanResult(queue=queue, removed=removed).model_dump())
+        target = OperationFilter(queue=queue, state=JobState(state))
+        op = OperationByFilter(action="clean", older_than_s=spec.older_than_s, filter=target)
+        made.append(await operations.launch(request, op, part=state))
+    ops = [OperationOut.model_validate(operations.out(op)) for op in made]
+    return web.json_response(CleanOperations(queue=queue, operations=ops).model_dump(), status=202)
 
 
 ROUTES = [
@@ -113,18 +58,24 @@ ROUTES = [
         "POST",
         "/api/v1/jobs/bulk",
         bulk_action,
-        "Retry, delete or promote many jobs",
+        "Retry, delete or promote many jobs: a shorthand for POST /api/v1/operations (202)",
         body=BulkAction,
-        response=BulkResult,
+        response=OperationOut,
+        status=202,
         errors=(400, 403, 404, 413, 415, 422),
+        permission=Permission.ACT,
+        scoped=True,
     ),
     Route(
         "POST",
         "/api/v1/queues/{queue}/clean",
         clean_queue,
-        "Remove old finished jobs",
+        "Remove old finished jobs: one clean operation per state (202)",
         body=CleanQueue,
-        response=CleanResult,
+        response=CleanOperations,
+        status=202,
         errors=(400, 403, 404, 415, 422),
+        permission=Permission.ACT,
+        scoped=True,
     ),
 ]

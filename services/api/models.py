@@ -314,23 +314,11 @@ class BulkAction(RootModel[BulkByIds | BulkByFilter]):
     """One action over many jobs: by ids, or every job of one queue and state."""
 
 
-class BulkResult(BaseModel):
-    matched: Int = Field(description="Jobs the action was tried on.")
-    done: int
-    skipped: Int = Field(description="Jobs not in a state the action applies to, or unknown.")
-
-
 class CleanQueue(Strict):
     states: list[Literal["completed", "failed"]] = Field(min_length=1, max_length=2)
     older_than_s: Int = Field(
         default=0, ge=0, le=10 * 365 * 86_400, description="Finished at least this long ago."
     )
-    limit: Int = Field(default=1_000_000, ge=1, le=10_000_000, description="Most jobs removed.")
-
-
-class CleanResult(BaseModel):
-    queue: str
-    removed: dict[str, int]
 
 
 class Stats(BaseModel):
@@ -622,6 +610,11 @@ class OperationOut(BaseModel):
     started_ms: int | None
     finished_ms: int | None
     undo_of: str = Field(description="For an undo: the delete operation it restores.")
+
+
+class CleanOperations(BaseModel):
+    queue: str
+    operations: list[OperationOut] = Field(description="One clean operation per state named.")
 
 
 class OperationList(BaseModel):

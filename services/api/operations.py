@@ -20,6 +20,7 @@ from services.api import validation
 from services.api.auth import acting, caller, require
 from services.api.errors import ApiError
 from services.api.models import (
+    OperationByFilter,
     OperationByIds,
     OperationList,
     OperationOut,
@@ -169,7 +170,8 @@ async def write_ids(registry: AsyncRegistry, op_id: str, ids: list[str]) -> str:
     return key
 
 
-def idempotency(request: web.Request, who: str) -> tuple[str, int] | None:
+def idempotency(request: web.Request, who: str, part: str = "") -> tuple[str, int] | None:
+    """The key an Idempotency-Key header names; ``part`` tells apart the operations one request makes."""
     raw = request.headers.get("Idempotency-Key")
     if raw is None:
         return None
@@ -177,7 +179,7 @@ def idempotency(request: web.Request, who: str) -> tuple[str, int] | None:
         raise ApiError(
             400, "bad_request", f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} printable characters"
         )
-    digest = hashlib.sha256(raw.encode()).hexdigest()
+    digest = hashlib.sha256(f"{raw}\n{part}".encode() if part else raw.encode()).hexdigest()
     name = who.split("|", 1)[0]
     keep_ms = request.app[REGISTRY].settings.operation_keep_s * 1000
     return keys.operation_idempotency_key(name, digest), keep_ms
@@ -215,10 +217,11 @@ def out(op: Operation) -> dict[str, Any]:
     ).model_dump()
 
 
-async def start(request: web.Request, plan: Plan, op_id: str) -> web.Response:
-    """Record the operation and answer 202 with it (or the one its Idempotency-Key made)."""
+async def start(request: web.Request, plan: Plan, *, part: str = "") -> Operation:
+    """Record the operation (or find the one its Idempotency-Key made) and return it."""
     registry, who = request.app[REGISTRY], acting(request)
-    key = idempotency(request, who)
+    key = idempotency(request, who, part)
+    op_id = uuid.uuid4().hex
     source = await write_ids(registry, op_id, plan.ids) if plan.source == "" else plan.source
     made, created = await registry.run(
         operations.create(
@@ -237,27 +240,47 @@ async def start(request: web.Request, plan: Plan, op_id: str) -> web.Response:
     op = await read(registry, made)
     if created:
         record(request, "operation", op.total)
+    return op
+
+
+def accepted(op: Operation) -> web.Response:
+    """202 with the operation and where to follow it."""
     return web.json_response(out(op), status=202, headers={"Location": f"/api/v1/operations/{op.id}"})
+
+
+async def prepare(request: web.Request, spec: OperationByIds | OperationByFilter) -> Plan:
+    """Check, plan and authorise ``spec``: 4xx before anything is written."""
+    check(spec)
+    registry = request.app[REGISTRY]
+    if isinstance(spec, OperationByIds):
+        plan = await plan_ids(registry, spec)
+    else:
+        require(request, Permission.ACT, queue=spec.filter.queue)
+        plan = await plan_filter(registry, spec)
+    for queue in plan.queues:  # an operator acts on their queues only, whatever the ids name
+        require(request, Permission.ACT, queue=queue)
+    return plan
+
+
+async def launch(
+    request: web.Request, spec: OperationByIds | OperationByFilter, *, part: str = ""
+) -> Operation:
+    """Create the operation ``spec`` describes (what the bulk and clean wrappers call)."""
+    return await start(request, await prepare(request, spec), part=part)
 
 
 async def create_operation(request: web.Request) -> web.Response:
     """Dry run: 200 with the exact count and a sample. Otherwise 202 with the queued operation."""
     spec = (await validation.body(request, OperationRequest)).root
-    check(spec)
-    registry = request.app[REGISTRY]
-    if isinstance(spec, OperationByIds):
-        plan = await plan_ids(registry, spec)
+    plan = await prepare(request, spec)
+    if not spec.dry_run:
+        return accepted(await start(request, plan))
+    if plan.source == "":
         total, sample = plan.total or 0, plan.sample
     else:
-        require(request, Permission.ACT, queue=spec.filter.queue)
-        plan = await plan_filter(registry, spec)
-        total, sample = await preview_filter(registry, plan) if spec.dry_run else (0, [])
-    for queue in plan.queues:  # an operator acts on their queues only, whatever the ids name
-        require(request, Permission.ACT, queue=queue)
-    if spec.dry_run:
-        preview = OperationPreview(dry_run=True, action=spec.action, total=total, sample=sample)
-        return web.json_response(preview.model_dump())
-    return await start(request, plan, uuid.uuid4().hex)
+        total, sample = await preview_filter(request.app[REGISTRY], plan)
+    preview = OperationPreview(dry_run=True, action=spec.action, total=total, sample=sample)
+    return web.json_response(preview.model_dump())
 
 
 async def list_operations(request: web.Request) -> web.Response:
@@ -311,7 +334,7 @@ async def undo_operation(request: web.Request) -> web.Response:
         "undo_of": op.id,
         "filter": json.dumps({"undo_of": op.id}),
     }
-    return await start(request, Plan(keys.operation_trash_key(op.id), "last", fields), uuid.uuid4().hex)
+    return accepted(await start(request, Plan(keys.operation_trash_key(op.id), "last", fields)))
 
 
 _ERRORS = (400, 403, 404, 409, 415, 422)

@@ -30,12 +30,16 @@
 -- ARGV[9] queue of this batch
 -- ARGV[10] 1 when this is the last segment
 -- ARGV[11] trash TTL (ms)
+-- ARGV[12] time budget (µs): the call stops after the job that used it up, so a batch of jobs
+--          that turn out costly (large records to free, a stalled allocator) stays short; the
+--          cursor then points just past the last job handled and the next call goes on from there
 -- Returns {state after the call, jobs done, jobs skipped}. Raises lease_lost.
 local op_key, lease_key, pending_key, source_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local state_keys = {waiting = KEYS[7], delayed = KEYS[8], active = KEYS[9], completed = KEYS[10], failed = KEYS[11]}
 local dispatched_key, index_key, trash_key, op_trash_key, audit_key = KEYS[12], KEYS[13], KEYS[14], KEYS[15], KEYS[16]
 local owner, token, lease_ms, batch = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7])
 local seg_bound, queue, last_segment, trash_ms = ARGV[8], ARGV[9], ARGV[10] == '1', ARGV[11]
+local budget_us = tonumber(ARGV[12])
 
 if redis.call('GET', lease_key) ~= owner .. ' ' .. token then
   return fail('lease_lost', 'the operations lease is held by another monitor')
@@ -158,10 +162,22 @@ local members = {}
 if bound ~= '-inf' then
   members = redis.call('ZRANGEBYSCORE', source_key, cursor, bound, 'WITHSCORES', 'LIMIT', offset, batch)
 end
+local function micros()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+local started_us = micros()
 local done, skipped = 0, 0
+local through = #members < batch * 2  -- this segment has no more targets after these
 for i = 1, #members, 2 do
   local outcome = act(members[i])
   if outcome == true then done = done + 1 elseif outcome == false then skipped = skipped + 1 end
+  if i + 1 < #members and micros() - started_us >= budget_us then
+    -- Out of time: keep the handled ones only, so the cursor stops right after them.
+    for j = #members, i + 2, -1 do members[j] = nil end
+    through = false
+    break
+  end
 end
 if #members > 0 then
   local last = members[#members]
@@ -175,7 +191,7 @@ end
 local total = tonumber(op.total)
 local all_done, all_skipped = tonumber(op.done) + done, tonumber(op.skipped) + skipped
 local state = 'running'
-if #members < batch * 2 then  -- this segment is through
+if through then
   if last_segment then
     state = 'done'
     if all_done + all_skipped < total then all_skipped = total - all_done end  -- left the set meanwhile

@@ -1,86 +1,100 @@
-"""Bulk actions, clean, stats and audit over real HTTP against a real redis-server."""
+"""The bulk and clean shorthands for operations, and stats, over real HTTP against a real redis-server."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
-from shared import actions, keys, transitions
+from shared import actions, keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.config import Settings
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
-from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
+from tests.api.test_operations import fail_jobs, run_all
 from tests.helpers import snapshot
 
-#: Slowest single Redis command tolerated during bulk work, in microseconds (SLOWLOG threshold).
-#: A 1000-job batch takes ~10 ms here; the margin absorbs a busy CI machine, while one call
-#: doing all 10,000 jobs would still show (it takes ten times a batch).
-SLOW_US = 250_000
+#: Slowest single Redis command tolerated while the operations run, in microseconds (SLOWLOG
+#: threshold). A batch takes ~1-2 ms here; the margin absorbs a busy CI machine, while one call
+#: doing all 2,000 jobs would still show.
+SLOW_US = 100_000
 
 
-def fail_jobs(registry: Registry, count: int) -> list[str]:
-    ids = [submit(registry, "noop") for _ in range(count)]
-    registry.run(transitions.dispatch(Q, count))
-    for job_id in ids:
-        registry.run(transitions.start(job_id, Q, 0, "w"))
-        registry.run(transitions.fail(job_id, Q, 0, "w", "E: boom", "tb"))
-    return ids
+async def operation(api: TestClient[Any, Any], op_id: str) -> dict[str, Any]:
+    body: dict[str, Any] = await (await api.get(f"/api/v1/operations/{op_id}", headers=VIEWER)).json()
+    return body
 
 
-async def test_bulk_delete_and_promote_10000_jobs_in_short_batches(
-    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
+async def accepted(response: Any) -> dict[str, Any]:
+    """The operation a shorthand answered with: 202, at once, with where to follow it."""
+    assert response.status == 202, await response.text()
+    body: dict[str, Any] = await response.json()
+    assert response.headers["Location"] == f"/api/v1/operations/{body['id']}"
+    assert body["state"] == "queued" and body["done"] == 0
+    return body
+
+
+async def test_bulk_promote_by_ids_and_delete_by_filter_run_as_operations_in_short_batches(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, settings: Settings
 ) -> None:
-    # Given 10,000 delayed jobs and a Redis that logs any command slower than 50 ms
-    ids = [submit(registry, "noop", delay_ms=3_600_000) for _ in range(10_000)]
+    # Given 2,000 delayed jobs and a Redis that logs any command slower than SLOW_US
+    ids = [submit(registry, "noop", delay_ms=3_600_000) for _ in range(2_000)]
     raw.config_set("slowlog-log-slower-than", SLOW_US)
     raw.slowlog_reset()
-    # When all are promoted by id, then all deleted by filter
-    promoted = await api.post("/api/v1/jobs/bulk", json={"action": "promote", "ids": ids}, headers=ADMIN)
-    assert await promoted.json() == {"matched": 10_000, "done": 10_000, "skipped": 0}
-    assert registry.counts([Q])[Q]["waiting"] == 10_000
-    deleted = await api.post(
-        "/api/v1/jobs/bulk",
-        json={"action": "delete", "filter": {"queue": Q, "state": "waiting"}},
-        headers=ADMIN,
+    # When all are promoted by id: the request answers at once, before any job moved
+    promote = await accepted(
+        await api.post("/api/v1/jobs/bulk", json={"action": "promote", "ids": ids}, headers=ADMIN)
     )
-    assert await deleted.json() == {"matched": 10_000, "done": 10_000, "skipped": 0}
-    # Then nothing is left, progress went out per batch, and no Redis call was slow
+    assert (promote["action"], promote["total"]) == ("promote", 2_000)
+    assert registry.counts([Q])[Q]["delayed"] == 2_000
+    # And the monitor runs it in batches
+    assert await run_all(settings) >= 2_000 // settings.operation_batch
+    assert (await operation(api, promote["id"]))["done"] == 2_000
+    assert registry.counts([Q])[Q]["waiting"] == 2_000
+    # When all are deleted by filter
+    body = {"action": "delete", "filter": {"queue": Q, "state": "waiting"}}
+    delete = await accepted(await api.post("/api/v1/jobs/bulk", json=body, headers=ADMIN))
+    await run_all(settings)
+    # Then nothing is left, every job is in the trash (undoable), and no Redis call was slow
+    assert (await operation(api, delete["id"]))["done"] == 2_000
     assert registry.counts([Q])[Q] == {s.value: 0 for s in JobState}
-    assert not raw.keys("fq:job:*")
-    admin_events = [f for _, f in typed_redis.xrange(raw, "fq:events") if f["type"] == "admin"]
-    assert len(admin_events) == 20  # ten batches of 1000 for each action
-    assert all(json.loads(f["data"])["count"] <= 1000 for f in admin_events)
+    assert raw.zcard(keys.operation_trash_key(delete["id"])) == 2_000
     assert raw.slowlog_get() == [], raw.slowlog_get()
     raw.config_set("slowlog-log-slower-than", 10_000)
     audit = await (await api.get("/api/v1/audit", params={"limit": "1000"}, headers=VIEWER)).json()
-    assert sum(e["count"] for e in audit["entries"] if e["action"] == "delete") == 10_000
-    assert {e["who"] for e in audit["entries"]} == {"FQ_ADMIN_TOKEN"}
+    ops = {e["action"]: e for e in audit["entries"] if e["action"].startswith("operation_")}
+    assert {a: (e["who"], e["count"]) for a, e in ops.items()} == {
+        f"operation_{action}:{what}": ("FQ_ADMIN_TOKEN", 2000)
+        for action in ("promote", "delete")
+        for what in ("created", "done")
+    }
 
 
-async def test_bulk_retry_by_filter_and_by_ids_counts_skips(
-    api: TestClient[Any, Any], registry: Registry
+async def test_bulk_retry_by_ids_and_by_filter_counts_skips(
+    api: TestClient[Any, Any], registry: Registry, settings: Settings
 ) -> None:
-    failed = fail_jobs(registry, 1200)
+    failed = fail_jobs(registry, 120)
     waiting = submit(registry, "noop")
-    by_ids = await api.post(
-        "/api/v1/jobs/bulk",
-        json={"action": "retry", "ids": [*failed[:10], waiting, "unknown"]},
-        headers=ADMIN,
+    ids = [*failed[:10], waiting, "unknown"]
+    by_ids = await accepted(
+        await api.post("/api/v1/jobs/bulk", json={"action": "retry", "ids": ids}, headers=ADMIN)
     )
-    assert await by_ids.json() == {"matched": 12, "done": 10, "skipped": 2}
-    by_filter = await api.post(
-        "/api/v1/jobs/bulk",
-        json={"action": "retry", "filter": {"queue": Q, "state": "failed"}},
-        headers=ADMIN,
-    )
-    assert await by_filter.json() == {"matched": 1190, "done": 1190, "skipped": 0}
-    assert registry.counts([Q])[Q]["waiting"] == 1201
+    await run_all(settings)
+    assert {k: (await operation(api, by_ids["id"]))[k] for k in ("total", "done", "skipped")} == {
+        "total": 12,
+        "done": 10,
+        "skipped": 2,
+    }
+    body = {"action": "retry", "filter": {"queue": Q, "state": "failed"}}
+    by_filter = await accepted(await api.post("/api/v1/jobs/bulk", json=body, headers=ADMIN))
+    assert by_filter["total"] == 110
+    await run_all(settings)
+    assert (await operation(api, by_filter["id"]))["done"] == 110
+    assert registry.counts([Q])[Q]["waiting"] == 121
 
 
 @pytest.mark.parametrize(
@@ -94,6 +108,10 @@ async def test_bulk_retry_by_filter_and_by_ids_counts_skips(
         {"action": "explode", "ids": ["x"]},
         {"action": "delete", "ids": ["x" * 65]},
         {"action": "delete", "filter": {"queue": "bad queue", "state": "waiting"}},
+        # A filter the action cannot apply to is refused, as by POST /api/v1/operations
+        {"action": "retry", "filter": {"queue": Q, "state": "waiting"}},
+        {"action": "promote", "filter": {"queue": Q, "state": "failed"}},
+        {"action": "delete", "filter": {"queue": Q, "state": "active"}},
     ],
 )
 async def test_invalid_bulk_requests_are_422_and_change_nothing(
@@ -106,62 +124,49 @@ async def test_invalid_bulk_requests_are_422_and_change_nothing(
     assert snapshot(raw) == before
 
 
-@pytest.mark.parametrize(
-    ("body", "state"),
-    [
-        ({"action": "retry", "filter": {"queue": Q, "state": "waiting"}}, "waiting"),
-        ({"action": "promote", "filter": {"queue": Q, "state": "failed"}}, "failed"),
-        ({"action": "delete", "filter": {"queue": Q, "state": "active"}}, "active"),
-    ],
-)
-async def test_a_filter_the_action_does_not_apply_to_skips_every_job_and_changes_nothing(
-    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, body: dict[str, Any], state: str
+async def test_bulk_needs_act_permission_and_changes_nothing_without(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
 ) -> None:
-    for _ in range(3):
-        submit(registry, "noop")
+    fail_jobs(registry, 3)
     before = snapshot(raw)
-    count = raw.zcard(keys.state_key(Q, state))
-    response = await api.post("/api/v1/jobs/bulk", json=body, headers=ADMIN)
-    assert response.status == 200
-    assert await response.json() == {"matched": count, "done": 0, "skipped": count}
+    body = {"action": "retry", "filter": {"queue": Q, "state": "failed"}}
+    assert (await api.post("/api/v1/jobs/bulk", json=body, headers=VIEWER)).status == 403
+    clean = {"states": ["failed"]}
+    assert (await api.post(f"/api/v1/queues/{Q}/clean", json=clean, headers=VIEWER)).status == 403
     assert snapshot(raw) == before
 
 
-async def test_clean_removes_old_finished_jobs_in_batches(
-    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
+async def test_clean_makes_one_operation_per_state_for_jobs_older_than_asked(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, settings: Settings
 ) -> None:
-    fail_jobs(registry, 1500)
+    fail_jobs(registry, 150)
     keep = submit(registry, "noop")
-    # Nothing is older than an hour yet
-    none = await api.post(
+    # Nothing is older than an hour yet: the operation targets nothing
+    response = await api.post(
         f"/api/v1/queues/{Q}/clean", json={"states": ["failed"], "older_than_s": 3600}, headers=ADMIN
     )
-    assert (await none.json())["removed"] == {"failed": 0}
-    limited = await api.post(
-        f"/api/v1/queues/{Q}/clean", json={"states": ["failed"], "limit": 1200}, headers=ADMIN
-    )
-    assert (await limited.json())["removed"] == {"failed": 1200}
-    rest = await api.post(
-        f"/api/v1/queues/{Q}/clean", json={"states": ["completed", "failed"]}, headers=ADMIN
-    )
-    assert (await rest.json())["removed"] == {"completed": 0, "failed": 300}
+    assert response.status == 202
+    none = await response.json()
+    assert none["queue"] == Q and [op["total"] for op in none["operations"]] == [0]
+    # Both states, with an Idempotency-Key: two operations, and the same two when the request is resent
+    headers = {**ADMIN, "Idempotency-Key": "clean-1"}
+    body = {"states": ["completed", "failed"]}
+    first = await (await api.post(f"/api/v1/queues/{Q}/clean", json=body, headers=headers)).json()
+    again = await (await api.post(f"/api/v1/queues/{Q}/clean", json=body, headers=headers)).json()
+    assert [(op["action"], op["filter_state"], op["total"]) for op in first["operations"]] == [
+        ("clean", "completed", 0),
+        ("clean", "failed", 150),
+    ]
+    assert [op["id"] for op in again["operations"]] == [op["id"] for op in first["operations"]]
+    await run_all(settings)
     assert registry.counts([Q])[Q]["failed"] == 0 and registry.get(keep).state is JobState.WAITING
-    bad = await api.post(f"/api/v1/queues/{Q}/clean", json={"states": ["waiting"]}, headers=ADMIN)
-    assert bad.status == 422
-
-
-async def test_clean_removes_at_most_clean_batch_jobs_per_redis_call(
-    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
-) -> None:
-    # Given more failed jobs than two clean batches
-    count = 2 * actions.CLEAN_BATCH + 10
-    fail_jobs(registry, count)
-    # When they are all cleaned
-    response = await api.post(f"/api/v1/queues/{Q}/clean", json={"states": ["failed"]}, headers=ADMIN)
-    # Then every one is gone, removed by three script calls (one admin event each)
-    assert (await response.json())["removed"] == {"failed": count}
-    cleans = [json.loads(f["data"]) for _, f in typed_redis.xrange(raw, "fq:events") if f["type"] == "admin"]
-    assert [c["count"] for c in cleans] == [actions.CLEAN_BATCH, actions.CLEAN_BATCH, 10]
+    assert (await operation(api, first["operations"][1]["id"]))["done"] == 150
+    # What an operation cannot do is refused (the old per-request limit is gone: an operation is cancelled)
+    for bad in ({"states": ["waiting"]}, {"states": ["failed"], "limit": 10}):
+        before = snapshot(raw)
+        response = await api.post(f"/api/v1/queues/{Q}/clean", json=bad, headers=ADMIN)
+        assert response.status == 422, await response.text()
+        assert snapshot(raw) == before
 
 
 async def test_stats_sum_counts_over_queues(api: TestClient[Any, Any], registry: Registry) -> None:

@@ -134,7 +134,7 @@ async def test_a_queue_scoped_operator_sees_and_acts_on_only_its_queues(
     # And endpoints that are not queue-aware refuse scoped callers; admin-only ones refuse operators
     assert (await api.get("/api/v1/workers", headers=face_op)).status == 403
     assert (
-        await api.post("/api/v1/jobs/bulk", json={"action": "promote", "ids": [job]}, headers=diag_op)
+        await api.post("/api/v1/jobs/bulk", json={"action": "promote", "ids": [job]}, headers=face_op)
     ).status == 403
     assert (await api.delete("/api/v1/sessions", headers=diag_op)).status == 403
     # While the operator of that queue may act on it, and pause and resume it

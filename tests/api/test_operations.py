@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -93,13 +94,14 @@ async def test_retry_by_filter_answers_202_and_the_monitor_runs_it_in_batches(
     # When a monitor runs it in batches of 50
     batches = await run_all(settings, batch=50)
     # Then every job is waiting again, the operation is done, with progress events per batch
-    assert batches == 5
+    # (at least 5: a batch that uses up its time budget on a busy machine stops early)
+    assert batches >= 5
     assert registry.counts([Q])[Q]["waiting"] == 230
     done = await (await api.get(f"/api/v1/operations/{op['id']}", headers=VIEWER)).json()
     assert (done["state"], done["done"], done["skipped"]) == ("done", 230, 0)
     assert done["started_ms"] <= done["finished_ms"]
     events = [f for _, f in typed_redis.xrange(raw, "fq:events") if f["type"] == "operation"]
-    assert len(events) == 1 + 5  # created, then one per batch
+    assert len(events) == 1 + batches  # created, then one per batch
     # and it is audited at creation and at its end, with who and the counts
     audit = await (await api.get("/api/v1/audit", params={"limit": "1000"}, headers=VIEWER)).json()
     ops = [e for e in audit["entries"] if e["target"] == op["id"]]
@@ -107,6 +109,34 @@ async def test_retry_by_filter_answers_202_and_the_monitor_runs_it_in_batches(
         ("operation_retry:created", 230, "FQ_ADMIN_TOKEN"),
         ("operation_retry:done", 230, "FQ_ADMIN_TOKEN"),
     }
+
+
+async def test_a_batch_out_of_time_stops_after_its_current_job_and_the_next_goes_on_from_there(
+    api: TestClient[Any, Any],
+    registry: Registry,
+    raw: redis.Redis,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given 30 failed jobs, and batches of 10 whose time budget is used up by their first job
+    ids = fail_jobs(registry, 30)
+    monkeypatch.setattr(operations, "BATCH_BUDGET_US", 0)
+    status, op = await post(api, {"action": "retry", "filter": FAILED})
+    assert status == 202
+    # When a monitor runs it
+    batches = await run_all(settings, batch=10)
+    # Then each call handled one job, and each job was retried exactly once, in order
+    assert batches == 30
+    done = await (await api.get(f"/api/v1/operations/{op['id']}", headers=VIEWER)).json()
+    assert (done["state"], done["done"], done["skipped"]) == ("done", 30, 0)
+    retried = [
+        job
+        for _, f in typed_redis.xrange(raw, "fq:events")
+        if f["type"] == "job"
+        and (job := json.loads(f["data"]))["to"] == "waiting"
+        and job["from"] == "failed"
+    ]
+    assert [job["job"] for job in retried] == ids
 
 
 async def test_new_failures_after_creation_are_not_targets(

@@ -132,6 +132,7 @@ async def test_failure_groups_are_exact_and_retrying_one_touches_only_its_jobs(
     await api.post(f"/api/v1/jobs/{a[0]}/retry", headers=ADMIN)
     await api.delete(f"/api/v1/jobs/{a[1]}", headers=ADMIN)
     await api.post(f"/api/v1/queues/{Q}/clean", json={"states": ["failed"]}, headers=ADMIN)
+    await run_all(settings)
     # Then the counts follow exactly, and an emptied group is gone
     assert typed_redis.hget(raw, keys.failure_group_key(Q, "fp-a"), "count") is None
     assert typed_redis.zrange(raw, keys.failure_groups_key(Q), 0, -1) == []
@@ -141,12 +142,13 @@ async def test_failure_groups_are_exact_and_retrying_one_touches_only_its_jobs(
 
 
 async def test_a_failure_group_counts_exactly_after_partial_removals(
-    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, settings: Any
 ) -> None:
     ids = fail_jobs(registry, 12, "fp-x", "OSError")
     await api.post(f"/api/v1/jobs/{ids[0]}/retry", headers=ADMIN)
     await api.delete(f"/api/v1/jobs/{ids[1]}", headers=ADMIN)
     await api.post("/api/v1/jobs/bulk", json={"action": "retry", "ids": ids[2:5]}, headers=ADMIN)
+    await run_all(settings)
     assert typed_redis.hget(raw, keys.failure_group_key(Q, "fp-x"), "count") == "7"
     assert raw.zcard(keys.failure_group_jobs_key(Q, "fp-x")) == 7
 

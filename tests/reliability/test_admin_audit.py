@@ -15,6 +15,7 @@ from shared.galleries import EMBEDDING_BYTES, Identity
 from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
+from tests.api.test_operations import run_all
 from tests.processes import wait_for
 from tests.reliability import invariants
 
@@ -50,17 +51,20 @@ async def test_each_admin_action_is_audited_with_who_and_how_many(
     await call("POST", f"/api/v1/jobs/{delayed[0]}/promote")
     await call("PUT", f"/api/v1/jobs/{waiting[0]}/priority", json={"priority": 0})
     await call("DELETE", f"/api/v1/jobs/{waiting[1]}")
+    # Bulk and clean are operations (issue 20): created here, run by the monitor's runner
     bulk_retry = await call("POST", "/api/v1/jobs/bulk", json={"action": "retry", "ids": failed[1:2]})
     bulk_promote = await call(
         "POST", "/api/v1/jobs/bulk", json={"action": "promote", "filter": {"queue": Q, "state": "delayed"}}
     )
     bulk_delete = await call("POST", "/api/v1/jobs/bulk", json={"action": "delete", "ids": waiting[2:]})
-    await call("POST", f"/api/v1/queues/{Q}/pause")  # so nothing runs while the counts are checked
     cleaned = await call("POST", f"/api/v1/queues/{Q}/clean", json={"states": ["completed", "failed"]})
-    assert cleaned["removed"] == {"completed": 0, "failed": 1}  # failed[2], never retried
+    await run_all(settings)
     await call("DELETE", "/api/v1/galleries/g/identities/p1")
     await call("DELETE", "/api/v1/galleries/g")
-    assert (bulk_retry["done"], bulk_promote["done"], bulk_delete["done"]) == (1, 3, 3)
+    made = [bulk_retry, bulk_promote, bulk_delete, *cleaned["operations"]]
+    ops = [await call("GET", f"/api/v1/operations/{op['id']}") for op in made]
+    # The clean's target was fixed at creation (failed[1] and [2]); the retry ran first, so one is left
+    assert [op["done"] for op in ops] == [1, 3, 3, 0, 1]
 
     audited = invariants.audit_actions(raw)
     for action in (
@@ -70,16 +74,22 @@ async def test_each_admin_action_is_audited_with_who_and_how_many(
         "promote",
         "priority",
         "delete",
-        "clean",
         "forget_identity",
         "delete_gallery",
     ):
         assert audited[action] >= 1, (action, audited)
     entries = (await call("GET", "/api/v1/audit?limit=1000"))["entries"]
     assert {e["who"] for e in entries} == {"FQ_ADMIN_TOKEN"}
-    assert sum(e["count"] for e in entries if e["action"] == "promote") == 1 + 3
-    assert sum(e["count"] for e in entries if e["action"] == "retry") == 1 + 1
-    assert sum(e["count"] for e in entries if e["action"] == "clean") == 1
-    assert sum(e["count"] for e in entries if e["action"] == "delete") == 1 + 3
+    assert sum(e["count"] for e in entries if e["action"] == "promote") == 1
+    assert sum(e["count"] for e in entries if e["action"] == "retry") == 1
+    assert sum(e["count"] for e in entries if e["action"] == "delete") == 1
+    finished = sorted((e["action"], e["count"]) for e in entries if e["action"].endswith(":done"))
+    assert finished == [
+        ("operation_clean:done", 0),  # completed: none
+        ("operation_clean:done", 1),  # failed[2]
+        ("operation_delete:done", 3),
+        ("operation_promote:done", 3),
+        ("operation_retry:done", 1),
+    ]
     per_state = invariants.check(raw)
     assert sum(per_state.values()) == len(failed) + len(delayed) + len(waiting) - 1 - 3 - 1

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from shared.actions import BulkVerb
 from shared.events import EventType
 from shared.metrics import (
     REVISION_ENV,
@@ -90,9 +89,8 @@ def test_known_label_values_are_exported_as_zeros_before_any_event() -> None:
 
 
 def test_the_admin_actions_pre_initialised_are_the_ones_the_api_records() -> None:
-    # The API's sources name each action once: record(request, "x", ...), _act(request, "x"),
-    # and the bulk verbs (shared/actions.py's enum), recorded as bulk_<verb>.
+    # The API's sources name each action once: record(request, "x", ...), _act(request, "x")
+    # (bulk and clean are recorded as the operations they create).
     sources = "\n".join(p.read_text() for p in (ROOT / "services" / "api").glob("*.py"))
     recorded = set(re.findall(r'(?:record|_act)\(request, "(\w+)"', sources))
-    recorded |= {f"bulk_{verb}" for verb in BulkVerb}
     assert recorded == set(ApiMetrics.ACTIONS)

@@ -25,7 +25,12 @@ PAUSED_WATCH_S = 1.5
 
 
 def test_pause_and_resume_from_the_page_reach_the_workers(
-    page: Page, stack: Stack, registry: Registry, raw: redis.Redis, start_worker: Callable[..., WorkerGroup]
+    page: Page,
+    stack: Stack,
+    registry: Registry,
+    raw: redis.Redis,
+    start_worker: Callable[..., WorkerGroup],
+    start_monitor: Callable[..., Any],
 ) -> None:
     start_worker()
     login(page)
@@ -48,12 +53,16 @@ def test_pause_and_resume_from_the_page_reach_the_workers(
     expect(count(page, Q, "completed")).to_have_text("3")
     expect(count(page, Q, "waiting")).to_have_text("0")
     assert {registry.get(i).state for i in ids} == {JobState.COMPLETED}
-    # And cleaning finished jobs from the card removes them
+    # And cleaning finished jobs from the card previews the exact count, then the monitor removes them
+    start_monitor()
     card.locator("form.clean input[name=older]").fill("0")
     card.locator("form.clean button[type=submit]").click()
-    expect(page.locator("#confirm-text")).to_contain_text(f"Remove completed jobs of {Q}")
+    expect(page.locator("#confirm-text")).to_contain_text(
+        f"Clean completed jobs of {Q} finished more than 0 d ago"
+    )
+    expect(page.locator("#confirm-text")).to_contain_text("exactly 3 jobs")
     page.click("#confirm-ok")
-    expect(page.locator(".toast.ok", has_text=f"{Q}: removed 3 completed")).to_be_visible()
+    expect(page.locator(".toast.ok", has_text="3 jobs to clean")).to_be_visible()
     expect(count(page, Q, "completed")).to_have_text("0")
     assert not any(raw.exists(keys.job_key(i)) for i in ids)
 

@@ -5,9 +5,10 @@
 import { api } from "./api.js";
 import { age, h, mount, num, svg } from "./dom.js";
 import { initLimits, limitsRow } from "./limits.js";
+import { previewThenRun } from "./operations.js";
 import { STATES, store } from "./store.js";
 import { initTrends, showTrends } from "./trends.js";
-import { act, button, confirmAction, perFrame, throttle } from "./ui.js";
+import { act, button, perFrame, throttle } from "./ui.js";
 
 //: Shortest interval between two health re-fetches (oldest waiting age, rates), in ms.
 const HEALTH_REFETCH_MS = 2000;
@@ -225,13 +226,12 @@ function cleanForm(queue) {
         const states = [completed, failed].filter((c) => c.checked).map((c) => c.name);
         if (states.length === 0) return;
         const olderThan = Math.max(0, Math.floor(Number(amount.value) * UNITS[unit.value]));
-        const text = `Remove ${states.join(" and ")} jobs of ${queue} finished more than ${amount.value} ${unit.value} ago?`;
-        if (!(await confirmAction(text, "Clean"))) return;
-        await act(
-          `Clean ${queue}`,
-          () => api.clean(queue, { states, older_than_s: olderThan }),
-          (r) => `${queue}: removed ${Object.entries(r.removed).map(([s, n]) => `${n} ${s}`).join(", ")}`,
-        );
+        // Each state is one clean operation (issue 20): previewed with its exact count, confirmed,
+        // then run by the monitor in the background (its progress shows in the Operations view).
+        for (const state of states) {
+          const what = `${state} jobs of ${queue} finished more than ${amount.value} ${unit.value} ago`;
+          await previewThenRun({ action: "clean", filter: { queue, state }, older_than_s: olderThan }, what);
+        }
       },
     },
     h("span.label", "clean"),
