@@ -113,6 +113,11 @@ def delete(
     return _delete_call(queue, [job_id], who, 0, force, JobState.WAITING, _one(job_id, verb), trash_ttl_ms)
 
 
+def restore(job_id: str, *, who: str = SYSTEM) -> Call[str]:
+    """Operator action: a deleted job back from the trash to the state it was in; returns that state."""
+    return Call(Lua.TRASH_RESTORE, [keys.JOBS_INDEX, keys.TRASH, keys.AUDIT_STREAM], [job_id, who], as_text)
+
+
 class BulkVerb(enum.StrEnum):
     """What a bulk batch does to each job."""
 

@@ -461,6 +461,7 @@ class ApiMetrics:
         "delete",
         "operation",
         "operation_cancel",
+        "restore",
         "pause",
         "resume",
         "retention",

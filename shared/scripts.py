@@ -49,6 +49,7 @@ class Lua(enum.StrEnum):
     JOB_PROMOTE = "job_promote"
     JOB_SET_PRIORITY = "job_set_priority"
     JOB_DELETE = "job_delete"
+    TRASH_RESTORE = "trash_restore"
     JOB_PROGRESS = "job_progress"
     QUEUE_TRIM = "queue_trim"
     QUEUE_RETENTION = "queue_retention"
@@ -118,6 +119,7 @@ DURABLE = frozenset(
         Lua.JOB_PROMOTE,
         Lua.JOB_SET_PRIORITY,
         Lua.JOB_DELETE,
+        Lua.TRASH_RESTORE,
         Lua.QUEUE_RETENTION,
         Lua.QUEUE_PAUSE,
         Lua.QUEUE_RESUME,

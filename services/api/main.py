@@ -23,6 +23,7 @@ from services.api import (
     schedules,
     sessions,
     sso,
+    trash,
     uploads,
     workers,
 )
@@ -62,6 +63,7 @@ def build_app(settings: Settings) -> web.Application:
         *bulk.ROUTES,
         *operations.ROUTES,
         *failures.ROUTES,
+        *trash.ROUTES,
         *jobs.ROUTES,
         *galleries.ROUTES,
         *uploads.ROUTES,

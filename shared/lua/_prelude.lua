@@ -211,6 +211,35 @@ local function trash_job(index_key, trash_key, op_trash_key, op_id, job_id, queu
   if op_trash_key then redis.call('ZADD', op_trash_key, ts_ms, job_id) end
 end
 
+-- A job in the trash back to the state it was in (an active one, whose run was dropped, to
+-- waiting), with a new generation so no copy of it still in Dramatiq's list runs; out of the
+-- trash and out of its operation's trash set. Returns that state, or nil when the job is no
+-- longer in the trash, or a job with its id exists again.
+local function restore_job(job_id, index_key, trash_key, extra, ts_ms)
+  local trashed, job_key = TRASH_JOB_PREFIX .. job_id, job_prefix .. job_id
+  local f = redis.call('HMGET', trashed, 'queue', 'trash_state', 'trash_score', 'trash_op', 'priority',
+    'fingerprint', 'actor', 'exception', 'error')
+  if not f[1] or redis.call('EXISTS', job_key) == 1 then return nil end
+  local job_queue, state, score, op_id = f[1], f[2], f[3], f[4] or ''
+  redis.call('RENAME', trashed, job_key)
+  redis.call('PERSIST', job_key)
+  redis.call('HDEL', job_key, 'trash_state', 'trash_score', 'trash_op', 'trash_ms')
+  redis.call('HINCRBY', job_key, 'gen', 1)
+  if state == 'active' then
+    state, score = 'waiting', waiting_score(f[5], ts_ms)
+    redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(ts_ms), 'worker', '')
+  end
+  redis.call('ZADD', STATE_PREFIX .. job_queue .. ':' .. state, score, job_id)
+  redis.call('ZADD', index_key, 0, job_id)
+  redis.call('ZREM', trash_key, job_id .. '|' .. op_id)
+  if op_id ~= '' then redis.call('ZREM', OPERATION_PREFIX .. op_id .. ':trash', job_id) end
+  if state == 'failed' and f[6] and f[6] ~= '' then
+    group_add(job_queue, f[6], job_id, score, {actor = f[7], exception = f[8], message = f[9]}, ts_ms)
+  end
+  job_event(job_id, job_queue, nil, state, extra, ts_ms)
+  return state
+end
+
 -- An `operation` event (issue 20) from an operation's record: its counts, rate (jobs a
 -- second since it started) and ETA (seconds), for live progress bars.
 local function op_event(op_key, ts_ms)

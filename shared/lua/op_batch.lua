@@ -124,32 +124,10 @@ local function clean(job_id)
   return true
 end
 
--- Undo: a job this operation's source deleted comes back from the trash to the state it
--- was in (an active one, whose run was dropped, to waiting), with a new generation so no
--- copy of it still in Dramatiq's list runs.
+-- Undo: a job this operation's source deleted comes back from the trash (restore_job).
 local function restore(job_id)
-  local trashed, job_key = TRASH_JOB_PREFIX .. job_id, job_prefix .. job_id
-  local f = redis.call('HMGET', trashed, 'queue', 'trash_state', 'trash_score', 'trash_op', 'priority',
-    'fingerprint', 'actor', 'exception', 'error')
   redis.call('ZREM', source_key, job_id)
-  if not f[1] or redis.call('EXISTS', job_key) == 1 then return false end
-  local job_queue, state, score = f[1], f[2], f[3]
-  redis.call('RENAME', trashed, job_key)
-  redis.call('PERSIST', job_key)
-  redis.call('HDEL', job_key, 'trash_state', 'trash_score', 'trash_op', 'trash_ms')
-  redis.call('HINCRBY', job_key, 'gen', 1)
-  if state == 'active' then
-    state, score = 'waiting', waiting_score(f[5], now)
-    redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(now), 'worker', '')
-  end
-  redis.call('ZADD', STATE_PREFIX .. job_queue .. ':' .. state, score, job_id)
-  redis.call('ZADD', index_key, 0, job_id)
-  redis.call('ZREM', trash_key, job_id .. '|' .. f[4])
-  if state == 'failed' and f[6] and f[6] ~= '' then
-    group_add(job_queue, f[6], job_id, score, {actor = f[7], exception = f[8], message = f[9]}, now)
-  end
-  job_event(job_id, job_queue, nil, state, event_extra('restored'), now)
-  return true
+  return restore_job(job_id, index_key, trash_key, event_extra('restored'), now) ~= nil
 end
 
 local ACTIONS = {retry = retry, promote = promote, delete = delete, ['set-priority'] = set_priority,

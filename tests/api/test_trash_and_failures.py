@@ -11,7 +11,7 @@ from shared import keys, operations
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import AsyncRegistry, Registry
 from shared.states import JobState
-from shared.submit import submit
+from shared.submit import submit, submit_call
 from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
 from tests.api.test_operations import FAILED, fail_jobs, post, run_all
@@ -93,6 +93,65 @@ async def test_single_delete_goes_to_the_trash_and_is_purged_after_the_ttl(
     # Then it is gone for good
     assert purged == 1
     assert raw.zcard(keys.TRASH) == 0 and not raw.exists(keys.trash_job_key(job_id))
+
+
+async def test_one_deleted_job_is_restored_to_its_state_and_group_whatever_deleted_it(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, settings: Any
+) -> None:
+    # Given failed jobs of one failure group: one deleted on its own, two by an operation
+    ids = fail_jobs(registry, 4, "fp-r", "OSError")
+    before = registry.get(ids[0])
+    assert (await api.delete(f"/api/v1/jobs/{ids[0]}", headers=ADMIN)).status == 200
+    _, op = await post(api, {"action": "delete", "ids": ids[1:3]})
+    await run_all(settings)
+    assert typed_redis.hget(raw, keys.failure_group_key(Q, "fp-r"), "count") == "1"
+    # A viewer may not restore, an unknown or overlong id is not in the trash: nothing changes
+    untouched = snapshot(raw)
+    assert (await api.post(f"/api/v1/trash/{ids[0]}/restore", headers=VIEWER)).status == 403
+    for missing in ("nope", "x" * 65):
+        response = await api.post(f"/api/v1/trash/{missing}/restore", headers=ADMIN)
+        assert response.status == 404
+        assert (await response.json())["error"]["code"] == "job_not_found"
+    assert snapshot(raw) == untouched
+    # When the single deletion and one of the operation's are restored
+    for job_id in (ids[0], ids[1]):
+        response = await api.post(f"/api/v1/trash/{job_id}/restore", headers=ADMIN)
+        assert response.status == 200
+        assert await response.json() == {"id": job_id, "state": "failed"}
+    # Then both are failed again, with their record, in their group; the trash holds the third only
+    again = registry.get(ids[0])
+    assert (again.state, again.error, again.attempts, again.gen) == (
+        JobState.FAILED,
+        before.error,
+        before.attempts,
+        before.gen + 1,
+    )
+    assert typed_redis.hget(raw, keys.failure_group_key(Q, "fp-r"), "count") == "3"
+    listed = await (await api.get("/api/v1/trash", headers=VIEWER)).json()
+    assert [e["job"] for e in listed["entries"]] == [ids[2]]
+    assert typed_redis.zrange(raw, keys.operation_trash_key(op["id"]), 0, -1) == [ids[2]]
+    # And a second restore is a 404; the audit says who restored what
+    assert (await api.post(f"/api/v1/trash/{ids[0]}/restore", headers=ADMIN)).status == 404
+    audit = await (await api.get("/api/v1/audit", params={"limit": "100"}, headers=VIEWER)).json()
+    restored = [(e["target"], e["who"]) for e in audit["entries"] if e["action"] == "restore"]
+    assert sorted(restored) == sorted([(ids[0], "FQ_ADMIN_TOKEN"), (ids[1], "FQ_ADMIN_TOKEN")])
+    # And undoing the operation later restores only what is still in the trash
+    assert (await api.post(f"/api/v1/operations/{op['id']}/undo", headers=ADMIN)).status == 202
+    await run_all(settings)
+    assert registry.counts([Q])[Q]["failed"] == 4 and raw.zcard(keys.TRASH) == 0
+
+
+async def test_restoring_a_job_whose_id_was_taken_again_is_409_and_changes_nothing(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis
+) -> None:
+    job_id = submit(registry, "noop")
+    assert (await api.delete(f"/api/v1/jobs/{job_id}", headers=ADMIN)).status == 200
+    _, call = submit_call("noop", settings=registry.settings, job_id=job_id)
+    registry.run(call)  # the id is free again: a new job takes it
+    before = snapshot(raw)
+    response = await api.post(f"/api/v1/trash/{job_id}/restore", headers=ADMIN)
+    assert response.status == 409 and (await response.json())["error"]["code"] == "job_exists"
+    assert snapshot(raw) == before
 
 
 async def test_failure_groups_are_exact_and_retrying_one_touches_only_its_jobs(
