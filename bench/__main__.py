@@ -33,6 +33,7 @@ PARTS = (
     "face",
     "api",
     "search",
+    "operations",
     "memory",
     "replication",
 )
@@ -155,6 +156,12 @@ def main(argv: list[str] | None = None) -> None:
 
         return job_search.main(2_000 if quick else 100_000)
 
+    def operations() -> Results:
+        # 300,000 keeps make bench under 15 minutes; `python -m bench.operations` runs the million.
+        from bench import operations as ops
+
+        return ops.main(2_000, 500) if quick else ops.main(300_000, 30_000)
+
     def memory() -> Results:
         from bench import memory_cost
 
@@ -184,6 +191,7 @@ def main(argv: list[str] | None = None) -> None:
         "face": lambda: face(quick),
         "api": api,
         "search": search,
+        "operations": operations,
         "memory": memory,
         "replication": replication,
     }
