@@ -9,7 +9,7 @@ from typing import Any
 import redis
 from playwright.sync_api import Page, expect
 
-from shared import keys
+from shared import actions, keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.registry import Registry
 from shared.states import JobState
@@ -88,3 +88,27 @@ def test_a_delete_is_undone_and_a_queued_operation_cancelled_from_the_panel(
     expect(undo).to_have_attribute("data-state", "done")
     assert {registry.get(j).state for j in failed} == {JobState.FAILED}
     assert raw.hget(keys.failure_group_key(Q, "fp-x"), "count") == "30"
+
+
+def test_a_deleted_job_is_listed_in_the_trash_and_restored_from_it(
+    page: Page, stack: Stack, registry: Registry, raw: redis.Redis
+) -> None:
+    # Given two failed jobs, one deleted on its own
+    kept, deleted = fail_jobs(registry, 2, "fp-t", "OSError")
+    registry.run(actions.delete(deleted, Q))
+    login(page)
+    # When the admin opens the Operations view, the trash lists it with the state it was in
+    page.goto("/#operations")
+    entry = page.locator(f'tr[data-trash="{deleted}"]')
+    expect(entry).to_contain_text("failed")
+    expect(page.locator("tr[data-trash]")).to_have_count(1)
+    # When another job is deleted meanwhile, the trash shows it live
+    registry.run(actions.delete(kept, Q))
+    expect(page.locator("tr[data-trash]")).to_have_count(2)
+    # When the first is restored
+    entry.locator('[data-trash-action="restore"]').click()
+    expect(toast(page, f"{deleted} restored: failed")).to_be_visible()
+    # Then it is back in its state and group, and gone from the trash
+    expect(entry).to_have_count(0)
+    assert registry.get(deleted).state is JobState.FAILED
+    assert raw.hget(keys.failure_group_key(Q, "fp-t"), "count") == "1"

@@ -1,11 +1,12 @@
 // Operations (issue 20): bulk work the monitor runs in the background. Every bulk action is
 // previewed first (a dry run: the exact count and a few ids) and confirmed; the panel lists
 // operations with live progress bars from `operation` events, and cancels or undoes them.
+// Below it, the trash: deleted jobs still restorable, each restored on its own.
 
 import { call } from "./api.js";
 import { age, h, mount, num, when } from "./dom.js";
 import { store } from "./store.js";
-import { act, button, confirmAction, toast } from "./ui.js";
+import { act, button, confirmAction, throttle, toast } from "./ui.js";
 
 const LIMIT = 50;
 const RUNNING = new Set(["queued", "running"]);
@@ -16,6 +17,8 @@ export const operationsApi = {
   list: () => call("GET", "/api/v1/operations", { query: { limit: LIMIT } }),
   cancel: (id) => call("POST", `/api/v1/operations/${encodeURIComponent(id)}/cancel`),
   undo: (id) => call("POST", `/api/v1/operations/${encodeURIComponent(id)}/undo`),
+  trash: () => call("GET", "/api/v1/trash", { query: { limit: LIMIT } }),
+  restore: (job) => call("POST", `/api/v1/trash/${encodeURIComponent(job)}/restore`),
 };
 
 const ops = new Map(); // id -> operation (with rate/eta from its latest event)
@@ -24,20 +27,70 @@ let el = {};
 export function initOperations(root) {
   el.body = h("tbody");
   el.note = h("p.muted.note");
+  el.trash = h("tbody");
+  el.trashNote = h("p.muted.note");
   const cols = ["operation", "action", "target", "state", "progress", "done", "skipped", "rate", "by", "created"];
   mount(
     root,
     h("div.table-wrap", h("table.operations", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.body)),
     el.note,
+    h("h3", "Trash"),
+    h("div.table-wrap", h("table.trash", h("thead", h("tr", trashCols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.trash)),
+    el.trashNote,
   );
   store.on("operation", (e) => {
     const known = ops.get(e.id);
     if (!known) return load();
     Object.assign(known, { state: e.state, done: e.done, skipped: e.skipped, total: e.total, rate: e.rate, eta_s: e.eta_s });
     renderRow(known);
+    if (e.state !== "running" && e.state !== "queued") reloadTrash();
   });
-  store.on("snapshot", load);
+  // A job deleted (to nothing) or restored from anywhere changes the trash.
+  store.on("job", (e) => (e.to == null || e.reason === "restored") && reloadTrash());
+  store.on("snapshot", () => {
+    load();
+    loadTrash();
+  });
   load();
+  loadTrash();
+}
+
+const trashCols = ["job", "queue", "was", "actor", "deleted", "by operation"];
+const reloadTrash = throttle(() => loadTrash(), 500);
+
+async function loadTrash() {
+  if (!el.trash) return;
+  try {
+    const { entries } = await operationsApi.trash();
+    el.trashNote.textContent = entries.length ? "" : "The trash is empty: deleted jobs wait here until their TTL, restorable.";
+    mount(el.trash, entries.map(trashRow));
+  } catch (err) {
+    el.trashNote.textContent = err.status === 403 ? "The trash is shown to viewers and admins of every queue." : `Could not list the trash: ${err.message}`;
+  }
+}
+
+function trashRow(entry) {
+  return h(
+    "tr",
+    { "data-trash": entry.job },
+    h("td.mono", entry.job),
+    h("td", entry.queue),
+    h("td", entry.state),
+    h("td", entry.actor),
+    h("td", when(entry.deleted_ms)),
+    h("td.mono", entry.operation ? entry.operation.slice(0, 8) : "—"),
+    store.canMutate
+      ? h(
+          "td.actions",
+          button(
+            "Restore",
+            () => act("Restore", () => operationsApi.restore(entry.job), (r) => `${r.id} restored: ${r.state}`).then(loadTrash),
+            "small",
+            { "data-trash-action": "restore" },
+          ),
+        )
+      : null,
+  );
 }
 
 async function load() {
