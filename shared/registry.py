@@ -75,6 +75,10 @@ class Registry:
         """Execute one transition or read."""
         return self.scripts.run(call)
 
+    def run_many(self, calls: Sequence[Call[Any]]) -> list[Any]:
+        """Execute many, pipelined in one round trip (each atomic on its own); replies in order."""
+        return self.scripts.run_many(calls)
+
     def get(self, job_id: str) -> Job:
         with translated():
             fields: dict[str, str] = self.client.hgetall(keys.job_key(job_id))  # type: ignore[assignment]

@@ -13,7 +13,7 @@ from shared.errors import InvalidTransition, JobExists, JobNotFound
 from shared.registry import Registry
 from shared.scripts import Call
 from shared.states import JobState
-from shared.submit import submit
+from shared.submit import submit, submit_call
 from tests import typed_redis
 from tests.helpers import snapshot, transitions_of
 from tests.processes import wait_for
@@ -418,3 +418,25 @@ def test_list_pages_through_a_state_with_a_cursor(registry: Registry) -> None:
         if cursor is None:
             break
     assert seen == expected
+
+
+def test_run_many_pipelines_calls_each_atomic_with_replies_in_order_and_raises_a_refusal(
+    registry: Registry, raw: redis.Redis
+) -> None:
+    # Given three submissions and their starts, pipelined in one round trip
+    made = [submit_call("noop", settings=registry.settings) for _ in range(3)]
+    states = registry.run_many([call for _, call in made])
+    assert states == ["waiting"] * 3
+    registry.run(transitions.dispatch(Q, 10))
+    ids = [job_id for job_id, _ in made]
+    started = registry.run_many(
+        [transitions.start(j, Q, 0, W) for j in ids] + [transitions.start("x", Q, 0, W)]
+    )
+    # Then each ran as run() would have, in order (an unknown job is 'gone', not an error)
+    assert started == ["started"] * 3 + ["gone"]
+    assert [transitions_of(raw, j) for j in ids] == [[(None, "waiting"), ("waiting", "active")]] * 3
+    # When one call of a pipeline is refused, the others still ran, and its error is raised as ours
+    again, fresh = made[0][1], submit_call("noop", settings=registry.settings)
+    with pytest.raises(JobExists):
+        registry.run_many([again, fresh[1]])
+    assert registry.get(fresh[0]).state is JobState.WAITING
