@@ -16,6 +16,7 @@ import os
 import time
 
 import dramatiq
+import redis
 from dramatiq.middleware import CurrentMessage
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
@@ -26,8 +27,14 @@ REDIS_URL = os.environ.get("FQ_REDIS_URL", "redis://127.0.0.1:6379/0")
 #: The queue every actor of this app uses.
 QUEUE = "orders"
 
+#: Longest wait for a result (ms). redis-py 8 gives a client a 5 s socket timeout by default, which
+#: cuts any blocking get_result(block=True) longer than that short with a TimeoutError: the results
+#: client reads for longer than it ever waits (it applies to Dramatiq's own RedisBroker alike).
+RESULT_WAIT_MS = 30_000
+
 broker = FacequeueBroker(url=REDIS_URL)  # was: broker = RedisBroker(url=REDIS_URL)
-broker.add_middleware(Results(backend=RedisBackend(url=REDIS_URL)))
+results_client = redis.Redis.from_url(REDIS_URL, socket_timeout=RESULT_WAIT_MS / 1000 + 5)
+broker.add_middleware(Results(backend=RedisBackend(client=results_client)))
 broker.add_middleware(CurrentMessage())
 dramatiq.set_broker(broker)
 
@@ -83,7 +90,7 @@ def main() -> None:
         [total.message([1250, 990]), invoice.message_with_options(kwargs={"currency": "EUR"})]
     )
     steps.run()
-    print("invoice:", steps.get_result(block=True, timeout=30_000))
+    print("invoice:", steps.get_result(block=True, timeout=RESULT_WAIT_MS))
 
 
 if __name__ == "__main__":
