@@ -1,5 +1,9 @@
-"""Face search speed: images per second per worker process, and gallery search latency.
+"""Face search speed: images per second per core and per worker process, and gallery search latency.
 
+0. Images per second per core (issue 25): decode + detect + embed in one thread with
+   single-threaded kernels, over CPU seconds (``time.process_time``), so other load on
+   the machine costs little. Baseline: today's pipeline before issue 25 (every pixel
+   decoded, detector at 1280 px), run in the same process, alternating with the new one.
 1. Throughput. Baseline: the bare pipeline (decode, detect, embed, search) in a
    loop in this process. Measured: the same photos as ``face_search`` jobs run by a
    real worker (1 process x 1 thread), from first submit to last completion. The
@@ -23,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +36,9 @@ import redis
 from bench.report import Results, write
 from bench.report import row as result_row
 from devstack import localredis, sample_photos
-from services.worker.face.engine import FaceEngine, to_bgr
+from services.worker.face.engine import FaceEngine, Photo
 from services.worker.face.index import GalleryIndexes
-from services.worker.face.runtime import single_threaded_kernels
+from services.worker.face.runtime import decode_photo, single_threaded_kernels
 from services.worker.face.weights import locate
 from shared import images, keys
 from shared.config import Settings
@@ -44,6 +49,9 @@ from shared.submit import submit
 
 PHOTOS = ("obama.jpg", "obama2.jpg", "obama3.jpg", "biden.jpg", "astronaut.png", "camera.png", "pair.jpg")
 SIZES = (1_000, 10_000, 100_000)
+MAX_PIXELS = 40_000_000
+#: The detector's working size before issue 25.
+TODAY_MAX_SIDE = 1280
 QUERIES = 300
 
 
@@ -51,17 +59,68 @@ def _pct(samples: list[float], q: float) -> float:
     return float(np.percentile(samples, q))
 
 
-def bare_pipeline(photos: list[bytes], rounds: int) -> float:
-    """Images per second of decode + detect + embed in one thread."""
-    engine = FaceEngine(locate())
+def todays_photo(data: bytes) -> Photo:
+    """Before issue 25: every pixel decoded, turned BGR by a strided numpy copy."""
+    rgb = np.asarray(images.decode(data, MAX_PIXELS), dtype=np.uint8)
+    return Photo.full_size(np.ascontiguousarray(rgb[:, :, ::-1]))
+
+
+def pipeline(today: bool) -> tuple[FaceEngine, Callable[[bytes], Callable[[bool], Photo]]]:
+    """An engine and its loader: the worker's (reduced decode, 640 px) or today's (full, 1280 px)."""
+    if today:
+        return FaceEngine(locate(), max_side=TODAY_MAX_SIDE), lambda data: lambda full: todays_photo(data)
+    settings = Settings()
+    engine = FaceEngine(locate(), max_side=settings.face_detect_max_side)
+    return engine, lambda data: lambda full: decode_photo(data, engine, settings, full=full)
+
+
+def run_pipeline(
+    photos: list[bytes], rounds: int, today: bool, stages: dict[str, float]
+) -> tuple[float, float]:
+    """CPU and wall seconds of decode + detect + embed over the photos; CPU per stage added to ``stages``."""
+    engine, loader = pipeline(today)
     engine.warm_up()
-    started = time.perf_counter()
+    mark = time.process_time()
+
+    def stage(name: str) -> None:
+        nonlocal mark
+        now = time.process_time()
+        stages[name] = stages.get(name, 0.0) + now - mark
+        mark = now
+
+    cpu, wall = time.process_time(), time.perf_counter()
     for _ in range(rounds):
         for data in photos:
-            bgr = to_bgr(images.decode(data, 40_000_000))
-            for face in engine.detect(bgr):
-                engine.embed(bgr, face)
-    return rounds * len(photos) / (time.perf_counter() - started)
+            mark = time.process_time()
+            engine.find(loader(data), stage=stage)
+    return time.process_time() - cpu, time.perf_counter() - wall
+
+
+def per_core(photos: list[bytes], rounds: int, repeats: int) -> dict[str, dict[str, float]]:
+    """Images per CPU second of the new and today's pipelines, alternating, median of ``repeats``."""
+    labels = ("today", "new")
+    rates: dict[str, list[float]] = {label: [] for label in labels}
+    walls: dict[str, list[float]] = {label: [] for label in labels}
+    stages: dict[str, dict[str, float]] = {label: {} for label in labels}
+    for _ in range(repeats):
+        for label in labels:
+            cpu, wall = run_pipeline(photos, rounds, label == "today", stages[label])
+            rates[label].append(rounds * len(photos) / cpu)
+            walls[label].append(rounds * len(photos) / wall)
+    return {
+        label: {
+            "per_cpu_s": statistics.median(rates[label]),
+            "per_s": statistics.median(walls[label]),
+            **{f"{k}_ms": v / (repeats * rounds) * 1000 for k, v in stages[label].items()},
+        }
+        for label in labels
+    }
+
+
+def bare_pipeline(photos: list[bytes], rounds: int) -> float:
+    """Images per second of the worker's decode + detect + embed in one thread."""
+    _, wall = run_pipeline(photos, rounds, False, {})
+    return rounds * len(photos) / wall
 
 
 def queued_pipeline(url: str, photos: list[bytes], rounds: int) -> float:
@@ -166,10 +225,21 @@ def main(rounds: int = 3, sizes: tuple[int, ...] = SIZES) -> Results:
     all_photos = sample_photos.load_all(Path(".cache") / "sample-photos")
     photos = [all_photos[name] for name in PHOTOS]
     with tempfile.TemporaryDirectory() as tmp, localredis.running(Path(tmp)) as url:
+        core = per_core(photos, 2, max(rounds, 2))
         bare = [bare_pipeline(photos, 2) for _ in range(rounds)]
         queued = [queued_pipeline(url, photos, 2) for _ in range(rounds)]
         latency = search_latency(url, sizes)
     b, q = statistics.median(bare), statistics.median(queued)
+    new, today = core["new"], core["today"]
+    gain = new["per_cpu_s"] / today["per_cpu_s"]
+    print(f"face pipeline per core, {len(photos)} photos x 2, 1 thread, images per CPU second:")
+    for label, r in (("today (full decode, 1280 px)", today), ("new (reduced, 640 px)", new)):
+        print(
+            f"  {label:30} {r['per_cpu_s']:6.2f} /CPU-s  {r['per_s']:6.2f} /s wall  CPU per round: "
+            f"decode {r.get('decoded_ms', 0):5.0f} ms  detect {r.get('detected_ms', 0):5.0f} ms  "
+            f"embed {r.get('embedded_ms', 0):5.0f} ms"
+        )
+    print(f"  ratio new/today: {gain:.2f} (target >= 2)")
     print(f"face search throughput, {len(photos)} photos x 2, 1 thread, median of {rounds}:")
     print(f"  bare pipeline in-process   {b:6.1f} images/s")
     print(f"  face_search jobs, 1 worker {q:6.1f} images/s")
@@ -184,6 +254,14 @@ def main(rounds: int = 3, sizes: tuple[int, ...] = SIZES) -> Results:
             f"{row['numpy_p50']:6.2f}/{row['numpy_p99']:6.2f}  {row['faiss_p50'] / row['numpy_p50']:.2f}"
         )
     results: Results = {
+        "face_images_per_core": result_row(
+            new["per_cpu_s"],
+            "images/CPU-s",
+            today["per_cpu_s"],
+            "pipeline before issue 25 (full decode, detector at 1280 px), 1 thread",
+            target=">= 2x baseline",
+            ok=gain >= 2,
+        ),
         "face_images_per_s": result_row(q, "images/s", b, "bare pipeline in-process, 1 thread"),
     }
     for r in latency:
