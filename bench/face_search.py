@@ -65,62 +65,63 @@ def todays_photo(data: bytes) -> Photo:
     return Photo.full_size(np.ascontiguousarray(rgb[:, :, ::-1]))
 
 
-def pipeline(today: bool) -> tuple[FaceEngine, Callable[[bytes], Callable[[bool], Photo]]]:
-    """An engine and its loader: the worker's (reduced decode, 640 px) or today's (full, 1280 px)."""
-    if today:
-        return FaceEngine(locate(), max_side=TODAY_MAX_SIDE), lambda data: lambda full: todays_photo(data)
-    settings = Settings()
-    engine = FaceEngine(locate(), max_side=settings.face_detect_max_side)
-    return engine, lambda data: lambda full: decode_photo(data, engine, settings, full=full)
+class Pipeline:
+    """Decode + detect + embed, one photo at a time, counting CPU seconds per stage."""
 
+    def __init__(self, today: bool) -> None:
+        if today:  # before issue 25
+            self.engine = FaceEngine(locate(), max_side=TODAY_MAX_SIDE)
+            self.load: Callable[[bytes], Callable[[bool], Photo]] = lambda data: (
+                lambda full: todays_photo(data)
+            )
+        else:  # the worker's, as configured (FQ_FACE_DETECT_MAX_SIDE)
+            settings = Settings.from_env()
+            engine = FaceEngine(locate(), max_side=settings.face_detect_max_side)
+            self.engine = engine
+            self.load = lambda data: lambda full: decode_photo(data, engine, settings, full=full)
+        self.engine.warm_up()
+        self.cpu = 0.0
+        self.images = 0
+        self.stages: dict[str, float] = {}
+        self._mark = 0.0
 
-def run_pipeline(
-    photos: list[bytes], rounds: int, today: bool, stages: dict[str, float]
-) -> tuple[float, float]:
-    """CPU and wall seconds of decode + detect + embed over the photos; CPU per stage added to ``stages``."""
-    engine, loader = pipeline(today)
-    engine.warm_up()
-    mark = time.process_time()
-
-    def stage(name: str) -> None:
-        nonlocal mark
+    def _stage(self, name: str) -> None:
         now = time.process_time()
-        stages[name] = stages.get(name, 0.0) + now - mark
-        mark = now
+        self.stages[name] = self.stages.get(name, 0.0) + now - self._mark
+        self._mark = now
 
-    cpu, wall = time.process_time(), time.perf_counter()
+    def run(self, data: bytes) -> None:
+        started = self._mark = time.process_time()
+        self.engine.find(self.load(data), stage=self._stage)
+        self.cpu += time.process_time() - started
+        self.images += 1
+
+    def figures(self) -> dict[str, float]:
+        per_image = {f"{k}_ms": v / self.images * 1000 for k, v in self.stages.items()}
+        return {"per_cpu_s": self.images / self.cpu, **per_image}
+
+
+def per_core(photos: list[bytes], rounds: int) -> dict[str, dict[str, float]]:
+    """Images per CPU second of today's and the new pipeline, photo by photo in turn.
+
+    Alternating per photo, both pipelines meet the same load from other processes.
+    """
+    today, new = Pipeline(today=True), Pipeline(today=False)
     for _ in range(rounds):
         for data in photos:
-            mark = time.process_time()
-            engine.find(loader(data), stage=stage)
-    return time.process_time() - cpu, time.perf_counter() - wall
-
-
-def per_core(photos: list[bytes], rounds: int, repeats: int) -> dict[str, dict[str, float]]:
-    """Images per CPU second of the new and today's pipelines, alternating, median of ``repeats``."""
-    labels = ("today", "new")
-    rates: dict[str, list[float]] = {label: [] for label in labels}
-    walls: dict[str, list[float]] = {label: [] for label in labels}
-    stages: dict[str, dict[str, float]] = {label: {} for label in labels}
-    for _ in range(repeats):
-        for label in labels:
-            cpu, wall = run_pipeline(photos, rounds, label == "today", stages[label])
-            rates[label].append(rounds * len(photos) / cpu)
-            walls[label].append(rounds * len(photos) / wall)
-    return {
-        label: {
-            "per_cpu_s": statistics.median(rates[label]),
-            "per_s": statistics.median(walls[label]),
-            **{f"{k}_ms": v / (repeats * rounds) * 1000 for k, v in stages[label].items()},
-        }
-        for label in labels
-    }
+            today.run(data)
+            new.run(data)
+    return {"today": today.figures(), "new": new.figures()}
 
 
 def bare_pipeline(photos: list[bytes], rounds: int) -> float:
     """Images per second of the worker's decode + detect + embed in one thread."""
-    _, wall = run_pipeline(photos, rounds, False, {})
-    return rounds * len(photos) / wall
+    pipeline = Pipeline(today=False)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for data in photos:
+            pipeline.run(data)
+    return rounds * len(photos) / (time.perf_counter() - started)
 
 
 def queued_pipeline(url: str, photos: list[bytes], rounds: int) -> float:
@@ -225,19 +226,19 @@ def main(rounds: int = 3, sizes: tuple[int, ...] = SIZES) -> Results:
     all_photos = sample_photos.load_all(Path(".cache") / "sample-photos")
     photos = [all_photos[name] for name in PHOTOS]
     with tempfile.TemporaryDirectory() as tmp, localredis.running(Path(tmp)) as url:
-        core = per_core(photos, 2, max(rounds, 2))
+        core = per_core(photos, 2 * max(rounds, 2))
         bare = [bare_pipeline(photos, 2) for _ in range(rounds)]
         queued = [queued_pipeline(url, photos, 2) for _ in range(rounds)]
         latency = search_latency(url, sizes)
     b, q = statistics.median(bare), statistics.median(queued)
     new, today = core["new"], core["today"]
     gain = new["per_cpu_s"] / today["per_cpu_s"]
-    print(f"face pipeline per core, {len(photos)} photos x 2, 1 thread, images per CPU second:")
-    for label, r in (("today (full decode, 1280 px)", today), ("new (reduced, 640 px)", new)):
+    print(f"face pipeline per core, {len(photos)} photos in turn, 1 thread, images per CPU second:")
+    for label, r in (("today (full decode, 1280 px)", today), ("new (reduced decode, detector)", new)):
         print(
-            f"  {label:30} {r['per_cpu_s']:6.2f} /CPU-s  {r['per_s']:6.2f} /s wall  CPU per round: "
-            f"decode {r.get('decoded_ms', 0):5.0f} ms  detect {r.get('detected_ms', 0):5.0f} ms  "
-            f"embed {r.get('embedded_ms', 0):5.0f} ms"
+            f"  {label:30} {r['per_cpu_s']:6.2f} /CPU-s  CPU per image: "
+            f"decode {r.get('decoded_ms', 0):5.1f} ms  detect {r.get('detected_ms', 0):5.1f} ms  "
+            f"embed {r.get('embedded_ms', 0):5.1f} ms"
         )
     print(f"  ratio new/today: {gain:.2f} (target >= 2)")
     print(f"face search throughput, {len(photos)} photos x 2, 1 thread, median of {rounds}:")
