@@ -215,10 +215,10 @@ class Settings:
     #: older images expire, so images can never crowd jobs out of Redis's budget.
     image_quota_bytes: int = 512 * 1024 * 1024
     #: Longest image side the face detector looks at; larger images are decoded (JPEG) and
-    #: scaled down for it. YuNet finds faces down to about 10 px at this size, so 640 finds every
-    #: face of at least 1/64 of the photo's longest side (~31 px on a 3 MP photo, about the least
-    #: SFace can still tell apart); 1280 (before issue 25) cost 2.3x the detector time on the
-    #: bench's photos for no other face. Raise it for crowds shot from afar.
+    #: scaled down for it. YuNet finds faces down to about 10 px at this size, so 640 finds faces
+    #: of about 1/64 of the photo's longest side and up (~31 px on a 3 MP photo; smaller ones give
+    #: SFace's 112 px crop little to go on). 1280 (before issue 25) took 2.7x the detector's CPU
+    #: on the bench's photos and found no other face there. Raise it for crowds shot from afar.
     face_detect_max_side: int = 640
     #: Detection confidence a face needs to be reported.
     face_detect_score: float = 0.8
