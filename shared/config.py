@@ -215,10 +215,10 @@ class Settings:
     #: older images expire, so images can never crowd jobs out of Redis's budget.
     image_quota_bytes: int = 512 * 1024 * 1024
     #: Longest image side the face detector looks at; larger images are decoded (JPEG) and
-    #: scaled down for it. YuNet finds faces down to about 10 px at this size, so 640 finds faces
-    #: of about 1/64 of the photo's longest side and up (~31 px on a 3 MP photo; smaller ones give
-    #: SFace's 112 px crop little to go on). 1280 (before issue 25) took 2.7x the detector's CPU
-    #: on the bench's photos and found no other face there. Raise it for crowds shot from afar.
+    #: scaled down for it. YuNet needs a face of about 12 px at this size: 640 finds faces of
+    #: 1/50 of the photo's longest side and up (48 px on a 2400 px photo), 1280 (before issue 25)
+    #: down to 1/100 (24 px), at 2.7x the detector's CPU on the bench's photos. SFace still
+    #: matches 24-32 px faces: set 1280 where crowds shot from afar must be searched.
     face_detect_max_side: int = 640
     #: Detection confidence a face needs to be reported.
     face_detect_score: float = 0.8

@@ -207,3 +207,32 @@ def test_a_small_face_in_a_large_photo_is_embedded_from_the_full_size_pixels(
     new = reduced(engine, data)
     assert new.photo.scale == 1 and new.photo.bgr.shape[:2] == (2000, 2600)
     assert float(new.vectors[0] @ embedding(engine, photos["obama2.jpg"])) > DEFAULT_THRESHOLD
+
+
+def crowd(photos: dict[str, bytes], face_px: int, count: int = 40) -> bytes:
+    """A 2400 x 1600 JPEG holding ``count`` heads whose faces are ``face_px`` wide."""
+    finder = FaceEngine(locate(), max_side=FULL_SIZE_SIDE)
+    heads = []
+    for name in ("obama.jpg", "obama2.jpg", "biden.jpg"):
+        image = images.decode(photos[name], MAX_PIXELS)
+        [face] = finder.detect(Photo.decoded(images.decode_reduced(photos[name], MAX_PIXELS, 0)))
+        x, y, w, h = face.box
+        head = image.crop((int(x - 0.6 * w), int(y - 0.6 * h), int(x + 1.6 * w), int(y + 1.6 * h)))
+        k = face_px / w
+        heads.append(head.resize((max(1, round(head.width * k)), max(1, round(head.height * k)))))
+    canvas = Image.new("RGB", (2400, 1600), (200, 200, 200))
+    step, columns = 4 * face_px, 2400 // (4 * face_px) - 1
+    for n in range(count):
+        canvas.paste(heads[n % len(heads)], ((n % columns) * step, (n // columns) * step))
+    out = io.BytesIO()
+    canvas.save(out, "JPEG", quality=92)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(("face_px", "side", "at_least"), [(48, 640, 36), (24, 1280, 36)])
+def test_faces_of_a_fiftieth_of_the_photo_are_found_at_640_px_and_of_a_hundredth_at_1280(
+    photos: dict[str, bytes], face_px: int, side: int, at_least: int
+) -> None:
+    """What FQ_FACE_DETECT_MAX_SIDE's comment promises (640 finds no 24 px face there: crowds need 1280)."""
+    found = reduced(FaceEngine(locate(), max_side=side), crowd(photos, face_px))
+    assert len(found.faces) >= at_least
