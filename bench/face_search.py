@@ -36,7 +36,7 @@ import redis
 from bench.report import Results, write
 from bench.report import row as result_row
 from devstack import localredis, sample_photos
-from services.worker.face.engine import FaceEngine, Photo
+from services.worker.face.engine import FaceEngine, Loader, Photo
 from services.worker.face.index import GalleryIndexes
 from services.worker.face.runtime import decode_photo, single_threaded_kernels
 from services.worker.face.weights import locate
@@ -71,14 +71,13 @@ class Pipeline:
     def __init__(self, today: bool) -> None:
         if today:  # before issue 25
             self.engine = FaceEngine(locate(), max_side=TODAY_MAX_SIDE)
-            self.load: Callable[[bytes], Callable[[bool], Photo]] = lambda data: (
-                lambda full: todays_photo(data)
-            )
-        else:  # the worker's, as configured (FQ_FACE_DETECT_MAX_SIDE)
+            self.load: Callable[[bytes], Loader] = lambda data: lambda at_least: todays_photo(data)
+        else:  # the worker's, as configured (FQ_FACE_DETECT_MAX_SIDE, FQ_FACE_DETECT_FINE_SIDE)
             settings = Settings.from_env()
-            engine = FaceEngine(locate(), max_side=settings.face_detect_max_side)
-            self.engine = engine
-            self.load = lambda data: lambda full: decode_photo(data, engine, settings, full=full)
+            self.engine = FaceEngine(
+                locate(), max_side=settings.face_detect_max_side, fine_side=settings.face_detect_fine_side
+            )
+            self.load = lambda data: lambda at_least: decode_photo(data, settings, at_least)
         self.engine.warm_up()
         self.cpu = 0.0
         self.images = 0

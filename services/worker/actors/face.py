@@ -68,7 +68,8 @@ def face_search(request: dict[str, Any]) -> dict[str, Any]:
 
     try:
         found = face.engine.find(
-            lambda full: face.load_photo(req.image, full=full), stage=lambda name: stage(name, STAGES[name])
+            lambda at_least: face.load_photo(req.image, at_least),
+            stage=lambda name: stage(name, STAGES[name]),
         )
     except InvalidImage as exc:
         raise BadInput(str(exc)) from None
@@ -107,7 +108,7 @@ def enroll(request: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError("enroll runs only as a facequeue job")
     try:
         found = face.engine.find(
-            lambda full: face.load_photo(req.image, full=full),
+            lambda at_least: face.load_photo(req.image, at_least),
             largest_only=True,
             stage=lambda name: report_progress(STAGES[name], name),
         )

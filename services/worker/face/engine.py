@@ -5,9 +5,11 @@ detector and recogniser (a few MB each); the model files are read once.
 
 Issue 25: a photo is decoded only as large as the detector looks at (libjpeg's
 scaled decode, see :func:`shared.images.decode_reduced`), the detector looks at
-``max_side`` pixels (640 by default), and a photo is decoded again at full size
-only when a face in it is too small in the reduced pixels for SFace's 112 px crop.
-Faces are always reported in the stored image's coordinates.
+``max_side`` pixels (640 by default), and looks again at ``fine_side`` (1280, as
+before issue 25) only when it found no face or a small one, where smaller faces may
+hide below its floor (crowds). A photo is decoded again at full size only when a
+face in it is too small in the reduced pixels for SFace's 112 px crop. Faces are
+always reported in the stored image's coordinates.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ CROP_SIDE = 112
 #: face_recognize.cpp: eyes at (38.29, 51.70) and (73.53, 51.50)). A face whose eyes are
 #: closer than this in the pixels at hand is upsampled by the crop.
 TEMPLATE_EYE_DISTANCE = 35.24
+#: Width (at the detector's working size) under which a found face suggests smaller ones may
+#: hide below YuNet's ~12 px floor: the detector looks again, closer.
+SMALL_FACE_PX = 32
+
+#: Loads the photo with its longest side at least this many pixels (0: full size).
+Loader = Callable[[int], "Photo"]
 
 Vector = npt.NDArray[np.float32]
 
@@ -112,10 +120,14 @@ def to_bgr(image: Image.Image) -> npt.NDArray[np.uint8]:
 class FaceEngine:
     """Finds faces and embeds them; safe to share between threads."""
 
-    def __init__(self, files: ModelFiles, *, max_side: int = 640, score_threshold: float = 0.8) -> None:
+    def __init__(
+        self, files: ModelFiles, *, max_side: int = 640, fine_side: int = 0, score_threshold: float = 0.8
+    ) -> None:
         self._detector_model = files.detector.read_bytes()
         self._recognizer_model = files.recognizer.read_bytes()
         self.max_side = max_side
+        #: The closer look's working size (0 or <= max_side: none).
+        self.fine_side = fine_side
         self.score_threshold = score_threshold
         self._local = threading.local()
 
@@ -147,12 +159,15 @@ class FaceEngine:
         self.detect(blank)
         self.embed(blank, None)
 
-    def detect(self, photo: Photo) -> list[Face]:
-        """Every face above the score threshold, largest first, in stored-image coordinates."""
+    def detect(self, photo: Photo, side: int = 0) -> list[Face]:
+        """Every face above the score threshold, largest first, in stored-image coordinates.
+
+        The detector looks at ``side`` pixels (default ``max_side``) or the photo's own, if fewer.
+        """
         detector, _ = self._objects()
         bgr = photo.bgr
         height, width = bgr.shape[:2]
-        shrink = min(1.0, self.max_side / max(height, width))
+        shrink = min(1.0, (side or self.max_side) / max(height, width))
         area = cv2.INTER_AREA
         scaled = bgr if shrink == 1.0 else cv2.resize(bgr, None, fx=shrink, fy=shrink, interpolation=area)
         detector.setInputSize((scaled.shape[1], scaled.shape[0]))
@@ -168,6 +183,15 @@ class FaceEngine:
                 )
             )
         return sorted(faces, key=lambda f: f.area, reverse=True)
+
+    def closer_look(self, photo: Photo, faces: list[Face]) -> bool:
+        """Whether to detect again at ``fine_side``: the first look shrank the photo and found
+        no face, or a small one (smaller faces may be there, under the detector's floor)."""
+        longest = max(photo.width, photo.height)
+        if self.fine_side <= self.max_side or longest <= self.max_side:
+            return False
+        working = self.max_side / longest
+        return not faces or min(f.box[2] for f in faces) * working < SMALL_FACE_PX
 
     def undersampled(self, photo: Photo, faces: list[Face]) -> bool:
         """Whether a face's crop would be upsampled from ``photo`` though the stored image has more pixels."""
@@ -190,25 +214,30 @@ class FaceEngine:
 
     def find(
         self,
-        load: Callable[[bool], Photo],
+        load: Loader,
         *,
         largest_only: bool = False,
         stage: Callable[[str], object] | None = None,
     ) -> Found:
-        """Decode (``load(full)``), detect and embed: every face, or only the largest.
+        """Decode, detect and embed: every face, or only the largest.
 
-        ``load(False)`` may return reduced pixels; ``load(True)`` must return full-size
-        ones, which are asked for only when a face is too small in the reduced pixels.
-        ``stage`` hears "decoded", "detected" and "embedded" as each step ends.
+        ``load(n)`` returns the photo with its longest side at least ``n`` pixels (0: full
+        size); the engine asks for what the detector needs, then more only where a closer
+        look or a small face's crop needs it. ``stage`` hears "decoded", "detected" and
+        "embedded" as each step ends.
         """
         report = stage or (lambda _: None)
-        photo = load(False)
+        photo = load(self.max_side)
         report("decoded")
         faces = self.detect(photo)
+        if self.closer_look(photo, faces):
+            if max(photo.bgr.shape[:2]) < min(self.fine_side, max(photo.width, photo.height)):
+                photo = load(self.fine_side)
+            faces = self.detect(photo, self.fine_side)
         report("detected")
         wanted = faces[:1] if largest_only else faces
         if self.undersampled(photo, wanted):
-            photo = load(True)
+            photo = load(0)
         vectors = np.array([self.embed(photo, f) for f in wanted], dtype=np.float32)
         report("embedded")
         return Found(photo, faces, vectors.reshape(-1, EMBEDDING_DIM))

@@ -24,9 +24,8 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 
-def decode_photo(data: bytes, engine: FaceEngine, settings: Settings, *, full: bool = False) -> Photo:
-    """The image's pixels: at full size, or reduced as far as the engine's detector allows."""
-    at_least = 0 if full else engine.max_side
+def decode_photo(data: bytes, settings: Settings, at_least: int = 0) -> Photo:
+    """The image's pixels, reduced (JPEG) to a longest side of at least ``at_least`` (0: full size)."""
     decoded = images.decode_reduced(
         data, settings.max_image_pixels, at_least, concurrency=settings.decode_concurrency
     )
@@ -54,20 +53,23 @@ class FaceRuntime:
         files = locate(settings.face_model_dir)  # raises ModelFilesError: the worker must not start
         single_threaded_kernels()
         engine = FaceEngine(
-            files, max_side=settings.face_detect_max_side, score_threshold=settings.face_detect_score
+            files,
+            max_side=settings.face_detect_max_side,
+            fine_side=settings.face_detect_fine_side,
+            score_threshold=settings.face_detect_score,
         )
         raw = redis_clients.sync_client(settings, decode=False)
         return cls(settings, engine, raw, GalleryIndexes(raw))
 
-    def load_photo(self, sha256: str, *, full: bool = False) -> Photo:
-        """The stored image, reduced to what the detector needs unless ``full``.
+    def load_photo(self, sha256: str, at_least: int = 0) -> Photo:
+        """The stored image, reduced (JPEG) to a longest side of at least ``at_least`` (0: full size).
 
         InvalidImage when it expired or cannot be decoded.
         """
         data = self.raw.get(keys.image_key(sha256))
         if data is None:
             raise InvalidImage(f"image {sha256} has expired or was never stored; upload it again")
-        return decode_photo(data, self.engine, self.settings, full=full)  # type: ignore[arg-type]
+        return decode_photo(data, self.settings, at_least)  # type: ignore[arg-type]
 
     def listen(self) -> None:
         """Follow gallery changes in a thread, so indexes catch up before the next search."""
