@@ -4,6 +4,8 @@
    single-threaded kernels, over CPU seconds (``time.process_time``), so other load on
    the machine costs little. Baseline: today's pipeline before issue 25 (every pixel
    decoded, detector at 1280 px), run in the same process, alternating with the new one.
+   The embedding (SFace, one forward per face: OpenCV's batched forward of this model is
+   wrong past the first row) costs the same in both and bounds the ratio.
 1. Throughput. Baseline: the bare pipeline (decode, detect, embed, search) in a
    loop in this process. Measured: the same photos as ``face_search`` jobs run by a
    real worker (1 process x 1 thread), from first submit to last completion. The
