@@ -214,8 +214,16 @@ class Settings:
     #: Bytes all stored images may take in Redis; past it uploads are refused (503) until
     #: older images expire, so images can never crowd jobs out of Redis's budget.
     image_quota_bytes: int = 512 * 1024 * 1024
-    #: Longest image side the face detector looks at; larger images are scaled down for it.
-    face_detect_max_side: int = 1280
+    #: Longest image side the face detector looks at first; larger images are decoded (JPEG) and
+    #: scaled down for it. YuNet needs a face of about 12 px at this size: 640 finds faces of
+    #: 1/50 of the photo's longest side and up (48 px on a 2400 px photo), at 1/2.7 of the
+    #: detector's CPU at 1280 (before issue 25) on the bench's photos.
+    face_detect_max_side: int = 640
+    #: The detector's closer look, when the first found no face or a small one (under 32 px at
+    #: its size: smaller faces may hide below its floor, as in crowds). 1280 finds faces down to
+    #: 1/100 of the longest side (24 px on a 2400 px photo; SFace still matches such faces).
+    #: At most ``face_detect_max_side``: no closer look.
+    face_detect_fine_side: int = 1280
     #: Detection confidence a face needs to be reported.
     face_detect_score: float = 0.8
     # Resource bounds against hostile clients (issue 16, part B); README "Limits".
@@ -297,6 +305,7 @@ class Settings:
             "image_ttl_s",
             "image_quota_bytes",
             "face_detect_max_side",
+            "face_detect_fine_side",
             "session_ttl_s",
             "login_code_ttl_s",
             "oidc_state_ttl_s",

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from shared import keys
 from shared.config import Settings
@@ -43,6 +44,9 @@ SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 # Our own pixel limit applies (per settings); Pillow's global one would raise elsewhere.
 Image.MAX_IMAGE_PIXELS = None
+
+#: EXIF orientations that turn the image a quarter (its width and height swap).
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
 
 #: Decodes one process runs at once unless told otherwise (the settings' default).
 DEFAULT_DECODE_CONCURRENCY: int = Settings().decode_concurrency
@@ -131,22 +135,56 @@ def _load(image: Image.Image) -> None:
         raise CorruptImage(f"image data is damaged or truncated: {exc}") from None
 
 
+@dataclass(frozen=True, slots=True)
+class Decoded:
+    """A decoded image, perhaps at a reduced size, and what its pixels stand for."""
+
+    #: RGB, upright.
+    image: Image.Image
+    #: Pixels of the image as stored per pixel of ``image`` (1, 2, 4 or 8).
+    scale: int
+    #: The stored image's upright size.
+    width: int
+    height: int
+
+
 def decode(data: bytes, max_pixels: int, *, concurrency: int = DEFAULT_DECODE_CONCURRENCY) -> Image.Image:
     """The image as RGB, upright per its EXIF orientation; truncated data is an error.
 
     Full size (results are in the image's own coordinates); copies only when the
     photo must be turned or its mode converted, in one of the process's decode slots.
     """
+    return decode_reduced(data, max_pixels, 0, concurrency=concurrency).image
+
+
+def decode_reduced(
+    data: bytes, max_pixels: int, at_least: int, *, concurrency: int = DEFAULT_DECODE_CONCURRENCY
+) -> Decoded:
+    """As :func:`decode`, but a JPEG whose longest side is over ``at_least`` pixels (0: never)
+    is decoded at the smallest of libjpeg's scales (1/2, 1/4, 1/8) that keeps that side at
+    ``at_least`` or more: the face worker needs no more pixels (issue 25), and a scaled
+    decode skips most of the inverse DCT and colour conversion, with less memory.
+    """
     image = _open(data, max_pixels)
+    width, height = image.size
+    scale = 1
+    if at_least and image.format == "JPEG" and max(width, height) > at_least:
+        share = at_least / max(width, height)
+        drafted = image.draft(image.mode, (math.ceil(width * share), math.ceil(height * share)))
+        scale = 1 if drafted is None else round(width / drafted[1][2])
     with decode_slot(concurrency):
         _load(image)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error")
+                quarter = image.getexif().get(ExifTags.Base.Orientation, 1) in QUARTER_TURNS
                 ImageOps.exif_transpose(image, in_place=True)  # no copy when already upright
         except (OSError, ValueError, SyntaxError, Warning) as exc:
             raise CorruptImage(f"image data is damaged or truncated: {exc}") from None
-        return image if image.mode == "RGB" else image.convert("RGB")
+        if quarter:  # upright, the stored image's sides swap too
+            width, height = height, width
+        rgb = image if image.mode == "RGB" else image.convert("RGB")
+        return Decoded(rgb, scale, width, height)
 
 
 def inspect(data: bytes, max_pixels: int, *, concurrency: int = DEFAULT_DECODE_CONCURRENCY) -> ImageInfo:

@@ -104,3 +104,25 @@ def test_a_truncated_jpeg_is_still_caught_by_the_reduced_check(photos: dict[str,
     assert images.inspect(data, LIMIT).format == "JPEG"
     with pytest.raises(images.CorruptImage):
         images.inspect(data[: len(data) * 2 // 3], LIMIT)
+
+
+def test_a_reduced_decode_keeps_the_longest_side_at_least_as_asked_and_says_its_scale() -> None:
+    out = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned a quarter: the upright size swaps
+    Image.new("RGB", (1600, 800), "blue").save(out, "JPEG", exif=exif)
+    data = out.getvalue()
+    reduced = images.decode_reduced(data, LIMIT, 400)
+    assert (reduced.scale, reduced.image.size) == (4, (200, 400))
+    assert (reduced.width, reduced.height) == (800, 1600)
+    assert images.decode_reduced(data, LIMIT, 401).scale == 2  # 1/4 would leave 400 < 401
+    full = images.decode_reduced(data, LIMIT, 0)
+    assert (full.scale, full.image.size, full.width, full.height) == (1, (800, 1600), 800, 1600)
+
+
+def test_only_jpegs_larger_than_asked_are_decoded_reduced() -> None:
+    for fmt, size, at_least in (("PNG", (1600, 800), 400), ("JPEG", (600, 300), 640)):
+        out = io.BytesIO()
+        Image.new("RGB", size, "blue").save(out, fmt)
+        decoded = images.decode_reduced(out.getvalue(), LIMIT, at_least)
+        assert (decoded.scale, decoded.image.size) == (1, size), fmt

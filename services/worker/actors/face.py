@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import dramatiq
-import numpy as np
 
 from services.worker.broker import FacequeueBroker
 from services.worker.face.runtime import FaceRuntime
@@ -21,6 +20,9 @@ from shared import galleries
 from shared.catalog import CATALOG
 from shared.errors import GalleryNotFound, InvalidArguments, InvalidImage
 from shared.face_jobs import FACE_QUEUE, EnrollRequest, SearchRequest
+
+#: Progress (percent) when each step of a face job ends.
+STAGES = {"decoded": 25.0, "detected": 50.0, "embedded": 75.0}
 
 
 class BadInput(Exception):
@@ -65,14 +67,13 @@ def face_search(request: dict[str, Any]) -> dict[str, Any]:
         report_progress(percent, name)
 
     try:
-        image = face.load_image(req.image)
+        found = face.engine.find(
+            lambda at_least: face.load_photo(req.image, at_least),
+            stage=lambda name: stage(name, STAGES[name]),
+        )
     except InvalidImage as exc:
         raise BadInput(str(exc)) from None
-    stage("decoded", 25)
-    faces = face.engine.detect(image)
-    stage("detected", 50)
-    vectors = np.array([face.engine.embed(image, f) for f in faces], dtype=np.float32).reshape(-1, 128)
-    stage("embedded", 75)
+    faces, vectors = found.faces, found.vectors
     matches: list[list[Any]] = [[] for _ in faces]
     version = None
     if req.gallery is not None:
@@ -85,13 +86,13 @@ def face_search(request: dict[str, Any]) -> dict[str, Any]:
             version = index.version
     stage("searched", 100)
     return {
-        "width": int(image.shape[1]),
-        "height": int(image.shape[0]),
+        "width": found.photo.width,
+        "height": found.photo.height,
         "gallery": req.gallery,
         "gallery_version": version,
         "faces": [
-            {**f.to_dict(), "matches": [m.to_dict() for m in found]}
-            for f, found in zip(faces, matches, strict=True)
+            {**f.to_dict(), "matches": [m.to_dict() for m in hits]}
+            for f, hits in zip(faces, matches, strict=True)
         ],
         "timings_ms": timings,
     }
@@ -106,17 +107,16 @@ def enroll(request: dict[str, Any]) -> dict[str, Any]:
     if run is None:
         raise RuntimeError("enroll runs only as a facequeue job")
     try:
-        image = face.load_image(req.image)
+        found = face.engine.find(
+            lambda at_least: face.load_photo(req.image, at_least),
+            largest_only=True,
+            stage=lambda name: report_progress(STAGES[name], name),
+        )
     except InvalidImage as exc:
         raise BadInput(str(exc)) from None
-    report_progress(25, "decoded")
-    faces = face.engine.detect(image)
-    report_progress(50, "detected")
-    if not faces:
+    if not found.faces:
         raise BadInput("no face found")
-    largest = faces[0]
-    vector = face.engine.embed(image, largest)
-    report_progress(75, "embedded")
+    largest, vector, photo = found.faces[0], found.vectors[0], found.photo
     identity = galleries.Identity(
         id=run.job_id,
         name=req.name,
@@ -124,8 +124,8 @@ def enroll(request: dict[str, Any]) -> dict[str, Any]:
         box=[round(v, 1) for v in largest.box],
         score=round(largest.score, 4),
         job=run.job_id,
-        thumb=thumbnail(image, largest.box),
+        thumb=thumbnail(photo.bgr, [v / photo.scale for v in largest.box]),
     )
     stored, new = broker.ctx.registry.run(galleries.enroll(req.gallery, identity, vector.tobytes()))
     report_progress(100, "enrolled")
-    return {"gallery": req.gallery, "identity": stored.to_dict(), "faces_found": len(faces), "new": new}
+    return {"gallery": req.gallery, "identity": stored.to_dict(), "faces_found": len(found.faces), "new": new}

@@ -11,11 +11,9 @@ from dataclasses import dataclass, field
 
 import cv2
 import faiss
-import numpy as np
-import numpy.typing as npt
 import redis
 
-from services.worker.face.engine import FaceEngine, to_bgr
+from services.worker.face.engine import FaceEngine, Photo
 from services.worker.face.index import GalleryIndexes
 from services.worker.face.weights import locate
 from shared import images, keys, redis_clients
@@ -24,6 +22,14 @@ from shared.errors import InvalidImage
 from shared.logging import get_logger
 
 log = get_logger(__name__)
+
+
+def decode_photo(data: bytes, settings: Settings, at_least: int = 0) -> Photo:
+    """The image's pixels, reduced (JPEG) to a longest side of at least ``at_least`` (0: full size)."""
+    decoded = images.decode_reduced(
+        data, settings.max_image_pixels, at_least, concurrency=settings.decode_concurrency
+    )
+    return Photo.decoded(decoded)
 
 
 def single_threaded_kernels() -> None:
@@ -47,18 +53,23 @@ class FaceRuntime:
         files = locate(settings.face_model_dir)  # raises ModelFilesError: the worker must not start
         single_threaded_kernels()
         engine = FaceEngine(
-            files, max_side=settings.face_detect_max_side, score_threshold=settings.face_detect_score
+            files,
+            max_side=settings.face_detect_max_side,
+            fine_side=settings.face_detect_fine_side,
+            score_threshold=settings.face_detect_score,
         )
         raw = redis_clients.sync_client(settings, decode=False)
         return cls(settings, engine, raw, GalleryIndexes(raw))
 
-    def load_image(self, sha256: str) -> npt.NDArray[np.uint8]:
-        """The stored image as a BGR array; InvalidImage when it expired or cannot be decoded."""
+    def load_photo(self, sha256: str, at_least: int = 0) -> Photo:
+        """The stored image, reduced (JPEG) to a longest side of at least ``at_least`` (0: full size).
+
+        InvalidImage when it expired or cannot be decoded.
+        """
         data = self.raw.get(keys.image_key(sha256))
         if data is None:
             raise InvalidImage(f"image {sha256} has expired or was never stored; upload it again")
-        pixels, slots = self.settings.max_image_pixels, self.settings.decode_concurrency
-        return to_bgr(images.decode(data, pixels, concurrency=slots))  # type: ignore[arg-type]
+        return decode_photo(data, self.settings, at_least)  # type: ignore[arg-type]
 
     def listen(self) -> None:
         """Follow gallery changes in a thread, so indexes catch up before the next search."""
