@@ -32,7 +32,7 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff
 from dramatiq.errors import ActorNotFound
 from dramatiq.message import Message
-from dramatiq.middleware import Middleware, Retries, default_middleware
+from dramatiq.middleware import Middleware, MiddlewareError, Retries, default_middleware
 
 from services.worker import outcomes
 from services.worker.context import WorkerContext
@@ -92,6 +92,8 @@ class FacequeueBroker(RedisBroker):
             # failover and has timeouts and keepalive (issue 17).
             options["client"] = redis_clients.sync_client(settings, decode=False)
             from_settings = True
+        self._hooks: dict[str, list[Middleware]] = {}
+        self._retries: Retries | None = None
         super().__init__(url=url, middleware=[], **options)
         if context is None:
             own = url is not None or from_settings  # the registry builds its client from settings
@@ -116,6 +118,50 @@ class FacequeueBroker(RedisBroker):
         ]
         for m in [*ours, *chosen]:
             self.add_middleware(m)
+
+    def add_middleware(self, middleware: Middleware, **options: Any) -> None:
+        super().add_middleware(middleware, **options)
+        self._hooks = {}  # recomputed for the new list
+        self._retries = next((m for m in self.middleware if isinstance(m, Retries)), None)
+
+    def _hooked(self, hook: str) -> list[Middleware]:
+        """The middleware, in order, whose ``hook`` is not Middleware's no-op.
+
+        Dramatiq calls every middleware's hook for each of a message's four signals
+        (about fifty calls a job with facequeue's middleware, most of them no-ops, issue 25).
+        A hook the base class lacks (a custom signal) keeps every middleware, so a missing
+        one is logged as Dramatiq's own loop would.
+        """
+        found = self._hooks.get(hook)
+        if found is None:
+            default = getattr(Middleware, hook, None)
+            found = [
+                m
+                for m in self.middleware
+                if default is None or hook in vars(m) or getattr(type(m), hook, None) is not default
+            ]
+            self._hooks[hook] = found
+        return found
+
+    def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        """Broker.emit_before over the middleware that define the hook (same order and errors)."""
+        signal = "before_" + signal
+        for middleware in self._hooked(signal):
+            try:
+                getattr(middleware, signal)(self, *args, **kwargs)
+            except MiddlewareError:
+                raise
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", signal, middleware, exc_info=True)
+
+    def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        """Broker.emit_after over the middleware that define the hook (same order: reversed)."""
+        signal = "after_" + signal
+        for middleware in reversed(self._hooked(signal)):
+            try:
+                getattr(middleware, signal)(self, *args, **kwargs)
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", signal, middleware, exc_info=True)
 
     def close(self) -> None:
         """Release the broker's and the registry's connections (RedisBroker keeps its open)."""
@@ -176,7 +222,7 @@ class FacequeueBroker(RedisBroker):
 
     def max_retries_for(self, message: Message[Any]) -> int:
         """The retries Dramatiq's Retries grants this message: its option, its actor's, the middleware's."""
-        retries = next((m for m in self.middleware if isinstance(m, Retries)), None)
+        retries = self._retries
         if retries is None:
             return 0
         try:
@@ -272,9 +318,9 @@ class FacequeueConsumer(_RedisConsumer):
             raise dramatiq.errors.ConnectionClosed(exc) from exc
         metrics = self.broker.ctx.metrics
         if released:
-            metrics.released.labels(self.queue_name).inc(released)
+            metrics.child(metrics.released, self.queue_name).inc(released)
         if sent:
-            metrics.dispatched.labels(self.queue_name).inc(sent)
+            metrics.child(metrics.dispatched, self.queue_name).inc(sent)
         return paused
 
     def ack(self, message: Any) -> None:
