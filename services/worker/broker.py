@@ -263,7 +263,8 @@ def _decoding_client(client: redis.Redis) -> redis.Redis:
 
 
 class FacequeueConsumer(_RedisConsumer):
-    """Runs the dispatch script before it fetches; fetches nothing while paused."""
+    """Fetches through the dispatch script, which tops Dramatiq's list up first; fetches nothing
+    while paused."""
 
     broker: FacequeueBroker
 
@@ -292,36 +293,38 @@ class FacequeueConsumer(_RedisConsumer):
             self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
             time.sleep(backoff_ms / 1000)
             return None
-        if self._dispatch(want):
+        out = self._dispatch(want)
+        if out.paused:
             time.sleep(self.timeout / 1000)
             return None
-        try:
-            self.message_cache = self.broker.do_fetch(self.queue_name, want)
-            if not self.message_cache:
+        if not out.messages:
+            try:
                 # Idle: block until a submission's wake token (or the poll interval) instead of
                 # sleeping the interval out, so a job on an idle queue starts at once.
                 self.broker.client.blpop([keys.wake_key(self.queue_name)], self.timeout / 1000)
-                return None
-        except redis.ConnectionError as exc:
-            raise dramatiq.errors.ConnectionClosed(exc) from None
+            except redis.ConnectionError as exc:
+                raise dramatiq.errors.ConnectionClosed(exc) from None
+            return None
+        self.message_cache = list(out.messages)
         self.misses = 0
         return super().__next__()
 
-    def _dispatch(self, want: int) -> bool:
-        """Top Dramatiq's list up; True when the queue is paused."""
+    def _dispatch(self, want: int) -> transitions.Dispatched:
+        """Top Dramatiq's list up and fetch up to ``want`` messages, in one script."""
         try:
-            released, sent, paused, _, self.limited = self.broker.ctx.registry.run(
-                transitions.dispatch(self.queue_name, want)
+            out = self.broker.ctx.registry.run(
+                transitions.dispatch(self.queue_name, want, fetch=want, worker=self.broker.broker_id)
             )
         except FacequeueError as exc:
             # Same contract as Dramatiq's own fetch: the consumer thread restarts.
             raise dramatiq.errors.ConnectionClosed(exc) from exc
+        self.limited = out.limited
         metrics = self.broker.ctx.metrics
-        if released:
-            metrics.child(metrics.released, self.queue_name).inc(released)
-        if sent:
-            metrics.child(metrics.dispatched, self.queue_name).inc(sent)
-        return paused
+        if out.released:
+            metrics.child(metrics.released, self.queue_name).inc(out.released)
+        if out.sent:
+            metrics.child(metrics.dispatched, self.queue_name).inc(out.sent)
+        return out
 
     def ack(self, message: Any) -> None:
         """Ack a successful run's copy with its completion (services/worker/outcomes.py, path 2);
