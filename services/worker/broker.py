@@ -9,9 +9,10 @@ Dramatiq app"). The subclass changes what happens between ``send()`` and a worke
     the message id, a delay becomes the ``delayed`` state, and Dramatiq's Retries
     re-enqueue becomes ``active -> delayed`` with the options as the middleware left
     them; the enqueue hooks fire for each, as on RedisBroker;
-  * before each fetch the consumer runs the dispatch script, which releases due
-    delayed jobs and tops the list up from the priority-ordered waiting set, handing
-    Dramatiq the stored message back; a paused queue fetches nothing;
+  * the consumer fetches through the dispatch script, which releases due delayed
+    jobs, tops the list up from the priority-ordered waiting set (handing Dramatiq
+    the stored message back) and then fetches as Dramatiq's own fetch does, in one
+    round trip; a paused queue fetches nothing;
   * Dramatiq's maintenance and dead-letter set are off: the registry keeps failed
     jobs and the reaper recovers dead workers at once;
   * ``join``, ``flush`` and ``do_qsize`` count and drop facequeue's jobs.
