@@ -14,6 +14,7 @@ import importlib.metadata
 import os
 import platform
 from collections.abc import Iterable
+from typing import Any, TypeVar
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -28,6 +29,9 @@ from prometheus_client import (
 )
 
 from shared.events import EventType
+
+#: A labelled metric (Counter, Gauge, Histogram): ``WorkerMetrics.child`` returns its own kind.
+M = TypeVar("M", Counter, Gauge, Histogram)
 
 #: Request paths that are no API traffic: probes (every few seconds per pod) and scrapes would
 #: swamp request rates and pull latency quantiles down.
@@ -222,6 +226,17 @@ class WorkerMetrics:
             "Jobs of dead workers moved back to waiting by this worker.",
             registry=registry,
         )
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: M, *values: str) -> M:
+        """``metric.labels(*values)``, remembered: a worker looks up the same few series for
+        every job, and prometheus_client's lookup (label checks, a lock) costs more than the
+        increment (issue 25). Children are never removed, so a remembered one stays valid."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def preinitialise(self, actors: Iterable[tuple[str, str]]) -> None:
         """Zero series for each (queue, actor) this process consumes, before its first job."""

@@ -83,13 +83,21 @@ class Dispatched(NamedTuple):
     limited_wait_ms: int = 0
     #: Whether a limit held back a job this call would otherwise have handed out.
     limited: bool = False
+    #: The Dramatiq messages fetched by the same call (``fetch``): bodies, None for a lost one.
+    messages: tuple[bytes | None, ...] = ()
 
 
-def dispatch(queue: str, target: int) -> Call[Dispatched]:
-    """Release due delayed jobs and top Dramatiq's list up to ``target`` messages, within its limits."""
+def dispatch(queue: str, target: int, *, fetch: int = 0, worker: str = "") -> Call[Dispatched]:
+    """Release due delayed jobs and top Dramatiq's list up to ``target`` messages, within its limits.
+
+    With ``fetch`` > 0, also fetch up to that many messages for Dramatiq broker ``worker``, as
+    Dramatiq's own fetch does (heartbeat, ack set, bodies): a worker's consumer needs one round
+    trip per fetch instead of two (issue 25). A paused queue fetches nothing.
+    """
 
     def parse(raw: Any) -> Dispatched:
-        return Dispatched(int(raw[0]), int(raw[1]), bool(raw[2]), int(raw[3]), bool(raw[4]))
+        bodies = tuple(None if b is None else b.encode() if isinstance(b, str) else b for b in raw[5:])
+        return Dispatched(int(raw[0]), int(raw[1]), bool(raw[2]), int(raw[3]), bool(raw[4]), bodies)
 
     return Call(
         Lua.JOBS_DISPATCH,
@@ -104,8 +112,10 @@ def dispatch(queue: str, target: int) -> Call[Dispatched]:
             keys.handouts_key(queue),
             keys.state_key(queue, JobState.ACTIVE),
             keys.limited_wait_key(queue),
+            keys.dramatiq_acks_key(worker, queue),
+            keys.DRAMATIQ_HEARTBEATS,
         ],
-        [queue, target, RELEASE_BATCH, ORPHAN_AFTER_MS],
+        [queue, target, RELEASE_BATCH, ORPHAN_AFTER_MS, fetch, worker, int(time.time() * 1000)],
         parse,
     )
 

@@ -9,9 +9,10 @@ Dramatiq app"). The subclass changes what happens between ``send()`` and a worke
     the message id, a delay becomes the ``delayed`` state, and Dramatiq's Retries
     re-enqueue becomes ``active -> delayed`` with the options as the middleware left
     them; the enqueue hooks fire for each, as on RedisBroker;
-  * before each fetch the consumer runs the dispatch script, which releases due
-    delayed jobs and tops the list up from the priority-ordered waiting set, handing
-    Dramatiq the stored message back; a paused queue fetches nothing;
+  * the consumer fetches through the dispatch script, which releases due delayed
+    jobs, tops the list up from the priority-ordered waiting set (handing Dramatiq
+    the stored message back) and then fetches as Dramatiq's own fetch does, in one
+    round trip; a paused queue fetches nothing;
   * Dramatiq's maintenance and dead-letter set are off: the registry keeps failed
     jobs and the reaper recovers dead workers at once;
   * ``join``, ``flush`` and ``do_qsize`` count and drop facequeue's jobs.
@@ -32,7 +33,7 @@ from dramatiq.brokers.redis import RedisBroker, _RedisConsumer
 from dramatiq.common import compute_backoff
 from dramatiq.errors import ActorNotFound
 from dramatiq.message import Message
-from dramatiq.middleware import Middleware, Retries, default_middleware
+from dramatiq.middleware import Middleware, MiddlewareError, Retries, default_middleware
 
 from services.worker import outcomes
 from services.worker.context import WorkerContext
@@ -92,6 +93,8 @@ class FacequeueBroker(RedisBroker):
             # failover and has timeouts and keepalive (issue 17).
             options["client"] = redis_clients.sync_client(settings, decode=False)
             from_settings = True
+        self._hooks: dict[str, list[Middleware]] = {}
+        self._retries: Retries | None = None
         super().__init__(url=url, middleware=[], **options)
         if context is None:
             own = url is not None or from_settings  # the registry builds its client from settings
@@ -116,6 +119,50 @@ class FacequeueBroker(RedisBroker):
         ]
         for m in [*ours, *chosen]:
             self.add_middleware(m)
+
+    def add_middleware(self, middleware: Middleware, **options: Any) -> None:
+        super().add_middleware(middleware, **options)
+        self._hooks = {}  # recomputed for the new list
+        self._retries = next((m for m in self.middleware if isinstance(m, Retries)), None)
+
+    def _hooked(self, hook: str) -> list[Middleware]:
+        """The middleware, in order, whose ``hook`` is not Middleware's no-op.
+
+        Dramatiq calls every middleware's hook for each of a message's four signals
+        (about fifty calls a job with facequeue's middleware, most of them no-ops, issue 25).
+        A hook the base class lacks (a custom signal) keeps every middleware, so a missing
+        one is logged as Dramatiq's own loop would.
+        """
+        found = self._hooks.get(hook)
+        if found is None:
+            default = getattr(Middleware, hook, None)
+            found = [
+                m
+                for m in self.middleware
+                if default is None or hook in vars(m) or getattr(type(m), hook, None) is not default
+            ]
+            self._hooks[hook] = found
+        return found
+
+    def emit_before(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        """Broker.emit_before over the middleware that define the hook (same order and errors)."""
+        signal = "before_" + signal
+        for middleware in self._hooked(signal):
+            try:
+                getattr(middleware, signal)(self, *args, **kwargs)
+            except MiddlewareError:
+                raise
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", signal, middleware, exc_info=True)
+
+    def emit_after(self, signal: str, *args: Any, **kwargs: Any) -> None:
+        """Broker.emit_after over the middleware that define the hook (same order: reversed)."""
+        signal = "after_" + signal
+        for middleware in reversed(self._hooked(signal)):
+            try:
+                getattr(middleware, signal)(self, *args, **kwargs)
+            except Exception:
+                self.logger.critical("Unexpected failure in %s of %r.", signal, middleware, exc_info=True)
 
     def close(self) -> None:
         """Release the broker's and the registry's connections (RedisBroker keeps its open)."""
@@ -176,7 +223,7 @@ class FacequeueBroker(RedisBroker):
 
     def max_retries_for(self, message: Message[Any]) -> int:
         """The retries Dramatiq's Retries grants this message: its option, its actor's, the middleware's."""
-        retries = next((m for m in self.middleware if isinstance(m, Retries)), None)
+        retries = self._retries
         if retries is None:
             return 0
         try:
@@ -217,7 +264,8 @@ def _decoding_client(client: redis.Redis) -> redis.Redis:
 
 
 class FacequeueConsumer(_RedisConsumer):
-    """Runs the dispatch script before it fetches; fetches nothing while paused."""
+    """Fetches through the dispatch script, which tops Dramatiq's list up first; fetches nothing
+    while paused."""
 
     broker: FacequeueBroker
 
@@ -246,36 +294,38 @@ class FacequeueConsumer(_RedisConsumer):
             self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
             time.sleep(backoff_ms / 1000)
             return None
-        if self._dispatch(want):
+        out = self._dispatch(want)
+        if out.paused:
             time.sleep(self.timeout / 1000)
             return None
-        try:
-            self.message_cache = self.broker.do_fetch(self.queue_name, want)
-            if not self.message_cache:
+        if not out.messages:
+            try:
                 # Idle: block until a submission's wake token (or the poll interval) instead of
                 # sleeping the interval out, so a job on an idle queue starts at once.
                 self.broker.client.blpop([keys.wake_key(self.queue_name)], self.timeout / 1000)
-                return None
-        except redis.ConnectionError as exc:
-            raise dramatiq.errors.ConnectionClosed(exc) from None
+            except redis.ConnectionError as exc:
+                raise dramatiq.errors.ConnectionClosed(exc) from None
+            return None
+        self.message_cache = list(out.messages)
         self.misses = 0
         return super().__next__()
 
-    def _dispatch(self, want: int) -> bool:
-        """Top Dramatiq's list up; True when the queue is paused."""
+    def _dispatch(self, want: int) -> transitions.Dispatched:
+        """Top Dramatiq's list up and fetch up to ``want`` messages, in one script."""
         try:
-            released, sent, paused, _, self.limited = self.broker.ctx.registry.run(
-                transitions.dispatch(self.queue_name, want)
+            out = self.broker.ctx.registry.run(
+                transitions.dispatch(self.queue_name, want, fetch=want, worker=self.broker.broker_id)
             )
         except FacequeueError as exc:
             # Same contract as Dramatiq's own fetch: the consumer thread restarts.
             raise dramatiq.errors.ConnectionClosed(exc) from exc
+        self.limited = out.limited
         metrics = self.broker.ctx.metrics
-        if released:
-            metrics.released.labels(self.queue_name).inc(released)
-        if sent:
-            metrics.dispatched.labels(self.queue_name).inc(sent)
-        return paused
+        if out.released:
+            metrics.child(metrics.released, self.queue_name).inc(out.released)
+        if out.sent:
+            metrics.child(metrics.dispatched, self.queue_name).inc(out.sent)
+        return out
 
     def ack(self, message: Any) -> None:
         """Ack a successful run's copy with its completion (services/worker/outcomes.py, path 2);

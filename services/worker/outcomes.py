@@ -94,7 +94,7 @@ def settle(ctx: WorkerContext, run: Run, message: Any, *, nacked: bool) -> None:
             run.job_id, run.queue, run.gen, ctx.worker_id, run.result_json(), actor=run.actor
         ),
     ):
-        ctx.metrics.transitions.labels(run.queue, "completed").inc()
+        ctx.metrics.child(ctx.metrics.transitions, run.queue, "completed").inc()
 
 
 def _fail(ctx: WorkerContext, run: Run, message: Any) -> None:

@@ -73,26 +73,48 @@ end
 -- Bytes of timeline a job keeps (its oldest entries are dropped beyond this).
 local TIMELINE_MAX = 32768
 
--- A job transition event; from/to nil mean created/removed. Also appended to the
--- job's own timeline (one JSON line per event), so its history is one HGET away.
-local function job_event(job_id, queue, from, to, extra, ts_ms)
+-- The job's timeline with one more event (one JSON line each), its oldest entries
+-- dropped beyond TIMELINE_MAX, so a job's history is one HGET away.
+local function timeline_with(timeline, data, seq, ts_ms)
+  data.seq = seq
+  data.ts = ts_ms / 1000
+  data.job = nil
+  data.queue = nil
+  timeline = (timeline or '') .. cjson.encode(data) .. '\n'
+  if #timeline > TIMELINE_MAX then
+    timeline = string.sub(timeline, string.find(timeline, '\n', #timeline - TIMELINE_MAX, true) + 1)
+  end
+  return timeline
+end
+
+local function job_event_data(job_id, queue, from, to, extra)
   local data = {job = job_id, queue = queue, from = from or cjson.null, to = to or cjson.null}
   if extra then
     for k, v in pairs(extra) do data[k] = v end
   end
+  return data
+end
+
+-- A job transition event; from/to nil mean created/removed. Also appended to the
+-- job's own timeline.
+local function job_event(job_id, queue, from, to, extra, ts_ms)
+  local data = job_event_data(job_id, queue, from, to, extra)
   local seq = emit('job', data, ts_ms)
-  local job_key = job_prefix .. job_id
   if to then  -- every caller naming a `to` state holds the job's record
-    data.seq = seq
-    data.ts = ts_ms / 1000
-    data.job = nil
-    data.queue = nil
-    local timeline = (redis.call('HGET', job_key, 'timeline') or '') .. cjson.encode(data) .. '\n'
-    if #timeline > TIMELINE_MAX then
-      timeline = string.sub(timeline, string.find(timeline, '\n', #timeline - TIMELINE_MAX, true) + 1)
-    end
-    redis.call('HSET', job_key, 'timeline', timeline)
+    local job_key = job_prefix .. job_id
+    redis.call('HSET', job_key, 'timeline', timeline_with(redis.call('HGET', job_key, 'timeline'), data, seq, ts_ms))
   end
+  return seq
+end
+
+-- The same for a hot-path transition that already read the job's `timeline` with its
+-- other fields and writes the record with one HSET: appends 'timeline', <new> to
+-- `fields` (the HSET's arguments) instead of a second read and write of the hash.
+local function job_event_into(fields, timeline, job_id, queue, from, to, extra, ts_ms)
+  local data = job_event_data(job_id, queue, from, to, extra)
+  local seq = emit('job', data, ts_ms)
+  fields[#fields + 1] = 'timeline'
+  fields[#fields + 1] = timeline_with(timeline, data, seq, ts_ms)
   return seq
 end
 

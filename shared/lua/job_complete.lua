@@ -25,16 +25,19 @@ local job_id, queue, gen, worker, result, message_id = ARGV[4], ARGV[5], ARGV[6]
 if message_id ~= '' and redis.call('SREM', acks_key, message_id) > 0 then
   redis.call('HDEL', msgs_key, message_id)
 end
-if not owns_run(job_key, gen, worker) then
+-- owns_run, with the timeline in the same read: one read and one write of the record.
+local f = redis.call('HMGET', job_key, 'state', 'gen', 'worker', 'timeline')
+if f[1] ~= 'active' or f[2] ~= gen or f[3] ~= worker then
   return 0
 end
 local now = now_ms()
 redis.call('ZREM', active_key, job_id)
 redis.call('ZADD', completed_key, now, job_id)
-redis.call('HSET', job_key, 'state', 'completed', 'finished_ms', int(now), 'result', result,
-  'progress', 100, 'error', '', 'traceback', '')
 -- Job search (issue 23, shared/search.py): index the searchable result values.
 for i = 10, #ARGV do redis.call('ZADD', KEYS[8], 0, ARGV[i] .. '\31' .. job_id) end
-job_event(job_id, queue, 'active', 'completed', {worker = worker}, now)
+local fields = {'state', 'completed', 'finished_ms', int(now), 'result', result, 'progress', 100, 'error', '',
+  'traceback', ''}
+job_event_into(fields, f[4], job_id, queue, 'active', 'completed', {worker = worker}, now)
+redis.call('HSET', job_key, unpack(fields))
 
 return 1

@@ -17,7 +17,9 @@
 local job_key, waiting_key, dispatched_key, active_key, paused_key = KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local job_id, queue, gen, worker, max_retries, token = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9]
 
-local f = redis.call('HMGET', job_key, 'state', 'gen', 'start_token')
+-- One read and one write of the record (attempts, timeline and the stale unknown-actor
+-- mark come with the state): the start runs once per job, on the hot path.
+local f = redis.call('HMGET', job_key, 'state', 'gen', 'start_token', 'attempts', 'timeline', 'unknown_actor_ms')
 if not f[1] then
   return 'gone'
 end
@@ -32,15 +34,19 @@ if redis.call('SISMEMBER', paused_key, queue) == 1 then
   return 'paused'
 end
 local now = now_ms()
+local attempts = (tonumber(f[4]) or 0) + 1
 redis.call('ZREM', waiting_key, job_id)
 redis.call('ZREM', dispatched_key, job_id)
 redis.call('ZADD', active_key, now, job_id)
-redis.call('HSET', job_key, 'state', 'active', 'started_ms', int(now), 'worker', worker,
-  'progress', 0, 'stage', '', 'finished_ms', '', 'start_token', token)
-redis.call('HDEL', job_key, 'unknown_actor_ms')
-if max_retries ~= '' then
-  redis.call('HSET', job_key, 'max_retries', max_retries)
+if f[6] then
+  redis.call('HDEL', job_key, 'unknown_actor_ms')
 end
-local attempts = redis.call('HINCRBY', job_key, 'attempts', 1)
-job_event(job_id, queue, 'waiting', 'active', {worker = worker, attempt = attempts}, now)
+local fields = {'state', 'active', 'started_ms', int(now), 'worker', worker, 'progress', 0, 'stage', '',
+  'finished_ms', '', 'start_token', token, 'attempts', attempts}
+if max_retries ~= '' then
+  fields[#fields + 1] = 'max_retries'
+  fields[#fields + 1] = max_retries
+end
+job_event_into(fields, f[5], job_id, queue, 'waiting', 'active', {worker = worker, attempt = attempts}, now)
+redis.call('HSET', job_key, unpack(fields))
 return 'started'

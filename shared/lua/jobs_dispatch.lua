@@ -15,7 +15,17 @@
 -- ARGV[5] target: messages the Dramatiq list should hold after the call
 -- ARGV[6] most delayed jobs released per call (bounds the script's run time)
 -- ARGV[7] ms after which a dispatched job whose Dramatiq copy vanished counts as orphaned
--- Returns {released, dispatched, paused (1/0), limited-wait ms of the jobs handed out, limited (1/0)}.
+-- A worker's consumer also fetches in the same call (issue 25: one round trip and one script
+-- a fetch instead of two), exactly as Dramatiq's own fetch (dispatch.lua "fetch"): it beats
+-- Dramatiq's heartbeat, pops up to ARGV[8] ids off the list into its ack set and returns
+-- their bodies. The monitor fetches nothing (ARGV[8] = 0).
+-- KEYS[13] ack set        dramatiq:__acks__.<worker>.<queue>
+-- KEYS[14] heartbeats     dramatiq:__heartbeats__
+-- ARGV[8] messages to fetch (0: none)
+-- ARGV[9] worker (Dramatiq broker) id, for its heartbeat
+-- ARGV[10] the worker's clock (ms), as Dramatiq's heartbeat has it
+-- Returns {released, dispatched, paused (1/0), limited-wait ms of the jobs handed out, limited (1/0),
+-- fetched message bodies...}; a paused queue fetches nothing.
 --
 -- Limits: a job counts against the concurrency limit from the moment it is handed to
 -- Dramatiq (dispatched set) until it leaves the active set, so prefetched copies count
@@ -26,6 +36,8 @@ local paused_key, list_key, msgs_key = KEYS[6], KEYS[7], KEYS[8]
 local limits_key, handouts_key, active_key, waited_key = KEYS[9], KEYS[10], KEYS[11], KEYS[12]
 local queue, target, release_max = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local orphan_after_ms = tonumber(ARGV[7])
+local acks_key, heartbeats_key = KEYS[13], KEYS[14]
+local fetch, worker, worker_ms = tonumber(ARGV[8]) or 0, ARGV[9], ARGV[10]
 
 local now = now_ms()
 
@@ -115,4 +127,19 @@ if need > 0 then
     redis.call('INCRBY', waited_key, int(waited))
   end
 end
-return {#due, sent, 0, waited, limited}
+local reply = {#due, sent, 0, waited, limited}
+if fetch > 0 then
+  redis.call('ZADD', heartbeats_key, worker_ms, worker)
+  local ids = {}
+  for i = 1, math.min(fetch, 1000) do
+    local message_id = redis.call('LPOP', list_key)
+    if not message_id then break end
+    ids[i] = message_id
+    redis.call('SADD', acks_key, message_id)
+  end
+  if #ids > 0 then
+    local bodies = redis.call('HMGET', msgs_key, unpack(ids))
+    for i = 1, #ids do reply[5 + i] = bodies[i] end
+  end
+end
+return reply

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 import pytest
@@ -255,6 +256,32 @@ def test_paused_queue_dispatches_nothing_and_skips_fetched_copies(
     assert registry.run(transitions.start(job_id, Q, 0, W)) == "paused"
     assert registry.get(job_id).state is JobState.WAITING
     assert registry.run(transitions.dispatch(Q, 10))[:3] == (0, 0, True)
+
+
+def test_a_consumers_dispatch_fetches_as_dramatiq_does_and_nothing_while_paused(
+    registry: Registry, raw: redis.Redis
+) -> None:
+    # Given three waiting jobs, and one message the monitor already put on Dramatiq's list
+    first = submit(registry, "noop")
+    registry.run(transitions.dispatch(Q, 1))
+    later = [submit(registry, "noop") for _ in range(2)]
+    # When a consumer dispatches and fetches two in one call
+    out = registry.run(transitions.dispatch(Q, 2, fetch=2, worker=W))
+    # Then the list is topped up, and the two oldest messages come back, list order first,
+    # held in the worker's ack set with Dramatiq's heartbeat written, as Dramatiq's fetch leaves them
+    assert out.sent == 1
+    fetched = [json.loads(body or b"") for body in out.messages]
+    assert [m["options"]["fq_job"] for m in fetched] == [first, later[0]]
+    ids = {m["options"]["redis_message_id"] for m in fetched}
+    assert set(typed_redis.smembers(raw, keys.dramatiq_acks_key(W, Q))) == ids
+    assert raw.zscore(keys.DRAMATIQ_HEARTBEATS, W) is not None
+    assert cast(list[str], raw.lrange(keys.dramatiq_queue_key(Q), 0, -1)) == []
+    # And a paused queue hands out nothing: neither dispatched nor already listed messages
+    registry.run(transitions.dispatch(Q, 2))
+    registry.run(actions.pause(Q))
+    paused = registry.run(transitions.dispatch(Q, 5, fetch=5, worker=W))
+    assert paused.paused and paused.messages == ()
+    assert raw.llen(keys.dramatiq_queue_key(Q)) == 1
 
 
 ILLEGAL = [

@@ -54,8 +54,9 @@ class JobStateMiddleware(Middleware):
             raise SkipMessage(status)
         self.ctx.runs.begin(Run(job_id, queue, message.actor_name, gen))
         structlog.contextvars.bind_contextvars(job_id=job_id, queue=queue)
-        self.ctx.metrics.transitions.labels(queue, "active").inc()
-        self.ctx.metrics.active.labels(queue).inc()
+        metrics = self.ctx.metrics
+        metrics.child(metrics.transitions, queue, "active").inc()
+        metrics.child(metrics.active, queue).inc()
 
     def after_process_message(
         self, broker: Any, message: Any, *, result: Any = None, exception: BaseException | None = None
@@ -63,7 +64,8 @@ class JobStateMiddleware(Middleware):
         run = self.ctx.runs.current()
         if run is not None:
             run.result, run.exception = result, exception
-            self.ctx.metrics.duration.labels(run.queue, run.actor).observe(time.monotonic() - run.started)
+            metrics = self.ctx.metrics
+            metrics.child(metrics.duration, run.queue, run.actor).observe(time.monotonic() - run.started)
 
     def after_ack(self, broker: Any, message: Any) -> None:
         run = self._finish(failed=False)
@@ -78,6 +80,6 @@ class JobStateMiddleware(Middleware):
     def _finish(self, *, failed: bool) -> Run | None:
         run = self.ctx.runs.end(failed=failed)
         if run is not None:
-            self.ctx.metrics.active.labels(run.queue).dec()
+            self.ctx.metrics.child(self.ctx.metrics.active, run.queue).dec()
             structlog.contextvars.unbind_contextvars("job_id", "queue")
         return run
