@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> None:
     def stream() -> Results:
         from bench import stream_fanout
 
-        return stream_fanout.main(*((60, 20, 20.0, 1.0) if quick else ()))
+        return stream_fanout.main(*((20, 20.0, 1.0) if quick else ()))
 
     def redis_load() -> Results:
         from bench import redis_load as rl
@@ -163,9 +163,9 @@ def main(argv: list[str] | None = None) -> None:
         return ops.main(2_000, 500) if quick else ops.main(300_000, 30_000)
 
     def memory() -> Results:
-        from bench import memory_cost
+        from bench import idle_clients, memory_cost
 
-        return memory_cost.main(200 if quick else 10_000)
+        return {**memory_cost.main(200 if quick else 10_000), **idle_clients.main(60 if quick else 10_000)}
 
     def replication() -> Results:
         from bench import replication as rp

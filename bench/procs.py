@@ -93,9 +93,8 @@ def wait_http(url: str, timeout: float = 30) -> None:
 def service(module: str, settings: Settings, log: Path) -> subprocess.Popen[bytes]:
     """``python -m services.<x>`` with these settings, its output in ``log``."""
     env = {**os.environ, **settings.to_env()}
-    return subprocess.Popen(
-        [sys.executable, "-m", module], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT
-    )
+    with log.open("wb") as out:  # the child has its own copy of the descriptor
+        return subprocess.Popen([sys.executable, "-m", module], env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
@@ -105,6 +104,9 @@ def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+    for pipe in (proc.stdin, proc.stdout):
+        if pipe is not None:
+            pipe.close()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,7 +1,7 @@
-"""Streaming gateway benchmarks: idle capacity, fan-out cost and event lag, against baselines.
+"""Streaming gateway benchmarks: fan-out cost and event lag, against baselines.
 
-- Idle: N idle SSE clients (the issue's 10,000) on one facequeue gateway process;
-  RSS per connection, against the bare asyncio server holding as many.
+(Idle clients' memory is bench/idle_clients.py's, in the ``memory`` part.)
+
 - Load: 1,000 clients, 500 events/s for ``seconds``: publish-to-client lag
   p50/p99/max and frames written per CPU-second of the server process, for
   facequeue's gateway over SSE and over WebSocket, the naive gateway (one Redis
@@ -30,7 +30,6 @@ from bench.procs import (
     cpu_seconds,
     percentile,
     raise_nofile,
-    rss_bytes,
     service,
     stop,
     tree_cpu_seconds,
@@ -43,9 +42,8 @@ from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit
 
-#: Client processes for the load runs and for the idle run (connections split evenly).
+#: Client processes for the load runs (connections split evenly).
 LOAD_CLIENT_PROCS = 2
-IDLE_CLIENT_PROCS = 4
 
 
 #: The gateway's own publish-to-write lag histogram (facequeue_stream_delivery_lag_seconds).
@@ -99,18 +97,25 @@ def start_server(kind: str, url: str, port: int, log: Path, processes: int = 1) 
     else:
         module = "bench.naive_gateway" if kind == "naive" else "bench.bare_fanout"
         args = [url, str(port)] if kind == "naive" else [str(port)]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, *args],
-            stdin=subprocess.PIPE,
-            stdout=log.open("wb"),
-            stderr=subprocess.STDOUT,
-        )
+        with log.open("wb") as out:  # the child has its own copy of the descriptor
+            proc = subprocess.Popen(
+                [sys.executable, "-m", module, *args],
+                stdin=subprocess.PIPE,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
     wait_http(f"http://127.0.0.1:{port}/stream")
     return proc
 
 
-def start_clients(port: int, clients: int, events: int, seconds: float, mode: str, procs: int) -> list[Any]:
-    """Several client processes, each ready (connected, past its snapshot) on return."""
+def start_clients(
+    port: int, clients: int, events: int, seconds: float, mode: str, procs: int, *, sources: bool = False
+) -> list[Any]:
+    """Several client processes, each ready (connected, past its snapshot) on return.
+
+    ``sources``: each process connects from its own loopback address (127.0.0.2, .3, ...):
+    one address has ~28,000 ephemeral ports towards one server port.
+    """
     shares = [clients // procs + (1 if i < clients % procs else 0) for i in range(procs)]
     started = [
         subprocess.Popen(
@@ -123,12 +128,13 @@ def start_clients(port: int, clients: int, events: int, seconds: float, mode: st
                 str(events),
                 str(seconds),
                 mode,
+                *([f"127.0.0.{2 + i}"] if sources else []),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        for share in shares
+        for i, share in enumerate(shares)
         if share
     ]
     for proc in started:
@@ -168,35 +174,6 @@ def publish(registry: Registry, events: int, rate: float) -> float:
         if ahead > 0:
             time.sleep(ahead)
     return time.monotonic() - start
-
-
-def idle(kind: str, url: str, tmp: Path, clients: int) -> dict[str, Any]:
-    port = localredis.free_port()
-    server = start_server(kind, url, port, tmp / f"idle-{kind}.log")
-    try:
-        time.sleep(0.5)
-        before = rss_bytes(server.pid)
-        t0 = time.perf_counter()
-        mode = "snapshot" if kind == "sse" else "-"
-        held = start_clients(port, clients, 0, 0, mode, IDLE_CLIENT_PROCS)
-        connect_s = time.perf_counter() - t0
-        time.sleep(1.0)
-        after = rss_bytes(server.pid)
-        t0 = time.perf_counter()
-        wait_http(f"http://127.0.0.1:{port}/readyz")
-        ready_ms = (time.perf_counter() - t0) * 1000
-        go(held)
-        counts, _, _ = collect(held)
-        return {
-            "kind": kind,
-            "clients": len(counts),
-            "connect_s": connect_s,
-            "rss_mb": after / 2**20,
-            "per_conn_kb": (after - before) / clients / 1024,
-            "readyz_ms": ready_ms,
-        }
-    finally:
-        stop(server)
 
 
 def load(
@@ -250,14 +227,13 @@ def load(
         stop(server)
 
 
-def main(idle_clients: int = 10_000, clients: int = 1000, rate: float = 500, seconds: float = 10) -> Results:
-    """The issue's points: 10,000 idle clients; 1,000 clients at 500 events/s."""
-    raise_nofile(4 * idle_clients + 1024)
+def main(clients: int = 1000, rate: float = 500, seconds: float = 10) -> Results:
+    """The issue's point: 1,000 clients at 500 events/s."""
+    raise_nofile(4 * clients + 1024)
     with tempfile.TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
         proc, url = localredis.start(tmp / "redis", extra_args=("--maxclients", str(2 * clients + 1000)))
         try:
-            capacity = {kind: idle(kind, url, tmp, idle_clients) for kind in ("sse", "bare")}
             runs = {k: load(k, url, tmp, clients, rate, seconds) for k in ("sse", "ws", "naive", "bare")}
             # A tenth of the rate: the gateway's lag when the 2 cores are not saturated.
             runs["sse_tenth"] = load("sse", url, tmp, clients, rate / 10, seconds)
@@ -268,12 +244,6 @@ def main(idle_clients: int = 10_000, clients: int = 1000, rate: float = 500, sec
         finally:
             proc.terminate()
             proc.wait()
-    for c in capacity.values():
-        print(
-            f"stream idle ({c['kind']}): {c['clients']} clients on one process in {c['connect_s']:.1f} s, "
-            f"RSS {c['rss_mb']:.0f} MiB, {c['per_conn_kb']:.1f} KiB per connection, "
-            f"/readyz {c['readyz_ms']:.1f} ms while holding them"
-        )
     print(f"stream load: {clients} clients for {seconds:.0f} s (CPU: cores used by server / by clients):")
     for x in runs.values():
         print(
@@ -284,25 +254,7 @@ def main(idle_clients: int = 10_000, clients: int = 1000, rate: float = 500, sec
             f"gateway's own lag p50 {x['gateway_p50_ms']:.1f} ms p99 {x['gateway_p99_ms']:.1f} ms"
         )
     sse, ws, naive, bare = runs["sse"], runs["ws"], runs["naive"], runs["bare"]
-    fq_idle, bare_idle = capacity["sse"], capacity["bare"]
-    results: Results = {
-        "stream_idle_clients": row(
-            fq_idle["clients"],
-            "connections",
-            bare_idle["clients"],
-            "bare asyncio server",
-            target=">= 10,000",
-            ok=fq_idle["clients"] >= 10_000,
-        ),
-        "stream_idle_rss_per_conn": row(
-            fq_idle["per_conn_kb"],
-            "KiB",
-            bare_idle["per_conn_kb"],
-            "bare asyncio server",
-            target="<= 20 KiB",
-            ok=fq_idle["per_conn_kb"] <= 20,
-        ),
-    }
+    results: Results = {}
     pairs = (("sse", sse, naive, "naive gateway"), ("ws", ws, sse, "same gateway over SSE"))
     for name, run, base, vs in pairs:
         complete = run["frames"] >= run["expected"]

@@ -1,10 +1,12 @@
 """Load client for the stream benchmarks: N connections that count job frames and sample lag.
 
-Run: ``python -m bench.stream_load URL CLIENTS EVENTS SECONDS [snapshot|ws|-]``: opens
+Run: ``python -m bench.stream_load URL CLIENTS EVENTS SECONDS [snapshot|ws|-] [SOURCE]``: opens
 CLIENTS connections (SSE at ``/stream``; ``ws``: WebSocket at ``/ws``; ``-``: SSE with no
 snapshot first, for the baselines), prints ``ready`` once each is past its snapshot,
 then, after a line on stdin, reads until each has EVENTS job frames (or SECONDS pass)
-and prints a JSON line with per-client counts and lag samples.
+and prints a JSON line with per-client counts, lag samples and how many connections are
+still open. SOURCE: the local address to connect from (one address has ~28,000
+ephemeral ports towards one server port).
 
 The client is a bare asyncio protocol that counts frames with ``bytes.count`` instead
 of parsing them (server-to-client WebSocket frames are unmasked, so the payload is
@@ -100,7 +102,9 @@ def request_for(url: str, mode: str) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-async def connect_all(url: str, clients: int, mode: str, lags: list[float]) -> list[Counter]:
+async def connect_all(
+    url: str, clients: int, mode: str, lags: list[float], source: str | None = None
+) -> list[Counter]:
     loop = asyncio.get_running_loop()
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
@@ -109,7 +113,12 @@ async def connect_all(url: str, clients: int, mode: str, lags: list[float]) -> l
     for i in range(0, clients, CONNECT_BATCH):
         made = await asyncio.gather(
             *(
-                loop.create_connection(lambda: Counter(request, mode in ("snapshot", "ws"), lags), host, port)
+                loop.create_connection(
+                    lambda: Counter(request, mode in ("snapshot", "ws"), lags),
+                    host,
+                    port,
+                    local_addr=(source, 0) if source else None,
+                )
                 for _ in range(min(CONNECT_BATCH, clients - i))
             )
         )
@@ -122,8 +131,9 @@ async def main() -> None:
     raise_nofile()
     url, clients, events, seconds = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     mode = sys.argv[5] if len(sys.argv) > 5 else "-"
+    source = sys.argv[6] if len(sys.argv) > 6 else None
     lags: list[float] = []
-    protocols = await connect_all(url, clients, mode, lags)
+    protocols = await connect_all(url, clients, mode, lags, source)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
     for p in protocols:
@@ -131,7 +141,8 @@ async def main() -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and any(p.count < events and not p.closed for p in protocols):
         await asyncio.sleep(0.05)
-    print(json.dumps({"counts": [p.count for p in protocols], "lags": lags}), flush=True)
+    still_open = sum(not p.closed for p in protocols)
+    print(json.dumps({"counts": [p.count for p in protocols], "lags": lags, "open": still_open}), flush=True)
     for p in protocols:
         p.transport.abort()
     # Alive until the driver has read this process's CPU time.

@@ -393,7 +393,7 @@ class StreamMetrics:
     TRANSPORTS = ("sse", "ws")
     RESUME_RESULTS = ("replayed", "reset")
     #: Why connections end (services/stream: handlers.py, clients.py, main.py, revocation.py).
-    DISCONNECT_REASONS = ("client", "slow", "drain", "session")
+    DISCONNECT_REASONS = ("client", "slow", "drain", "session", "error")
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         registry = REGISTRY if registry is None else registry

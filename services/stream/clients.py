@@ -19,6 +19,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from services.stream.frames import Frame
 from services.stream.wire import Socket, Wire
@@ -85,7 +86,7 @@ class FrameQueue:
         return self.get_nowait()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Interest:
     """What a client subscribed to; clients with equal interests want the same frames."""
 
@@ -103,7 +104,17 @@ class Interest:
         return self.queue_filter is None or frame.queue is None or frame.queue == self.queue_filter
 
 
-@dataclass(eq=False)
+class Owner(Protocol):
+    """Who holds a connection once its handler has handed it over (handover.py)."""
+
+    def close(self, reason: str) -> None:
+        """End the connection (the client's cleanup follows when the transport reports it lost)."""
+
+    def resume(self) -> None:
+        """Serve the client's queue (a reset put it back in queued mode)."""
+
+
+@dataclass(eq=False, slots=True)
 class Client:
     """One SSE or WebSocket connection."""
 
@@ -120,8 +131,11 @@ class Client:
     #: The process's snapshot slots (set by Clients.add): a reconnect storm queues there
     #: instead of flooding Redis.
     snapshot_slots: asyncio.Semaphore = field(init=False)
-    #: The handler's task, cancelled to close the connection.
+    #: The task writing to it (a WebSocket's handler; an SSE client's Handover task while not
+    #: live, None once it is), cancelled to close it.
     task: asyncio.Task[object] | None = None
+    #: What holds the connection once its handler handed it over (an idle SSE client's).
+    owner: Owner | None = None
     #: Waiting for a snapshot slot: every frame offered meanwhile is older than the snapshot
     #: it will get, so none is queued (a connection storm while jobs flow used to fill these
     #: queues and drop the waiting clients as slow; issue 9, bench/redis_load.py).
@@ -145,6 +159,8 @@ class Client:
             self.live = None
             if self.task is not None:
                 self.task.cancel()
+            if self.owner is not None:
+                self.owner.close(reason)
 
 
 class Clients:
@@ -298,6 +314,8 @@ class Clients:
         except asyncio.QueueFull:
             self._drop_slow(client)
             return False
+        if client.task is None and client.owner is not None:
+            client.owner.resume()  # handed over, with no task to serve its queue: start one
         return True
 
     def _drop_slow(self, client: Client) -> None:

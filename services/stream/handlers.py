@@ -1,8 +1,11 @@
 """``GET /stream`` (SSE) and ``GET /ws`` (WebSocket): snapshot or replay, then live frames.
 
 Each checks auth and parameters, registers a client and runs its session
-(session.py). A handler waits only on its client's queue; the connection
-closing cancels it (the server runs with handler cancellation).
+(session.py). An SSE handler returns once the response headers are out, the
+connection handed over to a small protocol that serves it from then on
+(handover.py: aiohttp's per-request state was most of an idle client's memory).
+A WebSocket handler waits on its client's queue; the connection closing
+cancels it (the server runs with handler cancellation).
 """
 
 from __future__ import annotations
@@ -12,14 +15,14 @@ import contextlib
 import random
 import re
 import socket
-from collections.abc import Iterator
 
 from aiohttp import WSMsgType, web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp_sse import EventSourceResponse
 
 from services.stream.clients import Client
-from services.stream.peers import client_address
+from services.stream.handover import end_client, hand_over
+from services.stream.peers import Admission, client_address
 from services.stream.session import serve_client
 from services.stream.sinks import Sink, sse_wire
 from services.stream.state import (
@@ -45,6 +48,9 @@ from shared.sessions import SESSION_COOKIE
 
 #: Every topic a client may ask for.
 TOPICS = frozenset(Topic)
+#: One frozenset per set of topics asked for, shared by its clients (~200 B each otherwise);
+#: bounded by the subsets of TOPICS, the only ones admitted.
+_TOPIC_SETS: dict[frozenset[str], frozenset[str]] = {}
 
 log = get_logger(__name__)
 
@@ -89,6 +95,7 @@ def parse(
     topics = DEFAULT_TOPICS if raw_topics is None else frozenset(t for t in raw_topics.split(",") if t)
     if not topics or not topics <= TOPICS:
         raise BadRequest(f"topics must be a comma-separated subset of {','.join(sorted(TOPICS))}")
+    topics = _TOPIC_SETS.setdefault(topics, topics)  # shared by every client asking for the same
     queue = request.query.get("queue")
     if queue is not None and not is_valid_name(queue):
         raise BadRequest(f"queue must be {NAME_RULE}")
@@ -177,13 +184,9 @@ async def _prologue(request: web.Request, last_id: str | None) -> web.Response |
     return params
 
 
-@contextlib.contextmanager
-def _admitted(request: web.Request) -> Iterator[None]:
-    """Give back the connection _prologue counted for the client's address when it ends."""
-    try:
-        yield
-    finally:
-        request.app[ADDRESS_CAP].release(client_address(request))
+def _admitted(request: web.Request) -> Admission:
+    """The connection _prologue counted for the client's address, given back when it ends."""
+    return Admission(request.app[ADDRESS_CAP], client_address(request))
 
 
 async def stream_sse(request: web.Request) -> web.StreamResponse:
@@ -193,30 +196,35 @@ async def stream_sse(request: web.Request) -> web.StreamResponse:
     prologue = await _prologue(request, resume_from)
     if isinstance(prologue, web.Response):
         return prologue
-    with _admitted(request):
-        return await _serve_sse(request, *prologue)
+    with _admitted(request) as admission:
+        return await _serve_sse(request, admission, *prologue)
 
 
 class SharedPingResponse(EventSourceResponse):
     """aiohttp-sse's response without its per-connection ping task: the process pings every
     live client in one pass (Clients.ping, every ``stream_ping_s``), and a client not live yet
-    is being written to by its handler."""
+    is being written to by its Handover's task (handover.py)."""
 
     async def _ping(self) -> None:
         return
 
 
 async def _serve_sse(
-    request: web.Request, topics: frozenset[str], queue: str | None, last_id: int | None
+    request: web.Request, admission: Admission, topics: frozenset[str], queue: str | None, last_id: int | None
 ) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     client = Client("sse", topics, queue, settings.stream_client_buffer, scope_of(request))
     response = SharedPingResponse(headers=cors_headers(request))
+    # Connection: close. The stream ends only with its connection, and once handed over its
+    # connection is no longer aiohttp's to keep alive for another request.
+    response.force_close()
+    response.headers["Connection"] = "close"  # aiohttp-sse's default says keep-alive
     writer = await response.prepare(request)
     assert writer is not None
     try:
         await response.write(f"retry: {random.randint(*RETRY_MS)}\r\n\r\n".encode())
-        await _run(request, client, writer, sse_wire(writer), last_id)
+        if await _run(request, admission, client, writer, sse_wire(writer), last_id):
+            return response  # live and handed over: aiohttp finds no transport to end
     finally:
         response.stop_streaming()  # ends aiohttp-sse's ping task with the connection
     if client.closed_reason == "slow":
@@ -235,12 +243,12 @@ async def stream_ws(request: web.Request) -> web.StreamResponse:
     prologue = await _prologue(request, request.query.get("last_event_id"))
     if isinstance(prologue, web.Response):
         return prologue
-    with _admitted(request):
-        return await _serve_ws(request, *prologue)
+    with _admitted(request) as admission:
+        return await _serve_ws(request, admission, *prologue)
 
 
 async def _serve_ws(
-    request: web.Request, topics: frozenset[str], queue: str | None, last_id: int | None
+    request: web.Request, admission: Admission, topics: frozenset[str], queue: str | None, last_id: int | None
 ) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     client = Client("ws", topics, queue, settings.stream_client_buffer, scope_of(request))
@@ -258,7 +266,7 @@ async def _serve_ws(
 
     reader = asyncio.create_task(read_until_closed())
     try:
-        await _run(request, client, writer, WEBSOCKET, last_id)
+        await _run(request, admission, client, writer, WEBSOCKET, last_id)
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -277,19 +285,30 @@ def _bound_socket_buffer(request: web.Request) -> None:
 
 
 async def _run(
-    request: web.Request, client: Client, writer: AbstractStreamWriter, wire: Wire, last_id: int | None
-) -> None:
-    """Serve until the client leaves (cancellation) or the gateway closes it (slow, drain)."""
+    request: web.Request,
+    admission: Admission,
+    client: Client,
+    writer: AbstractStreamWriter,
+    wire: Wire,
+    last_id: int | None,
+) -> bool:
+    """WebSocket: serve until the client leaves (cancellation) or the gateway closes it (slow,
+    drain). SSE: hand the connection over (True; handover.py), which serves it from then on."""
     _bound_socket_buffer(request)
-    clients = request.app[CLIENTS]
+    app = request.app
     client.task = asyncio.current_task()
-    clients.add(client)
-    watch = request.app[SESSION_WATCH]
+    app[CLIENTS].add(client)
     identity = request.get(REQUEST_IDENTITY)
-    watch.watch(client, request.get(REQUEST_SESSION), identity.key_id if identity is not None else "")
+    key_id = identity.key_id if identity is not None else ""
+    app[SESSION_WATCH].watch(client, request.get(REQUEST_SESSION), key_id)
     reason = "client"
     try:
-        await serve_client(request, client, Sink(writer, wire, request), last_id)
+        sink = Sink.of(writer, wire, request)
+        if wire is not WEBSOCKET:
+            admission.kept = True
+            hand_over(request, client, sink.socket, admission, last_id)
+            return True
+        await serve_client(app, client, sink, last_id)
     except asyncio.CancelledError:
         if client.closed_reason is None:
             raise  # the connection is gone: let aiohttp finish the cancellation
@@ -301,5 +320,6 @@ async def _run(
         client.closed_reason = client.closed_reason or "slow"
         reason = client.closed_reason
     finally:
-        watch.forget(client)
-        clients.remove(client, reason)
+        if client.owner is None:
+            end_client(app, client, reason)
+    return False

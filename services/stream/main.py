@@ -80,6 +80,8 @@ def build_app(settings: Settings) -> web.Application:
         ]
         yield
         await stop_tasks(tasks)
+        for client in list(clients):
+            client.close("drain")  # handed-over connections aiohttp's shutdown no longer sees
 
     async def drain(app: web.Application) -> None:
         """On SIGTERM (readiness already 503): close clients gradually so they resume elsewhere."""

@@ -45,3 +45,31 @@ class AddressCap:
     def open(self, address: str) -> int:
         """Connections ``address`` holds now."""
         return self._open[address]
+
+
+class Admission:
+    """One connection AddressCap counted for an address, given back exactly once.
+
+    Released when its handler ends, unless the connection was handed over (``kept``):
+    then when the connection itself ends (handover.py).
+    """
+
+    __slots__ = ("address", "cap", "held", "kept")
+
+    def __init__(self, cap: AddressCap, address: str) -> None:
+        self.cap = cap
+        self.address = address
+        self.held = True
+        self.kept = False
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.cap.release(self.address)
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.kept:
+            self.release()

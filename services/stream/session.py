@@ -26,16 +26,27 @@ from shared.registry import AsyncRegistry
 MAX_BATCH = 256
 
 
-async def serve_client(request: web.Request, client: Client, sink: Sink, last_id: int | None) -> None:
-    """Snapshot (or replay), then queued frames until the queue is empty and the client goes live."""
-    app = request.app
+async def serve_client(
+    app: web.Application, client: Client, sink: Sink, last_id: int | None, *, until_live: bool = False
+) -> int:
+    """Snapshot (or replay), then queued frames until the queue is empty and the client goes live.
+
+    ``until_live``: return (the cursor) once the client is live (an SSE client, whose
+    connection's Handover needs no task while it is; handover.py); otherwise serve it until
+    cancelled (WebSocket).
+    """
+    cursor = await begin(app[STREAM_REGISTRY], client, sink, last_id, app[STREAM_METRICS])
+    return await follow(app, client, sink, cursor, until_live=until_live)
+
+
+async def follow(app: web.Application, client: Client, sink: Sink, cursor: int, *, until_live: bool) -> int:
+    """Send the client's queued frames in batches, skipping those at or before ``cursor``."""
     registry = app[STREAM_REGISTRY]
     clients = app[CLIENTS]
-    cursor = await begin(registry, client, sink, last_id, app[STREAM_METRICS])
     while True:
-        if client.queue.empty():
-            # Caught up: the fan-out writes from here on, and only a reset comes this way.
-            clients.go_live(client, sink.socket, cursor)
+        # Caught up: the fan-out writes from here on, and only a reset comes this way.
+        if client.queue.empty() and clients.go_live(client, sink.socket, cursor) and until_live:
+            return cursor
         # Everything already queued goes out in one write: one syscall per batch.
         items = [await client.queue.get()]
         while len(items) < MAX_BATCH and not client.queue.empty():

@@ -8,11 +8,12 @@ backed-up socket to drain.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 
+from services.stream.clients import Clients
 from services.stream.frames import Frame
 from services.stream.state import CLIENTS
 from services.stream.wire import DRAIN_ABOVE, SSE_CHUNKED, SSE_PLAIN, Socket, Wire
@@ -22,14 +23,24 @@ SEND_TIMEOUT_S = 10.0
 
 
 class Sink:
-    def __init__(self, writer: AbstractStreamWriter, wire: Wire, request: web.Request) -> None:
+    """Writes to one socket; ``drain`` waits for it to take more (aiohttp's writer while the
+    handler owns the connection, the hand-over protocol's once it does; handover.py)."""
+
+    __slots__ = ("clients", "drain", "socket")
+
+    def __init__(self, socket: Socket, drain: Callable[[], Awaitable[None]], clients: Clients) -> None:
+        self.socket = socket
+        self.drain = drain
+        self.clients = clients
+
+    @classmethod
+    def of(cls, writer: AbstractStreamWriter, wire: Wire, request: web.Request) -> Sink:
+        """The sink of a request's connection, drained through aiohttp's writer."""
         transport = request.transport
         if transport is None:
             raise ConnectionResetError("the connection is gone")
         assert isinstance(transport, asyncio.Transport)
-        self.writer = writer
-        self.socket = Socket(transport, wire)
-        self.clients = request.app[CLIENTS]
+        return cls(Socket(transport, wire), writer.drain, request.app[CLIENTS])
 
     async def send(self, frames: Sequence[Frame]) -> None:
         if not frames:
@@ -39,7 +50,7 @@ class Sink:
             raise ConnectionResetError("the connection is closing")
         if buffered > DRAIN_ABOVE:
             async with asyncio.timeout(SEND_TIMEOUT_S):
-                await self.writer.drain()
+                await self.drain()
         self.clients.count_sent(frames, 1)
 
 
