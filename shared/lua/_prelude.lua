@@ -48,6 +48,13 @@ local function fail(code, message)
   return redis.error_reply('FQ ' .. code .. ' ' .. message)
 end
 
+-- Microseconds on Redis's clock, read anew at each call (TIME advances inside a script): for
+-- scripts that stop early once they have used their time budget.
+local function clock_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
 -- XADD then PUBLISH one event whose data is already JSON; the stream entry's
 -- id is known only after XADD, so the published JSON is assembled here.
 local function emit_raw(etype, body, ts_ms)

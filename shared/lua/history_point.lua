@@ -12,11 +12,15 @@
 -- ARGV[6] points kept (stream MAXLEN)
 -- ARGV[7] most buckets written in one call
 -- ARGV[8] most completions read per bucket for run times
--- ARGV[9..] queue names, one per four KEYS
+-- ARGV[9] time budget (µs): after the bucket that used it up the call stops, and the next one
+--         goes on from there (a monitor catching up on many busy buckets after a restart
+--         would otherwise hold Redis for tens of ms)
+-- ARGV[10..] queue names, one per four KEYS
 -- Returns the number of points written.
 local stream_key = KEYS[3]
 local tier, size, keep = ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
-local catch_up, durations = tonumber(ARGV[7]), tonumber(ARGV[8])
+local catch_up, durations, budget_us = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9])
+local started_us = clock_us()
 
 local now = now_ms()
 local closed = now - now % size  -- end of the newest closed bucket
@@ -36,8 +40,8 @@ local written = 0
 for bucket_end = from, closed, size do
   local start = bucket_end - size
   local queues = {}
-  for i = 9, #ARGV do
-    local base = 4 + (i - 9) * 4
+  for i = 10, #ARGV do
+    local base = 4 + (i - 10) * 4
     local completed_key, failed_key = KEYS[base + 2], KEYS[base + 3]
     local ids = redis.call('ZREVRANGEBYSCORE', completed_key, '(' .. int(bucket_end), int(start),
       'LIMIT', 0, durations)
@@ -63,5 +67,6 @@ for bucket_end = from, closed, size do
   emit_raw('history', '{"tier":"' .. tier .. '","t":' .. int(bucket_end) .. ',"step_ms":' .. int(size) ..
     ',"queues":' .. body .. '}', now)
   written = written + 1
+  if clock_us() - started_us >= budget_us then break end  -- the later buckets next time
 end
 return written

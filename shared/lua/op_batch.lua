@@ -140,17 +140,13 @@ local members = {}
 if bound ~= '-inf' then
   members = redis.call('ZRANGEBYSCORE', source_key, cursor, bound, 'WITHSCORES', 'LIMIT', offset, batch)
 end
-local function micros()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local started_us = micros()
+local started_us = clock_us()
 local done, skipped = 0, 0
 local through = #members < batch * 2  -- this segment has no more targets after these
 for i = 1, #members, 2 do
   local outcome = act(members[i])
   if outcome == true then done = done + 1 elseif outcome == false then skipped = skipped + 1 end
-  if i + 1 < #members and micros() - started_us >= budget_us then
+  if i + 1 < #members and clock_us() - started_us >= budget_us then
     -- Out of time: keep the handled ones only, so the cursor stops right after them.
     for j = #members, i + 2, -1 do members[j] = nil end
     through = false

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import redis
 
 from shared import history, keys, transitions
@@ -62,3 +63,24 @@ def test_points_count_every_completion_and_failure_once_and_are_announced(
     # And each point went out as a `history` event
     wait_for(lambda: len(tap.of_type("history")) >= len(got), what="history events")
     assert {e.data["t"] for e in tap.of_type("history")} == {t for t, _ in got}
+
+
+def test_a_call_out_of_time_leaves_the_later_buckets_to_the_next_and_none_is_lost(
+    registry: Registry, raw: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a tier with many closed buckets to catch up on, and calls whose budget the first uses up
+    finish(registry, ok=True)
+    monkeypatch.setattr(history, "POINT_BUDGET_US", 0)
+    # When it is written call by call
+    first = registry.run(history.point_call(FAST, [Q]))
+    second = registry.run(history.point_call(FAST, [Q]))
+    # Then each call wrote one bucket, the second right after the first
+    assert (first, second) == (1, 1)
+    (t1, _), (t2, _) = points(raw)
+    assert t2 - t1 == FAST.step_ms
+    # And with the budget back, the rest of the window follows in one call, each bucket once
+    monkeypatch.setattr(history, "POINT_BUDGET_US", 4_000)
+    registry.run(history.point_call(FAST, [Q]))
+    got = [t for t, _ in points(raw)]
+    assert got == list(range(t1, got[-1] + 1, FAST.step_ms))
+    assert len(got) >= FAST.catch_up  # the whole catch-up window, up to the newest closed bucket
