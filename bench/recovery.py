@@ -1,4 +1,7 @@
-"""Time from ``kill -9`` of a worker holding a job to that job completed by another worker.
+"""Time from ``kill -9`` of a worker holding a job to that job running again on another worker.
+
+Both workers run before the job is sent (a worker starting takes longer than a short job: the
+job would be done before the kill); the job sleeps far longer than the recovery takes.
 
 Default settings (5 s heartbeats, dead after 15 s), real monitor and worker
 processes. Dramatiq alone requeues a dead worker's messages only after its 60 s
@@ -24,6 +27,8 @@ from shared.registry import Registry
 from shared.states import JobState
 from shared.submit import submit
 
+#: Seconds the job sleeps: far beyond the recovery, so it is still running when killed.
+JOB_S = 120.0
 #: Dramatiq's DEFAULT_HEARTBEAT_TIMEOUT, in seconds: the earliest it could requeue.
 DRAMATIQ_REQUEUE_FLOOR_S = 60.0
 
@@ -51,15 +56,19 @@ def measure(url: str, tmp: Path) -> float:
     try:
         spawn("services.monitor", localredis.free_port())
         spawn("services.worker", localredis.free_port())
-        _wait(lambda: registry.client.zcard("fq:workers") == 1, 30)
-        job_id = submit(registry, "sleep", {"seconds": 1.0})
-        _wait(lambda: registry.get(job_id).state is JobState.ACTIVE, 30)
         spawn("services.worker", localredis.free_port())
-        _wait(lambda: registry.client.zcard("fq:workers") == 2, 30)
+        _wait(lambda: registry.client.zcard("fq:workers") == 2, 60)
+        job_id = submit(registry, "sleep", {"seconds": JOB_S})
+        _wait(lambda: registry.get(job_id).state is JobState.ACTIVE, 30)
         victim = registry.get(job_id).worker
         os.kill(int(registry.client.hget(f"fq:worker:{victim}", "pid")), signal.SIGKILL)  # type: ignore[arg-type]
         killed = time.monotonic()
-        _wait(lambda: registry.get(job_id).state is JobState.COMPLETED, 120)
+
+        def running_elsewhere() -> bool:
+            job = registry.get(job_id)
+            return job.state is JobState.ACTIVE and job.worker not in ("", victim)
+
+        _wait(running_elsewhere, 120)
         return time.monotonic() - killed
     finally:
         for proc in procs:
@@ -75,8 +84,8 @@ def measure(url: str, tmp: Path) -> float:
 def main() -> Results:
     with tempfile.TemporaryDirectory() as tmp, localredis.running(Path(tmp) / "redis") as url:
         seconds = measure(url, Path(tmp))
-    print("recovery after kill -9 (default settings: beat 5 s, dead after 15 s, 1 s job):")
-    print(f"  facequeue  {seconds:6.1f} s from kill to completed elsewhere")
+    print("recovery after kill -9 (default settings: beat 5 s, dead after 15 s, a long job):")
+    print(f"  facequeue  {seconds:6.1f} s from kill to running on the other worker")
     print(f"  dramatiq   >= {DRAMATIQ_REQUEUE_FLOOR_S:.0f} s before it could even requeue")
     print(f"  ratio facequeue/dramatiq-floor: {seconds / DRAMATIQ_REQUEUE_FLOOR_S:.2f}")
     return {
