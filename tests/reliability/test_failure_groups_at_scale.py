@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from shared import keys, operations, transitions
+from shared import keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.registry import Registry
@@ -18,6 +18,7 @@ from shared.submit import submit_call
 from tests import typed_redis
 from tests.api.test_operations import run_all
 from tests.reliability.conftest import record_figure
+from tests.worker.test_failure_groups import retry_group
 
 JOBS = 100_000
 #: (fingerprint, exception) of the five causes; job n fails with cause n % 5.
@@ -66,14 +67,7 @@ def test_100000_failures_of_five_causes_group_exactly_and_one_group_retries_alon
         assert raw.zcard(keys.failure_group_jobs_key(Q, fp)) == per_cause
     # When one group is retried as an operation
     target_fp = CAUSES[1][0]
-    registry.run(
-        operations.create(
-            "c" * 32,
-            "tester",
-            keys.failure_group_jobs_key(Q, target_fp),
-            {"action": "retry", "queue": Q, "filter_state": "failed", "fingerprint": target_fp, "force": 0},
-        )
-    )
+    retry_group(registry, "c" * 32, target_fp)
     retry_started = time.monotonic()
     asyncio.run(run_all(settings, batch=settings.operation_batch))
     retry_s = time.monotonic() - retry_started

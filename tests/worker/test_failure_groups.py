@@ -22,6 +22,18 @@ from tests.conftest import wait_for
 PER_CAUSE = {"canary": 8, "value": 6, "key": 5, "timeout": 4, "runtime": 3}
 
 
+def retry_group(registry: Registry, op_id: str, fingerprint: str) -> None:
+    """Create the operation that retries one failure group of the queue (as the API would)."""
+    fields: dict[str, str | int] = {
+        "action": "retry",
+        "queue": Q,
+        "filter_state": "failed",
+        "fingerprint": fingerprint,
+        "force": 0,
+    }
+    registry.run(operations.create(op_id, "tester", keys.failure_group_jobs_key(Q, fingerprint), fields))
+
+
 def test_a_real_worker_groups_failures_by_cause_exactly_and_one_group_is_retried_alone(
     registry: Registry, raw: redis.Redis, start_worker: Callable[..., Any], settings: Settings
 ) -> None:
@@ -58,14 +70,7 @@ def test_a_real_worker_groups_failures_by_cause_exactly_and_one_group_is_retried
         assert {typed_redis.hget(raw, keys.job_key(j), "fingerprint") for j in jobs} == {fp}
     # When the ValueError group is retried as an operation (while the worker runs)
     value_fp = next(fp for fp, g in groups.items() if g["exception"] == "ValueError")
-    registry.run(
-        operations.create(
-            "b" * 32,
-            "tester",
-            keys.failure_group_jobs_key(Q, value_fp),
-            {"action": "retry", "queue": Q, "filter_state": "failed", "fingerprint": value_fp, "force": 0},
-        )
-    )
+    retry_group(registry, "b" * 32, value_fp)
     asyncio.run(run_all(settings, batch=4))
     # Then only its jobs were retried (and fail again into the same group); the others are untouched
     retried = set()
