@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> None:
     def api() -> Results:
         from bench import api_latency
 
-        return api_latency.main(2_000, requests=30) if quick else api_latency.main(1_000_000)
+        return api_latency.main(1_000, requests=10) if quick else api_latency.main(1_000_000)
 
     def search() -> Results:
         from bench import job_search
