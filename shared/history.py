@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from shared import keys
+from shared import keys, scripts
 from shared.scripts import Call, Lua
 from shared.states import JobState
 
@@ -81,10 +81,6 @@ WINDOWS: dict[str, tuple[int, Tier]] = {
 }
 #: Completions read per queue and bucket for the run-time percentiles (a sample beyond this).
 RUN_TIME_SAMPLE = 500
-#: Script time one history call may use (µs) before it leaves the later buckets to the next tick:
-#: catching up on an hour of busy buckets after a restart (500 run times each) took 47 ms in one
-#: call (bench api, a million completed jobs).
-POINT_BUDGET_US = 4_000
 
 
 def point_call(tier: Tier, queues: list[str]) -> Call[int]:
@@ -93,6 +89,14 @@ def point_call(tier: Tier, queues: list[str]) -> Call[int]:
     return Call(
         Lua.HISTORY_POINT,
         [keys.history_key(tier.name), *(keys.state_key(q, s) for q in queues for s in states)],
-        [tier.name, tier.step_ms, tier.keep, tier.catch_up, RUN_TIME_SAMPLE, POINT_BUDGET_US, *queues],
+        [
+            tier.name,
+            tier.step_ms,
+            tier.keep,
+            tier.catch_up,
+            RUN_TIME_SAMPLE,
+            scripts.SCRIPT_BUDGET_US,
+            *queues,
+        ],
         int,
     )

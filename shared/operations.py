@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import keys
+from shared import keys, scripts
 from shared.scripts import Call, Lua
 from shared.states import JobState
 
@@ -160,11 +160,6 @@ def create(
     )
 
 
-#: Script time one batch may use (µs) before it stops early: a guard well under 10 ms for the
-#: batch whose jobs turn out costly (large records to free, a busy machine), whatever its size.
-BATCH_BUDGET_US = 4_000
-
-
 def lease(owner: str, ttl_ms: int, held: int | None, *, release: bool = False) -> Call[int]:
     """Take or renew the operations lease: the token held, or 0 when another monitor holds it.
     With ``release``, give up the caller's lease (nothing left to run)."""
@@ -209,7 +204,7 @@ def batch(
             queue,
             int(last),
             trash_ttl_ms,
-            BATCH_BUDGET_US,
+            scripts.SCRIPT_BUDGET_US,
         ],
         parse,
     )

@@ -124,10 +124,13 @@ local function clean(job_id)
   return true
 end
 
--- Undo: a job this operation's source deleted comes back from the trash (restore_job).
+-- Undo: a job this operation's source deleted comes back from the trash (restore_job, which
+-- also takes it out of this operation's trash set: the source); one no longer there (expired,
+-- restored on its own) leaves the source too.
 local function restore(job_id)
+  if restore_job(job_id, index_key, trash_key, event_extra('restored'), now) ~= nil then return true end
   redis.call('ZREM', source_key, job_id)
-  return restore_job(job_id, index_key, trash_key, event_extra('restored'), now) ~= nil
+  return false
 end
 
 local ACTIONS = {retry = retry, promote = promote, delete = delete, ['set-priority'] = set_priority,

@@ -10,7 +10,7 @@ import redis
 from aiohttp.test_utils import TestClient
 
 from services.monitor.operations import OperationRunner
-from shared import keys, operations, transitions
+from shared import keys, operations, scripts, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.errors import LeaseLost
@@ -120,7 +120,7 @@ async def test_a_batch_out_of_time_stops_after_its_current_job_and_the_next_goes
 ) -> None:
     # Given 30 failed jobs, and batches of 10 whose time budget is used up by their first job
     ids = fail_jobs(registry, 30)
-    monkeypatch.setattr(operations, "BATCH_BUDGET_US", 0)
+    monkeypatch.setattr(scripts, "SCRIPT_BUDGET_US", 0)
     status, op = await post(api, {"action": "retry", "filter": FAILED})
     assert status == 202
     # When a monitor runs it

@@ -7,7 +7,7 @@ import json
 import pytest
 import redis
 
-from shared import history, keys, transitions
+from shared import history, keys, scripts, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.history import Tier
 from shared.registry import Registry
@@ -70,7 +70,7 @@ def test_a_call_out_of_time_leaves_the_later_buckets_to_the_next_and_none_is_los
 ) -> None:
     # Given a tier with many closed buckets to catch up on, and calls whose budget the first uses up
     finish(registry, ok=True)
-    monkeypatch.setattr(history, "POINT_BUDGET_US", 0)
+    monkeypatch.setattr(scripts, "SCRIPT_BUDGET_US", 0)
     # When it is written call by call
     first = registry.run(history.point_call(FAST, [Q]))
     second = registry.run(history.point_call(FAST, [Q]))
@@ -79,7 +79,7 @@ def test_a_call_out_of_time_leaves_the_later_buckets_to_the_next_and_none_is_los
     (t1, _), (t2, _) = points(raw)
     assert t2 - t1 == FAST.step_ms
     # And with the budget back, the rest of the window follows in one call, each bucket once
-    monkeypatch.setattr(history, "POINT_BUDGET_US", 4_000)
+    monkeypatch.undo()
     registry.run(history.point_call(FAST, [Q]))
     got = [t for t, _ in points(raw)]
     assert got == list(range(t1, got[-1] + 1, FAST.step_ms))
