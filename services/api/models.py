@@ -287,6 +287,11 @@ class WorkerRemoval(BaseModel):
     outcome: str = Field(description="draining (202: a live worker stops) or forgotten (200: a dead one).")
 
 
+#: Longest job id there is: a longer one names no job and is refused (or not found) unread.
+MAX_JOB_ID = 64
+JobId = Annotated[str, Field(min_length=1, max_length=MAX_JOB_ID)]
+
+
 class BulkFilter(Strict):
     queue: str = Field(pattern=QUEUE_PATTERN)
     state: JobState
@@ -303,7 +308,7 @@ class BulkBase(Strict):
 
 
 class BulkByIds(BulkBase):
-    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100_000)
+    ids: list[JobId] = Field(min_length=1, max_length=100_000)
 
 
 class BulkByFilter(BulkBase):
@@ -580,7 +585,7 @@ class OperationBase(Strict):
 
 
 class OperationByIds(OperationBase):
-    ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(min_length=1, max_length=100_000)
+    ids: list[JobId] = Field(min_length=1, max_length=100_000)
 
 
 class OperationByFilter(OperationBase):

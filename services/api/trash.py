@@ -13,16 +13,13 @@ from aiohttp import web
 from services.api import validation
 from services.api.auth import acting, require
 from services.api.errors import ApiError
-from services.api.models import Transition, TrashEntry, TrashList, TrashQuery
+from services.api.models import MAX_JOB_ID, Transition, TrashEntry, TrashList, TrashQuery
 from services.api.openapi import Route
 from services.api.operations import read
 from services.api.state import REGISTRY, record
 from shared import actions, keys
 from shared.auth import Permission
 from shared.registry import AsyncRegistry
-
-#: Longest job id there is (the bulk and operation bodies' bound): longer is no job, unread.
-MAX_JOB_ID = 64
 
 
 async def _entries(registry: AsyncRegistry, pairs: list[tuple[str, str, float]]) -> list[TrashEntry]:
