@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -13,6 +14,23 @@ from shared.states import JobState
 from tests import typed_redis
 from tests.facequeue.test_options import seen, settled
 from tests.processes import wait_for
+
+
+def live_children(pid: int) -> list[int]:
+    """Child processes of ``pid`` still running (not exited, not a zombie awaiting its parent)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return []  # the process itself is gone: so are its children
+    live = []
+    for child in children:
+        try:
+            state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            continue
+        if state not in ("Z", "X"):
+            live.append(int(child))
+    return live
 
 
 def test_a_job_that_kills_its_workers_fails_as_worker_lost(
@@ -41,9 +59,11 @@ def test_a_job_that_kills_its_workers_fails_as_worker_lost(
         timeout=60,
         what="failure",
     )
-    # each exited with its dead process (Dramatiq's main process notices a dead child and stops;
-    # a fresh-clone run at four test processes once needed over 60 s for it)
-    wait_for(lambda: first.poll() is not None and second.poll() is not None, timeout=120, what="exits")
+    # each worker process that ran it is dead, and no worker of theirs runs on. (Not their Dramatiq
+    # main processes' exit: a child killed while booting leaves the main waiting out
+    # --worker-fork-timeout, 30 s, or for good on a multiprocessing lock the child held when it
+    # was killed; fresh-clone runs saw 60 s and over 120 s. The fixture stops them.)
+    wait_for(lambda: not live_children(first.pid) and not live_children(second.pid), timeout=30, what="exits")
     assert job.error.startswith("worker_lost: ") and job.attempts == 2
     assert [e["to"] for e in job.timeline if e.get("reason") == "worker_lost"] == ["waiting", "failed"]
     assert len(seen(raw, "poison")) == 2
