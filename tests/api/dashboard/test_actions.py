@@ -155,6 +155,32 @@ def test_row_actions_promote_reprioritise_and_delete(
     assert not raw.exists(keys.job_key(doomed))
 
 
+def test_a_priority_being_typed_is_not_redrawn_under_the_typing_and_the_list_catches_up(
+    page: Page, stack: Stack, registry: Registry
+) -> None:
+    first = submit(registry, "noop", delay_ms=600_000)
+    login(page)
+    page.goto("/#jobs")
+    page.click('[data-state-tab="delayed"]')
+    row = page.locator(f'tr[data-job="{first}"]')
+    field = row.locator("input.prio")
+    # While the operator types a priority...
+    field.click()
+    field.press("Control+a")
+    field.press_sequentially("7")
+    # ...a live change to the list (a new delayed job) waits: the input is not swapped mid-typing
+    newcomer = submit(registry, "noop", delay_ms=600_000)
+    time.sleep(PAUSED_WATCH_S)  # a bounded watch: the redraw may not happen in it
+    expect(page.locator(f'tr[data-job="{newcomer}"]')).to_have_count(0)
+    field.press_sequentially("1")
+    expect(field).to_have_value("71")
+    # and once the priority is set, the list catches up
+    row.locator('[data-action="priority"]').click()
+    expect(toast(page, f"{first}: priority 71")).to_be_visible()
+    expect(page.locator(f'tr[data-job="{newcomer}"]')).to_have_count(1)
+    assert registry.get(first).priority == 71
+
+
 def test_bulk_on_a_selection_touches_only_the_selected_jobs(
     page: Page, stack: Stack, registry: Registry, raw: redis.Redis, start_monitor: Callable[..., Any]
 ) -> None:

@@ -23,6 +23,8 @@ const selected = new Set();
 const edits = new Map();
 let el = {};
 let stale = true;
+/** A live redraw waits while a row's priority input has focus (set then: drawn on focusout). */
+let heldBack = false;
 let openDrawer = () => {};
 let setParams = () => {};
 
@@ -48,6 +50,14 @@ export function initJobs(root, onOpen, params) {
   );
   el.bulk = h("div.bulk");
   el.body = h("tbody");
+  // A redraw held back while a priority was being typed happens once focus leaves that row.
+  el.body.addEventListener("focusout", (e) => {
+    const row = e.target.closest?.("tr[data-job]");
+    if (heldBack && !(row && row.contains(e.relatedTarget))) {
+      heldBack = false;
+      renderRows();
+    }
+  });
   el.all = h("input", { type: "checkbox", "aria-label": "select page", onchange: () => selectPage(el.all.checked) });
   el.pager = h("div.pager");
   el.note = h("p.muted.note");
@@ -171,6 +181,12 @@ function searchNote(page) {
 }
 
 function renderRows() {
+  // Redrawing under a priority being typed would swap the input for a new one mid-keystroke
+  // (the value read back as "50" for a typed "0"): the rows wait until focus leaves that row.
+  if (document.activeElement?.matches?.("tr[data-job] input.prio") && el.body.contains(document.activeElement)) {
+    heldBack = true;
+    return;
+  }
   const focused = document.activeElement?.closest?.("tr[data-job]")?.dataset.job;
   const shown = new Set(view.jobs.map((j) => j.id));
   for (const id of edits.keys()) if (!shown.has(id)) edits.delete(id);
@@ -222,6 +238,7 @@ function rowActions(job) {
             const value = input.value;
             const ok = await act("Priority", () => api.priority(job.id, Number(value)), () => `${job.id}: priority ${value}`);
             if (ok) edits.delete(job.id);
+            input.blur(); // Enter leaves focus in the input: the redraw it held back may go now
             done();
           },
         },
