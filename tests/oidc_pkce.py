@@ -100,10 +100,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
     os.environ["AUTHLIB_INSECURE_TRANSPORT"] = "1"
-    import oidc_provider_mock
+    import oidc_provider_mock  # type: ignore[import-untyped]
 
     provider = oidc_provider_mock.app(require_nonce=True)
-    provider.wsgi_app = PkceCheck(provider.wsgi_app)  # type: ignore[method-assign]
+    provider.wsgi_app = PkceCheck(provider.wsgi_app)
     run_simple("127.0.0.1", args.port, provider, threaded=True)
 
 
