@@ -3,9 +3,10 @@
 A browser's EventSource cannot send an Authorization header, so the dashboard logs in
 once (a token, or a one-time code from ``facequeue up``) and carries a cookie naming
 its session. The cookie is only a pointer: the record in Redis decides. Logout deletes
-the record (and tells the gateways, which close its open streams); a record is bound to the fingerprint of the token that opened it, so a new
-token ends old sessions; "end all sessions" bumps an epoch older records no longer
-match; and the cookie's issue time is checked against ``FQ_SESSION_TTL_S`` as it is now.
+the record (and tells the gateways, which close its open streams); a record is bound to the
+fingerprint of the token that opened it, so a new token ends old sessions; "end all sessions"
+bumps an epoch older records no longer match; and the cookie's issue time is checked against
+``FQ_SESSION_TTL_S`` as it is now.
 Used by the API (which opens sessions) and the stream gateway (which checks them).
 
 Since issue 22 a session belongs to someone: a bootstrap token (named by its variable),
