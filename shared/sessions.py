@@ -296,9 +296,9 @@ class SessionStore:
             Lua.SESSION_END,
             [keys.session_key(session.id), keys.SESSIONS],
             [session.id, who],
-            lambda raw: bool(int(raw)),
+            int,
         )
-        return bool(await self.registry.run(call))
+        return await self.registry.run(call) == 1
 
     async def end_all(self, who: str) -> int:
         """End every session (audited; ``who`` is ``name|role|address``); returns how many were live."""
