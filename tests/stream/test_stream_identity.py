@@ -189,3 +189,29 @@ async def test_logging_out_closes_the_sessions_open_streams_within_a_second(
     assert again.status == 401
     again.close()
     assert not await store.end(session)
+
+
+async def test_a_viewer_may_follow_the_audit_and_a_scoped_one_only_of_its_queues(
+    gateway: TestClient[Any, Any], registry: Registry
+) -> None:
+    # Given a viewer of every queue and a viewer scoped to the face queue, both opted into `audit`
+    # (any role reads the audit, as GET /api/v1/audit: the Audit view is in everyone's dashboard)
+    _, every = await _key(gateway, Role.VIEWER, None)
+    _, scoped = await _key(gateway, Role.VIEWER, [FACE_QUEUE])
+    everyone = await open_stream(gateway, headers={"Authorization": f"Bearer {every}"}, topics="audit")
+    faces = await open_stream(gateway, headers={"Authorization": f"Bearer {scoped}"}, topics="audit")
+    assert (await everyone.next()).event == "snapshot" and (await faces.next()).event == "snapshot"
+    # When an admin pauses the other queue, then the face queue
+    registry.run(actions.pause(Q, who="ada|admin|10.0.0.1"))
+    registry.run(actions.pause(FACE_QUEUE, who="ada|admin|10.0.0.1"))
+    # Then the viewer of every queue is sent both entries, naming who, role and address
+    seen = [e.json["data"] for e in await everyone.take(2, kinds=("audit",))]
+    assert [(d["queue"], d["who"], d["role"], d["address"]) for d in seen] == [
+        (Q, "ada", "admin", "10.0.0.1"),
+        (FACE_QUEUE, "ada", "admin", "10.0.0.1"),
+    ]
+    # And the scoped viewer is refused the other queue's: its first audit event is its own queue's
+    (first,) = await faces.take(1, kinds=("audit",))
+    assert first.json["data"]["queue"] == FACE_QUEUE
+    everyone.close()
+    faces.close()
