@@ -75,6 +75,7 @@ class Lua(enum.StrEnum):
     GALLERY_DROP = "gallery_drop"
     GALLERY_RENAME = "gallery_rename"
     SESSION_CREATE = "session_create"
+    SESSION_END = "session_end"
     SESSIONS_END = "sessions_end"
     SESSIONS_END_PERSON = "sessions_end_person"
     APIKEY_CREATE = "apikey_create"

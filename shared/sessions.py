@@ -3,9 +3,10 @@
 A browser's EventSource cannot send an Authorization header, so the dashboard logs in
 once (a token, or a one-time code from ``facequeue up``) and carries a cookie naming
 its session. The cookie is only a pointer: the record in Redis decides. Logout deletes
-the record; a record is bound to the fingerprint of the token that opened it, so a new
-token ends old sessions; "end all sessions" bumps an epoch older records no longer
-match; and the cookie's issue time is checked against ``FQ_SESSION_TTL_S`` as it is now.
+the record (and tells the gateways, which close its open streams); a record is bound to the
+fingerprint of the token that opened it, so a new token ends old sessions; "end all sessions"
+bumps an epoch older records no longer match; and the cookie's issue time is checked against
+``FQ_SESSION_TTL_S`` as it is now.
 Used by the API (which opens sessions) and the stream gateway (which checks them).
 
 Since issue 22 a session belongs to someone: a bootstrap token (named by its variable),
@@ -285,13 +286,19 @@ class SessionStore:
         live_keys = await self.keys.still_live(key_ids)
         return {sid for sid, s in valid.items() if s.kind != "key" or s.key_id in live_keys}
 
-    async def end(self, session: Session) -> None:
-        """Logout: the record goes, so the cookie is worthless wherever it was copied."""
-        with _redis_boundary():
-            async with self.client.pipeline(transaction=True) as pipe:
-                pipe.delete(keys.session_key(session.id))
-                pipe.zrem(keys.SESSIONS, session.id)
-                await pipe.execute()
+    async def end(self, session: Session, address: str = "") -> bool:
+        """Logout: the record goes, so the cookie is worthless wherever it was copied, and the
+        ``admin`` event ``end_sessions`` makes the gateways close its open streams at once
+        (session_end.lua). ``address``: where the logout came from (default: where the session
+        was opened). Returns whether the session was live."""
+        who = session.identity.who(address or session.address)
+        call = Call(
+            Lua.SESSION_END,
+            [keys.session_key(session.id), keys.SESSIONS],
+            [session.id, who],
+            int,
+        )
+        return await self.registry.run(call) == 1
 
     async def end_all(self, who: str) -> int:
         """End every session (audited; ``who`` is ``name|role|address``); returns how many were live."""

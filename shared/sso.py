@@ -48,10 +48,12 @@ def map_person(settings: Settings, email: str, groups: Iterable[str], kind: str)
     return Identity(email, role, scope, kind=kind)
 
 
-def split_groups(raw: str | list[object] | None) -> list[str]:
-    """Groups from a claim (a list, or a comma-separated string as proxies send them)."""
-    if raw is None:
-        return []
+def split_groups(raw: object) -> list[str]:
+    """Groups from a claim: a list of strings, or a comma-separated string as proxies send them.
+    Anything else (an object, a number, a missing claim) is no groups; so are a list's items that
+    are not strings. A provider's odd claim then maps like a person in no group, never a 500."""
     if isinstance(raw, str):
         return [part.strip() for part in raw.split(",") if part.strip()][:MAX_GROUPS]
-    return [str(item) for item in raw[:MAX_GROUPS]]
+    if isinstance(raw, list):
+        return [item for item in raw[:MAX_GROUPS] if isinstance(item, str)]
+    return []

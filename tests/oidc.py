@@ -1,6 +1,7 @@
 """A real OpenID Connect provider for the sign-on tests: ``oidc-provider-mock`` (PyPI) as a
-subprocess on a free loopback port. People are set through its ``PUT /users/<sub>`` (claims:
-email, groups); its authorization page is a form where a browser types the subject."""
+subprocess on a free loopback port, behind a PKCE check (tests/oidc_pkce.py: the mock alone ignores
+``code_verifier``). People are set through its ``PUT /users/<sub>`` (claims: email, groups); its
+authorization page is a form where a browser types the subject."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from devstack.localredis import free_port
-from tests.conftest import wait_for
+from tests.processes import http_ready, running, spawn, stop, wait_for
 
 #: Client id facequeue uses at the provider (the mock accepts any unregistered client).
 CLIENT_ID = "facequeue-tests"
@@ -37,35 +38,28 @@ class Provider:
         with urllib.request.urlopen(request, timeout=5) as response:
             assert response.status == 204
 
+    def pkce_refusals(self) -> int:
+        """Token requests the provider refused for a missing or wrong PKCE code_verifier."""
+        with urllib.request.urlopen(f"{self.url}/pkce/refusals", timeout=5) as response:
+            return int(json.load(response)["refusals"])
+
 
 @pytest.fixture(scope="session")
 def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider]:
     port = free_port()
     log: Path = tmp_path_factory.mktemp("oidc") / "provider.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "oidc_provider_mock", "--port", str(port), "--require-nonce", "true"],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    # The mock behind a PKCE check (tests/oidc_pkce.py): the mock alone ignores code_verifier.
+    process = spawn([sys.executable, "-m", "tests.oidc_pkce", "--port", str(port)], log)
     url = f"http://127.0.0.1:{port}"
-
-    def ready() -> bool:
-        if process.poll() is not None:
-            raise AssertionError(f"the OIDC provider exited:\n{log.read_text(errors='replace')}")
-        try:
-            with urllib.request.urlopen(f"{url}/.well-known/openid-configuration", timeout=1) as r:
-                return bool(r.status == 200)
-        except OSError:
-            return False
-
     try:
-        wait_for(ready, timeout=30, what="the OIDC provider")
+        wait_for(
+            lambda: (
+                running(process, log, "the OIDC provider")
+                and http_ready(port, "/.well-known/openid-configuration")
+            ),
+            timeout=30,
+            what="the OIDC provider",
+        )
         yield Provider(url, process)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)

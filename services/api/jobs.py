@@ -115,11 +115,15 @@ async def list_jobs(request: web.Request) -> web.Response:
     start = search.decode_cursor(params.cursor) if params.cursor else b""
     found = await registry.run(reads.find_jobs(query, params.limit, start, params.budget))
     driver = query.driver
+    identity = caller(request)
+    # A search over every queue (a scope of several queues) counts other queues' jobs too: a scoped
+    # caller gets those counts only when the search was of one queue of its own.
+    counted = identity.queues is None or (query.queue != "" and identity.sees(query.queue))
     page = JobList(
-        jobs=[JobOut(j) for j in found.jobs if caller(request).sees(j.queue)],  # a scope of several queues
+        jobs=[JobOut(j) for j in found.jobs if identity.sees(j.queue)],  # a scope of several queues
         next_cursor=search.encode_cursor(found.cursor) if found.cursor else None,
-        scanned=found.scanned,
-        candidates=found.candidates,
+        scanned=found.scanned if counted else None,
+        candidates=found.candidates if counted else None,
         indexed=driver.name if driver else None,
     )
     return web.json_response(page.model_dump(mode="json"))

@@ -101,10 +101,11 @@ async def whoami(request: web.Request) -> web.StreamResponse:
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
-    """End the caller's session: its record is deleted, so every copy of the cookie is dead."""
+    """End the caller's session: its record is deleted, so every copy of the cookie is dead, and
+    the gateways close the streams it holds at once."""
     caller = await request.app[SESSIONS].identify(request.headers, request.cookies)
     if caller.session is not None:
-        await request.app[SESSIONS].end(caller.session)
+        await request.app[SESSIONS].end(caller.session, origin(request).address)
     response = web.json_response(_session_out(None, request).model_dump())
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

@@ -68,7 +68,9 @@ class BadRequest(Exception):
 
 
 class Forbidden(Exception):
-    """A query parameter the caller may not ask for (another queue, the audit topic)."""
+    """A query parameter the caller may not ask for: a queue outside its scope. (Any role may opt
+    into the ``audit`` topic, as any role may GET /api/v1/audit: a scoped caller is sent only its
+    queues' entries, like every event.)"""
 
 
 def error(status: int, code: str, message: str, request: web.Request) -> web.Response:

@@ -206,14 +206,20 @@ local function acting(who_arg)
 end
 
 -- One audit entry, announced as an `audit` event (the dashboard's Audit view is live; the gateway
--- sends it to admins only), and, for bulk work, one `admin` event: who did what to how many, from where.
-local function audit(audit_key, who, action, queue, done, skipped, target, bulk, ts_ms)
-  local entry = redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who,
-    'action', action, 'queue', queue, 'target', target, 'count', done, 'skipped', skipped,
-    'ts_ms', int(ts_ms), 'address', acting_address, 'role', acting_role)
-  emit('audit', {entry = entry, who = who, role = acting_role, address = acting_address,
-    action = action, queue = queue, target = target, count = done, skipped = skipped,
-    ts_ms = ts_ms}, ts_ms)
+-- sends it to whoever opted into the `audit` topic, filtered by their queue scope like every event),
+-- and, for bulk work, one `admin` event: who did what to how many, from where. `extra`: more
+-- field, value pairs of the entry (an operation's total and filter), in the event too.
+local function audit(audit_key, who, action, queue, done, skipped, target, bulk, ts_ms, extra)
+  local fields = {'who', who, 'action', action, 'queue', queue, 'target', target, 'count', done,
+    'skipped', skipped, 'ts_ms', int(ts_ms), 'address', acting_address, 'role', acting_role}
+  local data = {who = who, role = acting_role, address = acting_address, action = action, queue = queue,
+    target = target, count = done, skipped = skipped, ts_ms = ts_ms}
+  for i = 1, #(extra or {}), 2 do
+    fields[#fields + 1], fields[#fields + 2] = extra[i], extra[i + 1]
+    data[extra[i]] = extra[i + 1]
+  end
+  data.entry = redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', unpack(fields))
+  emit('audit', data, ts_ms)
   if bulk then
     emit('admin', {action = action, queue = queue, count = done, skipped = skipped, who = who,
       role = acting_role, address = acting_address}, ts_ms)
@@ -286,15 +292,18 @@ local function op_event(op_key, ts_ms)
     undo_of = f[12] or ''}, ts_ms)
 end
 
--- An operation's audit entry: who created it (its record), its action, target and counts.
+-- An operation's audit entry: who created it (its record: name, role, address), its action,
+-- target and counts; written and announced by audit() like every entry. The caller's own acting
+-- role and address (a cancel's) are left as they were.
 local function op_audit(audit_key, op_key, what, ts_ms)
   local f = redis.call('HMGET', op_key, 'id', 'action', 'queue', 'created_by', 'created_address', 'done',
-    'skipped', 'total', 'filter')
-  acting_address = f[5] or ''
+    'skipped', 'total', 'filter', 'created_role')
+  local role, address = acting_role, acting_address
+  acting_role, acting_address = f[10] or '', f[5] or ''
   local count = what == 'created' and f[8] or f[6]
-  redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', f[4], 'action',
-    'operation_' .. f[2] .. ':' .. what, 'queue', f[3], 'target', f[1], 'count', count,
-    'skipped', f[7], 'total', f[8], 'filter', f[9] or '', 'ts_ms', int(ts_ms), 'address', acting_address)
+  audit(audit_key, f[4], 'operation_' .. f[2] .. ':' .. what, f[3], tonumber(count) or 0,
+    tonumber(f[7]) or 0, f[1], false, ts_ms, {'total', tonumber(f[8]) or 0, 'filter', f[9] or ''})
+  acting_role, acting_address = role, address
 end
 
 -- The skeleton of an operator's action that moves jobs out of one state (retry, promote): the

@@ -4,7 +4,7 @@
 -- KEYS[4] pending          fq:ops:pending
 -- KEYS[5] audit stream     fq:audit
 -- ARGV[4] operation id
--- ARGV[5] who: name, or name|client address
+-- ARGV[5] who: name|role|client address, name|client address, or name
 -- Returns 'cancelled'. Raises operation_not_found, invalid_transition (already finished).
 local op_key, pending_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
 local op_id, who = ARGV[4], acting(ARGV[5])
@@ -19,8 +19,6 @@ redis.call('HSET', op_key, 'state', 'cancelled', 'finished_ms', int(now), 'cance
 if redis.call('HGET', op_key, 'started_ms') == '' then redis.call('HSET', op_key, 'started_ms', int(now)) end
 redis.call('ZREM', pending_key, op_id)
 op_audit(audit_key, op_key, 'cancelled', now)
-redis.call('XADD', audit_key, 'MAXLEN', '~', events_maxlen, '*', 'who', who, 'action', 'operation_cancel',
-  'queue', redis.call('HGET', op_key, 'queue') or '', 'target', op_id, 'count', 0, 'skipped', 0,
-  'ts_ms', int(now), 'address', acting_address)
+audit(audit_key, who, 'operation_cancel', redis.call('HGET', op_key, 'queue') or '', 0, 0, op_id, false, now)
 op_event(op_key, now)
 return 'cancelled'

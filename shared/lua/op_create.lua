@@ -10,7 +10,7 @@
 -- KEYS[7] audit stream     fq:audit
 -- KEYS[8] source set       the state set, failure group set, or the operation's own ids set
 -- ARGV[4] operation id
--- ARGV[5] who: name, or name|client address
+-- ARGV[5] who: name|role|client address, name|client address, or name
 -- ARGV[6] idempotency key TTL (ms; 0: no key)
 -- ARGV[7] bound: 'last' (the source's last score now), or an inclusive score
 -- ARGV[8] jobs skipped at creation (ids that name no job)
@@ -40,6 +40,7 @@ end
 local fields = {}
 for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
 redis.call('HSET', op_key, 'id', op_id, 'state', 'queued', 'created_by', who, 'created_address', acting_address,
+  'created_role', acting_role,
   'created_ms', int(now), 'started_ms', '', 'finished_ms', '', 'source', source_key, 'bound', bound,
   'cursor', '-inf', 'offset', 0, 'total', total, 'done', 0, 'skipped', skipped, unpack(fields))
 redis.call('PERSIST', source_key)  -- the ids set the API wrote with a TTL (no-op on a state set)

@@ -16,7 +16,7 @@ from shared.states import JobState
 from shared.submit import submit
 from tests.api.conftest import ADMIN, VIEWER
 from tests.api.test_operations import fail_jobs, run_all
-from tests.helpers import snapshot
+from tests.helpers import events, snapshot
 
 #: Slowest single Redis command tolerated while the operations run, in microseconds (SLOWLOG
 #: threshold). A batch takes ~1-2 ms here; the margin absorbs a busy CI machine, while one call
@@ -67,10 +67,15 @@ async def test_bulk_promote_by_ids_and_delete_by_filter_run_as_operations_in_sho
     raw.config_set("slowlog-log-slower-than", 10_000)
     audit = await (await api.get("/api/v1/audit", params={"limit": "1000"}, headers=VIEWER)).json()
     ops = {e["action"]: e for e in audit["entries"] if e["action"].startswith("operation_")}
-    assert {a: (e["who"], e["count"]) for a, e in ops.items()} == {
-        f"operation_{action}:{what}": ("FQ_ADMIN_TOKEN", 2000)
+    assert {a: (e["who"], e["role"], e["count"]) for a, e in ops.items()} == {
+        f"operation_{action}:{what}": ("FQ_ADMIN_TOKEN", "admin", 2000)
         for action in ("promote", "delete")
         for what in ("created", "done")
+    }
+    # and each entry was announced live as an `audit` event
+    live = {e["data"]["entry"]: e["data"] for e in events(raw) if e["type"] == "audit"}
+    assert {a: (live[e["id"]]["who"], live[e["id"]]["role"]) for a, e in ops.items()} == {
+        a: ("FQ_ADMIN_TOKEN", "admin") for a in ops
     }
 
 

@@ -191,3 +191,27 @@ async def test_admin_events_name_who_with_role_and_address(
         ("create_key", "FQ_ADMIN_TOKEN", "admin", "127.0.0.1"),
         ("revoke_key", "FQ_ADMIN_TOKEN", "admin", "127.0.0.1"),  # no trusted proxy: the peer
     ]
+
+
+async def test_a_scoped_search_reports_no_counts_of_other_queues(
+    api: TestClient[Any, Any], registry: Registry
+) -> None:
+    # Given 5 jobs on the diagnostics queue, and a viewer scoped to two other queues
+    for _ in range(5):
+        submit(registry, "noop")
+    two = bearer(
+        (await create(api, name="two-queues", role="viewer", queues=[FACE_QUEUE, "archive"]))["secret"]
+    )
+    one = bearer((await create(api, name="diag-reader", role="viewer", queues=[Q]))["secret"])
+    # When the two-queue viewer searches every queue it may see
+    page = await (await api.get("/api/v1/jobs", params={"q": "actor:noop"}, headers=two)).json()
+    # Then it gets no job, and no count that includes the other queue's jobs
+    assert page["jobs"] == []
+    assert page["scanned"] is None and page["candidates"] is None, page
+    # While a search of one of its own queues, and an unscoped search, still count
+    mine = await api.get("/api/v1/jobs", params={"q": "actor:noop", "queue": FACE_QUEUE}, headers=two)
+    assert mine.status == 200 and (await mine.json())["candidates"] is not None
+    own = await (await api.get("/api/v1/jobs", params={"q": "actor:noop"}, headers=one)).json()
+    assert len(own["jobs"]) == 5 and own["candidates"] == 5
+    everyone = await (await api.get("/api/v1/jobs", params={"q": "actor:noop"}, headers=VIEWER)).json()
+    assert everyone["candidates"] == 5

@@ -23,6 +23,7 @@ from shared.submit import submit
 from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
 from tests.api.test_keys import bearer, create
+from tests.helpers import events as all_events
 
 FAILED = {"queue": Q, "state": "failed"}
 
@@ -105,10 +106,15 @@ async def test_retry_by_filter_answers_202_and_the_monitor_runs_it_in_batches(
     # and it is audited at creation and at its end, with who and the counts
     audit = await (await api.get("/api/v1/audit", params={"limit": "1000"}, headers=VIEWER)).json()
     ops = [e for e in audit["entries"] if e["target"] == op["id"]]
-    assert {(e["action"], e["count"], e["who"]) for e in ops} == {
-        ("operation_retry:created", 230, "FQ_ADMIN_TOKEN"),
-        ("operation_retry:done", 230, "FQ_ADMIN_TOKEN"),
+    assert {(e["action"], e["count"], e["who"], e["role"]) for e in ops} == {
+        ("operation_retry:created", 230, "FQ_ADMIN_TOKEN", "admin"),
+        ("operation_retry:done", 230, "FQ_ADMIN_TOKEN", "admin"),
     }
+    # and each entry was announced live as an `audit` event, with the same who and role
+    live = [e["data"] for e in all_events(raw) if e["type"] == "audit" and e["data"]["target"] == op["id"]]
+    assert sorted((d["action"], d["who"], d["role"], d["entry"]) for d in live) == sorted(
+        (e["action"], e["who"], e["role"], e["id"]) for e in ops
+    )
 
 
 async def test_a_batch_out_of_time_stops_after_its_current_job_and_the_next_goes_on_from_there(
@@ -197,7 +203,7 @@ async def test_set_priority_by_filter_touches_each_waiting_job_once(
 
 
 async def test_cancel_stops_a_queued_operation_and_a_finished_one_answers_409(
-    api: TestClient[Any, Any], registry: Registry, settings: Settings
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, settings: Settings
 ) -> None:
     fail_jobs(registry, 20)
     _, op = await post(api, {"action": "retry", "filter": FAILED})
@@ -208,6 +214,41 @@ async def test_cancel_stops_a_queued_operation_and_a_finished_one_answers_409(
     again = await api.post(f"/api/v1/operations/{op['id']}/cancel", headers=ADMIN)
     assert again.status == 409
     assert (await again.json())["error"]["code"] == "invalid_transition"
+    # and the cancel is audited with the canceller's role, and announced live
+    audit = await (
+        await api.get("/api/v1/audit", params={"action": "operation_cancel"}, headers=VIEWER)
+    ).json()
+    (entry,) = audit["entries"]
+    assert (entry["who"], entry["role"], entry["target"]) == ("FQ_ADMIN_TOKEN", "admin", op["id"])
+    live = [
+        e["data"]
+        for e in all_events(raw)
+        if e["type"] == "audit" and e["data"]["action"] == "operation_cancel"
+    ]
+    assert [(d["who"], d["role"], d["entry"]) for d in live] == [("FQ_ADMIN_TOKEN", "admin", entry["id"])]
+
+
+async def test_an_operators_operation_is_audited_with_the_operator_role(
+    api: TestClient[Any, Any], registry: Registry, raw: redis.Redis, settings: Settings
+) -> None:
+    # Given failed jobs and an operator key scoped to their queue
+    fail_jobs(registry, 5)
+    ours = bearer((await create(api, name="night-shift", role="operator", queues=[Q]))["secret"])
+    # When the operator retries them as an operation, run by the monitor
+    status, op = await post(api, {"action": "retry", "filter": FAILED}, **ours)
+    assert status == 202, op
+    await run_all(settings)
+    # Then creation and end are audited under the operator's name and role, and announced live
+    audit = await (await api.get("/api/v1/audit", params={"person": "night-shift"}, headers=ADMIN)).json()
+    assert {(e["action"], e["role"]) for e in audit["entries"]} == {
+        ("operation_retry:created", "operator"),
+        ("operation_retry:done", "operator"),
+    }
+    live = [e["data"] for e in all_events(raw) if e["type"] == "audit" and e["data"]["target"] == op["id"]]
+    assert {(d["action"], d["who"], d["role"]) for d in live} == {
+        ("operation_retry:created", "night-shift", "operator"),
+        ("operation_retry:done", "night-shift", "operator"),
+    }
 
 
 async def test_bad_operations_are_refused_with_4xx(api: TestClient[Any, Any], registry: Registry) -> None:

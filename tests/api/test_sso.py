@@ -1,6 +1,7 @@
 """OpenID Connect sign-on against a real provider process, and the trusted auth-proxy mode
-(issue 22). The browser's part is played by an HTTP client here; tests/dashboard/test_sso.py
-drives the same flow in Chromium."""
+(issue 22). The browser's part is played by an HTTP client here; tests/api/dashboard/test_identity.py
+drives the same flow in Chromium. The provider checks PKCE (tests/oidc_pkce.py), so a sign-in that
+succeeds here sent the right code_verifier."""
 
 from __future__ import annotations
 
@@ -94,18 +95,56 @@ async def test_an_admin_group_gives_every_queue_and_logout_ends_the_session(
 
 @pytest.mark.parametrize(
     ("email", "groups"),
-    [("eve@elsewhere.org", ["fq-admins"]), ("bob@example.com", ["unmapped"]), ("", ["fq-admins"])],
+    [
+        ("eve@elsewhere.org", ["fq-admins"]),
+        ("bob@example.com", ["unmapped"]),
+        ("", ["fq-admins"]),
+        # a groups claim that is an object or a number is no groups (it was a 500)
+        ("bob@example.com", {"fq-admins": True}),
+        ("bob@example.com", 7),
+    ],
 )
 async def test_people_outside_the_domains_or_groups_are_refused(
     sso_api: TestClient[Any, Any],
     oidc_provider: Provider,  # noqa: F811
     email: str,
-    groups: list[str],
+    groups: object,
 ) -> None:
     oidc_provider.set_person("someone", email=email, groups=groups)
     back = await sign_in(sso_api, oidc_provider, "someone")
     assert back.status == 403 and (await back.json())["error"]["code"] == "sso_forbidden"
     assert (await (await sso_api.get("/api/v1/session")).json())["role"] is None
+
+
+async def test_the_token_request_proves_pkce_and_a_wrong_verifier_is_refused(
+    sso_api: TestClient[Any, Any],
+    oidc_provider: Provider,  # noqa: F811
+) -> None:
+    # Given a provider that refuses a token request whose code_verifier does not match
+    oidc_provider.set_person("ada", email="ada@example.com", groups=["fq-readers"])
+    refused_before = oidc_provider.pkce_refusals()
+    # When a person signs in, Then the API's token request passed the check
+    assert (await sign_in(sso_api, oidc_provider, "ada")).status == 302
+    assert oidc_provider.pkce_refusals() == refused_before
+    # And the check is real: the code of a new login, redeemed with a wrong verifier, is refused
+    start = await sso_api.get("/api/v1/sso/login", allow_redirects=False)
+    async with aiohttp.ClientSession() as at_provider:
+        form = await at_provider.post(start.headers["Location"], data={"sub": "ada"}, allow_redirects=False)
+        back = urlsplit(form.headers["Location"])
+        code = parse_qs(back.query)["code"][0]
+        token = await at_provider.post(
+            f"{oidc_provider.url}/oauth2/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": f"{back.scheme}://{back.netloc}{back.path}",
+                "client_id": CLIENT_ID,
+                "client_secret": "a-client-secret-of-the-tests",
+                "code_verifier": "not-the-verifier-" + "x" * 43,
+            },
+        )
+        assert token.status == 400 and (await token.json())["error"] == "invalid_grant"
+    assert oidc_provider.pkce_refusals() == refused_before + 1
 
 
 async def test_a_callback_is_used_once_and_only_in_the_browser_that_started_it(

@@ -46,8 +46,14 @@ def test_a_default_role_admits_people_in_no_group() -> None:
 
 def test_groups_come_as_a_list_or_a_comma_separated_header() -> None:
     assert split_groups("a, b,,c") == ["a", "b", "c"]
-    assert split_groups(["a", 3]) == ["a", "3"]
+    assert split_groups(["a", 3, None, {"b": 1}]) == ["a"]
     assert split_groups(None) == []
+
+
+@pytest.mark.parametrize("claim", [{"fq-admins": True}, 7, 1.5, True, {"groups": ["fq-admins"]}])
+def test_a_groups_claim_that_is_neither_a_string_nor_a_list_is_no_groups(claim: object) -> None:
+    # An object or a number in the groups claim used to raise TypeError (a 500 on the callback)
+    assert split_groups(claim) == []
 
 
 @pytest.mark.parametrize(

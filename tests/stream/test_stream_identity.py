@@ -154,3 +154,64 @@ async def test_ending_a_persons_sessions_closes_their_open_streams_within_a_seco
     await gateway.app[STREAM_SESSIONS].registry.run(registry_pause)
     assert (await bob.take(1, kinds=("pause",)))[0].json["data"]["queue"] == Q
     bob.close()
+
+
+async def test_logging_out_closes_the_sessions_open_streams_within_a_second(
+    aiohttp_client: Callable[..., Any], settings: Settings
+) -> None:
+    # Given a gateway that re-checks sessions only every minute by itself, and a person's
+    # session (as an SSO login opens one) streaming over SSE and WebSocket
+    gateway: TestClient[Any, Any] = await aiohttp_client(
+        build_app(dataclasses.replace(settings, stream_session_check_s=60.0))
+    )
+    store = gateway.app[STREAM_SESSIONS]
+    session, cookie = await store.open(Identity("ada@example.com", Role.VIEWER, kind="oidc"), "", "10.0.0.1")
+    sse = await open_stream(gateway, headers=_cookie(cookie))
+    ws = await gateway.ws_connect("/ws", headers=_cookie(cookie))
+    assert (await sse.next()).event == "snapshot" and (await ws.receive_json(timeout=5))["type"] == "snapshot"
+    # When she logs out (DELETE /api/v1/session ends the session this way)
+    started = time.monotonic()
+    assert await store.end(session, "10.0.0.1")
+    # Then both her streams are closed by the gateway within a second
+    async with asyncio.timeout(1.0):
+        while True:
+            message = await ws.receive()
+            if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                break
+        try:
+            while True:
+                await sse.next(timeout=1.0)
+        except (StopAsyncIteration, aiohttp.ClientPayloadError):
+            pass
+    assert time.monotonic() - started < 1.0
+    # And her cookie opens nothing any more; a second logout changes nothing
+    again = await gateway.get("/stream", headers=_cookie(cookie))
+    assert again.status == 401
+    again.close()
+    assert not await store.end(session)
+
+
+async def test_a_viewer_may_follow_the_audit_and_a_scoped_one_only_of_its_queues(
+    gateway: TestClient[Any, Any], registry: Registry
+) -> None:
+    # Given a viewer of every queue and a viewer scoped to the face queue, both opted into `audit`
+    # (any role reads the audit, as GET /api/v1/audit: the Audit view is in everyone's dashboard)
+    _, every = await _key(gateway, Role.VIEWER, None)
+    _, scoped = await _key(gateway, Role.VIEWER, [FACE_QUEUE])
+    everyone = await open_stream(gateway, headers={"Authorization": f"Bearer {every}"}, topics="audit")
+    faces = await open_stream(gateway, headers={"Authorization": f"Bearer {scoped}"}, topics="audit")
+    assert (await everyone.next()).event == "snapshot" and (await faces.next()).event == "snapshot"
+    # When an admin pauses the other queue, then the face queue
+    registry.run(actions.pause(Q, who="ada|admin|10.0.0.1"))
+    registry.run(actions.pause(FACE_QUEUE, who="ada|admin|10.0.0.1"))
+    # Then the viewer of every queue is sent both entries, naming who, role and address
+    seen = [e.json["data"] for e in await everyone.take(2, kinds=("audit",))]
+    assert [(d["queue"], d["who"], d["role"], d["address"]) for d in seen] == [
+        (Q, "ada", "admin", "10.0.0.1"),
+        (FACE_QUEUE, "ada", "admin", "10.0.0.1"),
+    ]
+    # And the scoped viewer is refused the other queue's: its first audit event is its own queue's
+    (first,) = await faces.take(1, kinds=("audit",))
+    assert first.json["data"]["queue"] == FACE_QUEUE
+    everyone.close()
+    faces.close()

@@ -7,6 +7,7 @@ context (cookies) and its own stack on fresh ports.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import shutil
@@ -135,8 +136,10 @@ class Stack:
             self.gateway = None
 
 
-@pytest.fixture
-def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
+@contextlib.contextmanager
+def running_stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
+    """An API and a gateway configured by ``settings``, stopped on exit (the ``stack`` fixture's,
+    for tests that need other settings, such as single sign-on's)."""
     api = launch("api", settings, settings.api_port, tmp_path / "api.log")
     running = Stack(settings, tmp_path, api)
     try:
@@ -145,6 +148,12 @@ def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
     finally:
         running.stop_gateway()
         api.stop()
+
+
+@pytest.fixture
+def stack(settings: Settings, tmp_path: Path) -> Iterator[Stack]:
+    with running_stack(settings, tmp_path) as running:
+        yield running
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ from shared import keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.face_jobs import FACE_QUEUE
-from tests.api.dashboard.conftest import ADMIN_TOKEN, Stack, login, shot
-from tests.conftest import launch
+from tests.api.dashboard.conftest import ADMIN_TOKEN, Stack, login, running_stack, shot
 from tests.oidc import CLIENT_ID, Provider, oidc_provider  # noqa: F401 (fixture)
 
 
@@ -95,6 +94,46 @@ def test_the_audit_view_names_who_filters_and_is_live(page: Page, stack: Stack) 
     shot(page, "audit")
 
 
+def test_the_audit_view_filters_by_action_and_queue_and_live_entries_follow_the_filters(
+    page: Page, stack: Stack
+) -> None:
+    # Given both queues paused by the admin
+    _api(stack, "POST", f"/api/v1/queues/{Q}/pause", ADMIN_TOKEN)
+    _api(stack, "POST", f"/api/v1/queues/{FACE_QUEUE}/pause", ADMIN_TOKEN)
+    login(page)
+    page.click('#nav a[data-view="audit"]')
+    rows = page.locator("table.audit tbody tr")
+    expect(rows.first).to_be_visible()
+    # When filtered by action, Then only the two pauses are listed
+    page.fill('.audit-filters input[name="action"]', "pause")
+    page.click(".audit-filters button[type=submit]")
+    expect(rows).to_have_count(2)
+    expect(page.locator('table.audit tr[data-action="pause"]')).to_have_count(2)
+    # When filtered by queue too, Then only that queue's pause is
+    page.fill('.audit-filters input[name="queue"]', Q)
+    page.click(".audit-filters button[type=submit]")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(Q)
+    expect(rows.first).not_to_contain_text(FACE_QUEUE)
+    # When entries arrive live: another action on the queue, the same action on the other queue,
+    # then one that matches both filters
+    _api(stack, "POST", f"/api/v1/queues/{Q}/resume", ADMIN_TOKEN)
+    _api(stack, "POST", f"/api/v1/queues/{FACE_QUEUE}/resume", ADMIN_TOKEN)
+    _api(stack, "POST", f"/api/v1/queues/{FACE_QUEUE}/pause", ADMIN_TOKEN)
+    _api(stack, "POST", f"/api/v1/queues/{Q}/pause", ADMIN_TOKEN)
+    # Then only the matching one is added (events come in order: the others were seen and left out)
+    expect(rows).to_have_count(2)
+    for i in range(2):
+        expect(rows.nth(i)).to_have_attribute("data-action", "pause")
+        expect(rows.nth(i)).to_contain_text(Q)
+        expect(rows.nth(i)).not_to_contain_text(FACE_QUEUE)
+    # And clearing the queue filter lists both queues' pauses again
+    page.fill('.audit-filters input[name="queue"]', "")
+    page.click(".audit-filters button[type=submit]")
+    expect(rows).to_have_count(4)
+    expect(page.locator("table.audit tbody")).to_contain_text(FACE_QUEUE)
+
+
 def test_a_queue_scoped_operator_sees_only_their_queues_and_pauses_theirs(page: Page, stack: Stack) -> None:
     spec = {"name": "faces", "role": "operator", "queues": [FACE_QUEUE]}
     created = _api(stack, "POST", "/api/v1/keys", ADMIN_TOKEN, spec)
@@ -124,14 +163,8 @@ def sso_stack(
         sso_group_roles=("fq-ops:operator", "fq-admins:admin"),
         sso_group_queues=("team-diag:" + Q,),
     )
-    api = launch("api", configured, configured.api_port, tmp_path / "api.log")
-    running = Stack(configured, tmp_path, api)
-    try:
-        running.start_gateway()
+    with running_stack(configured, tmp_path) as running:
         yield running
-    finally:
-        running.stop_gateway()
-        api.stop()
 
 
 def test_a_person_signs_in_through_the_provider_in_the_browser_and_logs_out(
