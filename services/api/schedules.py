@@ -58,6 +58,7 @@ async def _out(registry: AsyncRegistry, s: Schedule) -> ScheduleOut:
         last_ms=s.last_ms or None,
         last_job=s.last_job or None,
         last_job_state=state,
+        last_error=s.last_error or None,
     )
 
 

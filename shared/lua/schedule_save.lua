@@ -58,6 +58,7 @@ end
 local now = tonumber(ARGV[8])
 for f, v in pairs(new) do redis.call('HSET', schedule_key, f, v) end
 redis.call('HSET', schedule_key, 'next_ms', next_ms, 'updated_ms', int(now))
+redis.call('HDEL', schedule_key, 'last_error', 'last_error_ms')  -- a new definition: no error yet
 if not exists then
   redis.call('HSET', schedule_key, 'created_ms', int(now), 'last_ms', 0, 'last_job', '')
 end

@@ -8,9 +8,11 @@ from typing import Any
 import redis
 from aiohttp.test_utils import TestClient
 
+from services.monitor.schedules import ScheduleFirer
 from shared import keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
-from shared.registry import Registry
+from shared.config import Settings
+from shared.registry import AsyncRegistry, Registry
 from shared.schedules import Schedule, save
 from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
@@ -131,3 +133,22 @@ async def test_a_schedule_declared_in_code_is_shown_as_such_and_changes_only_its
     assert raw.zscore(keys.SCHEDULES, "reindex") is not None
     # and it can still be run now
     assert (await api.post("/api/v1/schedules/reindex/run", headers=ADMIN)).status == 201
+
+
+async def test_a_schedule_that_cannot_fire_shows_why(
+    api: TestClient[Any, Any], registry: Registry, settings: Settings
+) -> None:
+    # Given a schedule whose arguments its actor no longer takes, due a minute ago
+    now = registry.now_ms()
+    broken = Schedule("broken", "* * * * *", "sleep", Q, args=["not a number"])
+    registry.run(save(broken, now - 2 * 60_000, mode="create", who="test"))
+    # When the monitor tries to fire it
+    firer = ScheduleFirer(AsyncRegistry(settings))
+    try:
+        assert await firer.fire_due(now) == []
+    finally:
+        await firer.registry.close()
+    # Then the API shows the error, and its next time is in the future
+    got = await (await api.get("/api/v1/schedules/broken", headers=VIEWER)).json()
+    assert got["last_error"].startswith("InvalidArguments"), got
+    assert got["next_ms"] > now and got["last_job"] is None
