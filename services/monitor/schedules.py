@@ -70,7 +70,7 @@ class ScheduleFirer:
         error = f"{type(exc).__name__}: {exc}"
         try:
             next_ms = next_after(stored["cron"], stored.get("timezone", "UTC"), now_ms)
-        except (*PERMANENT, LookupError):
+        except PERMANENT:
             next_ms = 0  # no next time can be read: parked until the schedule is saved again
         expected = int(stored.get("next_ms") or 0)
         moved = await self.registry.run(record_error(name, expected, next_ms, error))

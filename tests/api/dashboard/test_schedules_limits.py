@@ -138,7 +138,7 @@ def test_admin_edits_a_schedule_and_sees_its_last_job_complete_live(
     # follows live
     row.locator('[data-action="run"]').click()
     expect(row.locator("[data-last-job]")).to_have_attribute("data-last-job", "waiting")
-    job_id = raw.hget(keys.schedule_key("sweep"), "last_job")
+    job_id = typed_redis.hget(raw, keys.schedule_key("sweep"), "last_job")
     assert job_id
     assert registry.run(transitions.dispatch(Q, 1)).sent == 1
     assert registry.run(transitions.start(job_id, Q, registry.get(job_id).gen, "worker-a")) == "started"
