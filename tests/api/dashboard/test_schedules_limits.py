@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import redis
 from playwright.sync_api import Page, expect
 
+from services.monitor.schedules import ScheduleFirer
 from shared import keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.config import Settings
 from shared.limits import Limits, set_limits
-from shared.registry import Registry
+from shared.registry import AsyncRegistry, Registry
 from shared.schedules import Schedule, save
 from shared.submit import submit
 from tests import typed_redis
@@ -148,7 +152,9 @@ def test_admin_edits_a_schedule_and_sees_its_last_job_complete_live(
     expect(row.locator("[data-last-job]")).to_have_text("completed")
 
 
-def test_a_viewer_sees_schedules_live_without_controls(viewer: Page, registry: Registry) -> None:
+def test_a_viewer_sees_schedules_live_without_controls(
+    viewer: Page, registry: Registry, settings: Settings
+) -> None:
     viewer.click('#nav a[data-view="schedules"]')
     expect(viewer.locator("#view-schedules .note")).to_have_text("No schedule yet.")
     registry.run(
@@ -158,3 +164,19 @@ def test_a_viewer_sees_schedules_live_without_controls(viewer: Page, registry: R
     expect(row).to_be_visible()
     assert viewer.locator('[data-action="new-schedule"]').count() == 0
     assert row.locator("button").count() == 0
+    # A schedule the monitor cannot fire shows why, live
+    broken = Schedule("broken", "* * * * *", "sleep", Q, args=["not a number"])
+    registry.run(save(broken, registry.now_ms() - 120_000, mode="create", who="admin"))
+
+    async def tick() -> list[str]:
+        firer = ScheduleFirer(AsyncRegistry(settings))
+        try:
+            return await firer.fire_due(await firer.registry.now_ms())
+        finally:
+            await firer.registry.close()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        assert pool.submit(asyncio.run, tick()).result() == []
+    badge = viewer.locator('[data-schedule="broken"] [data-last-error]')
+    expect(badge).to_have_text("cannot fire")
+    expect(badge).to_have_attribute("title", re.compile("^InvalidArguments"))
