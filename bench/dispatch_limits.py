@@ -102,13 +102,21 @@ def main(calls: int = 2000, block: int = 50) -> Results:
             # jobs and alternate block by block, so a neighbour's load hits both alike.
             _fill(registry, client, 2 * calls)
             blocks: dict[str, list[tuple[float, float]]] = {"pre-limits": [], "unlimited": []}
-            for _ in range(max(1, calls // block)):
-                for case, runner in (("pre-limits", baseline), ("unlimited", registry)):
+            sides = [("pre-limits", baseline), ("unlimited", registry)]
+            for i in range(max(1, calls // block)):
+                for case, runner in sides if i % 2 else sides[::-1]:  # either goes first by turns
                     blocks[case].append(_measure(runner, client, block, drain=True))
             figures = {
                 case: (statistics.median(r for r, _ in got), statistics.median(w for _, w in got))
                 for case, got in blocks.items()
             }
+            # Each pair of neighbouring blocks shares the machine's load: their ratio's median is
+            # the steadier reading of the difference when neighbours come and go.
+            pairs = [u / p for (p, _), (u, _) in zip(blocks["pre-limits"], blocks["unlimited"], strict=True)]
+            print(
+                f"  unlimited / pre-limits, median over {len(pairs)} neighbouring block pairs: "
+                f"{statistics.median(pairs):.3f}"
+            )
             roomy = Limits(concurrency=10 * calls, rate_limit=10 * calls, rate_window_s=60)
             for case, limits in (("limited", roomy), ("blocked", Limits(concurrency=1))):
                 _fill(registry, client, calls)
