@@ -114,9 +114,15 @@ class ScheduleNotFound(FacequeueError):
 
 
 class ScheduleExists(FacequeueError):
-    """A schedule with that name already exists (or is declared in code and cannot be changed so)."""
+    """A schedule with that name already exists."""
 
     code = "schedule_exists"
+
+
+class ScheduleDeclaredInCode(FacequeueError):
+    """A schedule declared in code: only its ``enabled`` flag changes outside the code."""
+
+    code = "declared_in_code"
 
 
 class InvalidSchedule(FacequeueError):

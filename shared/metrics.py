@@ -27,6 +27,8 @@ from prometheus_client import (
     Histogram,
     ProcessCollector,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from shared.events import EventType
 
@@ -262,6 +264,26 @@ class ReplicationMetrics:
         )
 
 
+class StoredCounter(Collector):
+    """A counter whose total is kept in Redis (by the scripts) and read by the monitor: exported
+    as a Prometheus counter (``<name>_total``), the value set to what was read. A total that
+    drops (Redis lost its data) reads as a counter reset, which ``rate()`` handles."""
+
+    def __init__(self, name: str, documentation: str, labels: list[str], registry: CollectorRegistry) -> None:
+        self.name, self.documentation, self.labels = name, documentation, labels
+        self.values: dict[tuple[str, ...], float] = {}
+        registry.register(self)
+
+    def set(self, labels: tuple[str, ...], total: float) -> None:
+        self.values[labels] = total
+
+    def collect(self) -> Iterable[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, total in sorted(dict(self.values).items()):
+            family.add_metric(list(labels), total)
+        yield family
+
+
 class MonitorMetrics:
     """Queue health and worker fleet, as an autoscaler and the alerts read them."""
 
@@ -353,11 +375,11 @@ class MonitorMetrics:
             ["queue", "kind"],
             registry=registry,
         )
-        self.limited_wait = Gauge(
+        self.limited_wait = StoredCounter(
             "facequeue_queue_limited_wait_seconds",
-            "Seconds the queue's jobs have waited because of its limits, all told (only grows: use rate()).",
+            "Seconds the queue's jobs waited because of its limits (a job's wait counts at its hand-out).",
             ["queue"],
-            registry=registry,
+            registry,
         )
         self.schedule_firings = Counter(
             "facequeue_monitor_schedule_firings_total",

@@ -63,6 +63,8 @@ class Schedule:
     next_ms: int = 0
     last_ms: int = 0
     last_job: str = ""
+    #: Why the last due firing could not happen ("" once one did, or the schedule was saved).
+    last_error: str = ""
 
     def check(self) -> Schedule:
         """Validated against cron, zone, policy and the actor catalog (like a submission)."""
@@ -107,6 +109,7 @@ class Schedule:
             next_ms=int(h.get("next_ms") or 0),
             last_ms=int(h.get("last_ms") or 0),
             last_job=h.get("last_job", ""),
+            last_error=h.get("last_error", ""),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -137,6 +140,20 @@ def remove(name: str, *, who: str) -> Call[int]:
     """Delete a schedule (its past jobs stay)."""
     return Call(
         Lua.SCHEDULE_DELETE, [keys.schedule_key(name), keys.SCHEDULES, keys.AUDIT_STREAM], [name, who], int
+    )
+
+
+def record_error(name: str, expected_ms: int, next_ms: int, error: str) -> Call[int]:
+    """A due schedule that cannot fire: keep ``error`` on it and move it to ``next_ms`` (0: parked).
+
+    Keyed like a firing (``expected_ms`` is the ``next_ms`` read); 1 when recorded, 0 when
+    another replica moved the schedule first.
+    """
+    return Call(
+        Lua.SCHEDULE_ERROR,
+        [keys.schedule_key(name), keys.SCHEDULES],
+        [name, expected_ms, next_ms, error[:500]],
+        int,
     )
 
 

@@ -59,6 +59,7 @@ class Lua(enum.StrEnum):
     SCHEDULE_SAVE = "schedule_save"
     SCHEDULE_DELETE = "schedule_delete"
     SCHEDULE_FIRE = "schedule_fire"
+    SCHEDULE_ERROR = "schedule_error"
     WORKER_BEAT = "worker_beat"
     WORKERS_REAP = "workers_reap"
     WORKER_REMOVE = "worker_remove"

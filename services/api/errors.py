@@ -39,6 +39,7 @@ STATUS: dict[type[errors.FacequeueError], int] = {
     errors.ImageStoreFull: 503,
     errors.ScheduleNotFound: 404,
     errors.ScheduleExists: 409,
+    errors.ScheduleDeclaredInCode: 409,
     errors.InvalidSchedule: 422,
 }
 

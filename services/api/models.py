@@ -506,6 +506,9 @@ class ScheduleOut(BaseModel):
     last_ms: int | None = Field(description="Fire time of the last firing (ms); null before the first.")
     last_job: str | None = Field(description="The job the last firing created.")
     last_job_state: str | None = Field(description="That job's state now; null when gone.")
+    last_error: str | None = Field(
+        default=None, description="Why the last due firing could not happen; null once one did."
+    )
 
 
 class ScheduleList(BaseModel):

@@ -58,6 +58,7 @@ async def _out(registry: AsyncRegistry, s: Schedule) -> ScheduleOut:
         last_ms=s.last_ms or None,
         last_job=s.last_job or None,
         last_job_state=state,
+        last_error=s.last_error or None,
     )
 
 
@@ -191,9 +192,9 @@ ROUTES = [
         "DELETE",
         "/api/v1/schedules/{schedule}",
         delete_schedule,
-        "Delete a schedule (the jobs it fired stay)",
+        "Delete a schedule (the jobs it fired stay; one declared in code: 409 declared_in_code)",
         status=204,
-        errors=(400, 403, 404),
+        errors=(400, 403, 404, 409),
     ),
     Route(
         "POST",

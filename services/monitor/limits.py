@@ -32,4 +32,4 @@ async def export(registry: AsyncRegistry, metrics: MonitorMetrics, queues: list[
             else:
                 metrics.limit.labels(queue, kind).set(limit)
                 metrics.limit_used.labels(queue, kind).set(used)
-        metrics.limited_wait.labels(queue).set(usage.limited_wait_ms / 1000)
+        metrics.limited_wait.set((queue,), usage.limited_wait_ms / 1000)

@@ -11,11 +11,22 @@ from __future__ import annotations
 import redis
 
 from shared import keys
-from shared.errors import FacequeueError
+from shared.cron import next_after
+from shared.errors import FacequeueError, InvalidArguments, InvalidSchedule, UnknownActor
 from shared.logging import get_logger
 from shared.metrics import MonitorMetrics
 from shared.registry import AsyncRegistry
-from shared.schedules import FIRE_BATCH, Schedule, fire, plan, submission
+from shared.schedules import FIRE_BATCH, Schedule, fire, plan, record_error, submission
+
+#: Errors a schedule's firing meets again at every try: its actor left the catalog, its
+#: arguments no longer bind, its cron or zone no longer reads, its record is incomplete.
+PERMANENT: tuple[type[Exception], ...] = (
+    UnknownActor,
+    InvalidArguments,
+    InvalidSchedule,
+    ValueError,
+    KeyError,
+)
 
 log = get_logger(__name__)
 
@@ -41,8 +52,12 @@ class ScheduleFirer:
                 continue
             try:
                 job_id = await self.fire_one(Schedule.from_hash(stored), now_ms)
-            except (FacequeueError, redis.ResponseError, ValueError, KeyError) as exc:
-                # One broken schedule (its actor gone from the catalog...) must not stop the others.
+            except PERMANENT as exc:
+                # It cannot fire now and will not by retrying: record why and move it on, so
+                # broken schedules cannot fill the batch of due ones and hold the others back.
+                await self.set_aside(name, stored, now_ms, exc)
+                continue
+            except (FacequeueError, redis.RedisError) as exc:  # Redis away: the next tick retries
                 log.warning("schedule not fired", schedule=name, error=str(exc))
                 continue
             if job_id:
@@ -50,6 +65,17 @@ class ScheduleFirer:
         if self.metrics is not None:
             self.metrics.schedule_firings.inc(len(created))
         return created
+
+    async def set_aside(self, name: str, stored: dict[str, str], now_ms: int, exc: Exception) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        try:
+            next_ms = next_after(stored["cron"], stored.get("timezone", "UTC"), now_ms)
+        except PERMANENT:
+            next_ms = 0  # no next time can be read: parked until the schedule is saved again
+        expected = int(stored.get("next_ms") or 0)
+        moved = await self.registry.run(record_error(name, expected, next_ms, error))
+        if moved:
+            log.warning("schedule cannot fire", schedule=name, error=error, next_ms=next_ms)
 
     async def fire_one(self, schedule: Schedule, now_ms: int) -> str:
         firing = plan(schedule, now_ms, self.grace_ms)

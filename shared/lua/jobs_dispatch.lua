@@ -71,6 +71,8 @@ local sent, waited, limited = 0, 0, 0
 if need > 0 then
   -- Dispatched jobs stay in the waiting set, so skip past them.
   local inflight = redis.call('ZCARD', dispatched_key)
+  -- limits: begin (bench/dispatch_limits.py's pre-limits baseline runs the script with this
+  -- block replaced by: local limits, allow = {}, need)
   -- Unlimited queues pay one HMGET of a missing key here (issue 21: same cost as before).
   local limits = redis.call('HMGET', limits_key, 'concurrency', 'rate_limit', 'rate_window_ms')
   local allow = need
@@ -85,6 +87,7 @@ if need > 0 then
     if free < allow then allow = free end
   end
   if allow < 0 then allow = 0 end
+  -- limits: end
   local candidates = redis.call('ZRANGE', waiting_key, 0, need + inflight - 1)
   local looked = 0
   for _, job_id in ipairs(candidates) do

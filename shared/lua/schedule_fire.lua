@@ -76,6 +76,7 @@ job_event(job_id, queue, nil, 'waiting',
   {priority = tonumber(priority), actor = actor, schedule = name}, now)
 
 redis.call('HSET', schedule_key, 'last_ms', int(fire_ms), 'last_job', job_id)
+redis.call('HDEL', schedule_key, 'last_error', 'last_error_ms')  -- it fires again
 data.job = job_id
 emit('schedule', data, now)
 if manual then

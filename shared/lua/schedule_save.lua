@@ -5,7 +5,7 @@
 -- ARGV[4] name
 -- ARGV[5] who: name, or name|client address
 -- ARGV[6] mode: 'create' (schedule_exists if it exists), 'update' (schedule_not_found if it
---         does not; schedule_exists if it is declared in code and more than `enabled` changes),
+--         does not; declared_in_code if it is declared in code and more than `enabled` changes),
 --         'code' (a worker publishing a declaration: keeps an operator's pause, and next_ms
 --         when cron and time zone are unchanged)
 -- ARGV[7] next fire ms computed from now (0 when disabled)
@@ -34,7 +34,7 @@ if mode == 'update' then
   if old.source == 'code' then
     for _, f in ipairs({'cron', 'timezone', 'actor', 'queue', 'args', 'priority', 'misfire'}) do
       if old[f] ~= new[f] then
-        return fail('schedule_exists', name .. ' is declared in code: only enabled can change')
+        return fail('declared_in_code', name .. ' is declared in code: only enabled can change')
       end
     end
     new.source = 'code'
@@ -58,6 +58,7 @@ end
 local now = tonumber(ARGV[8])
 for f, v in pairs(new) do redis.call('HSET', schedule_key, f, v) end
 redis.call('HSET', schedule_key, 'next_ms', next_ms, 'updated_ms', int(now))
+redis.call('HDEL', schedule_key, 'last_error', 'last_error_ms')  -- a new definition: no error yet
 if not exists then
   redis.call('HSET', schedule_key, 'created_ms', int(now), 'last_ms', 0, 'last_job', '')
 end

@@ -8,8 +8,12 @@ from typing import Any
 import redis
 from aiohttp.test_utils import TestClient
 
+from services.monitor.schedules import ScheduleFirer
 from shared import keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.config import Settings
+from shared.registry import AsyncRegistry, Registry
+from shared.schedules import Schedule, save
 from tests import typed_redis
 from tests.api.conftest import ADMIN, VIEWER
 
@@ -99,3 +103,52 @@ async def test_bad_schedules_are_refused_and_change_nothing(
     assert (await api.post("/api/v1/schedules/other/run", headers=ADMIN)).status == 404
     assert (await api.delete("/api/v1/schedules/other", headers=ADMIN)).status == 404
     assert (await api.get("/api/v1/schedules/a:b", headers=VIEWER)).status in (400, 404)
+
+
+async def test_a_schedule_declared_in_code_is_shown_as_such_and_changes_only_its_enabled_flag(
+    api: TestClient[Any, Any], raw: redis.Redis, registry: Registry
+) -> None:
+    # Given a schedule a worker published from its code
+    declared = Schedule("reindex", "0 3 * * *", "sleep", Q, args=[0.01], source="code")
+    assert registry.run(save(declared, registry.now_ms(), mode="code", who="worker"))
+    # Then the API shows its source
+    got = await (await api.get("/api/v1/schedules/reindex", headers=VIEWER)).json()
+    assert (got["source"], got["cron"], got["enabled"]) == ("code", "0 3 * * *", True)
+    body = {"cron": "0 3 * * *", "timezone": "UTC", "actor": "sleep", "args": [0.01]}
+    # A change of its definition is refused, and changes nothing
+    response = await api.put("/api/v1/schedules/reindex", json={**body, "cron": "0 4 * * *"}, headers=ADMIN)
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "declared_in_code"
+    assert raw.hget(keys.schedule_key("reindex"), "cron") == "0 3 * * *"
+    # Its enabled flag alone may change: paused, still from code
+    response = await api.put("/api/v1/schedules/reindex", json={**body, "enabled": False}, headers=ADMIN)
+    assert response.status == 200, await response.text()
+    paused = await response.json()
+    assert (paused["enabled"], paused["source"], paused["next_ms"]) == (False, "code", None)
+    # It cannot be deleted here (it lives in code): 409, and it stays
+    response = await api.delete("/api/v1/schedules/reindex", headers=ADMIN)
+    assert response.status == 409
+    assert (await response.json())["error"]["code"] == "declared_in_code"
+    assert raw.hget(keys.schedule_key("reindex"), "source") == "code"
+    assert raw.zscore(keys.SCHEDULES, "reindex") is not None
+    # and it can still be run now
+    assert (await api.post("/api/v1/schedules/reindex/run", headers=ADMIN)).status == 201
+
+
+async def test_a_schedule_that_cannot_fire_shows_why(
+    api: TestClient[Any, Any], registry: Registry, settings: Settings
+) -> None:
+    # Given a schedule whose arguments its actor no longer takes, due a minute ago
+    now = registry.now_ms()
+    broken = Schedule("broken", "* * * * *", "sleep", Q, args=["not a number"])
+    registry.run(save(broken, now - 2 * 60_000, mode="create", who="test"))
+    # When the monitor tries to fire it
+    firer = ScheduleFirer(AsyncRegistry(settings))
+    try:
+        assert await firer.fire_due(now) == []
+    finally:
+        await firer.registry.close()
+    # Then the API shows the error, and its next time is in the future
+    got = await (await api.get("/api/v1/schedules/broken", headers=VIEWER)).json()
+    assert got["last_error"].startswith("InvalidArguments"), got
+    assert got["next_ms"] > now and got["last_job"] is None

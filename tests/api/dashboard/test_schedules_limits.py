@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import redis
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
+from services.monitor.schedules import ScheduleFirer
 from shared import keys, transitions
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
+from shared.config import Settings
 from shared.limits import Limits, set_limits
-from shared.registry import Registry
+from shared.registry import AsyncRegistry, Registry
 from shared.schedules import Schedule, save
 from shared.submit import submit
 from tests import typed_redis
 from tests.api.dashboard.conftest import VIEWER_TOKEN, Stack, login, shot, toast
+
+
+@pytest.fixture
+def viewer(page: Page) -> Page:
+    """The test's page (its own browser context), signed in as a viewer."""
+    login(page, VIEWER_TOKEN)
+    return page
 
 
 def test_admin_sets_limits_from_the_card_and_the_card_shows_their_use(
@@ -53,20 +65,12 @@ def test_admin_sets_limits_from_the_card_and_the_card_shows_their_use(
     assert raw.hget(keys.limits_key(Q), "concurrency") == "4"
 
 
-def test_a_viewer_sees_limit_changes_live_and_cannot_edit(
-    browser: Browser, stack: Stack, registry: Registry
-) -> None:
-    context = browser.new_context(base_url=stack.url)
-    page = context.new_page()
-    try:
-        login(page, VIEWER_TOKEN)
-        card = page.locator(f'[data-queue="{Q}"]')
-        expect(card.locator("[data-limits]")).to_have_text("none")
-        assert card.locator('[data-action="limits"]').count() == 0
-        registry.run(set_limits(Q, Limits(concurrency=2), who="admin"))
-        expect(card.locator("[data-limits]")).to_have_text("0/2 running")
-    finally:
-        context.close()
+def test_a_viewer_sees_limit_changes_live_and_cannot_edit(viewer: Page, registry: Registry) -> None:
+    card = viewer.locator(f'[data-queue="{Q}"]')
+    expect(card.locator("[data-limits]")).to_have_text("none")
+    assert card.locator('[data-action="limits"]').count() == 0
+    registry.run(set_limits(Q, Limits(concurrency=2), who="admin"))
+    expect(card.locator("[data-limits]")).to_have_text("0/2 running")
 
 
 def test_admin_creates_runs_pauses_and_deletes_a_schedule(page: Page, stack: Stack, raw: redis.Redis) -> None:
@@ -107,21 +111,72 @@ def test_admin_creates_runs_pauses_and_deletes_a_schedule(page: Page, stack: Sta
     assert not raw.exists(keys.schedule_key("every-5"))
 
 
-def test_a_viewer_sees_schedules_live_without_controls(
-    browser: Browser, stack: Stack, registry: Registry
+def test_admin_edits_a_schedule_and_sees_its_last_job_complete_live(
+    page: Page, stack: Stack, registry: Registry, raw: redis.Redis
 ) -> None:
-    context = browser.new_context(base_url=stack.url)
-    page = context.new_page()
-    try:
-        login(page, VIEWER_TOKEN)
-        page.click('#nav a[data-view="schedules"]')
-        expect(page.locator("#view-schedules .note")).to_have_text("No schedule yet.")
-        registry.run(
-            save(Schedule("nightly", "@daily", "noop", Q), registry.now_ms(), mode="create", who="admin")
-        )
-        row = page.locator('[data-schedule="nightly"]')
-        expect(row).to_be_visible()
-        assert page.locator('[data-action="new-schedule"]').count() == 0
-        assert row.locator("button").count() == 0
-    finally:
-        context.close()
+    # Given a schedule every 5 minutes, listed
+    registry.run(
+        save(Schedule("sweep", "*/5 * * * *", "noop", Q), registry.now_ms(), mode="create", who="admin")
+    )
+    login(page)
+    page.click('#nav a[data-view="schedules"]')
+    row = page.locator('[data-schedule="sweep"]')
+    expect(row).to_contain_text("*/5 * * * *")
+    # When the admin changes its cron in the edit dialog
+    row.locator('[data-action="edit"]').click()
+    editor = page.locator("dialog.schedule-editor")
+    expect(editor.locator("input[name=cron]")).to_have_value("*/5 * * * *")
+    editor.locator("input[name=cron]").fill("0 * * * *")
+    editor.locator("button[type=submit]").click()
+    # Then Redis holds the new cron (the rest unchanged) and the row shows it
+    expect(editor).to_have_count(0)
+    expect(row).to_contain_text("0 * * * *")
+    stored = typed_redis.hgetall(raw, keys.schedule_key("sweep"))
+    assert (stored["cron"], stored["actor"], stored["queue"], stored["enabled"]) == (
+        "0 * * * *",
+        "noop",
+        Q,
+        "1",
+    )
+    # When it is run now, its job is shown waiting; when a worker completes that job, the row
+    # follows live
+    row.locator('[data-action="run"]').click()
+    expect(row.locator("[data-last-job]")).to_have_attribute("data-last-job", "waiting")
+    job_id = typed_redis.hget(raw, keys.schedule_key("sweep"), "last_job")
+    assert job_id
+    assert registry.run(transitions.dispatch(Q, 1)).sent == 1
+    assert registry.run(transitions.start(job_id, Q, registry.get(job_id).gen, "worker-a")) == "started"
+    expect(row.locator("[data-last-job]")).to_have_attribute("data-last-job", "active")
+    assert registry.run(transitions.complete(job_id, Q, registry.get(job_id).gen, "worker-a", "null"))
+    expect(row.locator("[data-last-job]")).to_have_attribute("data-last-job", "completed")
+    expect(row.locator("[data-last-job]")).to_have_text("completed")
+
+
+def test_a_viewer_sees_schedules_live_without_controls(
+    viewer: Page, registry: Registry, settings: Settings
+) -> None:
+    viewer.click('#nav a[data-view="schedules"]')
+    expect(viewer.locator("#view-schedules .note")).to_have_text("No schedule yet.")
+    registry.run(
+        save(Schedule("nightly", "@daily", "noop", Q), registry.now_ms(), mode="create", who="admin")
+    )
+    row = viewer.locator('[data-schedule="nightly"]')
+    expect(row).to_be_visible()
+    assert viewer.locator('[data-action="new-schedule"]').count() == 0
+    assert row.locator("button").count() == 0
+    # A schedule the monitor cannot fire shows why, live
+    broken = Schedule("broken", "* * * * *", "sleep", Q, args=["not a number"])
+    registry.run(save(broken, registry.now_ms() - 120_000, mode="create", who="admin"))
+
+    async def tick() -> list[str]:
+        firer = ScheduleFirer(AsyncRegistry(settings))
+        try:
+            return await firer.fire_due(await firer.registry.now_ms())
+        finally:
+            await firer.registry.close()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        assert pool.submit(asyncio.run, tick()).result() == []
+    badge = viewer.locator('[data-schedule="broken"] [data-last-error]')
+    expect(badge).to_have_text("cannot fire")
+    expect(badge).to_have_attribute("title", re.compile("^InvalidArguments"))

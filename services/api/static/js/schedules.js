@@ -65,7 +65,13 @@ function row(s) {
     h("td", `${s.actor} on ${s.queue}`, h("span.muted", ` · priority ${s.priority} · ${s.misfire}`)),
     h("td", { "data-next": "" }, s.enabled ? when(s.next_ms) : h("span.badge.paused", "paused")),
     h("td", { "data-last": "" }, when(s.last_ms)),
-    h("td", { "data-last-job": s.last_job_state || "" }, job),
+    h(
+      "td",
+      { "data-last-job": s.last_job_state || "" },
+      job,
+      // A due firing that could not happen (actor gone, arguments it no longer takes): why.
+      s.last_error ? h("span.badge.paused", { "data-last-error": "", title: s.last_error }, "cannot fire") : null,
+    ),
     h("td", s.source),
     h("td.actions", store.canMutate ? actions(s) : null),
   );

@@ -18,7 +18,7 @@ from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.config import Settings
 from shared.errors import ScheduleExists, ScheduleNotFound
 from shared.registry import AsyncRegistry
-from shared.schedules import Schedule, fire, remove, save, submission
+from shared.schedules import FIRE_BATCH, Schedule, fire, remove, save, submission
 from shared.submit import submit_async
 from tests import typed_redis
 from tests.helpers import events
@@ -161,3 +161,55 @@ async def test_run_now_fires_without_moving_the_next_time(
     with pytest.raises(ScheduleNotFound):
         await a.registry.run(remove("r", who="t"))
     assert not raw.exists(keys.schedule_key("r")) and raw.zscore(keys.SCHEDULES, "r") is None
+
+
+async def test_a_monitor_restarted_mid_span_neither_repeats_nor_misses_a_firing(
+    settings: Settings, raw: redis.Redis
+) -> None:
+    # Given a schedule every minute and one monitor ticking every 5 s
+    first = ScheduleFirer(AsyncRegistry(settings))
+    await first.registry.run(save(Schedule("tick", "* * * * *", "noop", Q), T0, mode="create", who="t"))
+    for now in range(T0, T0 + 4 * MINUTE + 30_000, 5000):
+        await first.fire_due(now)
+    # When it stops at 4:30 (its connection closed mid-span) and a new monitor process takes
+    # over 40 s later, within the misfire grace
+    await first.registry.close()
+    second = ScheduleFirer(AsyncRegistry(settings))
+    try:
+        assert second.grace_ms > 40_000
+        for now in range(T0 + 5 * MINUTE + 10_000, T0 + 10 * MINUTE + 1, 5000):
+            await second.fire_due(now)
+    finally:
+        await second.registry.close()
+    # Then the 10 minutes fired 10 times, each fire time once: the 5:00 one late, by the new one
+    times = sorted(int(j["scheduled_ms"]) for j in scheduled_jobs(raw, "tick"))
+    assert times == [T0 - 10_000 + m * MINUTE for m in range(1, 11)]
+
+
+async def test_schedules_that_cannot_fire_are_set_aside_and_do_not_block_the_others(
+    monitors: list[ScheduleFirer], raw: redis.Redis
+) -> None:
+    # Given more broken schedules than one tick reads (arguments `sleep` does not take), all
+    # due before a good one
+    a, b = monitors
+    for i in range(FIRE_BATCH + 1):
+        broken = Schedule(f"a-{i:03}", "* * * * *", "sleep", Q, args=["not a number"])
+        await a.registry.run(save(broken, T0, mode="create", who="t"))
+    await a.registry.run(save(Schedule("z-good", "* * * * *", "noop", Q), T0, mode="create", who="t"))
+    # When the monitors tick twice past the fire time
+    for now in (T0 + MINUTE, T0 + MINUTE + 5000):
+        await asyncio.gather(a.fire_due(now), b.fire_due(now))
+    # Then the good one fired, and every broken one carries its error and waits for its next time
+    assert len(scheduled_jobs(raw, "z-good")) == 1
+    for i in range(FIRE_BATCH + 1):
+        stored = typed_redis.hgetall(raw, keys.schedule_key(f"a-{i:03}"))
+        assert stored["last_error"].startswith("InvalidArguments"), stored
+        assert int(stored["next_ms"]) == T0 - 10_000 + 2 * MINUTE
+    failed = [e["data"] for e in events(raw) if e["type"] == "schedule" and e["data"]["action"] == "failed"]
+    assert len(failed) == FIRE_BATCH + 1  # each once, whichever replica got there first
+    # When one is fixed, its error goes; when it then fires, it fires as any other
+    fixed = Schedule("a-000", "* * * * *", "sleep", Q, args=[0.01])
+    await a.registry.run(save(fixed, T0 + MINUTE + 10_000, mode="update", who="t"))
+    assert "last_error" not in typed_redis.hgetall(raw, keys.schedule_key("a-000"))
+    await a.fire_due(T0 + 2 * MINUTE)
+    assert len(scheduled_jobs(raw, "a-000")) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 import redis
 
@@ -157,7 +158,7 @@ def test_limited_wait_is_counted_from_the_first_hold_back(registry: Registry, ra
 
 
 def test_monitor_exports_limits_their_use_and_the_wait(registry: Registry, raw: redis.Redis) -> None:
-    from prometheus_client import CollectorRegistry
+    from prometheus_client import CollectorRegistry, generate_latest
 
     from services.monitor import limits as monitor_limits
     from shared.metrics import MonitorMetrics
@@ -186,5 +187,11 @@ def test_monitor_exports_limits_their_use_and_the_wait(registry: Registry, raw: 
     assert sample("facequeue_queue_limit_used", queue=Q, kind="concurrency") == 2
     assert sample("facequeue_queue_limit", queue=Q, kind="rate") == 5
     assert sample("facequeue_queue_limit_used", queue=Q, kind="rate") == 2
-    assert sample("facequeue_queue_limited_wait_seconds", queue=Q) == 2.5
+    assert sample("facequeue_queue_limited_wait_seconds_total", queue=Q) == 2.5
+    exposition = generate_latest(collector).decode()
+    assert re.search(r"^# TYPE facequeue_queue_limited_wait_seconds(_total)? counter$", exposition, re.M)
+    # The total is Redis's: the next read follows it (no sum kept in the monitor)
+    raw.set(keys.limited_wait_key(Q), 4000)
+    asyncio.run(export())
+    assert sample("facequeue_queue_limited_wait_seconds_total", queue=Q) == 4.0
     assert sample("facequeue_queue_limit", queue="face_search", kind="concurrency") is None
