@@ -6,7 +6,7 @@
 //   DELETE /api/v1/keys/{id}
 
 import { call } from "./api.js";
-import { h, mount, when } from "./dom.js";
+import { h, mount, tableWrap, when } from "./dom.js";
 import { store } from "./store.js";
 import { act, button, confirmAction } from "./ui.js";
 
@@ -32,7 +32,7 @@ export function initApiKeys(root) {
     h("button", { type: "submit" }, "Create key"),
   );
   const cols = ["name", "role", "queues", "created", "by", "last used", "expires", "status", ""];
-  mount(root, form, secretBox, h("div.table-wrap", h("table.keys", h("thead", h("tr", cols.map((c) => h("th", c)))), body)));
+  mount(root, form, secretBox, tableWrap("API keys", h("table.keys", h("thead", h("tr", cols.map((c) => h("th", c)))), body)));
   store.on("admin", (e) => (e.action === "create_key" || e.action === "revoke_key") && refresh());
   refresh();
 }

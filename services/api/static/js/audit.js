@@ -4,7 +4,7 @@
 //   GET /api/v1/audit?person=&action=&queue=&since_ms=&limit= -> {"entries": [...]}
 
 import { call } from "./api.js";
-import { h, mount, num, when } from "./dom.js";
+import { h, mount, num, tableWrap, when } from "./dom.js";
 import { store } from "./store.js";
 
 //: Entries shown at most.
@@ -35,7 +35,7 @@ export function initAudit(root) {
     h("button", { type: "submit" }, "Filter"),
   );
   const cols = ["when", "who", "role", "address", "action", "queue", "target", "count"];
-  mount(root, form, h("div.table-wrap", h("table.audit", h("thead", h("tr", cols.map((c) => h("th", c)))), body)), note);
+  mount(root, form, tableWrap("audit entries", h("table.audit", h("thead", h("tr", cols.map((c) => h("th", c)))), body)), note);
   store.on("audit", live);
   store.on("snapshot", load); // after a reconnect, what was missed
 }

@@ -3,7 +3,7 @@
 // (previewed first). Re-read when a failure or a failed job's event arrives (throttled).
 
 import { call } from "./api.js";
-import { h, mount, num, when } from "./dom.js";
+import { h, mount, num, tableWrap, when } from "./dom.js";
 import { previewThenRun } from "./operations.js";
 import { store } from "./store.js";
 import { button, throttle } from "./ui.js";
@@ -31,7 +31,7 @@ export function initFailures(root, onOpen) {
   mount(
     root,
     h("div.filters", el.queue),
-    h("div.table-wrap", h("table.failures", h("thead", h("tr", cols.map((c) => h("th", c)), h("th", ""))), el.body)),
+    tableWrap("failure groups", h("table.failures", h("thead", h("tr", cols.map((c) => h("th", c)), h("th", ""))), el.body)),
     el.note,
     el.jobs,
   );

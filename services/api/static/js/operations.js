@@ -4,7 +4,7 @@
 // Below it, the trash: deleted jobs still restorable, each restored on its own.
 
 import { call } from "./api.js";
-import { age, h, mount, num, when } from "./dom.js";
+import { age, h, mount, num, tableWrap, when } from "./dom.js";
 import { store } from "./store.js";
 import { act, button, confirmAction, throttle, toast } from "./ui.js";
 
@@ -32,10 +32,10 @@ export function initOperations(root) {
   const cols = ["operation", "action", "target", "state", "progress", "done", "skipped", "rate", "by", "created"];
   mount(
     root,
-    h("div.table-wrap", h("table.operations", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.body)),
+    tableWrap("operations", h("table.operations", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.body)),
     el.note,
     h("h3", "Trash"),
-    h("div.table-wrap", h("table.trash", h("thead", h("tr", trashCols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.trash)),
+    tableWrap("trash", h("table.trash", h("thead", h("tr", trashCols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.trash)),
     el.trashNote,
   );
   store.on("operation", (e) => {

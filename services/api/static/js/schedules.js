@@ -3,7 +3,7 @@
 // events re-read the list, `job` events update the last jobs' outcomes in place.
 
 import { api } from "./api.js";
-import { h, mount, pretty, when } from "./dom.js";
+import { h, mount, pretty, tableWrap, when } from "./dom.js";
 import { store } from "./store.js";
 import { act, button, confirmAction, throttle } from "./ui.js";
 
@@ -23,7 +23,7 @@ export function initSchedules(root, onOpenJob) {
   mount(
     root,
     store.canMutate ? h("div.toolbar", button("New schedule", () => openEditor(null), "", { "data-action": "new-schedule" })) : null,
-    h("div.table-wrap", h("table.schedules", h("thead", h("tr", cols.map((c) => h("th", c)))), body)),
+    tableWrap("schedules", h("table.schedules", h("thead", h("tr", cols.map((c) => h("th", c)))), body)),
     note,
   );
   const refetch = throttle(load, REFETCH_MS);
