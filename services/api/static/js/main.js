@@ -128,6 +128,7 @@ async function endAllSessions() {
 
 function start(role, me = {}) {
   store.role = role;
+  store.scope = me.queues || null; // a queue-scoped caller's queues (null: every queue)
   document.body.dataset.role = role;
   $("#view-login").hidden = true;
   $("#nav").hidden = false;
