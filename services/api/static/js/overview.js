@@ -10,7 +10,7 @@ import { SPARK_MINUTES, STATES, store } from "./store.js";
 import { initTrends, showTrends } from "./trends.js";
 import { act, button, perFrame, throttle } from "./ui.js";
 
-//: Shortest interval between two health re-fetches (oldest waiting age, rates), in ms.
+//: Shortest interval between two health re-fetches (oldest waiting age), in ms.
 const HEALTH_REFETCH_MS = 2000;
 const UNITS = { min: 60, h: 3600, d: 86400 };
 
