@@ -2,6 +2,9 @@
 
 A dashboard reads a window once, then extends it with the ``history`` events of the
 same tier that the monitor publishes as each bucket closes: no polling.
+
+A queue-scoped caller is served the same points with only its own queues in each (every
+point is per queue, so nothing of another queue, not even an "all queues" total, leaks).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 from aiohttp import web
 
 from services.api import validation
+from services.api.auth import caller
 from services.api.models import ChartHistory, ChartPoint, ChartQuery
 from services.api.openapi import Route
 from services.api.state import REGISTRY
@@ -20,6 +24,7 @@ from shared.history import WINDOWS
 
 async def points(request: web.Request) -> web.Response:
     params = validation.query(request, ChartQuery)
+    identity = caller(request)
     span_ms, tier = WINDOWS[params.window]
     registry = request.app[REGISTRY]
     now_ms = await registry.now_ms()
@@ -31,7 +36,12 @@ async def points(request: web.Request) -> web.Response:
         step_ms=tier.step_ms,
         tier=tier.name,
         points=[
-            ChartPoint(t=int(entry_id.split("-", 1)[0]), queues=json.loads(fields.get("queues") or "{}"))
+            ChartPoint(
+                t=int(entry_id.split("-", 1)[0]),
+                queues={
+                    q: f for q, f in json.loads(fields.get("queues") or "{}").items() if identity.sees(q)
+                },
+            )
             for entry_id, fields in rows
         ],
     )
@@ -47,5 +57,6 @@ ROUTES = [
         query=ChartQuery,
         response=ChartHistory,
         errors=(400,),
+        scoped=True,  # each point is per queue: a scoped caller gets its queues' figures only
     ),
 ]

@@ -9,7 +9,8 @@
 -- KEYS[4..] four sets per queue, in this order: waiting, active, completed, failed
 -- ARGV[4] tier name (10s, 1m, 10m)
 -- ARGV[5] bucket size (ms)
--- ARGV[6] points kept (stream MAXLEN)
+-- ARGV[6] points kept (stream MAXLEN, exact: one entry evicted per point once full, so the
+--         bound is the tier's own and not a radix node's ~100 more)
 -- ARGV[7] most buckets written in one call
 -- ARGV[8] most completions read per bucket for run times
 -- ARGV[9] time budget (µs): after the bucket that used it up the call stops, and the next one
@@ -63,7 +64,7 @@ for bucket_end = from, closed, size do
   end
   local body = cjson.encode(queues)
   if next(queues) == nil then body = '{}' end
-  redis.call('XADD', stream_key, 'MAXLEN', '~', keep, int(bucket_end) .. '-0', 'queues', body)
+  redis.call('XADD', stream_key, 'MAXLEN', keep, int(bucket_end) .. '-0', 'queues', body)
   emit_raw('history', '{"tier":"' .. tier .. '","t":' .. int(bucket_end) .. ',"step_ms":' .. int(size) ..
     ',"queues":' .. body .. '}', now)
   written = written + 1

@@ -84,3 +84,18 @@ def test_a_call_out_of_time_leaves_the_later_buckets_to_the_next_and_none_is_los
     got = [t for t, _ in points(raw)]
     assert got == list(range(t1, got[-1] + 1, FAST.step_ms))
     assert len(got) >= FAST.catch_up  # the whole catch-up window, up to the newest closed bucket
+
+
+def test_a_tier_keeps_at_most_its_points_the_newest(registry: Registry, raw: redis.Redis) -> None:
+    # Given a tier that keeps 5 points, and one call that writes 40 (its catch-up window)
+    small = Tier("cap", 1000, 5, 40)
+    written = registry.run(history.point_call(small, [Q]))
+    assert written > small.keep
+    # Then the stream holds at most `keep` points, and they are the newest, one step apart
+    rows = typed_redis.xrange(raw, keys.history_key(small.name))
+    assert raw.xlen(keys.history_key(small.name)) <= small.keep
+    got = [int(i.split("-")[0]) for i, _ in rows]
+    assert len(got) == small.keep
+    assert got == list(range(got[0], got[0] + small.keep * small.step_ms, small.step_ms))
+    newest = int(raw.time()[0]) * 1000
+    assert newest - got[-1] < 3 * small.step_ms

@@ -3,8 +3,10 @@ name, enrol by dropping an image, rename, delete with confirmation; all in the U
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
+import redis
 from playwright.sync_api import Page, expect
 
 from shared import galleries
@@ -23,10 +25,13 @@ def test_galleries_view_lists_searches_enrols_by_drop_renames_and_deletes_live(
     registry: Registry,
     start_worker: Callable[..., WorkerGroup],
     photos: dict[str, bytes],
+    raw: redis.Redis,
 ) -> None:
     # Given two galleries and a face worker
+    before_ms = int(raw.time()[0]) * 1000
     for job_id, name in (("0a", "Ada Lovelace"), ("0b", "Bob"), ("0c", "ada king")):
         enrol(registry, "staff", job_id, name)
+    after_ms = (int(raw.time()[0]) + 1) * 1000
     enrol(registry, "guests", "0g", "Gus")
     start_worker(worker_queues=("face_search",))
     login(page)
@@ -39,6 +44,12 @@ def test_galleries_view_lists_searches_enrols_by_drop_renames_and_deletes_live(
     assert page.url.endswith("#galleries?gallery=staff")
     expect(page.locator("[data-identity]")).to_have_count(3)
     expect(page.locator("[data-identity='0b'] .no-thumb")).to_have_text("B")
+    # And each shows when it was enrolled: relative, the exact time (Redis clock) on hover
+    enrolled = page.locator("[data-identity='0b'] time")
+    expect(enrolled).to_have_text(re.compile(r"^(just now|\d+ s ago)$"))
+    assert before_ms <= int(enrolled.get_attribute("data-ms") or 0) <= after_ms
+    assert enrolled.get_attribute("title")
+    assert (enrolled.get_attribute("datetime") or "").endswith("Z")
     # And a search by name narrows it, in the URL
     page.fill("#view-galleries [data-search]", "ADA")
     page.keyboard.press("Enter")

@@ -6,7 +6,7 @@
 //   DELETE /api/v1/keys/{id}
 
 import { call } from "./api.js";
-import { h, mount, when } from "./dom.js";
+import { ago, h, mount, tableWrap } from "./dom.js";
 import { store } from "./store.js";
 import { act, button, confirmAction } from "./ui.js";
 
@@ -32,7 +32,7 @@ export function initApiKeys(root) {
     h("button", { type: "submit" }, "Create key"),
   );
   const cols = ["name", "role", "queues", "created", "by", "last used", "expires", "status", ""];
-  mount(root, form, secretBox, h("div.table-wrap", h("table.keys", h("thead", h("tr", cols.map((c) => h("th", c)))), body)));
+  mount(root, form, secretBox, tableWrap("API keys", h("table.keys", h("thead", h("tr", cols.map((c) => h("th", c)))), body)));
   store.on("admin", (e) => (e.action === "create_key" || e.action === "revoke_key") && refresh());
   refresh();
 }
@@ -82,10 +82,10 @@ async function refresh() {
         h("td", k.name),
         h("td", k.role),
         h("td", k.queues ? k.queues.join(", ") : "all"),
-        h("td", k.created_ms ? when(k.created_ms) : "—"),
+        h("td", k.created_ms ? ago(k.created_ms) : "—"),
         h("td", k.created_by || (k.builtin ? "environment" : "—")),
-        h("td", k.last_used_ms ? when(k.last_used_ms) : "never"),
-        h("td", k.expires_at ? when(k.expires_at) : "never"),
+        h("td", k.last_used_ms ? ago(k.last_used_ms) : "never"),
+        h("td", k.expires_at ? ago(k.expires_at) : "never"),
         h("td", h(`span.badge.${k.live ? "w-alive" : "w-dead"}`, k.revoked_ms ? "revoked" : k.live ? "live" : "expired")),
         h("td", k.builtin || !k.live ? null : button("Revoke", () => revoke(k), "danger")),
       ),

@@ -1,10 +1,12 @@
 // Audit: who did what, newest first: the person or key, their role, the client address, the
 // action, its queue and target, how many jobs. Filters by person, action, queue and time are
-// the API's; new entries arrive live as `audit` events and are shown when they match.
+// the API's; new entries arrive live as `audit` events and are shown when they match. The
+// filters are in the URL (#audit?person=…&action=…&queue=…&since=<ISO time, UTC>): back/forward
+// walk through them and a link reproduces the view.
 //   GET /api/v1/audit?person=&action=&queue=&since_ms=&limit= -> {"entries": [...]}
 
 import { call } from "./api.js";
-import { h, mount, num, when } from "./dom.js";
+import { ago, h, mount, num, tableWrap } from "./dom.js";
 import { store } from "./store.js";
 
 //: Entries shown at most.
@@ -13,8 +15,12 @@ let body;
 let note;
 let fields;
 let shown = [];
+let setParams = () => {};
+const NAMES = ["person", "action", "queue", "since"];
 
-export function initAudit(root) {
+/** `params(change)` writes the filters to the URL; the router calls auditShown with them. */
+export function initAudit(root, params) {
+  setParams = params;
   body = h("tbody");
   note = h("p.muted.note");
   fields = {
@@ -26,7 +32,7 @@ export function initAudit(root) {
   const actions = ["retry", "promote", "priority", "delete", "clean", "pause", "resume", "retention", "create_key", "revoke_key", "end_sessions", "remove_worker"];
   const form = h(
     "form.filters.audit-filters",
-    { onsubmit: (event) => (event.preventDefault(), load()) },
+    { onsubmit: (event) => (event.preventDefault(), setParams(urlParams())) },
     h("label", "Person ", fields.person),
     h("label", "Action ", fields.action),
     h("datalist", { id: "audit-actions" }, actions.map((a) => h("option", { value: a }))),
@@ -35,9 +41,31 @@ export function initAudit(root) {
     h("button", { type: "submit" }, "Filter"),
   );
   const cols = ["when", "who", "role", "address", "action", "queue", "target", "count"];
-  mount(root, form, h("div.table-wrap", h("table.audit", h("thead", h("tr", cols.map((c) => h("th", c)))), body)), note);
+  mount(root, form, tableWrap("audit entries", h("table.audit", h("thead", h("tr", cols.map((c) => h("th", c)))), body)), note);
   store.on("audit", live);
   store.on("snapshot", load); // after a reconnect, what was missed
+}
+
+/** The view was routed to with these params (person, action, queue, since): show them. */
+export function auditShown(params = {}) {
+  for (const name of NAMES) fields[name].value = params[name] || "";
+  fields.since.value = localInput(params.since);
+  load();
+}
+
+// `since` travels as an absolute UTC time, so a link means the same instant in any time zone;
+// the form's datetime-local input shows it in the reader's own.
+function urlParams() {
+  const out = Object.fromEntries(NAMES.map((n) => [n, fields[n].value.trim() || null]));
+  const since = fields.since.value ? new Date(fields.since.value) : null;
+  out.since = since && Number.isFinite(since.getTime()) ? since.toISOString() : null;
+  return out;
+}
+
+function localInput(iso) {
+  const d = iso ? new Date(iso) : null;
+  if (!d || !Number.isFinite(d.getTime())) return "";
+  return new Date(d.getTime() - d.getTimezoneOffset() * 60_000).toISOString().slice(0, 16);
 }
 
 function filters() {
@@ -95,7 +123,7 @@ function render() {
       h(
         "tr",
         { "data-entry": e.id, "data-action": e.action },
-        h("td", when(e.ts_ms)),
+        h("td", ago(e.ts_ms)),
         h("td.who", e.who),
         h("td", e.role || "—"),
         h("td.mono", e.address || "—"),

@@ -56,6 +56,14 @@ export function mount(el, ...children) {
   return el;
 }
 
+/**
+ * A table's horizontal scroller: a named, focusable region, so a keyboard user can scroll a table
+ * wider than a phone (axe-core's scrollable-region-focusable). Every view's table goes through this.
+ */
+export function tableWrap(label, table) {
+  return h("div.table-wrap", { tabindex: 0, role: "region", "aria-label": label }, table);
+}
+
 export const $ = (selector, root = document) => root.querySelector(selector);
 
 /** "3 s", "4 min", "2 h", "5 d" for a duration in seconds. */

@@ -3,7 +3,7 @@
 // touches it (throttled), never polled. Filters, page and cursor live in the URL (router.js).
 
 import { api } from "./api.js";
-import { ago, h, mount, num, when } from "./dom.js";
+import { ago, h, mount, num, tableWrap, when } from "./dom.js";
 import { previewThenRun } from "./operations.js";
 import { STATES, store } from "./store.js";
 import { act, button, confirmAction, throttle } from "./ui.js";
@@ -73,7 +73,7 @@ export function initJobs(root, onOpen, params) {
     root,
     h("div.filters", el.queue, el.tabs, searchForm),
     el.bulk,
-    h("div.table-wrap", { tabindex: 0, role: "region", "aria-label": "jobs" }, h("table.jobs", h("thead", head), el.body)),
+    tableWrap("jobs", h("table.jobs", h("thead", head), el.body)),
     el.note,
     el.pager,
   );

@@ -3,7 +3,7 @@
 // register yours below with registerView).
 
 import { api, onUnauthorized } from "./api.js";
-import { initAudit, load as loadAudit } from "./audit.js";
+import { auditShown, initAudit } from "./audit.js";
 import { $ } from "./dom.js";
 import { closeDrawer, drawerJob, initDrawer, onDrawerClose, openDrawer } from "./drawer.js";
 import { initGalleries, galleriesShown } from "./galleries.js";
@@ -13,7 +13,7 @@ import { initOffline } from "./offline.js";
 import { initOverview, overviewShown } from "./overview.js";
 import { navigate, onRoute, prepare, registerView, route, setAllowed, setParams, startRouting, viewNames } from "./router.js";
 import { initApiKeys } from "./apikeys.js";
-import { initFailures } from "./failures.js";
+import { failuresShown, initFailures } from "./failures.js";
 import { initOperations } from "./operations.js";
 import { store } from "./store.js";
 import { LiveStream } from "./stream.js";
@@ -35,8 +35,8 @@ registerView("workers", { label: "Workers", init: (el) => initWorkers(el, openJo
 registerView("galleries", { label: "Galleries", init: (el) => initGalleries(el, setParams), shown: galleriesShown });
 registerView("schedules", { label: "Schedules", init: (el) => initSchedules(el, openJob) });
 registerView("operations", { label: "Operations", init: (el) => initOperations(el) });
-registerView("failures", { label: "Failures", init: (el) => initFailures(el, openJob) });
-registerView("audit", { label: "Audit", init: (el) => initAudit(el), shown: () => loadAudit() });
+registerView("failures", { label: "Failures", init: (el) => initFailures(el, openJob, setParams), shown: failuresShown });
+registerView("audit", { label: "Audit", init: (el) => initAudit(el, setParams), shown: auditShown });
 registerView("keys", { label: "Keys", admin: true, init: (el) => initApiKeys(el) });
 registerView("submit", { label: "Submit", admin: true, init: (el) => initSubmit(el, openJob) });
 
@@ -128,6 +128,7 @@ async function endAllSessions() {
 
 function start(role, me = {}) {
   store.role = role;
+  store.scope = me.queues || null; // a queue-scoped caller's queues (null: every queue)
   document.body.dataset.role = role;
   $("#view-login").hidden = true;
   $("#nav").hidden = false;

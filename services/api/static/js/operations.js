@@ -4,7 +4,7 @@
 // Below it, the trash: deleted jobs still restorable, each restored on its own.
 
 import { call } from "./api.js";
-import { age, h, mount, num, when } from "./dom.js";
+import { age, ago, h, mount, num, tableWrap } from "./dom.js";
 import { store } from "./store.js";
 import { act, button, confirmAction, throttle, toast } from "./ui.js";
 
@@ -32,10 +32,10 @@ export function initOperations(root) {
   const cols = ["operation", "action", "target", "state", "progress", "done", "skipped", "rate", "by", "created"];
   mount(
     root,
-    h("div.table-wrap", h("table.operations", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.body)),
+    tableWrap("operations", h("table.operations", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.body)),
     el.note,
     h("h3", "Trash"),
-    h("div.table-wrap", h("table.trash", h("thead", h("tr", trashCols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.trash)),
+    tableWrap("trash", h("table.trash", h("thead", h("tr", trashCols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), el.trash)),
     el.trashNote,
   );
   store.on("operation", (e) => {
@@ -77,7 +77,7 @@ function trashRow(entry) {
     h("td", entry.queue),
     h("td", entry.state),
     h("td", entry.actor),
-    h("td", when(entry.deleted_ms)),
+    h("td", ago(entry.deleted_ms)),
     h("td.mono", entry.operation ? entry.operation.slice(0, 8) : "—"),
     store.canMutate
       ? h(
@@ -128,7 +128,7 @@ function row(op) {
     h("td.num", num(op.skipped)),
     h("td", rate),
     h("td", op.created_by),
-    h("td", when(op.created_ms)),
+    h("td", ago(op.created_ms)),
     store.canMutate ? h("td.actions", controls(op)) : null,
   );
 }

@@ -1,4 +1,4 @@
-// Overview: one card per queue (counts by state, paused, throughput sparkline, oldest waiting,
+// Overview: one card per queue (counts by state, paused, completions sparkline, oldest waiting,
 // workers alive) with its controls (pause/resume, clean). Cards are built once and updated in
 // place, so a stream of events never resets a half-filled clean form.
 
@@ -6,11 +6,11 @@ import { api } from "./api.js";
 import { age, h, mount, num, svg } from "./dom.js";
 import { initLimits, limitsRow } from "./limits.js";
 import { previewThenRun } from "./operations.js";
-import { STATES, store } from "./store.js";
+import { SPARK_MINUTES, STATES, store } from "./store.js";
 import { initTrends, showTrends } from "./trends.js";
 import { act, button, perFrame, throttle } from "./ui.js";
 
-//: Shortest interval between two health re-fetches (oldest waiting age, rates), in ms.
+//: Shortest interval between two health re-fetches (oldest waiting age), in ms.
 const HEALTH_REFETCH_MS = 2000;
 const UNITS = { min: 60, h: 3600, d: 86400 };
 
@@ -145,7 +145,6 @@ function buildCard(queue) {
   const oldest = h("span", { "data-oldest": "" }, "—");
   const alive = h("span", { "data-alive": "" }, "0");
   const kept = h("span.muted", { "data-retention": "", title: "finished jobs kept (age / count)" }, "");
-  const rate = h("span.muted");
   const controls = h("div.controls");
   const el = h(
     "article.card.queue",
@@ -158,12 +157,15 @@ function buildCard(queue) {
       controls,
     ),
     grid,
-    h("div.health", h("div", "throughput ", rate), spark),
+    // The card's old "x/min done" (the last minute's rate, read when health was re-fetched) could
+    // read 0.0 next to a spike; the Trends charts above are the exact throughput now, so the card
+    // keeps only its sparkline of completions per minute, and a link to its queue's charts.
+    h("div.health", h("div.muted", `completed per minute, last ${SPARK_MINUTES} min`), spark),
     h("div.facts", h("span", "oldest waiting ", oldest), h("span", "workers alive ", alive)),
     h("div.facts", h("span", "keeps ", kept)),
     limitsRow(queue),
   );
-  const card = { el, countEls, badge, spark, oldest, alive, kept, rate, controls, pausedShown: null };
+  const card = { el, countEls, badge, spark, oldest, alive, kept, controls, pausedShown: null };
   if (store.canMutate) el.append(cleanForm(queue));
   return card;
 }
@@ -184,8 +186,6 @@ function updateCard(card, queue) {
     );
   }
   card.alive.textContent = num(aliveFor(queue).length);
-  const h_ = store.health[queue];
-  card.rate.textContent = h_ ? `${(h_.completed_per_s * 60).toFixed(1)}/min done · ${(h_.failed_per_s * 60).toFixed(1)}/min failed` : "";
   mount(card.spark, sparkline(store.sparkline(queue)));
   card.oldest.textContent = age(store.oldestWaiting(queue));
   const kept = retention.get(queue);

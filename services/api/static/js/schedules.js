@@ -3,7 +3,7 @@
 // events re-read the list, `job` events update the last jobs' outcomes in place.
 
 import { api } from "./api.js";
-import { h, mount, pretty, when } from "./dom.js";
+import { ago, h, mount, pretty, tableWrap } from "./dom.js";
 import { store } from "./store.js";
 import { act, button, confirmAction, throttle } from "./ui.js";
 
@@ -23,7 +23,7 @@ export function initSchedules(root, onOpenJob) {
   mount(
     root,
     store.canMutate ? h("div.toolbar", button("New schedule", () => openEditor(null), "", { "data-action": "new-schedule" })) : null,
-    h("div.table-wrap", h("table.schedules", h("thead", h("tr", cols.map((c) => h("th", c)))), body)),
+    tableWrap("schedules", h("table.schedules", h("thead", h("tr", cols.map((c) => h("th", c)))), body)),
     note,
   );
   const refetch = throttle(load, REFETCH_MS);
@@ -63,8 +63,8 @@ function row(s) {
     h("td.mono", s.name),
     h("td", h("span.mono", s.cron), h("span.muted", ` ${s.timezone}`)),
     h("td", `${s.actor} on ${s.queue}`, h("span.muted", ` · priority ${s.priority} · ${s.misfire}`)),
-    h("td", { "data-next": "" }, s.enabled ? when(s.next_ms) : h("span.badge.paused", "paused")),
-    h("td", { "data-last": "" }, when(s.last_ms)),
+    h("td", { "data-next": "" }, s.enabled ? ago(s.next_ms) : h("span.badge.paused", "paused")),
+    h("td", { "data-last": "" }, ago(s.last_ms)),
     h(
       "td",
       { "data-last-job": s.last_job_state || "" },

@@ -1,6 +1,9 @@
 // The overview's charts (issue 23): throughput, depth and run time of every queue or one, over
 // 5 min, 1 h, 24 h or 7 days. The window is read once from /api/v1/history/points; after that
 // the monitor's `history` events of the same tier extend it as each bucket closes (no polling).
+// A queue-scoped caller is served the points of its own queues only, and the gateway sends it
+// no `history` event (they name every queue): its window is re-read, at most once a bucket,
+// when an event of its queues arrives.
 
 import { api } from "./api.js";
 import { lineChart } from "./charts.js";
@@ -10,7 +13,7 @@ import { perFrame } from "./ui.js";
 
 export const WINDOWS = { "5m": 300_000, "1h": 3_600_000, "24h": 86_400_000, "7d": 604_800_000 };
 
-const state = { window: "1h", queue: "", tier: "", stepMs: 10_000, points: [], loaded: "" };
+const state = { window: "1h", queue: "", tier: "", stepMs: 10_000, points: [], loaded: "", readAt: 0 };
 let el = {};
 let onChange = () => {};
 
@@ -29,6 +32,12 @@ export function initTrends(root, change) {
     redraw();
   });
   store.on("snapshot", () => load(true));
+  const scopedRefresh = () => {
+    if (!store.scope || !state.loaded || performance.now() - state.readAt < state.stepMs) return;
+    state.readAt = performance.now();
+    load(true);
+  };
+  for (const kind of ["job", "counts"]) store.on(kind, scopedRefresh);
   store.on("counts", perFrame(renderQueues));
 }
 
@@ -53,6 +62,7 @@ async function load(force = false) {
     state.stepMs = got.step_ms;
     state.points = got.points;
     state.loaded = want;
+    state.readAt = performance.now();
   } catch (err) {
     el.sums.textContent = `No chart history: ${err.message}`;
     return;

@@ -2,7 +2,7 @@
 // the monitor's `workers` events; beat ages grow on the local clock between events.
 
 import { api } from "./api.js";
-import { age, h, mount, num, when } from "./dom.js";
+import { age, h, mount, num, tableWrap, when } from "./dom.js";
 import { store } from "./store.js";
 import { act, button, confirmAction, perFrame } from "./ui.js";
 
@@ -15,7 +15,7 @@ export function initWorkers(root, openDrawer) {
   const cols = ["worker", "host", "pid", "queues", "procs × threads", "current jobs", "processed", "failed", "last beat", "status"];
   mount(
     root,
-    h("div.table-wrap", { tabindex: 0, role: "region", "aria-label": "workers" }, h("table.workers", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), body)),
+    tableWrap("workers", h("table.workers", h("thead", h("tr", cols.map((c) => h("th", c)), store.canMutate ? h("th", "") : null)), body)),
     note,
   );
   const later = perFrame(() => render(openDrawer));
