@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from bench.procs import AUTH, SECRET, TOKEN, service, stop, wait_http
 from bench.report import Results, row
@@ -53,6 +54,39 @@ SLOWLOG_US = 1000
 FAILED_FILTER = {"queue": QUEUE, "state": "failed"}
 
 
+def finished_record(
+    job_id: str, i: int, finished_ms: int, state: str, **fields: EncodableT
+) -> dict[FieldT, EncodableT]:
+    """The record of the ``i``-th loaded no-op job, finished in ``state`` at ``finished_ms``, with
+    the fields and sizes the scripts write (its three transitions in its timeline); ``fields``
+    adds or overrides fields (the outcome's own)."""
+    steps = ((None, "waiting"), ("waiting", "active"), ("active", state))
+    timeline = "".join(
+        json.dumps({"from": a, "to": b, "seq": 3 * i + n, "ts": finished_ms / 1000}) + "\n"
+        for n, (a, b) in enumerate(steps)
+    )
+    record: dict[FieldT, EncodableT] = {
+        "id": job_id,
+        "queue": QUEUE,
+        "actor": "noop",
+        "state": state,
+        "priority": 5,
+        "args": "[]",
+        "created_ms": finished_ms - 5,
+        "enqueued_ms": finished_ms - 5,
+        "started_ms": finished_ms - 1,
+        "finished_ms": finished_ms,
+        "eta_ms": "",
+        "attempts": 1,
+        "gen": 0,
+        "dispatches": 1,
+        "worker": "bench-0000",
+        "timeline": timeline,
+    }
+    record.update(fields.items())
+    return record
+
+
 def load(client: redis.Redis, jobs: int) -> dict[str, int]:
     """``jobs`` failed no-op jobs, finished over the last hour, in five groups; returns group sizes."""
     now_ms = int(time.time() * 1000)
@@ -64,36 +98,20 @@ def load(client: redis.Redis, jobs: int) -> dict[str, int]:
             job_id = new_job_id()
             fp, exc = CAUSES[i % len(CAUSES)]
             finished = now_ms - 3_600_000 + i * 3_600_000 // jobs
-            timeline = "".join(
-                json.dumps({"from": a, "to": b, "seq": 3 * i + n, "ts": finished / 1000}) + "\n"
-                for n, (a, b) in enumerate(((None, "waiting"), ("waiting", "active"), ("active", "failed")))
-            )
             pipe.hset(
                 keys.job_key(job_id),
-                mapping={
-                    "id": job_id,
-                    "queue": QUEUE,
-                    "actor": "noop",
-                    "state": "failed",
-                    "priority": 5,
-                    "args": "[]",
-                    "created_ms": finished - 5,
-                    "enqueued_ms": finished - 5,
-                    "started_ms": finished - 1,
-                    "finished_ms": finished,
-                    "eta_ms": "",
-                    "attempts": 1,
-                    "max_retries": 0,
-                    "progress": 0,
-                    "gen": 0,
-                    "dispatches": 1,
-                    "worker": "bench-0000",
-                    "error": f"{exc}: boom {i}",
-                    "traceback": "tb",
-                    "fingerprint": fp,
-                    "exception": exc,
-                    "timeline": timeline,
-                },
+                mapping=finished_record(
+                    job_id,
+                    i,
+                    finished,
+                    "failed",
+                    max_retries=0,
+                    progress=0,
+                    error=f"{exc}: boom {i}",
+                    traceback="tb",
+                    fingerprint=fp,
+                    exception=exc,
+                ),
             )
             pipe.zadd(failed, {job_id: finished})
             pipe.zadd(keys.JOBS_INDEX, {job_id: 0})
