@@ -15,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,20 +27,13 @@ from shared.states import JobState
 from tests import typed_redis
 from tests.reliability import invariants
 from tests.reliability.conftest import ResumingClient, eventually, http_status, record_figure
-from tests.sentinels import SERVICE, SentinelGroup, start_group
+from tests.sentinels import SERVICE, SentinelGroup, sentinel_group  # noqa: F401 (fixture: group)
 
 ADMIN = "test-admin-token-with-thirty-two-chars"
 #: Submissions through the API, and their rate: the kill lands after a quarter of them.
 JOBS, PER_S = 240, 30
 #: Dashboards connected to the gateway throughout.
 DASHBOARDS = 50
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[SentinelGroup]:
-    g = start_group(tmp_path / "sentinels")
-    yield g
-    g.stop()
 
 
 @pytest.fixture
