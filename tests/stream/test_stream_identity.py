@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -104,7 +103,6 @@ async def test_a_revoked_key_loses_its_open_streams_within_a_second(
     ws = await gateway.ws_connect("/ws", headers=auth)
     assert (await sse.next()).event == "snapshot" and (await ws.receive_json(timeout=5))["type"] == "snapshot"
     # When an admin revokes the key
-    started = time.monotonic()
     await gateway.app[STREAM_SESSIONS].keys.revoke(key_id, ADMIN_WHO)
     # Then both connections are closed by the gateway within a second
     async with asyncio.timeout(1.0):
@@ -117,7 +115,6 @@ async def test_a_revoked_key_loses_its_open_streams_within_a_second(
                 await sse.next(timeout=1.0)
         except (StopAsyncIteration, aiohttp.ClientPayloadError):
             pass
-    assert time.monotonic() - started < 1.0
     # And reconnecting is refused
     again = await gateway.get("/stream", headers=auth)
     assert again.status == 401
