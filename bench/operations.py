@@ -54,6 +54,20 @@ SLOWLOG_US = 1000
 FAILED_FILTER = {"queue": QUEUE, "state": "failed"}
 
 
+def bench_settings(url: str, **more: Any) -> Settings:
+    """The API's and monitors' settings on the bench's Redis (a free API port, quiet logs)."""
+    return Settings(
+        redis_url=url,
+        api_port=localredis.free_port(),
+        admin_token=TOKEN,
+        secret=SECRET,
+        log_level="warning",
+        monitor_interval_s=5.0,
+        failed_keep_count=100_000_000,  # retention would trim the million failed jobs meanwhile
+        **more,
+    )
+
+
 def finished_record(
     job_id: str, i: int, finished_ms: int, state: str, **fields: EncodableT
 ) -> dict[FieldT, EncodableT]:
@@ -217,15 +231,7 @@ def retry_million(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     sizes = load(client, jobs)
     load_s = time.perf_counter() - t0
-    settings = Settings(
-        redis_url=url,
-        api_port=localredis.free_port(),
-        admin_token=TOKEN,
-        secret=SECRET,
-        log_level="warning",
-        monitor_interval_s=5.0,
-        failed_keep_count=100_000_000,  # retention would trim the million failed jobs meanwhile
-    )
+    settings = bench_settings(url)
     api = service("services.api", settings, tmp / "api.log")
     monitors: list[subprocess.Popen[bytes]] = []
     base = f"http://127.0.0.1:{settings.api_port}"
@@ -321,16 +327,7 @@ def delete_and_undo(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
     load(client, jobs)
     failed_before = client.zrange(keys.state_key(QUEUE, "failed"), 0, -1, withscores=True)
     groups_before = {fp: client.hget(keys.failure_group_key(QUEUE, fp), "count") for fp, _ in CAUSES}
-    settings = Settings(
-        redis_url=url,
-        api_port=localredis.free_port(),
-        monitor_port=localredis.free_port(),
-        admin_token=TOKEN,
-        secret=SECRET,
-        log_level="warning",
-        monitor_interval_s=5.0,
-        failed_keep_count=100_000_000,  # retention would trim the million failed jobs meanwhile
-    )
+    settings = bench_settings(url, monitor_port=localredis.free_port())
     api = service("services.api", settings, tmp / "api2.log")
     monitor = service("services.monitor", settings, tmp / "monitor2.log")
     base = f"http://127.0.0.1:{settings.api_port}"
