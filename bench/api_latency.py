@@ -29,7 +29,7 @@ from typing import Any
 
 import redis
 
-from bench.operations import call, reset_slowlog, slowlog, wait_done
+from bench.operations import call, finished_record, reset_slowlog, slowlog, wait_done
 from bench.procs import AUTH, SECRET, TOKEN, service, stop, wait_http
 from bench.report import Results, row
 from devstack import localredis
@@ -46,8 +46,6 @@ PATHS = {
     "list_page": f"/api/v1/jobs?queue={QUEUE}&state=completed&limit=50",
     "newest_page": "/api/v1/jobs?limit=50",
 }
-#: A completed job's timeline: its three transitions.
-STEPS = ((None, "waiting"), ("waiting", "active"), ("active", "completed"))
 #: Pipeline depth while loading.
 LOAD_BATCH = 2000
 
@@ -62,36 +60,18 @@ def load(client: redis.Redis, jobs: int) -> list[str]:
         for i in range(start, min(jobs, start + LOAD_BATCH)):
             job_id = new_job_id()
             finished = now_ms - 3_600_000 + i * 3_600_000 // jobs
-            timeline = "".join(
-                json.dumps({"from": a, "to": b, "seq": 3 * i + n, "ts": finished / 1000}) + "\n"
-                for n, (a, b) in enumerate(STEPS)
+            record = finished_record(
+                job_id,
+                i,
+                finished,
+                "completed",
+                max_retries=3,
+                progress=100,
+                result="null",
+                error="",
+                traceback="",
             )
-            pipe.hset(
-                keys.job_key(job_id),
-                mapping={
-                    "id": job_id,
-                    "queue": QUEUE,
-                    "actor": "noop",
-                    "state": "completed",
-                    "priority": 5,
-                    "args": "[]",
-                    "created_ms": finished - 5,
-                    "enqueued_ms": finished - 5,
-                    "started_ms": finished - 1,
-                    "finished_ms": finished,
-                    "eta_ms": "",
-                    "attempts": 1,
-                    "max_retries": 3,
-                    "progress": 100,
-                    "gen": 0,
-                    "dispatches": 1,
-                    "worker": "bench-0000",
-                    "result": "null",
-                    "error": "",
-                    "traceback": "",
-                    "timeline": timeline,
-                },
-            )
+            pipe.hset(keys.job_key(job_id), mapping=record)
             pipe.zadd(completed, {job_id: finished})
             pipe.zadd(keys.JOBS_INDEX, {job_id: 0})
             if i % (jobs // 100 or 1) == 0:

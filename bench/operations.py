@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT
 
 from bench.procs import AUTH, SECRET, TOKEN, service, stop, wait_http
 from bench.report import Results, row
@@ -53,6 +54,53 @@ SLOWLOG_US = 1000
 FAILED_FILTER = {"queue": QUEUE, "state": "failed"}
 
 
+def bench_settings(url: str, **more: Any) -> Settings:
+    """The API's and monitors' settings on the bench's Redis (a free API port, quiet logs)."""
+    return Settings(
+        redis_url=url,
+        api_port=localredis.free_port(),
+        admin_token=TOKEN,
+        secret=SECRET,
+        log_level="warning",
+        monitor_interval_s=5.0,
+        failed_keep_count=100_000_000,  # retention would trim the million failed jobs meanwhile
+        **more,
+    )
+
+
+def finished_record(
+    job_id: str, i: int, finished_ms: int, state: str, **fields: EncodableT
+) -> dict[FieldT, EncodableT]:
+    """The record of the ``i``-th loaded no-op job, finished in ``state`` at ``finished_ms``, with
+    the fields and sizes the scripts write (its three transitions in its timeline); ``fields``
+    adds or overrides fields (the outcome's own)."""
+    steps = ((None, "waiting"), ("waiting", "active"), ("active", state))
+    timeline = "".join(
+        json.dumps({"from": a, "to": b, "seq": 3 * i + n, "ts": finished_ms / 1000}) + "\n"
+        for n, (a, b) in enumerate(steps)
+    )
+    record: dict[FieldT, EncodableT] = {
+        "id": job_id,
+        "queue": QUEUE,
+        "actor": "noop",
+        "state": state,
+        "priority": 5,
+        "args": "[]",
+        "created_ms": finished_ms - 5,
+        "enqueued_ms": finished_ms - 5,
+        "started_ms": finished_ms - 1,
+        "finished_ms": finished_ms,
+        "eta_ms": "",
+        "attempts": 1,
+        "gen": 0,
+        "dispatches": 1,
+        "worker": "bench-0000",
+        "timeline": timeline,
+    }
+    record.update(fields.items())
+    return record
+
+
 def load(client: redis.Redis, jobs: int) -> dict[str, int]:
     """``jobs`` failed no-op jobs, finished over the last hour, in five groups; returns group sizes."""
     now_ms = int(time.time() * 1000)
@@ -64,36 +112,20 @@ def load(client: redis.Redis, jobs: int) -> dict[str, int]:
             job_id = new_job_id()
             fp, exc = CAUSES[i % len(CAUSES)]
             finished = now_ms - 3_600_000 + i * 3_600_000 // jobs
-            timeline = "".join(
-                json.dumps({"from": a, "to": b, "seq": 3 * i + n, "ts": finished / 1000}) + "\n"
-                for n, (a, b) in enumerate(((None, "waiting"), ("waiting", "active"), ("active", "failed")))
-            )
             pipe.hset(
                 keys.job_key(job_id),
-                mapping={
-                    "id": job_id,
-                    "queue": QUEUE,
-                    "actor": "noop",
-                    "state": "failed",
-                    "priority": 5,
-                    "args": "[]",
-                    "created_ms": finished - 5,
-                    "enqueued_ms": finished - 5,
-                    "started_ms": finished - 1,
-                    "finished_ms": finished,
-                    "eta_ms": "",
-                    "attempts": 1,
-                    "max_retries": 0,
-                    "progress": 0,
-                    "gen": 0,
-                    "dispatches": 1,
-                    "worker": "bench-0000",
-                    "error": f"{exc}: boom {i}",
-                    "traceback": "tb",
-                    "fingerprint": fp,
-                    "exception": exc,
-                    "timeline": timeline,
-                },
+                mapping=finished_record(
+                    job_id,
+                    i,
+                    finished,
+                    "failed",
+                    max_retries=0,
+                    progress=0,
+                    error=f"{exc}: boom {i}",
+                    traceback="tb",
+                    fingerprint=fp,
+                    exception=exc,
+                ),
             )
             pipe.zadd(failed, {job_id: finished})
             pipe.zadd(keys.JOBS_INDEX, {job_id: 0})
@@ -199,15 +231,7 @@ def retry_million(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
     t0 = time.perf_counter()
     sizes = load(client, jobs)
     load_s = time.perf_counter() - t0
-    settings = Settings(
-        redis_url=url,
-        api_port=localredis.free_port(),
-        admin_token=TOKEN,
-        secret=SECRET,
-        log_level="warning",
-        monitor_interval_s=5.0,
-        failed_keep_count=100_000_000,  # retention would trim the million failed jobs meanwhile
-    )
+    settings = bench_settings(url)
     api = service("services.api", settings, tmp / "api.log")
     monitors: list[subprocess.Popen[bytes]] = []
     base = f"http://127.0.0.1:{settings.api_port}"
@@ -303,16 +327,7 @@ def delete_and_undo(url: str, jobs: int, tmp: Path) -> dict[str, Any]:
     load(client, jobs)
     failed_before = client.zrange(keys.state_key(QUEUE, "failed"), 0, -1, withscores=True)
     groups_before = {fp: client.hget(keys.failure_group_key(QUEUE, fp), "count") for fp, _ in CAUSES}
-    settings = Settings(
-        redis_url=url,
-        api_port=localredis.free_port(),
-        monitor_port=localredis.free_port(),
-        admin_token=TOKEN,
-        secret=SECRET,
-        log_level="warning",
-        monitor_interval_s=5.0,
-        failed_keep_count=100_000_000,  # retention would trim the million failed jobs meanwhile
-    )
+    settings = bench_settings(url, monitor_port=localredis.free_port())
     api = service("services.api", settings, tmp / "api2.log")
     monitor = service("services.monitor", settings, tmp / "monitor2.log")
     base = f"http://127.0.0.1:{settings.api_port}"

@@ -60,6 +60,28 @@ def _login_link(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+#: Why ``up`` stops where the development stack is not installed (the image ships shared/ and
+#: services/ only: there each service runs as its own process).
+NO_DEVSTACK = (
+    "error: `facequeue up` runs the development stack (devstack/), which this installation does not "
+    "include (the image ships the services only): start each process instead, "
+    "`facequeue api|stream|monitor|worker`, or run `make run` in a checkout"
+)
+
+
+def _up(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole stack for development: the one command that uses devstack/, imported only here."""
+    try:
+        from devstack.stack import main as up_main
+    except ModuleNotFoundError as exc:
+        if exc.name is None or exc.name.split(".")[0] != "devstack":
+            raise
+        print(NO_DEVSTACK, file=sys.stderr)
+        return 2
+    demo = None if args.no_demo else Path(args.photos_cache)
+    return up_main(settings, workers=args.workers, demo=demo)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facequeue", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,10 +130,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         worker_main(settings)
     elif args.command == "up":
-        from devstack.stack import main as up_main
-
-        demo = None if args.no_demo else Path(args.photos_cache)
-        raise SystemExit(up_main(settings, workers=args.workers, demo=demo))
+        raise SystemExit(_up(args, settings))
     else:
         import importlib
 

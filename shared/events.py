@@ -18,10 +18,27 @@ from typing import Any
 #: Version of the event envelope.
 EVENT_VERSION = 1
 
+#: The envelope's fields after ``v``, in their order, each with its ``%`` form (strings quoted).
+ENVELOPE_FIELDS: tuple[tuple[str, str], ...] = (
+    ("seq", "%s"),
+    ("id", '"%s"'),
+    ("ts", "%s"),
+    ("type", '"%s"'),
+    ("data", "%s"),
+)
+
+
+def _envelope_format(*left_out: str) -> str:
+    fields = ",".join(f'"{name}":{form}' for name, form in ENVELOPE_FIELDS if name not in left_out)
+    return '{"v":' + str(EVENT_VERSION) + "," + fields + "}"
+
+
 #: The published form of an event, for Python's ``%`` and Lua's ``string.format`` alike:
 #: seq, stream id, ts (seconds, three decimals, as text), type, data (JSON). The scripts
 #: publish exactly these bytes, and a replay rebuilds them from the stream entry.
-ENVELOPE = '{"v":' + str(EVENT_VERSION) + ',"seq":%s,"id":"%s","ts":%s,"type":"%s","data":%s}'
+ENVELOPE = _envelope_format()
+#: A gateway frame's form: the same fields in the same order, but the stream id (it has none).
+GATEWAY_ENVELOPE = _envelope_format("id")
 
 
 class EventType(enum.StrEnum):
@@ -114,8 +131,7 @@ def envelope(seq: int, stream_id: str, ts: str, etype: str, data_json: str) -> s
 def gateway_envelope(kind: str, last_seq: int, ts: float, data: Mapping[str, Any]) -> str:
     """A gateway frame's JSON: the same envelope, without a stream id; ``seq`` is the last
     event the frame includes."""
-    body = json.dumps(data, separators=(",", ":"))
-    return f'{{"v":{EVENT_VERSION},"seq":{last_seq},"type":"{kind}","ts":{round(ts, 3)},"data":{body}}}'
+    return GATEWAY_ENVELOPE % (last_seq, f"{ts:.3f}", kind, json.dumps(data, separators=(",", ":")))
 
 
 def frame_types() -> list[str]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import keys, scripts
+from shared import keys, records, scripts
 from shared.scripts import Call, Lua
 from shared.states import JobState
 
@@ -83,33 +83,14 @@ class Operation:
 
     @classmethod
     def from_hash(cls, f: Mapping[str, str]) -> Operation:
-        def opt(name: str) -> int | None:
-            raw = f.get(name, "")
-            return int(raw) if raw not in ("", None) else None
-
         segments = [Segment(q, int(a), int(b)) for q, a, b in json.loads(f.get("segments") or "[]")]
-        return cls(
+        return records.from_hash(
+            cls,
+            f,
             id=f["id"],
-            action=f.get("action", ""),
             state=OpState(f.get("state", "failed")),
-            queue=f.get("queue", ""),
-            filter_state=f.get("filter_state", ""),
-            fingerprint=f.get("fingerprint", ""),
-            total=int(f.get("total", 0)),
-            done=int(f.get("done", 0)),
-            skipped=int(f.get("skipped", 0)),
-            created_by=f.get("created_by", ""),
-            created_ms=int(f.get("created_ms", 0)),
-            started_ms=opt("started_ms"),
-            finished_ms=opt("finished_ms"),
-            source=f.get("source", ""),
             cursor=f.get("cursor", "-inf"),
-            offset=int(f.get("offset", 0)),
             force=f.get("force") == "1",
-            priority=opt("priority"),
-            cutoff_ms=opt("cutoff_ms"),
-            ids=int(f.get("ids", 0)),
-            undo_of=f.get("undo_of", ""),
             segments=segments,
         )
 

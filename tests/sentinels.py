@@ -11,9 +11,11 @@ import shutil
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 import redis
 
 from devstack import localredis
@@ -182,3 +184,11 @@ def start_group(root: Path, *, sentinels: int = 3, ready_timeout: float = 30.0) 
         group.stop()
         raise
     return group
+
+
+@pytest.fixture(name="group")
+def sentinel_group(tmp_path: Path) -> Iterator[SentinelGroup]:
+    """A started group, stopped after the test: a module that imports this asks for ``group``."""
+    g = start_group(tmp_path / "sentinels")
+    yield g
+    g.stop()

@@ -1,6 +1,8 @@
 """The tree's import rules (DESIGN.md, issue 24): ``shared/`` imports nothing from ``services/`` or
 ``devstack/``; a service imports no other service; no service imports developer tooling. The one
-launcher, ``services/cli.py``, starts each service's ``main`` by name."""
+launcher, ``services/cli.py``, starts each service's ``main`` by name, and is the one module of
+``services/`` that may import ``devstack`` (for ``facequeue up``, which stops with a clear message
+where devstack is not installed, as in the image)."""
 
 from __future__ import annotations
 
@@ -48,3 +50,20 @@ def test_a_service_imports_no_other_service(service: str) -> None:
         if module.split(".")[0] in {"devstack", "tests", "bench"} or ".".join(module.split(".")[:2]) in others
     }
     assert not wrong, sorted(wrong)
+
+
+def test_the_launcher_imports_devstack_only_and_is_the_only_one_that_does() -> None:
+    # Given the launcher, it imports no test or bench code, and devstack only for `up`
+    launcher = ROOT / "services" / "cli.py"
+    imported = list(_imports(launcher))
+    assert not [m for m in imported if m.split(".")[0] in {"tests", "bench"}], imported
+    assert [m for m in imported if m.split(".")[0] == "devstack"] == ["devstack.stack"]
+    # and no other module of services/ (the launcher's neighbours included) imports devstack
+    wrong = [
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in _modules("services")
+        if path != launcher
+        for module in _imports(path)
+        if module.split(".")[0] == "devstack"
+    ]
+    assert not wrong, wrong

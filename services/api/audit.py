@@ -12,7 +12,7 @@ from services.api.auth import caller
 from services.api.models import AuditEntry, AuditList, AuditQuery
 from services.api.openapi import Route
 from services.api.state import REGISTRY
-from shared import keys
+from shared import keys, records
 from shared.auth import Identity
 
 #: Entries read per XREVRANGE while filtering; at most SCAN_PAGES pages per request, so a
@@ -36,18 +36,7 @@ def _matches(params: AuditQuery, identity: Identity, fields: dict[str, str]) -> 
 
 
 def _entry(entry_id: str, f: dict[str, str]) -> AuditEntry:
-    return AuditEntry(
-        id=entry_id,
-        who=f.get("who", ""),
-        action=f.get("action", ""),
-        queue=f.get("queue", ""),
-        target=f.get("target", ""),
-        count=int(f.get("count", 0)),
-        skipped=int(f.get("skipped", 0)),
-        ts_ms=int(f.get("ts_ms", 0)),
-        address=f.get("address", ""),
-        role=f.get("role", ""),
-    )
+    return records.from_hash(AuditEntry, f, id=entry_id)
 
 
 async def audit(request: web.Request) -> web.Response:

@@ -26,7 +26,7 @@ from services.api.models import (
 from services.api.openapi import Route
 from services.api.queues import require_known
 from services.api.state import REGISTRY
-from shared import keys
+from shared import keys, records
 from shared.auth import Permission
 from shared.jobs import Job
 
@@ -45,21 +45,7 @@ async def list_failures(request: web.Request) -> web.Response:
         for fp in fingerprints:
             pipe.hgetall(keys.failure_group_key(params.queue, fp))
         rows: list[dict[str, str]] = await pipe.execute()
-    groups = [
-        FailureGroupOut(
-            queue=params.queue,
-            fingerprint=r.get("fingerprint", ""),
-            actor=r.get("actor", ""),
-            exception=r.get("exception", ""),
-            message=r.get("message", ""),
-            count=int(r.get("count", 0)),
-            first_ms=int(r.get("first_ms", 0)),
-            last_ms=int(r.get("last_ms", 0)),
-            sample=r.get("sample", ""),
-        )
-        for r in rows
-        if r
-    ]
+    groups = [records.from_hash(FailureGroupOut, r, queue=params.queue) for r in rows if r]
     return web.json_response(FailureList(groups=groups).model_dump())
 
 

@@ -55,6 +55,28 @@ local function clock_us()
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
 end
 
+-- Walk a sorted set's lex range newest first, from `max` down to `min`, reading at most `budget`
+-- members (500 a call) and handing each to visit(member), which returns true to stop there (a
+-- full page). Returns the members scanned and the last one, or '' when the range ran out.
+local function lex_scan_desc(key, max, min, budget, visit)
+  local scanned, last = 0, ''
+  while scanned < budget do
+    local members = redis.call('ZREVRANGEBYLEX', key, max, min, 'LIMIT', 0, math.min(500, budget - scanned))
+    if #members == 0 then
+      return scanned, ''
+    end
+    for _, member in ipairs(members) do
+      scanned = scanned + 1
+      last = member
+      if visit(member) then
+        return scanned, last
+      end
+    end
+    max = '(' .. last
+  end
+  return scanned, last
+end
+
 -- XADD then PUBLISH one event whose data is already JSON; the stream entry's
 -- id is known only after XADD, so the published JSON is assembled here.
 local function emit_raw(etype, body, ts_ms)
@@ -75,6 +97,19 @@ end
 local function gallery_event(data, ts_ms)
   emit('gallery', data, ts_ms)
   redis.call('PUBLISH', GALLERY_CHANGED_CHANNEL, data.gallery)
+end
+
+-- The stored record (JSON) of one identity of a gallery; else nil and the error to return
+-- (gallery_not_found, identity_not_found).
+local function gallery_identity(galleries_key, identities_key, gallery, identity)
+  if redis.call('SISMEMBER', galleries_key, gallery) == 0 then
+    return nil, fail('gallery_not_found', 'no gallery named ' .. gallery)
+  end
+  local existing = redis.call('HGET', identities_key, identity)
+  if not existing then
+    return nil, fail('identity_not_found', 'gallery ' .. gallery .. ' holds no identity ' .. identity)
+  end
+  return existing
 end
 
 -- Bytes of timeline a job keeps (its oldest entries are dropped beyond this).

@@ -15,12 +15,9 @@ local galleries_key, versions_key, identities_key = KEYS[3], KEYS[4], KEYS[5]
 local embeddings_key, order_key, changes_key, audit_key = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local gallery, identity, keep, who = ARGV[4], ARGV[5], tonumber(ARGV[6]), acting(ARGV[7])
 
-if redis.call('SISMEMBER', galleries_key, gallery) == 0 then
-  return fail('gallery_not_found', 'no gallery named ' .. gallery)
-end
-local existing = redis.call('HGET', identities_key, identity)
-if not existing then
-  return fail('identity_not_found', 'gallery ' .. gallery .. ' holds no identity ' .. identity)
+local existing, missing = gallery_identity(galleries_key, identities_key, gallery, identity)
+if missing then
+  return missing
 end
 local now = now_ms()
 local version = redis.call('HINCRBY', versions_key, gallery, 1)

@@ -18,12 +18,9 @@ local galleries_key, versions_key, identities_key = KEYS[3], KEYS[4], KEYS[5]
 local changes_key, audit_key = KEYS[8], KEYS[9]
 local gallery, identity, name, keep, who = ARGV[4], ARGV[5], ARGV[6], tonumber(ARGV[7]), acting(ARGV[8])
 
-if redis.call('SISMEMBER', galleries_key, gallery) == 0 then
-  return fail('gallery_not_found', 'no gallery named ' .. gallery)
-end
-local existing = redis.call('HGET', identities_key, identity)
-if not existing then
-  return fail('identity_not_found', 'gallery ' .. gallery .. ' holds no identity ' .. identity)
+local existing, missing = gallery_identity(galleries_key, identities_key, gallery, identity)
+if missing then
+  return missing
 end
 local now = now_ms()
 local record = cjson.decode(existing)

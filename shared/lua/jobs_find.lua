@@ -81,25 +81,19 @@ local function passes(job_id, f)
   return true
 end
 
-local found, scanned, last = {}, 0, ''
-while #found < limit and scanned < budget do
-  local members = redis.call('ZREVRANGEBYLEX', source_key, max, low, 'LIMIT', 0, math.min(500, budget - scanned))
-  if #members == 0 then
-    return {found, '', scanned, total}
-  end
-  for _, member in ipairs(members) do
-    scanned = scanned + 1
-    last = member
-    local job_id = member
-    if from_index then job_id = string.match(member, '\31([^\31]*)$') or '' end
-    local f = redis.call('HMGET', job_prefix .. job_id, 'queue', 'state', 'actor', 'args', 'result', 'error')
-    if from_index and not f[1] then
-      redis.call('ZREM', source_key, member)  -- its job is gone: keep the index exact
-    elseif passes(job_id, f) then
-      found[#found + 1] = redis.call('HGETALL', job_prefix .. job_id)
-      if #found >= limit then break end
-    end
-  end
-  max = '(' .. last
+local found = {}
+if limit < 1 then
+  return {found, '', 0, total}
 end
+local scanned, last = lex_scan_desc(source_key, max, low, budget, function(member)
+  local job_id = member
+  if from_index then job_id = string.match(member, '\31([^\31]*)$') or '' end
+  local f = redis.call('HMGET', job_prefix .. job_id, 'queue', 'state', 'actor', 'args', 'result', 'error')
+  if from_index and not f[1] then
+    redis.call('ZREM', source_key, member)  -- its job is gone: keep the index exact
+  elseif passes(job_id, f) then
+    found[#found + 1] = redis.call('HGETALL', job_prefix .. job_id)
+  end
+  return #found >= limit
+end)
 return {found, last, scanned, total}

@@ -20,22 +20,16 @@ if cursor ~= '' and (max == '+' or cursor < prefix .. '\255') then max = '(' .. 
 local min = '-'
 if prefix ~= '' then min = '[' .. prefix end
 
-local found, scanned, last = {}, 0, ''
-while #found < limit and scanned < budget do
-  local ids = redis.call('ZREVRANGEBYLEX', index_key, max, min, 'LIMIT', 0, math.min(500, budget - scanned))
-  if #ids == 0 then
-    return {found, ''}
-  end
-  for _, job_id in ipairs(ids) do
-    scanned = scanned + 1
-    last = job_id
-    local f = redis.call('HMGET', job_prefix .. job_id, 'queue', 'state', 'actor')
-    if f[1] and (queue == '' or f[1] == queue) and (state == '' or f[2] == state)
-        and (actor == '' or f[3] == actor) then
-      found[#found + 1] = redis.call('HGETALL', job_prefix .. job_id)
-      if #found >= limit then break end
-    end
-  end
-  max = '(' .. last
+local found = {}
+if limit < 1 then
+  return {found, ''}
 end
+local _, last = lex_scan_desc(index_key, max, min, budget, function(job_id)
+  local f = redis.call('HMGET', job_prefix .. job_id, 'queue', 'state', 'actor')
+  if f[1] and (queue == '' or f[1] == queue) and (state == '' or f[2] == state)
+      and (actor == '' or f[3] == actor) then
+    found[#found + 1] = redis.call('HGETALL', job_prefix .. job_id)
+  end
+  return #found >= limit
+end)
 return {found, last}

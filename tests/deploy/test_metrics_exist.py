@@ -8,13 +8,13 @@ KEDA ScaledObject and the prometheus-adapter rules select must be among the scra
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,9 +160,27 @@ def stack(
         api.stop()
 
 
-async def _job_state(http: aiohttp.ClientSession, api: str, job_id: str) -> str:
-    async with http.get(f"{api}/api/v1/jobs/{job_id}") as response:
-        return str((await response.json())["state"])
+def _job_states(api: str, jobs: list[str]) -> list[str]:
+    states = []
+    for job_id in jobs:
+        request = urllib.request.Request(f"{api}/api/v1/jobs/{job_id}", headers=ADMIN)
+        with urllib.request.urlopen(request, timeout=5) as response:
+            states.append(str(json.loads(response.read())["state"]))
+    return states
+
+
+def _wait_for_none(missing: Callable[[], Collection[str]], timeout: float, what: str) -> Collection[str]:
+    """The suite's ``wait_for`` until ``missing()`` is empty; what it last named (empty when all
+    came within ``timeout``), for the test's own assertion to list."""
+    last: list[Collection[str]] = []
+
+    def none_missing() -> bool:
+        last[:] = [missing()]
+        return not last[0]
+
+    with contextlib.suppress(AssertionError):
+        wait_for(none_missing, timeout=timeout, interval=0.25, what=what)
+    return last[-1]
 
 
 async def _traffic(stack: Stack) -> None:
@@ -189,11 +207,10 @@ async def _traffic(stack: Stack) -> None:
             async with http.post(f"{api}/api/v1/queues/diagnostics/{action}") as response:
                 assert response.status == 200, await response.text()
 
-        deadline = time.monotonic() + 30
         want = ["completed", "completed", "failed"]
-        while [await _job_state(http, api, j) for j in jobs] != want:
-            assert time.monotonic() < deadline, "jobs did not finish"
-            await asyncio.sleep(0.1)
+        await asyncio.to_thread(
+            wait_for, lambda: _job_states(api, jobs) == want, 30, 0.1, "the jobs to finish"
+        )
 
         # A dashboard that reconnects with Last-Event-ID gets the events it missed replayed.
         seq = int(snapshot.id or 0)
@@ -216,9 +233,7 @@ async def test_every_metric_the_dashboards_alerts_and_autoscalers_use_is_exporte
         scraped: set[str] = set().union(*stack.scrape().values())
         return wanted - scraped
 
-    deadline = time.monotonic() + 20
-    while (absent := missing()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.25)
+    absent = await asyncio.to_thread(_wait_for_none, missing, 20, "every referenced metric")
     assert not absent, {name: sorted(uses[name]) for name in sorted(absent)}
     # And each process contributes what only it exports
     scraped = stack.scrape()
@@ -270,9 +285,7 @@ async def test_every_series_the_dashboards_and_alerts_use_is_there_before_any_tr
         except urllib.error.URLError:
             return wanted
 
-    deadline = time.monotonic() + 15
-    while (absent := missing()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.25)
+    absent = await asyncio.to_thread(_wait_for_none, missing, 15, "every referenced metric")
     # Then every name a panel, alert or autoscaler selects is already exported: zeros, not "No data"
     assert not absent, sorted(absent)
 
@@ -388,9 +401,7 @@ def test_a_real_prometheus_fills_every_panel_and_fires_nothing_on_a_healthy_fres
                         empty.append(f"{file}: {panel['title']}: {target['expr']}")
         return empty
 
-    deadline = time.monotonic() + 30
-    while (empty := empty_panels()) and time.monotonic() < deadline:
-        time.sleep(0.5)
+    empty = _wait_for_none(empty_panels, 30, "every panel's data")
     # Then every query of every panel returns data for the namespace: zeros, not "No data"
     assert not empty, empty
     # And another namespace's view is empty: the dashboards do not mix environments

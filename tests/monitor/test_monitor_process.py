@@ -38,10 +38,8 @@ def test_new_worker_appears_in_workers_event_within_one_tick(
     # When a worker starts
     start_worker()
     (worker_id,) = typed_redis.zrange(raw, "fq:workers")
-    joined = time.monotonic()
-    # Then a workers event lists it as alive well within one tick (the join is announced at once)
+    # Then a workers event lists it as alive within one tick (the join is announced at once)
     wait_for(lambda: worker_in_event(tap, worker_id, "alive"), timeout=5.0, what="workers event")
-    assert time.monotonic() - joined < 5.0
     entry = next(w for e in tap.of_type("workers") for w in e.data["workers"] if w["id"] == worker_id)
     assert entry["queues"] == [Q] and entry["threads"] == 1 and entry["pid"] > 0
 

@@ -23,6 +23,26 @@ from tests.conftest import EventTap
 from tests.processes import wait_for
 
 
+def held_by_a_dead_worker(registry: Registry, raw: redis.Redis, job_id: str) -> None:
+    """``job_id`` (dispatched) started by worker "ghost", whose last beat was long ago."""
+    registry.run(transitions.start(job_id, Q, 0, "ghost"))
+    registry.run(worker_calls.worker_beat("ghost", {"pid": 1, "threads": 4}))
+    raw.zadd("fq:workers", {"ghost": 0})
+
+
+def due_delayed_job(registry: Registry, raw: redis.Redis) -> str:
+    """A delayed job whose time came a second ago on Redis's clock."""
+    delayed = submit(registry, "noop", delay_ms=50)
+    wait_for(lambda: raw.time()[0] * 1000 > registry.get(delayed).eta_ms + 1000, what="eta")  # type: ignore[operator]
+    return delayed
+
+
+def new_monitor(settings: Settings) -> tuple[Monitor, CollectorRegistry]:
+    """A monitor on its own registry connection, and the metrics it exports."""
+    metrics = CollectorRegistry()
+    return Monitor(settings, AsyncRegistry(settings), MonitorMetrics(metrics)), metrics
+
+
 @pytest.mark.parametrize(
     ("backlog", "rate", "expected"), [(0, 0.0, 0.0), (10, 0.0, math.inf), (10, 2.0, 5.0), (0, 3.0, 0.0)]
 )
@@ -39,14 +59,10 @@ async def test_tick_releases_reaps_exports_announces_and_samples(
     registry.run(transitions.dispatch(Q, 10))
     registry.run(transitions.start(done, Q, 0, "ghost"))
     registry.run(transitions.complete(done, Q, 0, "ghost", "1"))
-    registry.run(transitions.start(running, Q, 0, "ghost"))
-    registry.run(worker_calls.worker_beat("ghost", {"pid": 1, "threads": 4}))
-    raw.zadd("fq:workers", {"ghost": 0})  # its last beat: long ago
+    held_by_a_dead_worker(registry, raw, running)
     waiting = submit(registry, "noop", priority=9)
-    delayed = submit(registry, "noop", delay_ms=50)
-    wait_for(lambda: raw.time()[0] * 1000 > registry.get(delayed).eta_ms + 1000, what="eta")  # type: ignore[operator]
-    metrics = CollectorRegistry()
-    monitor = Monitor(settings, AsyncRegistry(settings), MonitorMetrics(metrics))
+    delayed = due_delayed_job(registry, raw)
+    monitor, metrics = new_monitor(settings)
     # When the monitor ticks
     await monitor.tick()
     # Then the delayed job is waiting, the ghost's job is back to waiting and the ghost listed dead
@@ -98,13 +114,9 @@ async def test_a_queue_whose_key_has_the_wrong_type_is_skipped_and_the_others_ar
     # and a due delayed job on a healthy queue, and a dead worker holding one of its jobs
     running = submit(registry, "noop")
     registry.run(transitions.dispatch(Q, 10))
-    registry.run(transitions.start(running, Q, 0, "ghost"))
-    registry.run(worker_calls.worker_beat("ghost", {"pid": 1, "threads": 4}))
-    raw.zadd("fq:workers", {"ghost": 0})
-    delayed = submit(registry, "noop", delay_ms=50)
-    wait_for(lambda: raw.time()[0] * 1000 > registry.get(delayed).eta_ms + 1000, what="eta")  # type: ignore[operator]
-    metrics = CollectorRegistry()
-    monitor = Monitor(settings, AsyncRegistry(settings), MonitorMetrics(metrics))
+    held_by_a_dead_worker(registry, raw, running)
+    delayed = due_delayed_job(registry, raw)
+    monitor, metrics = new_monitor(settings)
     # When the monitor ticks
     await monitor.tick()
     # Then the healthy queue's job was released, its gauges exported and the minute sampled
@@ -125,8 +137,7 @@ async def test_an_unchanged_worker_list_is_announced_only_on_refresh(
 ) -> None:
     # Given a worker beating (every 5 s: alive throughout), and a monitor whose refresh is 2 s
     own = dataclasses.replace(settings, workers_refresh_s=2.0, heartbeat_interval_s=5.0, worker_dead_s=15.0)
-    metrics = CollectorRegistry()
-    monitor = Monitor(own, AsyncRegistry(own), MonitorMetrics(metrics))
+    monitor, metrics = new_monitor(own)
 
     def announced() -> float:
         return metrics.get_sample_value("facequeue_monitor_workers_events_total", {"reason": "tick"}) or 0

@@ -15,7 +15,6 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,20 +27,13 @@ from shared.states import JobState
 from tests import typed_redis
 from tests.reliability import invariants
 from tests.reliability.conftest import ResumingClient, eventually, http_status, record_figure
-from tests.sentinels import SERVICE, SentinelGroup, start_group
+from tests.sentinels import SERVICE, SentinelGroup, sentinel_group  # noqa: F401 (fixture: group)
 
 ADMIN = "test-admin-token-with-thirty-two-chars"
 #: Submissions through the API, and their rate: the kill lands after a quarter of them.
 JOBS, PER_S = 240, 30
 #: Dashboards connected to the gateway throughout.
 DASHBOARDS = 50
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[SentinelGroup]:
-    g = start_group(tmp_path / "sentinels")
-    yield g
-    g.stop()
 
 
 @pytest.fixture
@@ -101,28 +93,26 @@ class ApiProducer(threading.Thread):
             threading.Event().wait(self.interval)
 
 
-async def test_sentinel_failover_mid_flow_loses_no_acknowledged_job_and_runs_none_twice(
+@pytest.mark.parametrize(
+    ("jobs", "failovers", "figure"),
+    [
+        pytest.param(JOBS, 1, "sentinel_failover", id="mid-flow"),
+        # Three failovers in a row, each primary killed once the previous one is back as its replica
+        pytest.param(4 * JOBS, 3, "sentinel_failover_soak", id="repeated", marks=pytest.mark.soak),
+    ],
+)
+async def test_sentinel_failovers_lose_no_acknowledged_job_and_run_none_twice(
+    jobs: int,
+    failovers: int,
+    figure: str,
     group: SentinelGroup,
     raw: redis.Redis,
     start_worker: Callable[..., Any],
     start_monitor: Callable[..., Any],
     start_service: Callable[..., Any],
 ) -> None:
-    figures = await failover_scenario(group, raw, start_worker, start_monitor, start_service, JOBS, 1)
-    record_figure("sentinel_failover", **figures)
-
-
-@pytest.mark.soak
-async def test_repeated_sentinel_failovers_lose_no_acknowledged_job_and_run_none_twice(
-    group: SentinelGroup,
-    raw: redis.Redis,
-    start_worker: Callable[..., Any],
-    start_monitor: Callable[..., Any],
-    start_service: Callable[..., Any],
-) -> None:
-    # Three failovers in a row, each primary killed once the previous one is back as its replica
-    figures = await failover_scenario(group, raw, start_worker, start_monitor, start_service, 4 * JOBS, 3)
-    record_figure("sentinel_failover_soak", **figures)
+    figures = await failover_scenario(group, raw, start_worker, start_monitor, start_service, jobs, failovers)
+    record_figure(figure, **figures)
 
 
 async def failover_scenario(

@@ -183,3 +183,20 @@ def _expect_dashboard_origin_allowed(api_port: int, stream_port: int) -> None:
         assert refused.headers["Access-Control-Allow-Credentials"] == "true"
     else:
         raise AssertionError("the gateway streamed without a session")
+
+
+def test_up_without_devstack_stops_with_the_commands_to_run_instead(settings: Settings) -> None:
+    # Given an installation without devstack/ (the image ships shared/ and services/ only)
+    code = "import sys; sys.modules['devstack'] = None; from services.cli import main; main(['up'])"
+    # When `facequeue up` runs
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **settings.to_env()},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    # Then it exits 2 with what to run instead, not a traceback
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "facequeue api|stream|monitor|worker" in result.stderr and "make run" in result.stderr

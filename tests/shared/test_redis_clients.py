@@ -22,19 +22,12 @@ from shared.registry import AsyncRegistry, Registry, durability
 from shared.scripts import Lua
 from shared.submit import submit_call
 from tests.processes import ROOT, stop, wait_for
-from tests.sentinels import SERVICE, SentinelGroup, start_group
+from tests.sentinels import SERVICE, SentinelGroup, sentinel_group  # noqa: F401 (fixture: group)
 
 
 def master_address(registry: Registry) -> Any:
     """The (host, port) the registry's Sentinel-managed pool currently writes to."""
     return cast(redis.sentinel.SentinelConnectionPool, registry.client.connection_pool).get_master_address()
-
-
-@pytest.fixture
-def group(tmp_path: Path) -> Iterator[SentinelGroup]:
-    g = start_group(tmp_path / "sentinels")
-    yield g
-    g.stop()
 
 
 @pytest.fixture
@@ -109,11 +102,13 @@ def test_a_server_that_stops_answering_fails_within_the_socket_timeout() -> None
     settings = Settings(redis_url=f"redis://127.0.0.1:{port}/0", redis_socket_timeout_s=0.5, redis_retries=0)
     client = redis_clients.sync_client(settings)
     try:
-        # When a command is sent, Then it fails after about the socket timeout instead of hanging
+        # When a command is sent, Then the socket timeout ends it (a read timeout, not a hang: a
+        # hang would never return), and not before that timeout (a lower bound cannot flake on a
+        # busy machine, an upper one can)
         began = time.monotonic()
-        with pytest.raises(redis.TimeoutError):
+        with pytest.raises(redis.TimeoutError, match=r"[Tt]imeout reading"):
             client.get("x")
-        assert 0.4 < time.monotonic() - began < 3
+        assert time.monotonic() - began >= 0.9 * settings.redis_socket_timeout_s
         # And the connection keeps TCP keepalive on
         assert client.connection_pool.connection_kwargs["socket_keepalive"] is True
         assert client.connection_pool.connection_kwargs["health_check_interval"] == 15
@@ -148,14 +143,12 @@ def test_sync_and_async_registries_follow_a_sentinel_failover(group: SentinelGro
     try:
         # When the primary dies and Sentinel promotes the replica
         group.kill_primary()
-        killed = time.monotonic()
-        # Then the same client's next write rides its retries to the new primary
+        # Then the same client's next write rides its retries to the new primary (within the retry
+        # policy's attempts, which bound the time: past them the write raises)
         registry.run(submit_call("noop", [], settings=settings, job_id="after")[1])
-        took = time.monotonic() - killed
         assert master_address(registry)[1] == group.replica_port
         assert registry.get("after").state.value == "waiting"
         assert registry.get("before").state.value == "waiting"  # replicated before the kill
-        assert took < 15
         # And a new async client finds the new primary too
         assert asyncio.run(submit_async("async-after")) == "waiting"
     finally:

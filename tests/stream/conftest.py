@@ -15,6 +15,8 @@ from aiohttp.test_utils import TestClient
 from devstack.localredis import free_port
 from services.stream.main import build_app
 from shared.config import Settings
+from shared.registry import Registry
+from shared.submit import submit
 from tests.processes import ServiceProcess, launch
 from tests.stream_client import SseEvent, read_events
 
@@ -71,6 +73,17 @@ async def open_stream(
         response = await session.get(f"{base}/stream", params=params, headers=all_headers)
     assert response.status == 200, await response.text()
     return Stream(response)
+
+
+async def stream_past_five_jobs(
+    gateway: TestClient[Any, Any], registry: Registry
+) -> tuple[Stream, list[SseEvent]]:
+    """A jobs stream past its snapshot, and the events of five jobs then submitted."""
+    stream = await open_stream(gateway, topics="jobs")
+    await stream.next()
+    for _ in range(5):
+        submit(registry, "noop")
+    return stream, await stream.take(5)
 
 
 @pytest.fixture

@@ -5,19 +5,21 @@ live or by replay are the same bytes."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 import redis
 from aiohttp.test_utils import TestClient
 
-from services.stream.frames import from_entry, from_published, sse_frame
+from services.stream.frames import from_entry, from_published, gateway_frame, sse_frame
 from shared import keys
-from shared.events import ENVELOPE, EVENT_VERSION, EventType, GatewayType
+from shared.events import ENVELOPE, ENVELOPE_FIELDS, EVENT_VERSION, EventType, GatewayType, envelope
 from shared.registry import Registry
 from shared.scripts import Lua, load_source
 from shared.submit import submit
 from tests import typed_redis
-from tests.processes import wait_for
+from tests.processes import ROOT, wait_for
 from tests.stream.conftest import AUTH
 
 
@@ -73,3 +75,40 @@ def test_the_scripts_publish_the_envelope_of_shared_events() -> None:
     text = load_source(Lua.JOB_SUBMIT)
     assert f"local ENVELOPE = '{ENVELOPE}'" in text
     assert '"v":' not in text.replace(ENVELOPE, "")
+
+
+def test_a_gateway_frame_is_the_event_envelope_without_a_stream_id() -> None:
+    # Given the same frame contents, the gateway's bytes are the published envelope's, field for
+    # field and in the same order, less the stream id (a gateway frame has none)
+    data = {"counts": {"diagnostics": {"waiting": 2}}}
+    body = json.dumps(data, separators=(",", ":"))
+    published = envelope(41, "1764383112418-0", "1764383112.419", GatewayType.STATS, body)
+    framed = gateway_frame(GatewayType.STATS, data, 41)
+    expected = published.replace(',"id":"1764383112418-0"', "").replace("1764383112.419", f"{framed.ts:.3f}")
+    assert framed.payload == expected
+    assert list(json.loads(framed.payload)) == ["v", *(n for n, _ in ENVELOPE_FIELDS if n != "id")]
+
+
+#: An event type a script names: the literal first argument of emit or emit_raw.
+_EMITTED = re.compile(r"\bemit(?:_raw)?\(\s*'([^']*)'")
+_EMIT_CALLS = re.compile(r"\bemit(?:_raw)?\(")
+
+
+def test_every_event_type_a_script_emits_is_an_event_type_of_shared_events() -> None:
+    # Given every script (the prelude included), each emit names a type shared/events.py defines
+    scripts = sorted((ROOT / "shared" / "lua").glob("*.lua"))
+    emitted: dict[str, str] = {}
+    for path in scripts:
+        text = path.read_text()
+        literal = _EMITTED.findall(text)
+        # (the only calls not naming a literal type are the prelude's own definitions, which
+        # pass their etype on)
+        passing_on = len(_EMIT_CALLS.findall(text)) - len(literal)
+        assert passing_on == (3 if path.name == "_prelude.lua" else 0), (
+            f"{path.name}: an emit of a computed type"
+        )
+        emitted.update({etype: path.name for etype in literal})
+    unknown = {etype: where for etype, where in emitted.items() if etype not in set(EventType)}
+    assert not unknown, f"event types the scripts emit but shared/events.EventType lacks: {unknown}"
+    # and the check sees the scripts (a moved folder would make it vacuous)
+    assert {"job", "gallery", "audit", "workers", "history"} <= emitted.keys()

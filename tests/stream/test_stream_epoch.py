@@ -21,7 +21,7 @@ from shared.registry import Registry
 from shared.submit import submit
 from tests import typed_redis
 from tests.processes import stop
-from tests.stream.conftest import open_stream
+from tests.stream.conftest import stream_past_five_jobs
 
 
 @pytest.fixture
@@ -45,11 +45,8 @@ async def test_events_renumbered_by_a_failover_reset_clients(
     raw = redis.Redis.from_url(private_redis, decode_responses=True)
     gateway: TestClient[Any, Any] = await aiohttp_client(build_app(own))
     try:
-        stream = await open_stream(gateway, topics="jobs")
-        await stream.next()
-        for _ in range(5):
-            submit(registry, "noop")
-        assert [e.seq for e in await stream.take(5)] == [1, 2, 3, 4, 5]
+        stream, seen = await stream_past_five_jobs(gateway, registry)
+        assert [e.seq for e in seen] == [1, 2, 3, 4, 5]
         # Given a new primary that never got events 4 and 5 (they were not replicated)...
         for entry_id, _ in typed_redis.xrange(raw, keys.EVENTS_STREAM)[3:]:
             raw.xdel(keys.EVENTS_STREAM, entry_id)

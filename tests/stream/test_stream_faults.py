@@ -8,11 +8,12 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import redis
 from aiohttp.test_utils import TestClient
 
@@ -23,7 +24,8 @@ from shared.config import Settings
 from shared.registry import Registry
 from shared.submit import submit
 from tests.processes import ServiceProcess, stop, wait_for
-from tests.stream.conftest import open_stream, url_of
+from tests.stream.conftest import Stream, open_stream, stream_past_five_jobs, url_of
+from tests.stream_client import SseEvent
 
 
 async def test_gateway_killed_and_restarted_mid_stream_loses_nothing(
@@ -58,72 +60,54 @@ def subscribed(url: str) -> bool:
         return bool(dict(client.pubsub_numsub(keys.UPDATES_CHANNEL)).get(keys.UPDATES_CHANNEL.encode()))
 
 
-async def _restart_redis(tmp_path: Path, persist: bool) -> tuple[Any, str, Callable[[], Any]]:
-    data = tmp_path / "r"
-    port = localredis.free_port()
-    proc, url = localredis.start(data, port=port, persist=persist)
-
-    def restart() -> Any:
-        stop(proc, timeout=10)
-        new_proc, _ = localredis.start(data, port=port, persist=persist)
-        return new_proc
-
-    return proc, url, restart
-
-
-async def test_redis_restart_with_persistence_is_healed_from_the_stream(
-    aiohttp_client: Callable[..., Any], settings: Settings, tmp_path: Path
-) -> None:
-    proc, url, restart = await _restart_redis(tmp_path, persist=True)
-    own = dataclasses.replace(settings, redis_url=url)
-    registry = Registry(own)
-    gateway: TestClient[Any, Any] = await aiohttp_client(build_app(own))
-    try:
-        stream = await open_stream(gateway, topics="jobs")
-        await stream.next()
-        for _ in range(5):
-            submit(registry, "noop")
-        seen = await stream.take(5)
-        # When Redis restarts (its AOF keeps the data) and events are published at once,
-        # before the gateway's subscription is back
-        proc = await asyncio.to_thread(restart)
-        for _ in range(40):
-            await asyncio.to_thread(submit, registry, "noop")
-        # Then the client gets every event, no gap, no duplicate, no reset
-        rest = await stream.take(40, kinds=("job", "reset"), timeout=20)
-        assert [e.seq for e in seen + rest] == list(range(1, 46))
-        stream.close()
-    finally:
-        registry.close()
-        stop(proc, timeout=10)
-
-
-async def test_redis_restart_that_lost_its_data_resets_clients(
-    aiohttp_client: Callable[..., Any], settings: Settings, tmp_path: Path
-) -> None:
-    proc, url, restart = await _restart_redis(tmp_path, persist=False)
-    own = dataclasses.replace(settings, redis_url=url)
-    registry = Registry(own)
-    gateway: TestClient[Any, Any] = await aiohttp_client(build_app(own))
-    try:
-        stream = await open_stream(gateway, topics="jobs")
-        await stream.next()
-        for _ in range(5):
-            submit(registry, "noop")
-        await stream.take(5)
-        proc = await asyncio.to_thread(restart)
-        await asyncio.to_thread(wait_for, lambda: subscribed(url), 20, what="the gateway to resubscribe")
+async def _healed_from_the_stream(stream: Stream, registry: Registry, url: str, seen: list[SseEvent]) -> None:
+    # When events are published at once, before the gateway's subscription is back
+    for _ in range(40):
         await asyncio.to_thread(submit, registry, "noop")
-        # The sequence restarted at 1: the client is told to start over, with a fresh snapshot
-        reset = await stream.until(lambda e: e.event == "reset", timeout=20)
-        snapshot = await stream.next()
-        assert reset.event == "reset" and snapshot.event == "snapshot"
-        # The job made after the restart is in the snapshot or follows it as seq 1
-        if snapshot.json["data"]["counts"]["diagnostics"]["waiting"] == 0:
-            job = await stream.until(lambda e: e.event == "job")
-            assert job.seq == 1
-        else:
-            assert snapshot.id == "1"
+    # Then the client gets every event, no gap, no duplicate, no reset
+    rest = await stream.take(40, kinds=("job", "reset"), timeout=20)
+    assert [e.seq for e in seen + rest] == list(range(1, 46))
+
+
+async def _told_to_start_over(stream: Stream, registry: Registry, url: str, seen: list[SseEvent]) -> None:
+    await asyncio.to_thread(wait_for, lambda: subscribed(url), 20, what="the gateway to resubscribe")
+    await asyncio.to_thread(submit, registry, "noop")
+    # The sequence restarted at 1: the client is told to start over, with a fresh snapshot
+    reset = await stream.until(lambda e: e.event == "reset", timeout=20)
+    snapshot = await stream.next()
+    assert reset.event == "reset" and snapshot.event == "snapshot"
+    # The job made after the restart is in the snapshot or follows it as seq 1
+    if snapshot.json["data"]["counts"]["diagnostics"]["waiting"] == 0:
+        job = await stream.until(lambda e: e.event == "job")
+        assert job.seq == 1
+    else:
+        assert snapshot.id == "1"
+
+
+@pytest.mark.parametrize(
+    ("persist", "then"),
+    [(True, _healed_from_the_stream), (False, _told_to_start_over)],
+    ids=["with-persistence-is-healed-from-the-stream", "that-lost-its-data-resets-clients"],
+)
+async def test_redis_restart(
+    persist: bool,
+    then: Callable[[Stream, Registry, str, list[SseEvent]], Awaitable[None]],
+    aiohttp_client: Callable[..., Any],
+    settings: Settings,
+    tmp_path: Path,
+) -> None:
+    # Given a gateway and a client that has seen five events, on a Redis with or without its AOF
+    data, port = tmp_path / "r", localredis.free_port()
+    proc, url = localredis.start(data, port=port, persist=persist)
+    own = dataclasses.replace(settings, redis_url=url)
+    registry = Registry(own)
+    gateway: TestClient[Any, Any] = await aiohttp_client(build_app(own))
+    try:
+        stream, seen = await stream_past_five_jobs(gateway, registry)
+        # When Redis restarts
+        await asyncio.to_thread(stop, proc, 10)
+        proc, _ = await asyncio.to_thread(localredis.start, data, port=port, persist=persist)
+        await then(stream, registry, url, seen)
         stream.close()
     finally:
         registry.close()
