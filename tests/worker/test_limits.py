@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import redis
 
-from shared import keys
+from shared import actions, keys
 from shared.catalog import DIAGNOSTICS_QUEUE as Q
 from shared.limits import Limits, set_limits
 from shared.registry import Registry
@@ -75,6 +75,9 @@ def test_rate_limit_of_ten_per_second_holds_over_thirty_seconds(
     # Given a rate limit of 10 per second, and two worker processes (the limit must hold across
     # them) of one thread each: noop jobs need no more, and the CPU stays idle but for the polls
     registry.run(set_limits(Q, Limits(rate_limit=rate, rate_window_s=window_ms / 1000), who="test"))
+    # (the queue paused until the log's first read, so no hand-out can age out of the log unread
+    # while workers boot and jobs are submitted on a loaded machine)
+    registry.run(actions.pause(Q, who="test"))
     group = start_worker(worker_processes=2, worker_threads=1)
     # When more jobs wait than the rate lets through over the run
     ids = [submit(registry, "noop") for _ in range(rate * (seconds + 3))]
@@ -91,6 +94,8 @@ def test_rate_limit_of_ten_per_second_holds_over_thirty_seconds(
             log[member] = int(score)
         return len(log) > 0 and max(log.values()) - min(log.values()) >= seconds * 1000
 
+    assert not covered() and not log
+    registry.run(actions.resume(Q, who="test"))
     wait_for(covered, timeout=seconds * 3, interval=window_ms / 4000, what="thirty seconds of hand-outs")
     handouts = sorted(log.values())
     first = handouts[0]
