@@ -259,7 +259,9 @@ class _Bound:
     def __init__(self, scripts: dict[Lua, Any], events_maxlen: int, durability: Durability | None) -> None:
         self._scripts = scripts
         self._head_keys = [keys.EVENTS_STREAM, keys.EVENTS_SEQ]
-        self._head_args: list[str | int | float] = [keys.UPDATES_CHANNEL, events_maxlen, keys.job_key("")]
+        # ARGV[3] is unused (it carried the job key prefix before the prelude's job_key()); kept
+        # empty so every script's own arguments still start at ARGV[4].
+        self._head_args: list[str | int | float] = [keys.UPDATES_CHANNEL, events_maxlen, ""]
         self.durability = durability or Durability()
 
     def _invoke(self, call: Call[Any], client: Any = None) -> Any:

@@ -1,12 +1,12 @@
 -- Prelude shared by every script in this folder: shared/scripts.py prepends it,
--- so the event encoding lives once. Every script therefore starts its own slots
--- at KEYS[3] and ARGV[4].
+-- so the event encoding and the key shapes live once. Every script therefore starts
+-- its own slots at KEYS[3] and ARGV[4].
 --
 -- KEYS[1] events stream   fq:events, every event (XADD MAXLEN ~)
 -- KEYS[2] event sequence  fq:events:seq, gap-free counter behind "seq"
 -- ARGV[1] channel         queue:updates (a pub/sub channel, not a key)
 -- ARGV[2] stream cap      approximate MAXLEN of the events stream
--- ARGV[3] job key prefix  fq:job: ; scripts append the ids they discover
+-- ARGV[3] unused ('')     once the job key prefix; job_key() below makes those keys now
 --
 -- Errors are raised as "FQ <code> <message>"; shared/scripts.py turns them
 -- into the matching shared.errors class.
@@ -15,7 +15,6 @@ local events_key = KEYS[1]
 local seq_key = KEYS[2]
 local channel = ARGV[1]
 local events_maxlen = ARGV[2]
-local job_prefix = ARGV[3]
 
 -- Replaced from shared/states.py, shared/keys.py and shared/events.py when the script is loaded.
 local PRIORITY_SCALE = __PRIORITY_SCALE__

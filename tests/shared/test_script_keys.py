@@ -4,6 +4,7 @@ from which both the Python function and the prelude's Lua function of the same n
 from __future__ import annotations
 
 import inspect
+import re
 import string
 
 import pytest
@@ -11,6 +12,7 @@ import redis
 
 from shared import keys
 from shared.scripts import prelude
+from tests.processes import ROOT
 
 #: Awkward values: separators, braces and ``%`` (no formatting may read them), quotes and
 #: backslashes (no Lua literal may swallow them), a newline, non-ASCII, nothing.
@@ -63,3 +65,73 @@ def test_every_script_key_function_is_in_the_prelude_once() -> None:
     for name in keys.SCRIPT_KEYS:
         assert text.count(f"local function {name}(") == 1, name
     assert "__KEY_FUNCTIONS__" not in text
+
+
+#: A key name built in Lua: `..` glued onto a name ending in _PREFIX, _prefix or _key (or onto a
+#: ``*_key(...)`` call), a *_PREFIX glued on, or a literal spelling facequeue's or Dramatiq's
+#: namespace. Other concatenations (messages, message ids, lex bounds, event JSON) are let be.
+_KEY_BUILDING = re.compile(
+    r"\b\w+(?:_PREFIX|_prefix|_key)\s*\.\."
+    r"|\b\w+_key\([^()]*\)\s*\.\."
+    r"|\.\.\s*\w+(?:_PREFIX|_prefix)\b"
+    r"|['\"](?:fq|dramatiq):"
+)
+_COMMENT = re.compile(r"(?:^|\s)--.*$")
+
+
+def _builds_a_key(line: str) -> bool:
+    return _KEY_BUILDING.search(_COMMENT.sub("", line)) is not None
+
+
+@pytest.mark.parametrize(
+    "line",
+    [  # lines the scripts had before issue 24's templates
+        "  local group_key = FAILURE_PREFIX .. queue .. ':' .. fp",
+        "  redis.call('ZADD', group_key .. ':jobs', finished_ms, job_id)",
+        "  redis.call('ZADD', STATE_PREFIX .. job_queue .. ':' .. state, score, job_id)",
+        "  if op_id ~= '' then redis.call('ZREM', OPERATION_PREFIX .. op_id .. ':trash', job_id) end",
+        "    redis.call('DEL', op_key, op_key .. ':ids')",
+        "  local f = redis.call('HMGET', job_prefix .. job_id, 'state', 'queue')",
+        "  hashes[#hashes + 1] = redis.call('HGETALL', job_prefix .. page[i])",
+        # and ways round the helpers
+        "  redis.call('DEL', operation_key(op_id) .. ':ids')",
+        "  local key = 'fq:job:' .. job_id",
+    ],
+)
+def test_the_key_building_check_catches_a_script_building_a_key(line: str) -> None:
+    assert _builds_a_key(line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [  # concatenations that build no key name
+        "if prefix ~= '' then max = '[' .. prefix .. '\\255' end",
+        "          local message_id = job_id .. ':' .. redis.call('HINCRBY', record, 'dispatches', 1)",
+        "    start = redis.call('ZCOUNT', state_key, '(' .. cursor_score, '+inf')",
+        "redis.call('ZADD', changes_key, version, version .. ':+:' .. identity)",
+        "if redis.call('GET', lease_key) ~= owner .. ' ' .. token then",
+        "  redis.call('ZADD', trash_key, ts_ms, job_id .. '|' .. op_id)",
+        "  return fail('job_not_found', 'job ' .. job_id .. ' is not in the trash')",
+        "  local f = redis.call('HMGET', job_key(job_id), 'state', 'queue')",
+        "-- KEYS[15] operation trash  fq:op:<id>:trash (what this operation deleted)",
+        "  redis.call('PERSIST', source_key)  -- the ids set .. fq:op:<id>:ids",
+    ],
+)
+def test_the_key_building_check_lets_other_concatenations_be(line: str) -> None:
+    assert not _builds_a_key(line)
+
+
+def test_no_script_builds_a_key_name_itself() -> None:
+    # Given every script as written (the prelude's generated key functions are not in the files)
+    scripts = sorted((ROOT / "shared" / "lua").glob("*.lua"))
+    assert len(scripts) > 40 and any(p.name == "_prelude.lua" for p in scripts)
+    # Then none glues a key name together: each calls the key functions of shared/keys.py
+    building = [
+        f"{path.name}:{n}: {line.strip()}"
+        for path in scripts
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if _builds_a_key(line)
+    ]
+    assert not building, "scripts building key names (use the prelude's key functions):\n" + "\n".join(
+        building
+    )
