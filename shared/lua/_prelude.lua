@@ -25,7 +25,8 @@ local ENVELOPE = '__EVENT_ENVELOPE__'
 -- job's operation), one function each, written by shared/scripts.py from the templates of
 -- shared/keys.py (SCRIPT_KEYS): job_key(job_id), state_key(queue, state), failure_group_key(queue,
 -- fingerprint) and the rest, each named and called like its Python twin. Scripts call these
--- and never spell a key themselves (issue 24).
+-- and never spell a key themselves (issue 24). A script handed its own job's key as
+-- `local job_key = KEYS[3]` hides the function below that line; such scripts find no other job.
 -- __KEY_FUNCTIONS__
 
 -- Milliseconds on the Redis clock, so every host agrees on time.

@@ -11,7 +11,7 @@ import pytest
 import redis
 
 from shared import keys
-from shared.scripts import prelude
+from shared.scripts import lua_key_function, prelude
 from tests.processes import ROOT
 
 #: Awkward values: separators, braces and ``%`` (no formatting may read them), quotes and
@@ -40,6 +40,16 @@ def test_a_script_key_function_spells_its_key_as_the_python_function_does(
         assert raw.eval(lua, 0, *args) == function(*args), (name, args)
 
 
+def test_a_template_s_own_quotes_backslashes_and_braces_reach_lua_intact(raw: redis.Redis) -> None:
+    # Given a template whose fixed text a naive Lua literal would break
+    template = "a'b\\c\n{{x}}:{part}"
+    lua = lua_key_function("odd_key", template)
+    # Then its Lua function spells what str.format does, and a bad hole is refused
+    assert raw.eval(f"{lua}\nreturn odd_key(ARGV[1])", 0, "p") == template.format(part="p")
+    with pytest.raises(ValueError, match="holes"):
+        lua_key_function("bad_key", "fq:{part!r}")
+
+
 @pytest.mark.parametrize(
     ("key", "spelled"),
     [
@@ -60,10 +70,17 @@ def test_the_keys_of_existing_data_are_spelled_as_before(key: str, spelled: str)
     assert key == spelled
 
 
-def test_every_script_key_function_is_in_the_prelude_once() -> None:
+def test_every_script_key_function_is_in_the_prelude_once_and_called() -> None:
     text = prelude()
+    scripts = "\n".join(
+        _COMMENT.sub("", line)
+        for p in (ROOT / "shared" / "lua").glob("*.lua")
+        for line in p.read_text().splitlines()
+    )
     for name in keys.SCRIPT_KEYS:
         assert text.count(f"local function {name}(") == 1, name
+        # (a template no script calls belongs with the other keys, not here)
+        assert re.search(rf"\b{name}\(", scripts), f"no script calls {name}"
     assert "__KEY_FUNCTIONS__" not in text
 
 
