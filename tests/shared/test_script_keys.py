@@ -12,6 +12,7 @@ import redis
 
 from shared import keys
 from shared.scripts import lua_key_function, prelude
+from shared.states import JobState
 from tests.processes import ROOT
 
 #: Awkward values: separators, braces and ``%`` (no formatting may read them), quotes and
@@ -55,6 +56,7 @@ def test_a_template_s_own_quotes_backslashes_and_braces_reach_lua_intact(raw: re
     [
         (keys.job_key("j1"), "fq:job:j1"),
         (keys.state_key("diagnostics", "failed"), "fq:q:diagnostics:failed"),
+        (keys.state_key("diagnostics", JobState.ACTIVE), "fq:q:diagnostics:active"),
         (keys.trash_job_key("j1"), "fq:trash:job:j1"),
         (keys.TRASH_JOB_PREFIX, "fq:trash:job:"),
         (keys.operation_key("op1"), "fq:op:op1"),
