@@ -1,15 +1,18 @@
 """Every Redis key and channel name facequeue uses, in one place.
 
 Call sites never glue key strings together; Lua scripts get every key through
-``KEYS`` (or, for per-job keys they discover, the prefix from :data:`JOB_PREFIX`).
+``KEYS``, or, for the keys of what they find as they run (a batch's jobs, a job's failure
+group, a trashed job's operation), from the prelude's functions made from this module's
+templates (:data:`SCRIPT_KEYS`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 #: Prefix of all facequeue-owned keys.
 PREFIX = "fq"
-#: Prefix of per-job hashes; Lua scripts append the job id to it.
-JOB_PREFIX = f"{PREFIX}:job:"
 #: Every job id, in a sorted set with equal scores: ordered by id, which is by age.
 JOBS_INDEX = f"{PREFIX}:jobs"
 #: Job search index (issue 23): members ``<field> US <value> US <job id>`` (US = 0x1f), equal
@@ -73,16 +76,8 @@ OPERATIONS_PENDING = f"{PREFIX}:ops:pending"
 OPERATIONS_LEASE = f"{PREFIX}:ops:lease"
 #: Counter issuing fencing tokens, one per lease taken.
 OPERATIONS_FENCE = f"{PREFIX}:ops:fence"
-#: Prefix of operation hashes (``fq:op:<id>``) and their owned sets; scripts append the id.
-OPERATION_PREFIX = f"{PREFIX}:op:"
 #: Sorted set of trashed jobs (``<job id>|<operation id or ''>``) by deletion time (ms).
 TRASH = f"{PREFIX}:trash"
-#: Prefix of trashed job records (the job hash renamed, with a TTL); scripts append the id.
-TRASH_JOB_PREFIX = f"{PREFIX}:trash:job:"
-#: Prefix of failure-group keys; scripts append ``<queue>`` (index) or ``<queue>:<fingerprint>``.
-FAILURE_PREFIX = f"{PREFIX}:failures:"
-#: Prefix of the per-queue state sets; scripts restoring a trashed job append ``<queue>:<state>``.
-STATE_PREFIX = f"{PREFIX}:q:"
 
 #: Dramatiq's namespace: its keys are touched only through Dramatiq and audited scripts.
 DRAMATIQ_NAMESPACE = "dramatiq"
@@ -90,14 +85,95 @@ DRAMATIQ_NAMESPACE = "dramatiq"
 DRAMATIQ_HEARTBEATS = f"{DRAMATIQ_NAMESPACE}:__heartbeats__"
 
 
+# Keys the scripts fill in themselves (issue 24). A script that finds ids as it runs (a batch's
+# jobs, a job's failure group, a trashed job's operation) cannot be handed their keys in KEYS and
+# stay one atomic call. So each such key's shape is a template written here only: its Python
+# function formats it, and shared/scripts.py writes a Lua function of the same name and
+# parameters from it into every script's prelude. Changing a template changes both.
+
+#: Lua function name -> template (``{name}`` holes, in the function's parameter order).
+SCRIPT_KEYS: dict[str, str] = {}
+
+_KeyFunction = TypeVar("_KeyFunction", bound=Callable[..., str])
+
+
+def _in_scripts(template: str) -> Callable[[_KeyFunction], _KeyFunction]:
+    """Register the decorated key function's template (the one its body formats) by its name."""
+
+    def register(function: _KeyFunction) -> _KeyFunction:
+        SCRIPT_KEYS[function.__name__] = template
+        return function
+
+    return register
+
+
+_JOB = f"{PREFIX}:job:{{job_id}}"
+_STATE = f"{PREFIX}:q:{{queue}}:{{state}}"
+_TRASH_JOB = f"{PREFIX}:trash:job:{{job_id}}"
+_OPERATION = f"{PREFIX}:op:{{op_id}}"
+_OPERATION_IDS = f"{PREFIX}:op:{{op_id}}:ids"
+_OPERATION_TRASH = f"{PREFIX}:op:{{op_id}}:trash"
+_FAILURE_GROUPS = f"{PREFIX}:failures:{{queue}}"
+_FAILURE_GROUP = f"{PREFIX}:failures:{{queue}}:{{fingerprint}}"
+_FAILURE_GROUP_JOBS = f"{PREFIX}:failures:{{queue}}:{{fingerprint}}:jobs"
+
+
+@_in_scripts(_JOB)
 def job_key(job_id: str) -> str:
     """Hash holding one job's record."""
-    return JOB_PREFIX + job_id
+    return _JOB.format(job_id=job_id)
 
 
+@_in_scripts(_STATE)
 def state_key(queue: str, state: str) -> str:
     """Sorted set of a queue's jobs in one state."""
-    return f"{PREFIX}:q:{queue}:{state}"
+    return _STATE.format(queue=queue, state=state)
+
+
+@_in_scripts(_TRASH_JOB)
+def trash_job_key(job_id: str) -> str:
+    """A deleted job's record while it is in the trash (the job hash renamed, with a TTL)."""
+    return _TRASH_JOB.format(job_id=job_id)
+
+
+#: What every trashed record's key starts with (for scans by tests and tools).
+TRASH_JOB_PREFIX = trash_job_key("")
+
+
+@_in_scripts(_OPERATION)
+def operation_key(op_id: str) -> str:
+    """Hash of one operation: action, filter, cursor, counts, state, who, times."""
+    return _OPERATION.format(op_id=op_id)
+
+
+@_in_scripts(_OPERATION_IDS)
+def operation_ids_key(op_id: str) -> str:
+    """Sorted set of the job ids an operation by ids targets, scored by position (grouped by queue)."""
+    return _OPERATION_IDS.format(op_id=op_id)
+
+
+@_in_scripts(_OPERATION_TRASH)
+def operation_trash_key(op_id: str) -> str:
+    """Sorted set of the jobs an operation deleted (still in the trash), by deletion time (ms)."""
+    return _OPERATION_TRASH.format(op_id=op_id)
+
+
+@_in_scripts(_FAILURE_GROUPS)
+def failure_groups_key(queue: str) -> str:
+    """Sorted set of a queue's failure fingerprints by last seen (ms)."""
+    return _FAILURE_GROUPS.format(queue=queue)
+
+
+@_in_scripts(_FAILURE_GROUP)
+def failure_group_key(queue: str, fingerprint: str) -> str:
+    """Hash of one failure group: count, first/last seen, sample job, exception, message, actor."""
+    return _FAILURE_GROUP.format(queue=queue, fingerprint=fingerprint)
+
+
+@_in_scripts(_FAILURE_GROUP_JOBS)
+def failure_group_jobs_key(queue: str, fingerprint: str) -> str:
+    """Sorted set of a failure group's failed jobs by finish time (ms): its count and its filter."""
+    return _FAILURE_GROUP_JOBS.format(queue=queue, fingerprint=fingerprint)
 
 
 def dispatched_key(queue: str) -> str:
@@ -222,41 +298,6 @@ def oidc_state_key(state: str) -> str:
     return f"{PREFIX}:oidc-state:{state}"
 
 
-def operation_key(op_id: str) -> str:
-    """Hash of one operation: action, filter, cursor, counts, state, who, times."""
-    return OPERATION_PREFIX + op_id
-
-
-def operation_ids_key(op_id: str) -> str:
-    """Sorted set of the job ids an operation by ids targets, scored by position (grouped by queue)."""
-    return f"{OPERATION_PREFIX}{op_id}:ids"
-
-
-def operation_trash_key(op_id: str) -> str:
-    """Sorted set of the jobs an operation deleted (still in the trash), by deletion time (ms)."""
-    return f"{OPERATION_PREFIX}{op_id}:trash"
-
-
 def operation_idempotency_key(who: str, key_digest: str) -> str:
     """The operation an Idempotency-Key (its SHA-256, per caller) created."""
-    return f"{OPERATION_PREFIX}idem:{who}:{key_digest}"
-
-
-def trash_job_key(job_id: str) -> str:
-    """A deleted job's record while it is in the trash."""
-    return TRASH_JOB_PREFIX + job_id
-
-
-def failure_groups_key(queue: str) -> str:
-    """Sorted set of a queue's failure fingerprints by last seen (ms)."""
-    return FAILURE_PREFIX + queue
-
-
-def failure_group_key(queue: str, fingerprint: str) -> str:
-    """Hash of one failure group: count, first/last seen, sample job, exception, message, actor."""
-    return f"{FAILURE_PREFIX}{queue}:{fingerprint}"
-
-
-def failure_group_jobs_key(queue: str, fingerprint: str) -> str:
-    """Sorted set of a failure group's failed jobs by finish time (ms): its count and its filter."""
-    return f"{FAILURE_PREFIX}{queue}:{fingerprint}:jobs"
+    return f"{PREFIX}:op:idem:{who}:{key_digest}"

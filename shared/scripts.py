@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import string
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -94,19 +95,48 @@ def _read(name: str) -> str:
     return resources.files("shared").joinpath("lua", f"{name}.lua").read_text(encoding="utf-8")
 
 
-def load_source(script: Lua) -> str:
-    """The full text Redis runs: the shared prelude, then the script."""
-    prelude = (
+def _lua_string(text: str) -> str:
+    """A Lua string literal of ``text``."""
+    escaped = text.replace("\\", "\\\\").replace("'", "\\'").replace("\n", "\\n").replace("\r", "\\r")
+    return f"'{escaped}'"
+
+
+def lua_key_function(name: str, template: str) -> str:
+    """The Lua function ``name`` filling in a :data:`keys.SCRIPT_KEYS` template: its holes are its
+    parameters, in order (``fq:failures:{queue}:{fingerprint}`` gives
+    ``local function name(queue, fingerprint) return 'fq:failures:' .. queue .. ':' .. fingerprint end``).
+    """
+    params: list[str] = []
+    parts: list[str] = []
+    for literal, field, spec, conversion in string.Formatter().parse(template):
+        if literal:
+            parts.append(_lua_string(literal))
+        if field is None:
+            continue
+        if spec or conversion or not field.isidentifier() or field in params:
+            raise ValueError(f"{name}: {template!r} must have plain, distinct {{name}} holes")
+        params.append(field)
+        parts.append(field)
+    return f"local function {name}({', '.join(params)}) return {' .. '.join(parts)} end"
+
+
+def prelude() -> str:
+    """The prelude every script runs behind: shared/lua/_prelude.lua with the constants of
+    shared/states.py, shared/keys.py and shared/events.py, and the key functions made from
+    :data:`keys.SCRIPT_KEYS`, filled in."""
+    functions = "\n".join(lua_key_function(name, template) for name, template in keys.SCRIPT_KEYS.items())
+    return (
         _read("_prelude")
         .replace("__PRIORITY_SCALE__", str(PRIORITY_SCALE))
         .replace("__GALLERY_CHANGED_CHANNEL__", keys.GALLERY_CHANGED_CHANNEL)
         .replace("__EVENT_ENVELOPE__", ENVELOPE)
-        .replace("__FAILURE_PREFIX__", keys.FAILURE_PREFIX)
-        .replace("__TRASH_JOB_PREFIX__", keys.TRASH_JOB_PREFIX)
-        .replace("__STATE_PREFIX__", keys.STATE_PREFIX)
-        .replace("__OPERATION_PREFIX__", keys.OPERATION_PREFIX)
+        .replace("-- __KEY_FUNCTIONS__", functions)
     )
-    return prelude + "\n" + _read(script.value)
+
+
+def load_source(script: Lua) -> str:
+    """The full text Redis runs: the shared prelude, then the script."""
+    return prelude() + "\n" + _read(script.value)
 
 
 #: Script time (µs) after which a script that walks many items (an operation's batch, the chart
@@ -229,7 +259,9 @@ class _Bound:
     def __init__(self, scripts: dict[Lua, Any], events_maxlen: int, durability: Durability | None) -> None:
         self._scripts = scripts
         self._head_keys = [keys.EVENTS_STREAM, keys.EVENTS_SEQ]
-        self._head_args: list[str | int | float] = [keys.UPDATES_CHANNEL, events_maxlen, keys.JOB_PREFIX]
+        # ARGV[3] is unused (it carried the job key prefix before the prelude's job_key()); kept
+        # empty so every script's own arguments still start at ARGV[4].
+        self._head_args: list[str | int | float] = [keys.UPDATES_CHANNEL, events_maxlen, ""]
         self.durability = durability or Durability()
 
     def _invoke(self, call: Call[Any], client: Any = None) -> Any:

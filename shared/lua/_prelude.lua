@@ -1,12 +1,12 @@
 -- Prelude shared by every script in this folder: shared/scripts.py prepends it,
--- so the event encoding lives once. Every script therefore starts its own slots
--- at KEYS[3] and ARGV[4].
+-- so the event encoding and the key shapes live once. Every script therefore starts
+-- its own slots at KEYS[3] and ARGV[4].
 --
 -- KEYS[1] events stream   fq:events, every event (XADD MAXLEN ~)
 -- KEYS[2] event sequence  fq:events:seq, gap-free counter behind "seq"
 -- ARGV[1] channel         queue:updates (a pub/sub channel, not a key)
 -- ARGV[2] stream cap      approximate MAXLEN of the events stream
--- ARGV[3] job key prefix  fq:job: ; scripts append the ids they discover
+-- ARGV[3] unused ('')     once the job key prefix; job_key() below makes those keys now
 --
 -- Errors are raised as "FQ <code> <message>"; shared/scripts.py turns them
 -- into the matching shared.errors class.
@@ -15,19 +15,19 @@ local events_key = KEYS[1]
 local seq_key = KEYS[2]
 local channel = ARGV[1]
 local events_maxlen = ARGV[2]
-local job_prefix = ARGV[3]
 
 -- Replaced from shared/states.py, shared/keys.py and shared/events.py when the script is loaded.
 local PRIORITY_SCALE = __PRIORITY_SCALE__
 local GALLERY_CHANGED_CHANNEL = '__GALLERY_CHANGED_CHANNEL__'
 -- The published envelope (shared/events.py ENVELOPE): seq, stream id, ts, type, data JSON.
 local ENVELOPE = '__EVENT_ENVELOPE__'
--- Prefixes of keys a script discovers from a job record, like job_prefix (issue 20):
--- failure groups (per queue and fingerprint), trashed records, state sets, operations.
-local FAILURE_PREFIX = '__FAILURE_PREFIX__'
-local TRASH_JOB_PREFIX = '__TRASH_JOB_PREFIX__'
-local STATE_PREFIX = '__STATE_PREFIX__'
-local OPERATION_PREFIX = '__OPERATION_PREFIX__'
+-- The keys of what a script finds as it runs (a batch's jobs, a job's failure group, a trashed
+-- job's operation), one function each, written by shared/scripts.py from the templates of
+-- shared/keys.py (SCRIPT_KEYS): job_key(job_id), state_key(queue, state), failure_group_key(queue,
+-- fingerprint) and the rest, each named and called like its Python twin. Scripts call these
+-- and never spell a key themselves (issue 24). A script handed its own job's key as
+-- `local job_key = KEYS[3]` hides the function below that line; such scripts find no other job.
+-- __KEY_FUNCTIONS__
 
 -- Milliseconds on the Redis clock, so every host agrees on time.
 local function now_ms()
@@ -143,8 +143,8 @@ local function job_event(job_id, queue, from, to, extra, ts_ms)
   local data = job_event_data(job_id, queue, from, to, extra)
   local seq = emit('job', data, ts_ms)
   if to then  -- every caller naming a `to` state holds the job's record
-    local job_key = job_prefix .. job_id
-    redis.call('HSET', job_key, 'timeline', timeline_with(redis.call('HGET', job_key, 'timeline'), data, seq, ts_ms))
+    local key = job_key(job_id)
+    redis.call('HSET', key, 'timeline', timeline_with(redis.call('HGET', key, 'timeline'), data, seq, ts_ms))
   end
   return seq
 end
@@ -169,13 +169,13 @@ end
 -- Failure groups (issue 20): per queue, an index of fingerprints by last seen, a hash per
 -- group and the set of its failed jobs (whose size is the group's count, so it is exact).
 local function group_add(queue, fp, job_id, finished_ms, fields, ts_ms)
-  local group_key = FAILURE_PREFIX .. queue .. ':' .. fp
-  redis.call('ZADD', group_key .. ':jobs', finished_ms, job_id)
-  local created = redis.call('HSETNX', group_key, 'first_ms', int(ts_ms)) == 1
-  redis.call('HSET', group_key, 'fingerprint', fp, 'queue', queue, 'last_ms', int(ts_ms), 'sample', job_id,
+  local group, group_jobs = failure_group_key(queue, fp), failure_group_jobs_key(queue, fp)
+  redis.call('ZADD', group_jobs, finished_ms, job_id)
+  local created = redis.call('HSETNX', group, 'first_ms', int(ts_ms)) == 1
+  redis.call('HSET', group, 'fingerprint', fp, 'queue', queue, 'last_ms', int(ts_ms), 'sample', job_id,
     'actor', fields.actor or '', 'exception', fields.exception or '', 'message', fields.message or '',
-    'count', redis.call('ZCARD', group_key .. ':jobs'))
-  redis.call('ZADD', FAILURE_PREFIX .. queue, ts_ms, fp)
+    'count', redis.call('ZCARD', group_jobs))
+  redis.call('ZADD', failure_groups_key(queue), ts_ms, fp)
   if created then
     emit('failure', {queue = queue, fingerprint = fp, actor = fields.actor or '',
       exception = fields.exception or '', message = fields.message or ''}, ts_ms)
@@ -185,25 +185,25 @@ end
 -- A failed job leaves its group (retried, deleted, cleaned, trimmed); an empty group goes.
 local function group_remove(queue, fp, job_id)
   if not fp or fp == '' then return end
-  local group_key = FAILURE_PREFIX .. queue .. ':' .. fp
-  if redis.call('ZREM', group_key .. ':jobs', job_id) == 0 then return end
-  local left = redis.call('ZCARD', group_key .. ':jobs')
+  local group, group_jobs = failure_group_key(queue, fp), failure_group_jobs_key(queue, fp)
+  if redis.call('ZREM', group_jobs, job_id) == 0 then return end
+  local left = redis.call('ZCARD', group_jobs)
   if left == 0 then
-    redis.call('DEL', group_key)
-    redis.call('ZREM', FAILURE_PREFIX .. queue, fp)
+    redis.call('DEL', group)
+    redis.call('ZREM', failure_groups_key(queue), fp)
   else
-    redis.call('HSET', group_key, 'count', left)
+    redis.call('HSET', group, 'count', left)
   end
 end
 
 -- Remove a job record and its index entries, announcing why.
 local function remove_job(index_key, job_id, queue, state_key, state, reason, ts_ms)
   if state == 'failed' then
-    group_remove(queue, redis.call('HGET', job_prefix .. job_id, 'fingerprint'), job_id)
+    group_remove(queue, redis.call('HGET', job_key(job_id), 'fingerprint'), job_id)
   end
   redis.call('ZREM', state_key, job_id)
   redis.call('ZREM', index_key, job_id)
-  redis.call('DEL', job_prefix .. job_id)
+  redis.call('DEL', job_key(job_id))
   job_event(job_id, queue, state, nil, {reason = reason}, ts_ms)
 end
 
@@ -265,17 +265,17 @@ end
 -- TTL and remembers its state, score and the operation that deleted it, so undoing that
 -- operation restores it exactly. `op_trash_key` is the operation's own set (nil: none).
 local function trash_job(index_key, trash_key, op_trash_key, op_id, job_id, queue, state_key, state, ttl_ms, who, ts_ms)
-  local job_key = job_prefix .. job_id
+  local record = job_key(job_id)
   if state == 'failed' then
-    group_remove(queue, redis.call('HGET', job_key, 'fingerprint'), job_id)
+    group_remove(queue, redis.call('HGET', record, 'fingerprint'), job_id)
   end
   local score = redis.call('ZSCORE', state_key, job_id) or '0'
   redis.call('ZREM', state_key, job_id)
   redis.call('ZREM', index_key, job_id)
   job_event(job_id, queue, state, nil, {reason = 'deleted', who = who}, ts_ms)
-  local trashed = TRASH_JOB_PREFIX .. job_id
-  redis.call('HSET', job_key, 'trash_state', state, 'trash_score', score, 'trash_op', op_id, 'trash_ms', int(ts_ms))
-  redis.call('RENAME', job_key, trashed)
+  local trashed = trash_job_key(job_id)
+  redis.call('HSET', record, 'trash_state', state, 'trash_score', score, 'trash_op', op_id, 'trash_ms', int(ts_ms))
+  redis.call('RENAME', record, trashed)
   redis.call('PEXPIRE', trashed, ttl_ms)
   redis.call('ZADD', trash_key, ts_ms, job_id .. '|' .. op_id)
   if op_trash_key then redis.call('ZADD', op_trash_key, ts_ms, job_id) end
@@ -286,23 +286,23 @@ end
 -- trash and out of its operation's trash set. Returns that state, or nil when the job is no
 -- longer in the trash, or a job with its id exists again.
 local function restore_job(job_id, index_key, trash_key, extra, ts_ms)
-  local trashed, job_key = TRASH_JOB_PREFIX .. job_id, job_prefix .. job_id
+  local trashed, record = trash_job_key(job_id), job_key(job_id)
   local f = redis.call('HMGET', trashed, 'queue', 'trash_state', 'trash_score', 'trash_op', 'priority',
     'fingerprint', 'actor', 'exception', 'error')
-  if not f[1] or redis.call('EXISTS', job_key) == 1 then return nil end
+  if not f[1] or redis.call('EXISTS', record) == 1 then return nil end
   local job_queue, state, score, op_id = f[1], f[2], f[3], f[4] or ''
-  redis.call('RENAME', trashed, job_key)
-  redis.call('PERSIST', job_key)
-  redis.call('HDEL', job_key, 'trash_state', 'trash_score', 'trash_op', 'trash_ms')
-  redis.call('HINCRBY', job_key, 'gen', 1)
+  redis.call('RENAME', trashed, record)
+  redis.call('PERSIST', record)
+  redis.call('HDEL', record, 'trash_state', 'trash_score', 'trash_op', 'trash_ms')
+  redis.call('HINCRBY', record, 'gen', 1)
   if state == 'active' then
     state, score = 'waiting', waiting_score(f[5], ts_ms)
-    redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(ts_ms), 'worker', '')
+    redis.call('HSET', record, 'state', 'waiting', 'enqueued_ms', int(ts_ms), 'worker', '')
   end
-  redis.call('ZADD', STATE_PREFIX .. job_queue .. ':' .. state, score, job_id)
+  redis.call('ZADD', state_key(job_queue, state), score, job_id)
   redis.call('ZADD', index_key, 0, job_id)
   redis.call('ZREM', trash_key, job_id .. '|' .. op_id)
-  if op_id ~= '' then redis.call('ZREM', OPERATION_PREFIX .. op_id .. ':trash', job_id) end
+  if op_id ~= '' then redis.call('ZREM', operation_trash_key(op_id), job_id) end
   if state == 'failed' and f[6] and f[6] ~= '' then
     group_add(job_queue, f[6], job_id, score, {actor = f[7], exception = f[8], message = f[9]}, ts_ms)
   end
@@ -352,11 +352,11 @@ local function admin_loop(action, state, source_key, audit_key, queue, who, limi
   local ids = targets(first, source_key, limit)
   local done, skipped, last = 0, 0, ''
   for _, job_id in ipairs(ids) do
-    local job_key = job_prefix .. job_id
-    local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue', unpack(extra))
+    local record = job_key(job_id)
+    local f = redis.call('HMGET', record, 'state', 'priority', 'queue', unpack(extra))
     if f[1] == state and f[3] == queue then
       redis.call('ZREM', source_key, job_id)
-      move(job_id, job_key, f, now)
+      move(job_id, record, f, now)
       done = done + 1
     else
       skipped = skipped + 1

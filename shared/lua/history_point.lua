@@ -48,7 +48,7 @@ for bucket_end = from, closed, size do
       'LIMIT', 0, durations)
     local runs = {}
     for _, job_id in ipairs(ids) do
-      local f = redis.call('HMGET', job_prefix .. job_id, 'started_ms', 'finished_ms')
+      local f = redis.call('HMGET', job_key(job_id), 'started_ms', 'finished_ms')
       local s, e = tonumber(f[1]), tonumber(f[2])
       if s and e then runs[#runs + 1] = e - s end
     end

@@ -28,7 +28,7 @@ local now = now_ms()
 local ids = targets(9, source_key, limit)
 local done, skipped, last = 0, 0, ''
 for _, job_id in ipairs(ids) do
-  local f = redis.call('HMGET', job_prefix .. job_id, 'state', 'queue')
+  local f = redis.call('HMGET', job_key(job_id), 'state', 'queue')
   local state = f[1]
   if state and f[2] == queue and (state ~= 'active' or force) then
     redis.call('ZREM', dispatched_key, job_id)

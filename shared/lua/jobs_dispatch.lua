@@ -44,7 +44,7 @@ local now = now_ms()
 -- A copy lost before it started (skipped while Redis failed, purged by hand)
 -- would leave its job dispatched forever: make it dispatchable again.
 for _, job_id in ipairs(redis.call('ZRANGEBYSCORE', dispatched_key, '-inf', now - orphan_after_ms, 'LIMIT', 0, 20)) do
-  local n = redis.call('HGET', job_prefix .. job_id, 'dispatches')
+  local n = redis.call('HGET', job_key(job_id), 'dispatches')
   if not n or redis.call('HEXISTS', msgs_key, job_id .. ':' .. n) == 0 then
     redis.call('ZREM', dispatched_key, job_id)
   end
@@ -52,12 +52,12 @@ end
 
 local due = redis.call('ZRANGEBYSCORE', delayed_key, '-inf', now, 'LIMIT', 0, release_max)
 for _, job_id in ipairs(due) do
-  local job_key = job_prefix .. job_id
-  local priority = redis.call('HGET', job_key, 'priority')
+  local record = job_key(job_id)
+  local priority = redis.call('HGET', record, 'priority')
   redis.call('ZREM', delayed_key, job_id)
   if priority then
     redis.call('ZADD', waiting_key, waiting_score(priority, now), job_id)
-    redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(now), 'eta_ms', '')
+    redis.call('HSET', record, 'state', 'waiting', 'enqueued_ms', int(now), 'eta_ms', '')
     job_event(job_id, queue, 'delayed', 'waiting', {reason = 'due'}, now)
   end
 end
@@ -93,16 +93,16 @@ if need > 0 then
   for _, job_id in ipairs(candidates) do
     if looked >= need then break end
     if not redis.call('ZSCORE', dispatched_key, job_id) then
-      local job_key = job_prefix .. job_id
+      local record = job_key(job_id)
       looked = looked + 1
       if sent >= allow then
         -- Held back by a limit: remember since when, for the limited-wait metric.
-        redis.call('HSETNX', job_key, 'limited_ms', int(now))
+        redis.call('HSETNX', record, 'limited_ms', int(now))
         limited = 1
       else
-        local f = redis.call('HMGET', job_key, 'msg', 'gen', 'attempts', 'limited_ms')
+        local f = redis.call('HMGET', record, 'msg', 'gen', 'attempts', 'limited_ms')
         if f[1] then
-          local message_id = job_id .. ':' .. redis.call('HINCRBY', job_key, 'dispatches', 1)
+          local message_id = job_id .. ':' .. redis.call('HINCRBY', record, 'dispatches', 1)
           local body = f[1] .. ',"fq_gen":' .. f[2] .. ',"retries":' .. f[3] ..
             ',"redis_message_id":"' .. message_id .. '"}}'
           redis.call('HSET', msgs_key, message_id, body)
@@ -110,7 +110,7 @@ if need > 0 then
           redis.call('ZADD', dispatched_key, now, job_id)
           if f[4] then
             waited = waited + math.max(0, now - tonumber(f[4]))
-            redis.call('HDEL', job_key, 'limited_ms')
+            redis.call('HDEL', record, 'limited_ms')
           end
           if limits[2] then
             redis.call('ZADD', handouts_key, now, message_id)

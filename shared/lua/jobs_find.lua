@@ -88,11 +88,11 @@ end
 local scanned, last = lex_scan_desc(source_key, max, low, budget, function(member)
   local job_id = member
   if from_index then job_id = string.match(member, '\31([^\31]*)$') or '' end
-  local f = redis.call('HMGET', job_prefix .. job_id, 'queue', 'state', 'actor', 'args', 'result', 'error')
+  local f = redis.call('HMGET', job_key(job_id), 'queue', 'state', 'actor', 'args', 'result', 'error')
   if from_index and not f[1] then
     redis.call('ZREM', source_key, member)  -- its job is gone: keep the index exact
   elseif passes(job_id, f) then
-    found[#found + 1] = redis.call('HGETALL', job_prefix .. job_id)
+    found[#found + 1] = redis.call('HGETALL', job_key(job_id))
   end
   return #found >= limit
 end)

@@ -30,6 +30,6 @@ else
 end
 local hashes = {}
 for i = 1, #page, 2 do
-  hashes[#hashes + 1] = redis.call('HGETALL', job_prefix .. page[i])
+  hashes[#hashes + 1] = redis.call('HGETALL', job_key(page[i]))
 end
 return {page, hashes}

@@ -25,10 +25,10 @@ if limit < 1 then
   return {found, ''}
 end
 local _, last = lex_scan_desc(index_key, max, min, budget, function(job_id)
-  local f = redis.call('HMGET', job_prefix .. job_id, 'queue', 'state', 'actor')
+  local f = redis.call('HMGET', job_key(job_id), 'queue', 'state', 'actor')
   if f[1] and (queue == '' or f[1] == queue) and (state == '' or f[2] == state)
       and (actor == '' or f[3] == actor) then
-    found[#found + 1] = redis.call('HGETALL', job_prefix .. job_id)
+    found[#found + 1] = redis.call('HGETALL', job_key(job_id))
   end
   return #found >= limit
 end)

@@ -68,32 +68,32 @@ end
 -- Each action returns true (done), false (skipped: not applicable) or nil (already done by
 -- this operation: counted neither way).
 local function retry(job_id)
-  local job_key = job_prefix .. job_id
-  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue', 'fingerprint')
+  local record = job_key(job_id)
+  local f = redis.call('HMGET', record, 'state', 'priority', 'queue', 'fingerprint')
   if f[1] ~= 'failed' or f[3] ~= queue then return false end
   group_remove(queue, f[4], job_id)
   redis.call('ZREM', state_keys.failed, job_id)
   redis.call('ZADD', state_keys.waiting, waiting_score(f[2], now), job_id)
-  redis.call('HSET', job_key, 'state', 'waiting', 'attempts', 0, 'enqueued_ms', int(now), 'finished_ms', '',
+  redis.call('HSET', record, 'state', 'waiting', 'attempts', 0, 'enqueued_ms', int(now), 'finished_ms', '',
     'error', '', 'traceback', '', 'worker', '', 'progress', 0, 'stage', '', 'fingerprint', '')
-  redis.call('HINCRBY', job_key, 'gen', 1)
+  redis.call('HINCRBY', record, 'gen', 1)
   job_event(job_id, queue, 'failed', 'waiting', event_extra('retry'), now)
   return true
 end
 
 local function promote(job_id)
-  local job_key = job_prefix .. job_id
-  local f = redis.call('HMGET', job_key, 'state', 'priority', 'queue')
+  local record = job_key(job_id)
+  local f = redis.call('HMGET', record, 'state', 'priority', 'queue')
   if f[1] ~= 'delayed' or f[3] ~= queue then return false end
   redis.call('ZREM', state_keys.delayed, job_id)
   redis.call('ZADD', state_keys.waiting, waiting_score(f[2], now), job_id)
-  redis.call('HSET', job_key, 'state', 'waiting', 'enqueued_ms', int(now), 'eta_ms', '')
+  redis.call('HSET', record, 'state', 'waiting', 'enqueued_ms', int(now), 'eta_ms', '')
   job_event(job_id, queue, 'delayed', 'waiting', event_extra('promote'), now)
   return true
 end
 
 local function delete(job_id)
-  local f = redis.call('HMGET', job_prefix .. job_id, 'state', 'queue')
+  local f = redis.call('HMGET', job_key(job_id), 'state', 'queue')
   local state = f[1]
   if not state or f[2] ~= queue or (state == 'active' and not force) then return false end
   redis.call('ZREM', dispatched_key, job_id)
@@ -102,15 +102,15 @@ local function delete(job_id)
 end
 
 local function set_priority(job_id)
-  local job_key = job_prefix .. job_id
-  local f = redis.call('HMGET', job_key, 'state', 'enqueued_ms', 'queue', 'last_op')
+  local record = job_key(job_id)
+  local f = redis.call('HMGET', record, 'state', 'enqueued_ms', 'queue', 'last_op')
   if f[4] == op_id then return nil end
   if (f[1] ~= 'waiting' and f[1] ~= 'delayed') or f[3] ~= queue then return false end
   if f[1] == 'waiting' then
     redis.call('ZADD', state_keys.waiting, waiting_score(op.priority, f[2]), job_id)
-    if redis.call('ZREM', dispatched_key, job_id) == 1 then redis.call('HINCRBY', job_key, 'gen', 1) end
+    if redis.call('ZREM', dispatched_key, job_id) == 1 then redis.call('HINCRBY', record, 'gen', 1) end
   end
-  redis.call('HSET', job_key, 'priority', op.priority, 'last_op', op_id)
+  redis.call('HSET', record, 'priority', op.priority, 'last_op', op_id)
   local data = event_extra('priority')
   data.priority = tonumber(op.priority)
   job_event(job_id, queue, f[1], f[1], data, now)
@@ -118,7 +118,7 @@ local function set_priority(job_id)
 end
 
 local function clean(job_id)
-  local f = redis.call('HMGET', job_prefix .. job_id, 'state', 'queue')
+  local f = redis.call('HMGET', job_key(job_id), 'state', 'queue')
   if f[1] ~= op.filter_state or f[2] ~= queue then return false end
   remove_job(index_key, job_id, queue, state_keys[f[1]], f[1], 'cleaned', now)
   return true

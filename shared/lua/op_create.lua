@@ -23,7 +23,7 @@ local skipped, total = tonumber(ARGV[8]), ARGV[9]
 
 if idem_ttl > 0 then
   local existing = redis.call('GET', idem_key)
-  if existing and redis.call('EXISTS', OPERATION_PREFIX .. existing) == 1 then
+  if existing and redis.call('EXISTS', operation_key(existing)) == 1 then
     return {existing, 0}
   end
 end

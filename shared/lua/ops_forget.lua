@@ -10,11 +10,11 @@ local cutoff_ms, batch = ARGV[4], tonumber(ARGV[5])
 
 local forgotten = 0
 for _, op_id in ipairs(redis.call('ZRANGEBYSCORE', ops_key, '-inf', '(' .. cutoff_ms, 'LIMIT', 0, batch)) do
-  local op_key = OPERATION_PREFIX .. op_id
-  local state = redis.call('HGET', op_key, 'state')
-  local trash_left = redis.call('ZCARD', op_key .. ':trash')
+  local record = operation_key(op_id)
+  local state = redis.call('HGET', record, 'state')
+  local trash_left = redis.call('ZCARD', operation_trash_key(op_id))
   if (not state or state == 'done' or state == 'cancelled' or state == 'failed') and trash_left == 0 then
-    redis.call('DEL', op_key, op_key .. ':ids')
+    redis.call('DEL', record, operation_ids_key(op_id))
     redis.call('ZREM', ops_key, op_id)
     forgotten = forgotten + 1
   end

@@ -15,7 +15,7 @@ local members = redis.call('ZRANGEBYLEX', index_key, low, '+', 'LIMIT', 0, budge
 local dropped = 0
 for _, member in ipairs(members) do
   local job_id = string.match(member, '\31([^\31]*)$') or ''
-  if redis.call('EXISTS', job_prefix .. job_id) == 0 then
+  if redis.call('EXISTS', job_key(job_id)) == 0 then
     redis.call('ZREM', index_key, member)
     dropped = dropped + 1
   end

@@ -11,9 +11,9 @@ local cutoff_ms, batch = ARGV[4], tonumber(ARGV[5])
 local members = redis.call('ZRANGEBYSCORE', trash_key, '-inf', '(' .. cutoff_ms, 'LIMIT', 0, batch)
 for _, member in ipairs(members) do
   local job_id, op_id = string.match(member, '^(.*)|([^|]*)$')
-  local trashed = TRASH_JOB_PREFIX .. job_id
+  local trashed = trash_job_key(job_id)
   if redis.call('HGET', trashed, 'trash_op') == op_id then redis.call('DEL', trashed) end
-  if op_id ~= '' then redis.call('ZREM', OPERATION_PREFIX .. op_id .. ':trash', job_id) end
+  if op_id ~= '' then redis.call('ZREM', operation_trash_key(op_id), job_id) end
   redis.call('ZREM', trash_key, member)
 end
 return #members

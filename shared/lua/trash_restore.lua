@@ -10,11 +10,11 @@
 local index_key, trash_key, audit_key = KEYS[3], KEYS[4], KEYS[5]
 local job_id, who = ARGV[4], acting(ARGV[5])
 
-local queue = redis.call('HGET', TRASH_JOB_PREFIX .. job_id, 'queue')
+local queue = redis.call('HGET', trash_job_key(job_id), 'queue')
 if not queue then
   return fail('job_not_found', 'job ' .. job_id .. ' is not in the trash')
 end
-if redis.call('EXISTS', job_prefix .. job_id) == 1 then
+if redis.call('EXISTS', job_key(job_id)) == 1 then
   return fail('job_exists', 'a job ' .. job_id .. ' exists again: restoring would replace it')
 end
 local now = now_ms()

@@ -40,28 +40,28 @@ for i = 10, #ARGV do
   local acks_key, msgs_key, waiting_key = KEYS[base + 1], KEYS[base + 2], KEYS[base + 3]
   local dispatched_key, active_key, failed_key = KEYS[base + 4], KEYS[base + 5], KEYS[base + 6]
   for _, job_id in ipairs(redis.call('ZRANGE', active_key, 0, -1)) do
-    local job_key = job_prefix .. job_id
-    local f = redis.call('HMGET', job_key, 'worker', 'priority', 'enqueued_ms', 'attempts', 'max_retries')
+    local record = job_key(job_id)
+    local f = redis.call('HMGET', record, 'worker', 'priority', 'enqueued_ms', 'attempts', 'max_retries')
     if f[1] == worker_id then
       redis.call('ZREM', active_key, job_id)
-      redis.call('HINCRBY', job_key, 'gen', 1)
+      redis.call('HINCRBY', record, 'gen', 1)
       -- A clean exit interrupted the run (a drain that timed out): not the job's fault.
       local losses = 0
-      if not forget then losses = redis.call('HINCRBY', job_key, 'worker_losses', 1) end
+      if not forget then losses = redis.call('HINCRBY', record, 'worker_losses', 1) end
       local attempts, max_retries = tonumber(f[4]) or 0, tonumber(f[5]) or 0
       if not forget and (losses >= max_losses or (max_retries >= 0 and attempts > max_retries)) then
         local err = 'worker_lost: the worker running it died (' .. losses .. ' time' ..
           (losses == 1 and '' or 's') .. ', attempt ' .. attempts .. ')'
         redis.call('ZADD', failed_key, now, job_id)
-        redis.call('HSET', job_key, 'state', 'failed', 'finished_ms', int(now), 'error', err, 'traceback', '',
+        redis.call('HSET', record, 'state', 'failed', 'finished_ms', int(now), 'error', err, 'traceback', '',
           'fingerprint', 'worker-lost', 'exception', 'WorkerLost')
         group_add(queue, 'worker-lost', job_id, now,
-          {actor = redis.call('HGET', job_key, 'actor'), exception = 'WorkerLost', message = err}, now)
+          {actor = redis.call('HGET', record, 'actor'), exception = 'WorkerLost', message = err}, now)
         job_event(job_id, queue, 'active', 'failed', {reason = 'worker_lost', worker = worker_id, error = err},
           now)
       else
         redis.call('ZADD', waiting_key, waiting_score(f[2], f[3]), job_id)
-        redis.call('HSET', job_key, 'state', 'waiting', 'worker', '', 'started_ms', '')
+        redis.call('HSET', record, 'state', 'waiting', 'worker', '', 'started_ms', '')
         job_event(job_id, queue, 'active', 'waiting', {reason = 'worker_lost', worker = worker_id}, now)
         requeued = requeued + 1
       end
@@ -71,7 +71,7 @@ for i = 10, #ARGV do
     redis.call('HDEL', msgs_key, message_id)
     local job_id = string.match(message_id, '^(.*):%d+$')
     if job_id and redis.call('ZREM', dispatched_key, job_id) == 1 then
-      redis.call('HINCRBY', job_prefix .. job_id, 'gen', 1)
+      redis.call('HINCRBY', job_key(job_id), 'gen', 1)
     end
   end
   redis.call('DEL', acks_key)
