@@ -101,8 +101,9 @@ def test_two_monitor_replicas_release_and_requeue_each_job_once(
 def test_delayed_job_is_released_on_time_with_no_worker_fetching(
     registry: Registry, raw: redis.Redis, start_monitor: Callable[..., Any]
 ) -> None:
-    # Given a monitor with a long tick, already asleep on a far-away eta
-    monitor = start_monitor(monitor_interval_s=5.0)
+    # Given a monitor with a long tick (20 s: a release by the tick alone would come seconds late),
+    # already asleep on a far-away eta
+    monitor = start_monitor(monitor_interval_s=20.0)
     submit(registry, "noop", delay_ms=60_000)
     # (part of the scenario, not a settle: the monitor gets the time to go to sleep on the far eta;
     # nothing shows it did, and were it still awake the test would only be easier)
@@ -110,7 +111,8 @@ def test_delayed_job_is_released_on_time_with_no_worker_fetching(
     # When a job is delayed by one second
     job_id = submit(registry, "noop", delay_ms=1000)
     eta = registry.get(job_id).eta_ms
-    # Then it is released within a few hundred ms of its eta, not at the next tick
+    # Then it is released at its eta, not at the next tick (a few hundred ms on a quiet machine;
+    # the bound leaves room for a loaded one, where 570 ms was seen, and stays far below the tick)
     wait_for(lambda: registry.get(job_id).state is JobState.WAITING, timeout=10, what="release")
     released = next(
         e
@@ -118,7 +120,7 @@ def test_delayed_job_is_released_on_time_with_no_worker_fetching(
         if e["type"] == "job" and e["data"]["job"] == job_id and e["data"]["to"] == "waiting"
     )
     lateness_ms = int(released["id"].split("-")[0]) - eta  # type: ignore[operator]
-    assert 0 <= lateness_ms < 500, lateness_ms
+    assert 0 <= lateness_ms < 2000, lateness_ms
     # and the monitor's gauges agree with the registry
     port = monitor.settings.monitor_port
 
@@ -130,4 +132,4 @@ def test_delayed_job_is_released_on_time_with_no_worker_fetching(
             f'facequeue_queue_jobs{{queue="{Q}",state="{s}"}} {float(n)}' in body for s, n in counts.items()
         )
 
-    wait_for(gauge_matches, timeout=15, interval=0.5, what="gauges to match")
+    wait_for(gauge_matches, timeout=30, interval=0.5, what="gauges to match")
