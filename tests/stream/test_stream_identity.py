@@ -136,12 +136,8 @@ async def test_ending_a_persons_sessions_closes_their_open_streams_within_a_seco
     store = gateway.app[STREAM_SESSIONS]
     _, ada_cookie = await store.open(Identity("ada@example.com", Role.OPERATOR, kind="oidc"), "", "10.0.0.1")
     _, bob_cookie = await store.open(Identity("bob@example.com", Role.VIEWER, kind="oidc"), "", "10.0.0.2")
-    ada = await open_stream(
-        gateway, headers={"Cookie": f"{SESSION_COOKIE}={ada_cookie}", "Authorization": ""}
-    )
-    bob = await open_stream(
-        gateway, headers={"Cookie": f"{SESSION_COOKIE}={bob_cookie}", "Authorization": ""}
-    )
+    ada = await open_stream(gateway, headers=_cookie(ada_cookie))
+    bob = await open_stream(gateway, headers=_cookie(bob_cookie))
     assert (await ada.next()).event == "snapshot" and (await bob.next()).event == "snapshot"
     # When an admin ends Ada's sessions
     assert await store.end_of(ADMIN_WHO, person="ada@example.com") == 1
