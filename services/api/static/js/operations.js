@@ -40,7 +40,11 @@ export function initOperations(root) {
   );
   store.on("operation", (e) => {
     const known = ops.get(e.id);
-    if (!known) return load();
+    if (!known || loading) {
+      // not listed yet, or a list answer in flight may be older than this event: list (again)
+      if (known) Object.assign(known, { state: e.state, done: e.done, skipped: e.skipped });
+      return load();
+    }
     Object.assign(known, { state: e.state, done: e.done, skipped: e.skipped, total: e.total, rate: e.rate, eta_s: e.eta_s });
     renderRow(known);
     if (e.state !== "running" && e.state !== "queued") reloadTrash();
@@ -93,7 +97,29 @@ function trashRow(entry) {
   );
 }
 
-async function load() {
+// One list request at a time, re-run once more when events came in meanwhile: concurrent
+// requests (a burst of events for an operation not yet listed each asked for the list) could
+// answer out of order, and an older answer drawn last left a finished operation "running".
+let loading = null;
+let reload = false;
+
+function load() {
+  if (loading) {
+    reload = true;
+    return loading;
+  }
+  loading = (async () => {
+    do {
+      reload = false;
+      await loadOnce();
+    } while (reload);
+  })().finally(() => {
+    loading = null;
+  });
+  return loading;
+}
+
+async function loadOnce() {
   if (!el.body) return;
   try {
     const { operations } = await operationsApi.list();
