@@ -69,6 +69,10 @@ def start_service(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., 
         service.stop()
 
 
+#: The sequenced events' types (their SSE id is their seq; gateway frames have none of their own).
+JOB_EVENT_TYPES = frozenset(EventType)
+
+
 class ResumingClient:
     """A dashboard's stream connection: reconnects after any failure, resuming by Last-Event-ID."""
 
@@ -104,9 +108,8 @@ class ResumingClient:
                             self.resets += 1
                         if event.event == "snapshot":
                             self.snapshots += 1
-                        if event.event in set(EventType):
-                            seq = json.loads(event.data)["seq"]
-                            self.seqs.append(int(seq))
+                        if event.event in JOB_EVENT_TYPES and event.id is not None:
+                            self.seqs.append(int(event.id))  # a job event's id is its seq
             except (TimeoutError, aiohttp.ClientError, ConnectionError):
                 pass
             await asyncio.sleep(0.1)

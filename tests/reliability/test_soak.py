@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import threading
+import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,7 @@ from shared.registry import Registry
 from shared.retention import Retention, set_policy
 from shared.states import JobState
 from shared.submit import submit
-from tests.processes import children
+from tests.processes import ServiceProcess, children
 from tests.reliability import invariants
 from tests.reliability.conftest import ResumingClient, eventually
 
@@ -38,6 +41,8 @@ REDIS_FLAT = 0.10
 SOAK_RETENTION = Retention(completed_age_s=60.0, completed_count=500, failed_age_s=60.0, failed_count=100)
 #: Seconds of events kept: the stream reaches its steady length within the warm-up too.
 SOAK_EVENTS_AGE_S = 20.0
+#: Seconds a deleted job stays in the trash, for the same reason (the default keeps a day).
+SOAK_TRASH_TTL_S = 20
 
 
 class Load:
@@ -75,7 +80,28 @@ class Load:
             self.registry.run(actions.resume("diagnostics", who="soak"))
             failed, _ = self.registry.list("diagnostics", JobState.FAILED, limit=10)
             for job in failed:
-                self.registry.run(actions.delete(job.id, "diagnostics", who="soak"))
+                ttl_ms = SOAK_TRASH_TTL_S * 1000
+                self.registry.run(actions.delete(job.id, "diagnostics", who="soak", trash_ttl_ms=ttl_ms))
+
+
+def redis_by_key_shape(raw: redis.Redis) -> Counter[str]:
+    """Redis memory per key shape (ids folded to ``*``): names what grew when Redis did."""
+    usage: Counter[str] = Counter()
+    for key in raw.scan_iter(count=1000):
+        usage[re.sub(r"[0-9a-z]{16,}", "*", key)] += int(raw.memory_usage(key) or 0)
+    return usage
+
+
+def slow_drops(gateway: ServiceProcess) -> float:
+    """Clients the gateway dropped for not reading fast enough, from its metrics."""
+    url = f"http://127.0.0.1:{gateway.settings.stream_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        text = response.read().decode()
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("facequeue_stream_slow_client_drops_total")
+    )
 
 
 def rss_kib(pid: int) -> int:
@@ -95,7 +121,7 @@ async def test_soak_steady_load_keeps_memory_flat_and_the_registry_consistent(
     start_service: Callable[..., Any],
 ) -> None:
     worker = start_worker(worker_threads=4)
-    monitor = start_monitor(events_max_age_s=SOAK_EVENTS_AGE_S)
+    monitor = start_monitor(events_max_age_s=SOAK_EVENTS_AGE_S, trash_ttl_s=SOAK_TRASH_TTL_S)
     registry.run(set_policy("diagnostics", SOAK_RETENTION, who="soak"))
     api = start_service("api")
     # 500 dashboards from one loopback address: lift the per-address cap (issue 16).
@@ -120,9 +146,12 @@ async def test_soak_steady_load_keeps_memory_flat_and_the_registry_consistent(
         await asyncio.sleep(min(30.0, SOAK_S / 4))  # warm-up: caches, buffers, pools
         start = {name: rss_kib(pid) for name, pid in processes.items()}
         redis_start = int(raw.info("memory")["used_memory"])
+        shapes_start = redis_by_key_shape(raw)
         await asyncio.sleep(SOAK_S)
         end = {name: rss_kib(pid) for name, pid in processes.items()}
         redis_end = int(raw.info("memory")["used_memory"])
+        shapes_end = redis_by_key_shape(raw)
+        dropped = slow_drops(gateway)
         load.stop()
         registry.run(actions.resume("diagnostics", who="soak"))
         await eventually(
@@ -135,6 +164,12 @@ async def test_soak_steady_load_keeps_memory_flat_and_the_registry_consistent(
         print(f"  {name:<10} {start[name]:>8} -> {end[name]:>8}  ({end[name] / max(1, start[name]):.2f}x)")
     ratio = redis_end / redis_start
     print(f"  redis      {redis_start // 1024:>8} -> {redis_end // 1024:>8}  ({ratio:.2f}x)")
+    growth = shapes_end.copy()
+    growth.subtract(shapes_start)
+    print(f"  dashboards dropped as slow: {dropped:.0f}; Redis growth by key: {growth.most_common(4)}")
+    # Dashboards that fell behind would be dropped and resume: the memory figures would then
+    # measure that churn, not a steady gateway.
+    assert dropped == 0, f"{dropped:.0f} dashboards dropped as slow"
     grown = {n: (start[n], end[n]) for n in processes if end[n] > start[n] * FLAT}
     assert not grown, f"memory grew (KiB start, end): {grown}"
     assert abs(redis_end - redis_start) <= REDIS_FLAT * redis_start, (redis_start, redis_end)
