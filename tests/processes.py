@@ -125,6 +125,16 @@ def http_ready(port: int, path: str = "/readyz") -> bool:
         return False
 
 
+def metric_sum(port: int, line_start: str) -> float:
+    """The sum of the samples whose line starts with ``line_start`` in the process's ``/metrics``
+    (every label set of a metric, or one); a metric it does not export fails the test."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start)]
+    assert values, f"no {line_start} in the exposition"
+    return sum(values)
+
+
 def launch(service: str, settings: Settings, port: int, log_path: Path) -> ServiceProcess:
     """Start ``python -m services.<service>`` and wait until its /readyz answers 200."""
     launched = ServiceProcess(python_module(f"services.{service}", settings, log_path), settings, log_path)

@@ -11,7 +11,6 @@ import asyncio
 import os
 import re
 import threading
-import urllib.request
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +25,7 @@ from shared.registry import Registry
 from shared.retention import Retention, set_policy
 from shared.states import JobState
 from shared.submit import submit
-from tests.processes import ServiceProcess, children
+from tests.processes import children, metric_sum
 from tests.reliability import invariants
 from tests.reliability.conftest import ResumingClient, eventually
 
@@ -43,6 +42,7 @@ SOAK_RETENTION = Retention(completed_age_s=60.0, completed_count=500, failed_age
 SOAK_EVENTS_AGE_S = 20.0
 #: Seconds a deleted job stays in the trash, for the same reason (the default keeps a day).
 SOAK_TRASH_TTL_S = 20
+SOAK_TRASH_TTL_MS = SOAK_TRASH_TTL_S * 1000
 
 
 class Load:
@@ -80,8 +80,8 @@ class Load:
             self.registry.run(actions.resume("diagnostics", who="soak"))
             failed, _ = self.registry.list("diagnostics", JobState.FAILED, limit=10)
             for job in failed:
-                ttl_ms = SOAK_TRASH_TTL_S * 1000
-                self.registry.run(actions.delete(job.id, "diagnostics", who="soak", trash_ttl_ms=ttl_ms))
+                delete = actions.delete(job.id, "diagnostics", who="soak", trash_ttl_ms=SOAK_TRASH_TTL_MS)
+                self.registry.run(delete)
 
 
 def redis_by_key_shape(raw: redis.Redis) -> Counter[str]:
@@ -90,18 +90,6 @@ def redis_by_key_shape(raw: redis.Redis) -> Counter[str]:
     for key in raw.scan_iter(count=1000):
         usage[re.sub(r"[0-9a-z]{16,}", "*", key)] += int(raw.memory_usage(key) or 0)
     return usage
-
-
-def slow_drops(gateway: ServiceProcess) -> float:
-    """Clients the gateway dropped for not reading fast enough, from its metrics."""
-    url = f"http://127.0.0.1:{gateway.settings.stream_port}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        text = response.read().decode()
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("facequeue_stream_slow_client_drops_total")
-    )
 
 
 def rss_kib(pid: int) -> int:
@@ -151,7 +139,8 @@ async def test_soak_steady_load_keeps_memory_flat_and_the_registry_consistent(
         end = {name: rss_kib(pid) for name, pid in processes.items()}
         redis_end = int(raw.info("memory")["used_memory"])
         shapes_end = redis_by_key_shape(raw)
-        dropped = slow_drops(gateway)
+        # clients the gateway dropped for not reading fast enough
+        dropped = metric_sum(gateway.settings.stream_port, "facequeue_stream_slow_client_drops_total")
         load.stop()
         registry.run(actions.resume("diagnostics", who="soak"))
         await eventually(

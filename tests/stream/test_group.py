@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from services.stream.group import available_cores
 from shared.registry import Registry
 from shared.submit import submit
 from tests.conftest import ServiceProcess, wait_for
+from tests.processes import metric_sum
 from tests.stream.conftest import Stream, open_stream, url_of
 
 CLIENTS = 24
@@ -43,14 +43,6 @@ def _sockets(pid: int) -> int:
     return count
 
 
-def _metric(service: ServiceProcess, line_start: str) -> float:
-    with urllib.request.urlopen(f"{url_of(service)}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    values = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(line_start)]
-    assert values, f"no {line_start} in the exposition"
-    return sum(values)
-
-
 async def test_processes_share_the_port_the_events_and_the_metrics(
     start_gateway: Callable[..., ServiceProcess], registry: Registry
 ) -> None:
@@ -75,11 +67,10 @@ async def test_processes_share_the_port_the_events_and_the_metrics(
             event = await stream.until(lambda e: e.event == "job")
             assert event.json["data"]["job"] == job_id
         # and a scrape of either process counts the whole group's clients
-        wait_for(
-            lambda: _metric(gateway, 'facequeue_stream_clients_connected{transport="sse"}') == CLIENTS,
-            what="the group's client count",
-        )
-        assert _metric(gateway, "facequeue_stream_processes") == 2
+        port = gateway.settings.stream_port
+        sse_clients = 'facequeue_stream_clients_connected{transport="sse"}'
+        wait_for(lambda: metric_sum(port, sse_clients) == CLIENTS, what="the group's client count")
+        assert metric_sum(port, "facequeue_stream_processes") == 2
         # When one process dies, the supervisor starts another; the survivors' clients stay live
         os.kill(children[0], signal.SIGKILL)
         wait_for(
